@@ -1,0 +1,235 @@
+// etlrun: runs the pipelines of a YAML file until stopped (or, with --once, until every source has
+// nothing more right now); also validates files and lists plugins.
+#include <Poco/AutoPtr.h>
+#include <Poco/ConsoleChannel.h>
+#include <Poco/FormattingChannel.h>
+#include <Poco/Logger.h>
+#include <Poco/PatternFormatter.h>
+#include <Poco/StringTokenizer.h>
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/Option.h>
+#include <Poco/Util/OptionSet.h>
+#include <Poco/Util/ServerApplication.h>
+#include <signal.h>
+
+#include <condition_variable>
+#include <iomanip>
+#include <iostream>
+#include <mutex>
+
+#include "pipeline_runner.h"
+#include "pipeline_spec.h"
+#include "plugin_loader.h"
+#include "quota_http_client.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitUsage = 64;     // EX_USAGE
+constexpr int kExitSoftware = 70;  // EX_SOFTWARE: a pipeline failed
+constexpr int kExitConfig = 78;    // EX_CONFIG
+
+using Poco::Util::Option;
+
+class EtlrunApp : public Poco::Util::ServerApplication {
+ protected:
+  void defineOptions(Poco::Util::OptionSet& options) override {
+    ServerApplication::defineOptions(options);
+    options.addOption(Option("help", "h", "show this help and exit").callback(
+        Poco::Util::OptionCallback<EtlrunApp>(this, &EtlrunApp::onHelp)));
+    options.addOption(Option("version", "V", "print the version and exit")
+                          .callback(Poco::Util::OptionCallback<EtlrunApp>(this, &EtlrunApp::onVersion)));
+    options.addOption(Option("once", "1", "run each source until it has nothing more now, then exit")
+                          .binding("etlrun.once"));
+    options.addOption(Option("plugin-path", "p", "directories with plugins (colon-separated)")
+                          .argument("DIRS").repeatable(true)
+                          .callback(Poco::Util::OptionCallback<EtlrunApp>(this, &EtlrunApp::onPluginPath)));
+    options.addOption(Option("log-level", "l", "trace, debug, information, notice, warning, error")
+                          .argument("LEVEL").binding("etlrun.logLevel"));
+    options.addOption(Option("state-dir", "s", "where checkpoints and dead letters are kept")
+                          .argument("DIR").binding("etlrun.stateDir"));
+  }
+
+  void onHelp(const std::string&, const std::string&) {
+    Poco::Util::HelpFormatter help(options());
+    help.setCommand("etlrun");
+    help.setUsage("[options] PIPELINE.yaml | validate PIPELINE.yaml | plugins [NAME]");
+    help.setHeader("Runs the ETL pipelines declared in a YAML file.");
+    help.format(std::cout);
+    exitEarly_ = true;
+    stopOptionsProcessing();
+  }
+  void onVersion(const std::string&, const std::string&) {
+    std::cout << "etlrun " ETLRUN_VERSION " (plugin ABI " << ETL_PLUGIN_ABI_VERSION << ")\n";
+    exitEarly_ = true;
+    stopOptionsProcessing();
+  }
+  void onPluginPath(const std::string&, const std::string& value) {
+    Poco::StringTokenizer dirs(value, ":", Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+    for (const auto& dir : dirs) pluginPath_.push_back(dir);
+  }
+
+  void setUpLogging() {
+    Poco::AutoPtr<Poco::PatternFormatter> format(
+        new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p [%s] %t"));
+    Poco::AutoPtr<Poco::ConsoleChannel> console(new Poco::ConsoleChannel(std::cerr));
+    Poco::AutoPtr<Poco::FormattingChannel> channel(new Poco::FormattingChannel(format, console));
+    std::string level = config().getString("etlrun.logLevel", "information");
+    Poco::Logger::root().setChannel(channel);
+    Poco::Logger::root().setLevel(level);
+    Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));
+  }
+
+  int main(const ArgVec& args) override {
+    if (exitEarly_) return kExitOk;
+    try {
+      setUpLogging();
+    } catch (const Poco::Exception& e) {
+      std::cerr << "etlrun: bad --log-level: " << e.displayText() << "\n";
+      return kExitUsage;
+    }
+    if (pluginPath_.empty()) pluginPath_ = etl::PluginLoader::defaultSearchPath();
+    etl::PluginLoader loader(pluginPath_);
+    if (args.empty()) {
+      std::cerr << "usage: etlrun [options] PIPELINE.yaml | validate PIPELINE.yaml | plugins [NAME]"
+                   " (--help for more)\n";
+      return kExitUsage;
+    }
+    if (args[0] == "plugins") return listPlugins(loader, args.size() > 1 ? args[1] : "");
+    if (args[0] == "validate") {
+      if (args.size() != 2) {
+        std::cerr << "usage: etlrun validate PIPELINE.yaml\n";
+        return kExitUsage;
+      }
+      auto file = load(args[1], loader);
+      if (!file) return kExitConfig;
+      std::cout << args[1] << ": OK, " << file->pipelines.size() << " pipeline(s)\n";
+      return kExitOk;
+    }
+    if (args.size() != 1) {
+      std::cerr << "etlrun: expected one pipeline file, got " << args.size() << " arguments\n";
+      return kExitUsage;
+    }
+    auto file = load(args[0], loader);
+    if (!file) return kExitConfig;
+    return runPipelines(*file);
+  }
+
+  std::optional<etl::PipelineFile> load(const std::string& path, etl::PluginLoader& loader) {
+    try {
+      return etl::loadPipelineFile(path, loader);
+    } catch (const etl::ConfigErrors& e) {
+      for (const auto& error : e.errors()) std::cerr << error << "\n";
+      std::cerr << e.errors().size() << " error(s) in " << path << "\n";
+      return std::nullopt;
+    }
+  }
+
+  int runPipelines(const etl::PipelineFile& file) {
+    auto& logger = Poco::Logger::get("etlrun");
+    etl::StopSignal stop;
+    etl::Metrics metrics;
+    etl::QuotaHttpClient http(etl::systemClock());
+    std::string stateDir = config().getString("etlrun.stateDir", file.stateDir);
+    bool once = config().hasProperty("etlrun.once");
+    std::vector<std::unique_ptr<etl::PipelineRunner>> runners;
+    try {
+      for (const auto& spec : file.pipelines) {
+        runners.push_back(std::make_unique<etl::PipelineRunner>(
+            spec, etl::Services{etl::systemClock(), stop, metrics, http, stateDir, once}));
+      }
+    } catch (const std::exception& e) {
+      logger.critical(std::string("cannot start: ") + e.what());
+      return kExitConfig;
+    }
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::size_t finished = 0;
+    for (auto& runner : runners) {
+      runner->start([&] {
+        std::lock_guard<std::mutex> lock(mutex);
+        ++finished;
+        changed.notify_all();
+      });
+    }
+    // Ends the wait below when every pipeline is done or one failed; a signal ends it as well.
+    std::thread monitor([&] {
+      std::unique_lock<std::mutex> lock(mutex);
+      changed.wait(lock, [&] {
+        bool anyFailed = false;
+        for (auto& r : runners) anyFailed = anyFailed || r->failed();
+        return finished == runners.size() || anyFailed || stop.requested();
+      });
+      if (!stop.requested()) terminate();
+    });
+    waitForTerminationRequest();
+    logger.information("stopping: draining in-flight batches");
+    stop.request();
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      changed.notify_all();
+    }
+    monitor.join();
+    bool failed = false;
+    for (auto& runner : runners) {
+      runner->join();
+      failed = failed || runner->failed();
+    }
+    for (const auto& [name, value] : metrics.snapshot()) {
+      logger.information("total " + name + " = " + std::to_string(value));
+    }
+    return failed ? kExitSoftware : kExitOk;
+  }
+
+  int listPlugins(etl::PluginLoader& loader, const std::string& only) {
+    if (!only.empty()) {
+      try {
+        const auto& d = loader.load(only);
+        std::cout << d.name << " (" << etl::kindName(d.kind) << ", version " << d.version
+                  << ")\n  " << d.description << "\n  file: " << loader.pathOf(only)
+                  << "\n\nconfiguration:\n";
+        std::cout << "  plugin: " << d.name << "\n";
+        for (const auto* f = d.schema; f && f->key; ++f) {
+          std::cout << "  " << f->key << " (" << etl::typeName(f->type) << ", "
+                    << (f->required ? "required"
+                                    : f->defaultValue ? std::string("default: ") + f->defaultValue
+                                                      : std::string("optional"))
+                    << ")\n      " << f->description << "\n";
+        }
+        return kExitOk;
+      } catch (const etl::PluginError& e) {
+        std::cerr << "etlrun: " << e.what() << "\n";
+        return kExitConfig;
+      }
+    }
+    for (const auto& name : loader.available()) {
+      try {
+        const auto& d = loader.load(name);
+        std::cout << std::left << std::setw(20) << name << std::setw(11) << etl::kindName(d.kind)
+                  << std::setw(9) << d.version << d.description << "\n";
+      } catch (const etl::PluginError& e) {
+        std::cout << std::left << std::setw(20) << name << "REFUSED: " << e.what() << "\n";
+      }
+    }
+    return kExitOk;
+  }
+
+ private:
+  bool exitEarly_ = false;
+  std::vector<std::string> pluginPath_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Signals are taken by waitForTerminationRequest() only: block them before any thread exists so
+  // that no pipeline thread is killed by the default action.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGQUIT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  EtlrunApp app;
+  return app.run(argc, argv);
+}

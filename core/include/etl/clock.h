@@ -1,0 +1,57 @@
+// etl/clock.h: time as the plugins see it. Injectable, so tests of time-driven behaviour (poll
+// intervals, rate-limit resets, cache TTLs) run a simulated hour in milliseconds without sleeping.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+namespace etl {
+
+using Clock_ = std::chrono::system_clock;
+using TimePoint = std::chrono::system_clock::time_point;
+using Millis = std::chrono::milliseconds;
+
+// Raised once when the process is asked to stop (SIGTERM/SIGINT, or --once finished). Waits on it
+// wake up at once, so no plugin holds a shutdown hostage.
+class StopSignal {
+ public:
+  void request();
+  bool requested() const { return requested_.load(); }
+  // Waits until `deadline` (real time) or a stop request; returns false when stopped.
+  bool waitUntil(TimePoint deadline) const;
+
+ private:
+  std::atomic<bool> requested_{false};
+  mutable std::mutex mutex_;
+  mutable std::condition_variable cv_;
+};
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual TimePoint now() const = 0;
+  // Sleeps until `deadline` or until `stop` is requested. Returns false if stopped.
+  virtual bool sleepUntil(TimePoint deadline, const StopSignal& stop) = 0;
+  bool sleepFor(Millis duration, const StopSignal& stop) {
+    return sleepUntil(now() + duration, stop);
+  }
+};
+
+// The real wall clock.
+Clock& systemClock();
+
+// Virtual time for tests: starts at a given instant; sleeping jumps straight to the deadline.
+class ManualClock : public Clock {
+ public:
+  explicit ManualClock(TimePoint start) : now_(start.time_since_epoch().count()) {}
+  TimePoint now() const override { return TimePoint(TimePoint::duration(now_.load())); }
+  bool sleepUntil(TimePoint deadline, const StopSignal& stop) override;
+  void advance(Millis by) { now_ += std::chrono::duration_cast<TimePoint::duration>(by).count(); }
+
+ private:
+  std::atomic<TimePoint::rep> now_;
+};
+
+}  // namespace etl

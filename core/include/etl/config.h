@@ -1,0 +1,68 @@
+// etl/config.h: a plugin's configuration schema, and the validated, typed view it receives.
+//
+// Each plugin declares its keys once (see ETL_PLUGIN in etl/plugin.h). The core checks a pipeline
+// file against that schema before creating anything (unknown key with "did you mean", wrong type,
+// missing required key, all reported as file:line:column) and fills in defaults, so a plugin reads
+// values without re-checking them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace etl {
+
+enum class Type {
+  String,
+  Int,
+  Double,
+  Bool,
+  Duration,       // "250ms", "30s", "5m", "24h", or a plain number of seconds
+  StringList,     // [a, b] or a single scalar
+  StringListMap,  // {field: [value, ...], ...}
+};
+const char* typeName(Type type);
+
+constexpr bool Required = true;
+constexpr bool Optional = false;
+
+// One key of a plugin's schema. An array of these ends with an empty entry ({}).
+struct ConfigField {
+  const char* key = nullptr;
+  Type type = Type::String;
+  bool required = false;
+  const char* defaultValue = nullptr;  // in YAML syntax; nullptr = no default
+  const char* description = "";
+};
+
+class Config {
+ public:
+  using StringList = std::vector<std::string>;
+  using StringListMap = std::map<std::string, StringList>;
+  using Value = std::variant<std::string, int64_t, double, bool, std::chrono::milliseconds,
+                             StringList, StringListMap>;
+
+  bool has(const std::string& key) const { return values_.count(key) != 0; }
+  const std::string& getString(const std::string& key) const;
+  int64_t getInt(const std::string& key) const;
+  double getDouble(const std::string& key) const;
+  bool getBool(const std::string& key) const;
+  std::chrono::milliseconds getDuration(const std::string& key) const;
+  const StringList& getStringList(const std::string& key) const;
+  const StringListMap& getStringListMap(const std::string& key) const;
+  // "file:line:column" of a key in the pipeline file, for errors a plugin finds at start.
+  std::string location(const std::string& key) const;
+
+  // Used by the core while validating.
+  void set(const std::string& key, Value value, std::string location = {});
+
+ private:
+  const Value& value(const std::string& key) const;
+  std::map<std::string, Value> values_;
+  std::map<std::string, std::string> locations_;
+};
+
+}  // namespace etl

@@ -1,0 +1,51 @@
+// etl/http.h: the shared, quota-aware HTTP client.
+//
+// One client per process. It keeps one request budget per (host, credential), learnt from every
+// response's X-RateLimit-* headers, and refuses to send a request it knows would be refused.
+// High-priority callers (ingestion) can hold back a reserve that low-priority callers (enrichment)
+// never spend. Transient failures are retried with backoff inside get(); when the budget is spent
+// or the server keeps failing it throws etl::RetryableError with the earliest sensible retry time.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "etl/clock.h"
+
+namespace etl {
+
+enum class Priority { High, Low };
+
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  std::string url;  // absolute: https://api.github.com/events?per_page=100
+  HttpHeaders headers;
+  Priority priority = Priority::High;
+  // Bearer token(s), comma-separated; several spread requests over their budgets. Never logged.
+  std::string token;
+  bool followRedirects = true;
+};
+
+struct HttpResponse {
+  int status = 0;
+  HttpHeaders headers;
+  std::string body;
+  std::string finalUrl;  // after redirects
+  // Case-insensitive header lookup; empty when absent.
+  std::string header(const std::string& name) const;
+};
+
+class HttpClient {
+ public:
+  virtual ~HttpClient() = default;
+  virtual HttpResponse get(const HttpRequest& request, const StopSignal& stop) = 0;
+  // Share (0..1) of every budget on `host` kept for Priority::High requests.
+  virtual void setReserve(const std::string& host, double share) = 0;
+  // Budget state, for a checkpoint (contains no credential), and its restoration at start.
+  virtual std::string budgetSnapshot() const = 0;
+  virtual void restoreBudget(const std::string& snapshot) = 0;
+};
+
+}  // namespace etl

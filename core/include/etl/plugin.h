@@ -1,0 +1,114 @@
+// etl/plugin.h: the three plugin kinds and how a plugin declares itself.
+//
+// A plugin is a MODULE library libetl_<name>.so built with etlrun_add_plugin(). It declares itself
+// once with ETL_PLUGIN; the loader checks the ABI number (a plain C function) before it touches
+// anything else, then reads the descriptor and validates the pipeline's config against the schema.
+#pragma once
+
+#include <Poco/Logger.h>
+
+#include <string>
+#include <vector>
+
+#include "etl/batch.h"
+#include "etl/clock.h"
+#include "etl/config.h"
+#include "etl/errors.h"
+#include "etl/http.h"
+#include "etl/metrics.h"
+#include "etl/record.h"
+
+// Bumped whenever a change to these headers breaks binary compatibility with built plugins.
+#ifndef ETL_PLUGIN_ABI_VERSION
+#define ETL_PLUGIN_ABI_VERSION 1
+#endif
+
+namespace etl {
+
+enum class Kind { Source, Transform, Sink };
+const char* kindName(Kind kind);
+
+// Services the core hands to every plugin instance.
+struct Context {
+  std::string pipeline;   // name of the pipeline the plugin runs in
+  std::string plugin;     // the plugin's name
+  Poco::Logger& logger;   // logs as "<pipeline>.<plugin>"; never log secrets
+  Clock& clock;           // all waiting goes through it (tests inject virtual time)
+  const StopSignal& stop; // raised at shutdown: return promptly from waits
+  Metrics& metrics;
+  HttpClient& http;       // shared, quota-aware
+  std::string stateDir;   // a directory the plugin may keep files in
+};
+
+class Plugin {
+ public:
+  virtual ~Plugin() = default;
+};
+
+class Source : public Plugin {
+ public:
+  enum class Status {
+    More,  // call poll() again at once
+    Idle,  // nothing more right now: the runner flushes, then polls again at `wakeAt`
+    Done,  // exhausted for good (a finite input is fully read)
+  };
+  struct Poll {
+    Status status = Status::More;
+    TimePoint wakeAt{};
+  };
+  // `checkpoint` is the last committed state ("" on first start).
+  virtual void open(const std::string& checkpoint) = 0;
+  // Appends at most `maxRecords` records to `out`.
+  virtual Poll poll(std::vector<Record>& out, std::size_t maxRecords) = 0;
+  // State covering every record returned so far; committed with the batch that holds them.
+  virtual std::string checkpoint() const = 0;
+};
+
+class Transform : public Plugin {
+ public:
+  // Changes, drops, derives (into other streams) or rejects (batch.reject) records in place.
+  // Must not keep references into the batch.
+  virtual void apply(Batch& batch) = 0;
+};
+
+class Sink : public Plugin {
+ public:
+  // Writes the batch. A RetryableError makes the runner retry the same batch, so writes must be
+  // idempotent. Records the sink cannot store go to batch.reject().
+  virtual void write(Batch& batch) = 0;
+  // True when write() commits batch.checkpoint atomically with the records; the core then asks the
+  // sink, not its own file, for the checkpoint at start.
+  virtual bool commitsCheckpoints() const { return false; }
+  virtual std::string committedCheckpoint() { return {}; }
+  // True when write() stores batch.deadLetters itself.
+  virtual bool storesDeadLetters() const { return false; }
+};
+
+using CreateFn = Plugin* (*)(const Config&, Context&);
+
+struct PluginDescriptor {
+  const char* name;
+  Kind kind;
+  const char* version;
+  const char* description;
+  const ConfigField* schema;  // ends with an empty entry
+  CreateFn create;
+};
+
+}  // namespace etl
+
+#define ETL_PLUGIN_EXPORT extern "C" __attribute__((visibility("default")))
+
+// Declares a plugin: ETL_PLUGIN(MyClass, "my_name", etl::Kind::Sink, "1.0.0", "what it does",
+// kSchema) where kSchema is a `static const etl::ConfigField[]` ending with {} and MyClass has a
+// constructor (const etl::Config&, etl::Context&).
+#define ETL_PLUGIN(Class, Name, KindValue, Version, Description, Schema)                      \
+  ETL_PLUGIN_EXPORT unsigned etl_plugin_abi() { return ETL_PLUGIN_ABI_VERSION; }              \
+  ETL_PLUGIN_EXPORT const etl::PluginDescriptor* etl_plugin_descriptor() {                   \
+    static const etl::PluginDescriptor descriptor{                                            \
+        Name, KindValue, Version, Description, Schema,                                        \
+        [](const etl::Config& config, etl::Context& context) -> etl::Plugin* {                \
+          return new Class(config, context);                                                  \
+        }};                                                                                   \
+    return &descriptor;                                                                       \
+  }

@@ -1,0 +1,80 @@
+// etl/record.h: one unit of data flowing through a pipeline.
+//
+// A Record keeps the bytes it was read with verbatim (raw storage never re-serialises) and offers a
+// typed, lazily parsed view of them as JSON. The view is the hot path of every pipeline, so it is
+// backed by simdjson's on-demand parser: only the fields asked for are decoded.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace etl {
+
+// Thrown by Record::get/find for a missing field, a field of another type, or invalid JSON.
+class FieldError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Record {
+ public:
+  Record() = default;
+  // `stream` names the table/topic the record belongs to (e.g. "github_events"); `raw` is the
+  // record's bytes, normally one JSON document; `key` is an optional identity (e.g. the event id).
+  Record(std::string stream, std::string raw, std::string key = {});
+  Record(const Record& other);
+  Record& operator=(const Record& other);
+  Record(Record&&) noexcept = default;
+  Record& operator=(Record&&) noexcept = default;
+
+  const std::string& stream() const { return stream_; }
+  void setStream(std::string stream) { stream_ = std::move(stream); }
+  const std::string& key() const { return key_; }
+  void setKey(std::string key) { key_ = std::move(key); }
+  const std::string& raw() const { return raw_; }
+  // Free-form annotations (source file, offset, HTTP ETag ...), never stored by default.
+  std::map<std::string, std::string>& metadata() { return metadata_; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+
+  // Typed access by dotted path ("payload.push_id", "commits.0.sha"). T is one of int64_t,
+  // uint64_t, double, bool, std::string. get() throws FieldError naming the path when the field is
+  // missing, null or of another type; find() returns nullopt for missing or null and still throws
+  // for a wrong type or invalid JSON.
+  template <class T>
+  T get(std::string_view path) const;
+  template <class T>
+  std::optional<T> find(std::string_view path) const;
+  bool has(std::string_view path) const;
+
+  // Full validation of the document (find/get only look at what they need). Returns an empty
+  // string when valid, otherwise the reason.
+  std::string jsonError() const;
+
+ private:
+  void reservePadding();
+  std::string stream_;
+  std::string raw_;
+  std::string key_;
+  std::map<std::string, std::string> metadata_;
+};
+
+extern template int64_t Record::get<int64_t>(std::string_view) const;
+extern template uint64_t Record::get<uint64_t>(std::string_view) const;
+extern template double Record::get<double>(std::string_view) const;
+extern template bool Record::get<bool>(std::string_view) const;
+extern template std::string Record::get<std::string>(std::string_view) const;
+extern template std::optional<int64_t> Record::find<int64_t>(std::string_view) const;
+extern template std::optional<uint64_t> Record::find<uint64_t>(std::string_view) const;
+extern template std::optional<double> Record::find<double>(std::string_view) const;
+extern template std::optional<bool> Record::find<bool>(std::string_view) const;
+extern template std::optional<std::string> Record::find<std::string>(std::string_view) const;
+
+// Appends `text` to `out` as a JSON string literal (quotes and escapes included). For plugins that
+// build small JSON documents on the hot path without a DOM.
+void appendJsonString(std::string& out, std::string_view text);
+
+}  // namespace etl

@@ -1,0 +1,221 @@
+#include "pipeline_runner.h"
+
+#include <random>
+
+#include "bounded_queue.h"
+#include "state_files.h"
+
+namespace etl {
+
+struct PipelineRunner::Queue : BoundedQueue<Batch> {
+  using BoundedQueue<Batch>::BoundedQueue;
+};
+
+namespace {
+
+template <class T>
+std::unique_ptr<T> create(const PluginSpec& spec, Context& context) {
+  std::unique_ptr<Plugin> plugin(spec.descriptor->create(spec.config, context));
+  auto* typed = dynamic_cast<T*>(plugin.get());
+  if (!typed) throw std::runtime_error("plugin '" + spec.name + "' created the wrong kind of object");
+  plugin.release();
+  return std::unique_ptr<T>(typed);
+}
+
+std::string formatTime(TimePoint t) {
+  std::time_t seconds = Clock_::to_time_t(t);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer;
+}
+
+}  // namespace
+
+PipelineRunner::PipelineRunner(const PipelineSpec& spec, Services services)
+    : spec_(spec),
+      services_(std::move(services)),
+      logger_(Poco::Logger::get(spec.name)),
+      queue_(std::make_unique<Queue>(spec.queueBatches)) {
+  auto contextFor = [&](const PluginSpec& plugin) -> Context& {
+    contexts_.push_back(std::make_unique<Context>(Context{
+        spec_.name, plugin.name, Poco::Logger::get(spec_.name + "." + plugin.name),
+        services_.clock, services_.stop, services_.metrics, services_.http, services_.stateDir}));
+    return *contexts_.back();
+  };
+  source_ = create<Source>(spec_.source, contextFor(spec_.source));
+  for (const auto& t : spec_.transforms) {
+    transforms_.emplace_back(t.name, create<Transform>(t, contextFor(t)));
+  }
+  sink_ = create<Sink>(spec_.sink, contextFor(spec_.sink));
+}
+
+PipelineRunner::~PipelineRunner() {
+  queue_->close(true);
+  join();
+}
+
+void PipelineRunner::start(std::function<void()> onFinished) {
+  onFinished_ = std::move(onFinished);
+  running_ = 2;
+  sourceThread_ = std::thread([this] {
+    try {
+      runSource();
+    } catch (const std::exception& e) {
+      fail(std::string("source '") + spec_.source.name + "': " + e.what());
+    }
+    queue_->close(failed_);
+    finishOne();
+  });
+  workerThread_ = std::thread([this] {
+    try {
+      runWorker();
+    } catch (const std::exception& e) {
+      fail(e.what());
+    }
+    finishOne();
+  });
+}
+
+void PipelineRunner::join() {
+  if (sourceThread_.joinable()) sourceThread_.join();
+  if (workerThread_.joinable()) workerThread_.join();
+}
+
+void PipelineRunner::finishOne() {
+  if (--running_ == 0 && onFinished_) onFinished_();
+}
+
+void PipelineRunner::fail(const std::string& message) {
+  failed_ = true;
+  logger_.critical("pipeline stopped: " + message);
+  queue_->close(true);
+}
+
+bool PipelineRunner::backoff(const std::string& what, const std::exception& error, int attempt,
+                             std::optional<TimePoint> notBefore) {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  auto base = spec_.retryInitial * (1LL << std::min(attempt - 1, 20));
+  if (base > spec_.retryMax) base = spec_.retryMax;
+  // "Equal jitter": half fixed, half random, so retries of several processes spread out.
+  std::uniform_int_distribution<int64_t> jitter(0, std::max<int64_t>(1, base.count() / 2));
+  TimePoint next = services_.clock.now() + Millis(base.count() / 2 + jitter(random));
+  if (notBefore && *notBefore > next) next = *notBefore;
+  logger_.warning(what + " failed (attempt " + std::to_string(attempt) + "): " + error.what() +
+                  "; retrying at " + formatTime(next));
+  services_.metrics.counter(spec_.name + ".retries").fetch_add(1);
+  return services_.clock.sleepUntil(next, services_.stop);
+}
+
+void PipelineRunner::runSource() {
+  std::string checkpoint;
+  if (sink_->commitsCheckpoints()) {
+    for (int attempt = 1;; ++attempt) {
+      try {
+        checkpoint = sink_->committedCheckpoint();
+        break;
+      } catch (const RetryableError& e) {
+        if (!backoff("reading the checkpoint", e, attempt, e.notBefore())) return;
+      }
+    }
+  } else {
+    checkpoint = CheckpointFile(services_.stateDir, spec_.name).load();
+  }
+  source_->open(checkpoint);
+  logger_.information(std::string(checkpoint.empty() ? "starting fresh" : "resuming from checkpoint") +
+                      ": " + spec_.source.name + " -> " + std::to_string(transforms_.size()) +
+                      " transform(s) -> " + spec_.sink.name);
+
+  auto& paused = services_.metrics.counter(spec_.name + ".source_paused");
+  auto& polled = services_.metrics.counter(spec_.name + ".records_in");
+  std::string lastPushed = checkpoint;
+  Batch pending;
+  TimePoint firstAt{};
+  auto flush = [&]() -> bool {
+    std::string now = source_->checkpoint();
+    if (pending.records.empty() && now == lastPushed) return true;
+    pending.checkpoint = now;
+    lastPushed = now;
+    bool waited = false;
+    bool ok = queue_->push(std::move(pending), &waited);
+    if (waited) paused.fetch_add(1);
+    pending = Batch();
+    return ok;
+  };
+
+  int attempt = 0;
+  while (!services_.stop.requested()) {
+    Source::Poll poll;
+    std::size_t before = pending.records.size();
+    try {
+      poll = source_->poll(pending.records, spec_.maxRecords - before);
+      attempt = 0;
+    } catch (const RetryableError& e) {
+      if (!flush()) return;
+      if (!backoff("polling " + spec_.source.name, e, ++attempt, e.notBefore())) break;
+      continue;
+    }
+    if (pending.records.size() > before) {
+      polled.fetch_add(static_cast<int64_t>(pending.records.size() - before));
+      if (before == 0) firstAt = services_.clock.now();
+    }
+    bool full = pending.records.size() >= spec_.maxRecords;
+    bool late = !pending.records.empty() && services_.clock.now() - firstAt >= spec_.maxLatency;
+    if (full || late || poll.status != Source::Status::More) {
+      if (!flush()) return;
+    }
+    if (poll.status == Source::Status::Done) break;
+    if (poll.status == Source::Status::Idle) {
+      if (services_.once) break;
+      if (!services_.clock.sleepUntil(poll.wakeAt, services_.stop)) break;
+    }
+  }
+  flush();  // on stop: what was read so far is delivered and committed (graceful drain)
+}
+
+void PipelineRunner::runWorker() {
+  CheckpointFile checkpointFile(services_.stateDir, spec_.name);
+  DeadLetterFile deadLetterFile(services_.stateDir, spec_.name);
+  auto& out = services_.metrics.counter(spec_.name + ".records_out");
+  auto& dead = services_.metrics.counter(spec_.name + ".dead_letters");
+  while (auto batch = queue_->pop()) {
+    for (int attempt = 1;; ++attempt) {
+      // Plugins work on a copy so that a retry starts again from the source's batch.
+      Batch work = *batch;
+      std::string stage;
+      try {
+        for (auto& [name, transform] : transforms_) {
+          stage = "transform " + name;
+          std::size_t rejectedBefore = work.deadLetters.size();
+          transform->apply(work);
+          for (std::size_t i = rejectedBefore; i < work.deadLetters.size(); ++i) {
+            work.deadLetters[i].plugin = name;
+          }
+        }
+        stage = "sink " + spec_.sink.name;
+        std::size_t rejectedBefore = work.deadLetters.size();
+        sink_->write(work);
+        for (std::size_t i = rejectedBefore; i < work.deadLetters.size(); ++i) {
+          if (work.deadLetters[i].plugin.empty()) work.deadLetters[i].plugin = spec_.sink.name;
+        }
+        if (!sink_->storesDeadLetters()) deadLetterFile.append(work.deadLetters);
+        if (!sink_->commitsCheckpoints() && !work.checkpoint.empty()) {
+          checkpointFile.save(work.checkpoint);
+        }
+        out.fetch_add(static_cast<int64_t>(work.records.size()));
+        dead.fetch_add(static_cast<int64_t>(work.deadLetters.size()));
+        for (const auto& letter : work.deadLetters) {
+          logger_.warning("dead letter from " + letter.plugin + ": " + letter.reason);
+        }
+        break;
+      } catch (const RetryableError& e) {
+        if (!backoff(stage, e, attempt, e.notBefore())) return;  // stopping: not committed
+      } catch (const std::exception& e) {
+        throw std::runtime_error(stage + ": " + e.what());
+      }
+    }
+  }
+}
+
+}  // namespace etl

@@ -1,0 +1,63 @@
+// Runs one pipeline: a source thread fills batches (by count or max latency) into a bounded queue;
+// a worker thread applies the transforms and hands each batch to the sink, retrying retryable
+// failures with exponential backoff and jitter, then commits the batch's checkpoint.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "etl/plugin.h"
+#include "pipeline_spec.h"
+
+namespace etl {
+
+struct Services {
+  Clock& clock;
+  StopSignal& stop;
+  Metrics& metrics;
+  HttpClient& http;
+  std::string stateDir;
+  bool once = false;  // finish when every source has nothing more right now
+};
+
+class PipelineRunner {
+ public:
+  // Creates the plugins (their constructors may throw: reported before any thread starts).
+  PipelineRunner(const PipelineSpec& spec, Services services);
+  ~PipelineRunner();
+
+  // `onFinished` is called from a runner thread when the pipeline ends, cleanly or not.
+  void start(std::function<void()> onFinished = {});
+  void join();
+  bool failed() const { return failed_; }
+  const std::string& name() const { return spec_.name; }
+
+ private:
+  void runSource();
+  void runWorker();
+  void fail(const std::string& message);
+  void finishOne();
+  // Waits for the next retry; false when stopping. Logs what failed and when it retries.
+  bool backoff(const std::string& what, const std::exception& error, int attempt,
+               std::optional<TimePoint> notBefore);
+
+  PipelineSpec spec_;
+  Services services_;
+  Poco::Logger& logger_;
+  std::vector<std::unique_ptr<Context>> contexts_;
+  std::unique_ptr<Source> source_;
+  std::vector<std::pair<std::string, std::unique_ptr<Transform>>> transforms_;
+  std::unique_ptr<Sink> sink_;
+  struct Queue;
+  std::unique_ptr<Queue> queue_;
+  std::thread sourceThread_, workerThread_;
+  std::atomic<bool> failed_{false};
+  std::atomic<int> running_{0};
+  std::function<void()> onFinished_;
+};
+
+}  // namespace etl

@@ -1,0 +1,424 @@
+#include "pipeline_spec.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <regex>
+#include <set>
+
+namespace etl {
+
+ConfigErrors::ConfigErrors(std::vector<std::string> errors)
+    : std::runtime_error(errors.empty() ? "" : errors.front()), errors_(std::move(errors)) {}
+
+EnvLookup processEnvironment() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (!value) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+std::size_t editDistance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+namespace {
+
+std::string didYouMean(const std::string& key, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t bestDistance = std::max<std::size_t>(2, key.size() / 3) + 1;
+  for (const auto& candidate : candidates) {
+    std::size_t d = editDistance(key, candidate);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = candidate;
+    }
+  }
+  if (!best.empty()) return " (did you mean '" + best + "'?)";
+  std::string all;
+  for (const auto& candidate : candidates) all += (all.empty() ? "" : ", ") + candidate;
+  return all.empty() ? std::string() : " (valid keys: " + all + ")";
+}
+
+// Collects errors while walking the document; knows the file name for locations.
+class Validator {
+ public:
+  Validator(std::string path, const EnvLookup& env) : path_(std::move(path)), env_(env) {}
+
+  std::string at(const YAML::Mark& mark) const {
+    if (mark.is_null()) return path_;
+    return path_ + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+  }
+  void error(const YAML::Node& node, const std::string& message) {
+    error(node.Mark(), message);
+  }
+  void error(const YAML::Mark& mark, const std::string& message) {
+    errors_.push_back(at(mark) + ": " + message);
+  }
+  std::vector<std::string>& errors() { return errors_; }
+
+  // The scalar's text with ${VAR}, ${VAR:-default} and ${VAR:?message} replaced; $$ is a literal $.
+  // `fromEnv` tells whether anything was substituted (such values are never echoed: secrets).
+  std::optional<std::string> scalar(const YAML::Node& node, const std::string& key,
+                                    bool* fromEnv = nullptr) {
+    if (!node.IsScalar()) {
+      error(node, "'" + key + "' must be a scalar value");
+      return std::nullopt;
+    }
+    const std::string& text = node.Scalar();
+    std::string out;
+    bool substituted = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] != '$' || i + 1 >= text.size()) {
+        out.push_back(text[i]);
+        continue;
+      }
+      if (text[i + 1] == '$') {
+        out.push_back('$');
+        ++i;
+        continue;
+      }
+      if (text[i + 1] != '{') {
+        out.push_back('$');
+        continue;
+      }
+      std::size_t close = text.find('}', i + 2);
+      if (close == std::string::npos) {
+        error(node, "'" + key + "': unterminated ${ in value");
+        return std::nullopt;
+      }
+      std::string expr = text.substr(i + 2, close - i - 2);
+      std::string name = expr, op, arg;
+      if (auto pos = expr.find(":-"); pos != std::string::npos) {
+        name = expr.substr(0, pos), op = ":-", arg = expr.substr(pos + 2);
+      } else if (auto pos = expr.find(":?"); pos != std::string::npos) {
+        name = expr.substr(0, pos), op = ":?", arg = expr.substr(pos + 2);
+      }
+      static const std::regex validName("[A-Za-z_][A-Za-z0-9_]*");
+      if (!std::regex_match(name, validName)) {
+        error(node, "'" + key + "': invalid variable name '" + name + "' in ${" + expr + "}");
+        return std::nullopt;
+      }
+      auto value = env_(name);
+      if (!value || (value->empty() && !op.empty())) {
+        if (op == ":-") {
+          value = arg;
+        } else if (op == ":?") {
+          error(node, "'" + key + "': environment variable " + name + " is not set" +
+                          (arg.empty() ? "" : ": " + arg));
+          return std::nullopt;
+        } else if (!value) {
+          error(node, "'" + key + "': environment variable " + name +
+                          " is not set (use ${" + name + ":-default} for a default)");
+          return std::nullopt;
+        }
+      }
+      out += *value;
+      substituted = true;
+      i = close;
+    }
+    if (fromEnv) *fromEnv = substituted;
+    return out;
+  }
+
+  // Converts a node to the type a schema asks for; nullopt (with an error recorded) on mismatch.
+  std::optional<Config::Value> typed(const YAML::Node& node, const std::string& key, Type type) {
+    auto mismatch = [&](const std::string& shown) -> std::optional<Config::Value> {
+      error(node, "'" + key + "' must be a " + typeName(type) + shown);
+      return std::nullopt;
+    };
+    switch (type) {
+      case Type::StringList: {
+        Config::StringList list;
+        if (node.IsScalar()) {
+          auto s = scalar(node, key);
+          if (!s) return std::nullopt;
+          list.push_back(*s);
+          return list;
+        }
+        if (!node.IsSequence()) return mismatch("");
+        for (const auto& item : node) {
+          auto s = scalar(item, key);
+          if (!s) return std::nullopt;
+          list.push_back(*s);
+        }
+        return list;
+      }
+      case Type::StringListMap: {
+        if (!node.IsMap()) return mismatch(", e.g. {type: [PushEvent]}");
+        Config::StringListMap map;
+        for (auto it = node.begin(); it != node.end(); ++it) {
+          auto field = scalar(it->first, key);
+          if (!field) return std::nullopt;
+          auto values = typed(it->second, key + "." + *field, Type::StringList);
+          if (!values) return std::nullopt;
+          map[*field] = std::get<Config::StringList>(*values);
+        }
+        return map;
+      }
+      default: break;
+    }
+    if (!node.IsScalar()) return mismatch(", not a " + std::string(node.IsMap() ? "map" : "list"));
+    bool fromEnv = false;
+    auto text = scalar(node, key, &fromEnv);
+    if (!text) return std::nullopt;
+    std::string shown = fromEnv ? "" : ", got '" + *text + "'";
+    switch (type) {
+      case Type::String: return Config::Value(*text);
+      case Type::Int: {
+        static const std::regex integer("[-+]?[0-9]+");
+        if (!std::regex_match(*text, integer)) return mismatch(shown);
+        try {
+          return Config::Value(static_cast<int64_t>(std::stoll(*text)));
+        } catch (const std::out_of_range&) {
+          return mismatch(shown + " (out of range)");
+        }
+      }
+      case Type::Double: {
+        try {
+          std::size_t used = 0;
+          double d = std::stod(*text, &used);
+          if (used != text->size()) return mismatch(shown);
+          return Config::Value(d);
+        } catch (const std::exception&) {
+          return mismatch(shown);
+        }
+      }
+      case Type::Bool: {
+        static const std::set<std::string> yes{"true", "yes", "on", "True", "TRUE"};
+        static const std::set<std::string> no{"false", "no", "off", "False", "FALSE"};
+        if (yes.count(*text)) return Config::Value(true);
+        if (no.count(*text)) return Config::Value(false);
+        return mismatch(shown + " (true or false)");
+      }
+      case Type::Duration: {
+        static const std::regex duration("([0-9]+(\\.[0-9]+)?)(ms|s|m|h|d)?");
+        std::smatch m;
+        if (!std::regex_match(*text, m, duration)) {
+          return mismatch(shown + " (like 250ms, 30s, 5m, 24h)");
+        }
+        double amount = std::stod(m[1]);
+        std::string unit = m[3];
+        double ms = unit == "ms"  ? amount
+                    : unit == "m" ? amount * 60e3
+                    : unit == "h" ? amount * 3600e3
+                    : unit == "d" ? amount * 86400e3
+                                  : amount * 1e3;
+        return Config::Value(std::chrono::milliseconds(static_cast<int64_t>(ms)));
+      }
+      default: return std::nullopt;
+    }
+  }
+
+  // Checks that `node` is a map, that keys are unique and known; calls `onKey` for each.
+  template <class OnKey>
+  void mapKeys(const YAML::Node& node, const std::string& what,
+               const std::vector<std::string>& known, OnKey onKey) {
+    if (!node.IsMap()) {
+      error(node, what + " must be a map of keys");
+      return;
+    }
+    std::set<std::string> seen;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      if (!it->first.IsScalar()) {
+        error(it->first, "keys in " + what + " must be plain names");
+        continue;
+      }
+      const std::string& key = it->first.Scalar();
+      if (!seen.insert(key).second) {
+        error(it->first, "duplicate key '" + key + "' in " + what);
+        continue;
+      }
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        error(it->first, "unknown key '" + key + "' in " + what + didYouMean(key, known));
+        continue;
+      }
+      onKey(key, it->first, it->second);
+    }
+  }
+
+ private:
+  std::string path_;
+  const EnvLookup& env_;
+  std::vector<std::string> errors_;
+};
+
+std::optional<PluginSpec> pluginBlock(Validator& v, PluginLoader& loader, const YAML::Node& node,
+                                      Kind kind, const std::string& where) {
+  if (!node.IsMap()) {
+    v.error(node, where + " must be a map with a 'plugin' key");
+    return std::nullopt;
+  }
+  YAML::Node nameNode = node["plugin"];
+  if (!nameNode) {
+    v.error(node, where + ": missing required key 'plugin'");
+    return std::nullopt;
+  }
+  auto name = v.scalar(nameNode, "plugin");
+  if (!name) return std::nullopt;
+  PluginSpec spec;
+  spec.name = *name;
+  spec.location = v.at(node.Mark());
+  try {
+    spec.descriptor = &loader.load(spec.name);
+  } catch (const PluginError& e) {
+    v.error(nameNode, e.what());
+    return std::nullopt;
+  }
+  const PluginDescriptor& d = *spec.descriptor;
+  if (d.kind != kind) {
+    v.error(nameNode, "plugin '" + spec.name + "' is a " + kindName(d.kind) + ", but " + where +
+                          " needs a " + kindName(kind));
+    return std::nullopt;
+  }
+  std::vector<std::string> keys{"plugin"};
+  for (const ConfigField* f = d.schema; f && f->key; ++f) keys.push_back(f->key);
+  std::size_t errorsBefore = v.errors().size();
+  std::set<std::string> given;
+  v.mapKeys(node, where + " (plugin '" + spec.name + "')", keys,
+            [&](const std::string& key, const YAML::Node& keyNode, const YAML::Node& value) {
+              if (key == "plugin") return;
+              given.insert(key);
+              const ConfigField* field = d.schema;
+              while (field->key != key) ++field;
+              if (auto typed = v.typed(value, key, field->type)) {
+                spec.config.set(key, *typed, v.at(keyNode.Mark()));
+              }
+            });
+  for (const ConfigField* f = d.schema; f && f->key; ++f) {
+    if (given.count(f->key)) continue;
+    if (f->required) {
+      v.error(node, where + " (plugin '" + spec.name + "'): missing required key '" + f->key +
+                        "' (" + typeName(f->type) + ": " + f->description + ")");
+    } else if (f->defaultValue) {
+      auto typed = v.typed(YAML::Load(f->defaultValue), f->key, f->type);
+      if (typed) spec.config.set(f->key, *typed, "default of plugin " + spec.name);
+    }
+  }
+  if (v.errors().size() != errorsBefore) return std::nullopt;
+  return spec;
+}
+
+void batchBlock(Validator& v, const YAML::Node& node, PipelineSpec& p) {
+  v.mapKeys(node, "batch", {"max_records", "max_latency", "queue"},
+            [&](const std::string& key, const YAML::Node&, const YAML::Node& value) {
+              Type type = key == "max_latency" ? Type::Duration : Type::Int;
+              auto typed = v.typed(value, key, type);
+              if (!typed) return;
+              if (type == Type::Duration) {
+                p.maxLatency = std::get<std::chrono::milliseconds>(*typed);
+                return;
+              }
+              int64_t n = std::get<int64_t>(*typed);
+              if (n < 1) {
+                v.error(value, "'" + key + "' must be at least 1");
+                return;
+              }
+              (key == "max_records" ? p.maxRecords : p.queueBatches) = static_cast<std::size_t>(n);
+            });
+}
+
+void retryBlock(Validator& v, const YAML::Node& node, PipelineSpec& p) {
+  v.mapKeys(node, "retry", {"initial_backoff", "max_backoff"},
+            [&](const std::string& key, const YAML::Node&, const YAML::Node& value) {
+              auto typed = v.typed(value, key, Type::Duration);
+              if (!typed) return;
+              (key == "initial_backoff" ? p.retryInitial : p.retryMax) =
+                  std::get<std::chrono::milliseconds>(*typed);
+            });
+}
+
+}  // namespace
+
+PipelineFile loadPipelineFile(const std::string& path, PluginLoader& loader, const EnvLookup& env) {
+  Validator v(path, env);
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw ConfigErrors({path + ": cannot read the pipeline file"});
+  } catch (const YAML::ParserException& e) {
+    throw ConfigErrors({v.at(e.mark) + ": YAML syntax error: " + e.msg});
+  }
+  PipelineFile file;
+  file.path = path;
+  if (!root.IsMap()) {
+    throw ConfigErrors({v.at(root.Mark()) + ": a pipeline file is a map with a 'pipelines' key"});
+  }
+  bool sawPipelines = false;
+  v.mapKeys(root, "the pipeline file", {"pipelines", "state_dir"},
+            [&](const std::string& key, const YAML::Node& keyNode, const YAML::Node& value) {
+              if (key == "state_dir") {
+                if (auto s = v.scalar(value, key)) file.stateDir = *s;
+                return;
+              }
+              sawPipelines = true;
+              if (!value.IsMap() || value.size() == 0) {
+                v.error(value.IsNull() ? keyNode : value,
+                        "'pipelines' must map pipeline names to pipelines");
+                return;
+              }
+              for (auto it = value.begin(); it != value.end(); ++it) {
+                PipelineSpec p;
+                p.name = it->first.as<std::string>();
+                static const std::regex validName("[A-Za-z0-9_-]+");
+                if (!std::regex_match(p.name, validName)) {
+                  v.error(it->first, "pipeline name '" + p.name +
+                                         "' may use only letters, digits, '_' and '-'");
+                }
+                const YAML::Node& body = it->second;
+                std::string where = "pipeline '" + p.name + "'";
+                bool haveSource = false, haveSink = false;
+                v.mapKeys(body, where, {"source", "transforms", "sink", "batch", "retry"},
+                          [&](const std::string& k, const YAML::Node& kn, const YAML::Node& val) {
+                            if (k == "source") {
+                              haveSource = true;
+                              if (auto s = pluginBlock(v, loader, val, Kind::Source, where + " source"))
+                                p.source = *s;
+                            } else if (k == "sink") {
+                              haveSink = true;
+                              if (auto s = pluginBlock(v, loader, val, Kind::Sink, where + " sink"))
+                                p.sink = *s;
+                            } else if (k == "transforms") {
+                              if (val.IsNull()) return;
+                              if (!val.IsSequence()) {
+                                v.error(val, where + ": 'transforms' must be a list");
+                                return;
+                              }
+                              for (std::size_t i = 0; i < val.size(); ++i) {
+                                auto t = pluginBlock(v, loader, val[i], Kind::Transform,
+                                                     where + " transform #" + std::to_string(i + 1));
+                                if (t) p.transforms.push_back(*t);
+                              }
+                            } else if (k == "batch") {
+                              batchBlock(v, val, p);
+                            } else {
+                              retryBlock(v, val, p);
+                            }
+                          });
+                if (body.IsMap() && !haveSource) v.error(it->first, where + " has no 'source'");
+                if (body.IsMap() && !haveSink) v.error(it->first, where + " has no 'sink'");
+                file.pipelines.push_back(std::move(p));
+              }
+            });
+  if (!sawPipelines && v.errors().empty()) {
+    v.error(root, "missing required key 'pipelines'");
+  }
+  if (!v.errors().empty()) throw ConfigErrors(v.errors());
+  return file;
+}
+
+}  // namespace etl

@@ -1,0 +1,63 @@
+// A pipeline file, parsed with yaml-cpp, with ${VAR} substitution and validated against each
+// plugin's schema. Every mistake is reported as "file:line:column: message", all at once.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "etl/clock.h"
+#include "etl/config.h"
+#include "etl/plugin.h"
+#include "plugin_loader.h"
+
+namespace etl {
+
+struct PluginSpec {
+  std::string name;
+  std::string location;  // file:line:column of the block
+  const PluginDescriptor* descriptor = nullptr;
+  Config config;
+};
+
+struct PipelineSpec {
+  std::string name;
+  PluginSpec source;
+  std::vector<PluginSpec> transforms;
+  PluginSpec sink;
+  std::size_t maxRecords = 500;        // batch.max_records
+  Millis maxLatency{1000};             // batch.max_latency
+  std::size_t queueBatches = 4;        // batch.queue: batches in flight between source and sink
+  Millis retryInitial{500};            // retry.initial_backoff
+  Millis retryMax{60000};              // retry.max_backoff
+};
+
+struct PipelineFile {
+  std::string path;
+  std::string stateDir = ".etlrun";
+  std::vector<PipelineSpec> pipelines;
+};
+
+class ConfigErrors : public std::runtime_error {
+ public:
+  explicit ConfigErrors(std::vector<std::string> errors);
+  const std::vector<std::string>& errors() const { return errors_; }
+
+ private:
+  std::vector<std::string> errors_;
+};
+
+// Reads environment variables; injectable so tests control it.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+EnvLookup processEnvironment();
+
+// Throws ConfigErrors listing every problem found.
+PipelineFile loadPipelineFile(const std::string& path, PluginLoader& loader,
+                              const EnvLookup& env = processEnvironment());
+
+// Edit distance, for "did you mean".
+std::size_t editDistance(const std::string& a, const std::string& b);
+
+}  // namespace etl

