@@ -35,19 +35,26 @@ class EtlrunApp : public Poco::Util::ServerApplication {
  protected:
   void defineOptions(Poco::Util::OptionSet& options) override {
     ServerApplication::defineOptions(options);
-    options.addOption(Option("help", "h", "show this help and exit").callback(
-        Poco::Util::OptionCallback<EtlrunApp>(this, &EtlrunApp::onHelp)));
-    options.addOption(Option("version", "V", "print the version and exit")
-                          .callback(Poco::Util::OptionCallback<EtlrunApp>(this, &EtlrunApp::onVersion)));
-    options.addOption(Option("once", "1", "run each source until it has nothing more now, then exit")
-                          .binding("etlrun.once"));
-    options.addOption(Option("plugin-path", "p", "directories with plugins (colon-separated)")
-                          .argument("DIRS").repeatable(true)
-                          .callback(Poco::Util::OptionCallback<EtlrunApp>(this, &EtlrunApp::onPluginPath)));
+    options.addOption(
+        Option("help", "h", "show this help and exit")
+            .callback(Poco::Util::OptionCallback<EtlrunApp>(this, &EtlrunApp::onHelp)));
+    options.addOption(
+        Option("version", "V", "print the version and exit")
+            .callback(Poco::Util::OptionCallback<EtlrunApp>(this, &EtlrunApp::onVersion)));
+    options.addOption(
+        Option("once", "1", "run each source until it has nothing more now, then exit")
+            .binding("etlrun.once"));
+    options.addOption(
+        Option("plugin-path", "p", "directories with plugins (colon-separated)")
+            .argument("DIRS")
+            .repeatable(true)
+            .callback(Poco::Util::OptionCallback<EtlrunApp>(this, &EtlrunApp::onPluginPath)));
     options.addOption(Option("log-level", "l", "trace, debug, information, notice, warning, error")
-                          .argument("LEVEL").binding("etlrun.logLevel"));
+                          .argument("LEVEL")
+                          .binding("etlrun.logLevel"));
     options.addOption(Option("state-dir", "s", "where checkpoints and dead letters are kept")
-                          .argument("DIR").binding("etlrun.stateDir"));
+                          .argument("DIR")
+                          .binding("etlrun.stateDir"));
   }
 
   void onHelp(const std::string&, const std::string&) {
@@ -88,7 +95,8 @@ class EtlrunApp : public Poco::Util::ServerApplication {
       std::cerr << "etlrun: bad --log-level: " << e.displayText() << "\n";
       return kExitUsage;
     }
-    if (pluginPath_.empty()) pluginPath_ = etl::PluginLoader::defaultSearchPath();
+    // --plugin-path directories come first; the defaults (build tree, install) stay searched.
+    for (const auto& dir : etl::PluginLoader::defaultSearchPath()) pluginPath_.push_back(dir);
     etl::PluginLoader loader(pluginPath_);
     if (args.empty()) {
       std::cerr << "usage: etlrun [options] PIPELINE.yaml | validate PIPELINE.yaml | plugins [NAME]"
@@ -185,15 +193,14 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     if (!only.empty()) {
       try {
         const auto& d = loader.load(only);
-        std::cout << d.name << " (" << etl::kindName(d.kind) << ", version " << d.version
-                  << ")\n  " << d.description << "\n  file: " << loader.pathOf(only)
-                  << "\n\nconfiguration:\n";
+        std::cout << d.name << " (" << etl::kindName(d.kind) << ", version " << d.version << ")\n  "
+                  << d.description << "\n  file: " << loader.pathOf(only) << "\n\nconfiguration:\n";
         std::cout << "  plugin: " << d.name << "\n";
         for (const auto* f = d.schema; f && f->key; ++f) {
           std::cout << "  " << f->key << " (" << etl::typeName(f->type) << ", "
-                    << (f->required ? "required"
-                                    : f->defaultValue ? std::string("default: ") + f->defaultValue
-                                                      : std::string("optional"))
+                    << (f->required       ? "required"
+                        : f->defaultValue ? std::string("default: ") + f->defaultValue
+                                          : std::string("optional"))
                     << ")\n      " << f->description << "\n";
         }
         return kExitOk;

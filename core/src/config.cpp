@@ -8,22 +8,32 @@ namespace etl {
 
 const char* typeName(Type type) {
   switch (type) {
-    case Type::String: return "string";
-    case Type::Int: return "integer";
-    case Type::Double: return "number";
-    case Type::Bool: return "boolean";
-    case Type::Duration: return "duration";
-    case Type::StringList: return "list of strings";
-    case Type::StringListMap: return "map of string lists";
+    case Type::String:
+      return "string";
+    case Type::Int:
+      return "integer";
+    case Type::Double:
+      return "number";
+    case Type::Bool:
+      return "boolean";
+    case Type::Duration:
+      return "duration";
+    case Type::StringList:
+      return "list of strings";
+    case Type::StringListMap:
+      return "map of string lists";
   }
   return "?";
 }
 
 const char* kindName(Kind kind) {
   switch (kind) {
-    case Kind::Source: return "source";
-    case Kind::Transform: return "transform";
-    case Kind::Sink: return "sink";
+    case Kind::Source:
+      return "source";
+    case Kind::Transform:
+      return "transform";
+    case Kind::Sink:
+      return "sink";
   }
   return "?";
 }
@@ -49,9 +59,15 @@ std::string Config::location(const std::string& key) const {
 const std::string& Config::getString(const std::string& key) const {
   return std::get<std::string>(value(key));
 }
-int64_t Config::getInt(const std::string& key) const { return std::get<int64_t>(value(key)); }
-double Config::getDouble(const std::string& key) const { return std::get<double>(value(key)); }
-bool Config::getBool(const std::string& key) const { return std::get<bool>(value(key)); }
+int64_t Config::getInt(const std::string& key) const {
+  return std::get<int64_t>(value(key));
+}
+double Config::getDouble(const std::string& key) const {
+  return std::get<double>(value(key));
+}
+bool Config::getBool(const std::string& key) const {
+  return std::get<bool>(value(key));
+}
 std::chrono::milliseconds Config::getDuration(const std::string& key) const {
   return std::get<std::chrono::milliseconds>(value(key));
 }

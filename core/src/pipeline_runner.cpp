@@ -17,7 +17,8 @@ template <class T>
 std::unique_ptr<T> create(const PluginSpec& spec, Context& context) {
   std::unique_ptr<Plugin> plugin(spec.descriptor->create(spec.config, context));
   auto* typed = dynamic_cast<T*>(plugin.get());
-  if (!typed) throw std::runtime_error("plugin '" + spec.name + "' created the wrong kind of object");
+  if (!typed)
+    throw std::runtime_error("plugin '" + spec.name + "' created the wrong kind of object");
   plugin.release();
   return std::unique_ptr<T>(typed);
 }
@@ -40,8 +41,8 @@ PipelineRunner::PipelineRunner(const PipelineSpec& spec, Services services)
       queue_(std::make_unique<Queue>(spec.queueBatches)) {
   auto contextFor = [&](const PluginSpec& plugin) -> Context& {
     contexts_.push_back(std::make_unique<Context>(Context{
-        spec_.name, plugin.name, Poco::Logger::get(spec_.name + "." + plugin.name),
-        services_.clock, services_.stop, services_.metrics, services_.http, services_.stateDir}));
+        spec_.name, plugin.name, Poco::Logger::get(spec_.name + "." + plugin.name), services_.clock,
+        services_.stop, services_.metrics, services_.http, services_.stateDir}));
     return *contexts_.back();
   };
   source_ = create<Source>(spec_.source, contextFor(spec_.source));
@@ -123,9 +124,10 @@ void PipelineRunner::runSource() {
     checkpoint = CheckpointFile(services_.stateDir, spec_.name).load();
   }
   source_->open(checkpoint);
-  logger_.information(std::string(checkpoint.empty() ? "starting fresh" : "resuming from checkpoint") +
-                      ": " + spec_.source.name + " -> " + std::to_string(transforms_.size()) +
-                      " transform(s) -> " + spec_.sink.name);
+  logger_.information(
+      std::string(checkpoint.empty() ? "starting fresh" : "resuming from checkpoint") + ": " +
+      spec_.source.name + " -> " + std::to_string(transforms_.size()) + " transform(s) -> " +
+      spec_.sink.name);
 
   auto& paused = services_.metrics.counter(spec_.name + ".source_paused");
   auto& polled = services_.metrics.counter(spec_.name + ".records_in");

@@ -62,9 +62,7 @@ class Validator {
     if (mark.is_null()) return path_;
     return path_ + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
   }
-  void error(const YAML::Node& node, const std::string& message) {
-    error(node.Mark(), message);
-  }
+  void error(const YAML::Node& node, const std::string& message) { error(node.Mark(), message); }
   void error(const YAML::Mark& mark, const std::string& message) {
     errors_.push_back(at(mark) + ": " + message);
   }
@@ -121,8 +119,8 @@ class Validator {
                           (arg.empty() ? "" : ": " + arg));
           return std::nullopt;
         } else if (!value) {
-          error(node, "'" + key + "': environment variable " + name +
-                          " is not set (use ${" + name + ":-default} for a default)");
+          error(node, "'" + key + "': environment variable " + name + " is not set (use ${" + name +
+                          ":-default} for a default)");
           return std::nullopt;
         }
       }
@@ -169,7 +167,8 @@ class Validator {
         }
         return map;
       }
-      default: break;
+      default:
+        break;
     }
     if (!node.IsScalar()) return mismatch(", not a " + std::string(node.IsMap() ? "map" : "list"));
     bool fromEnv = false;
@@ -177,7 +176,8 @@ class Validator {
     if (!text) return std::nullopt;
     std::string shown = fromEnv ? "" : ", got '" + *text + "'";
     switch (type) {
-      case Type::String: return Config::Value(*text);
+      case Type::String:
+        return Config::Value(*text);
       case Type::Int: {
         static const std::regex integer("[-+]?[0-9]+");
         if (!std::regex_match(*text, integer)) return mismatch(shown);
@@ -219,7 +219,8 @@ class Validator {
                                   : amount * 1e3;
         return Config::Value(std::chrono::milliseconds(static_cast<int64_t>(ms)));
       }
-      default: return std::nullopt;
+      default:
+        return std::nullopt;
     }
   }
 
@@ -304,7 +305,10 @@ std::optional<PluginSpec> pluginBlock(Validator& v, PluginLoader& loader, const 
       v.error(node, where + " (plugin '" + spec.name + "'): missing required key '" + f->key +
                         "' (" + typeName(f->type) + ": " + f->description + ")");
     } else if (f->defaultValue) {
-      auto typed = v.typed(YAML::Load(f->defaultValue), f->key, f->type);
+      // Defaults of list and map keys are YAML; scalar defaults are taken literally ("-").
+      bool structured = f->type == Type::StringList || f->type == Type::StringListMap;
+      YAML::Node value = structured ? YAML::Load(f->defaultValue) : YAML::Node(f->defaultValue);
+      auto typed = v.typed(value, f->key, f->type);
       if (typed) spec.config.set(f->key, *typed, "default of plugin " + spec.name);
     }
   }
@@ -359,61 +363,62 @@ PipelineFile loadPipelineFile(const std::string& path, PluginLoader& loader, con
     throw ConfigErrors({v.at(root.Mark()) + ": a pipeline file is a map with a 'pipelines' key"});
   }
   bool sawPipelines = false;
-  v.mapKeys(root, "the pipeline file", {"pipelines", "state_dir"},
-            [&](const std::string& key, const YAML::Node& keyNode, const YAML::Node& value) {
-              if (key == "state_dir") {
-                if (auto s = v.scalar(value, key)) file.stateDir = *s;
-                return;
-              }
-              sawPipelines = true;
-              if (!value.IsMap() || value.size() == 0) {
-                v.error(value.IsNull() ? keyNode : value,
-                        "'pipelines' must map pipeline names to pipelines");
-                return;
-              }
-              for (auto it = value.begin(); it != value.end(); ++it) {
-                PipelineSpec p;
-                p.name = it->first.as<std::string>();
-                static const std::regex validName("[A-Za-z0-9_-]+");
-                if (!std::regex_match(p.name, validName)) {
-                  v.error(it->first, "pipeline name '" + p.name +
-                                         "' may use only letters, digits, '_' and '-'");
-                }
-                const YAML::Node& body = it->second;
-                std::string where = "pipeline '" + p.name + "'";
-                bool haveSource = false, haveSink = false;
-                v.mapKeys(body, where, {"source", "transforms", "sink", "batch", "retry"},
-                          [&](const std::string& k, const YAML::Node& kn, const YAML::Node& val) {
-                            if (k == "source") {
-                              haveSource = true;
-                              if (auto s = pluginBlock(v, loader, val, Kind::Source, where + " source"))
-                                p.source = *s;
-                            } else if (k == "sink") {
-                              haveSink = true;
-                              if (auto s = pluginBlock(v, loader, val, Kind::Sink, where + " sink"))
-                                p.sink = *s;
-                            } else if (k == "transforms") {
-                              if (val.IsNull()) return;
-                              if (!val.IsSequence()) {
-                                v.error(val, where + ": 'transforms' must be a list");
-                                return;
-                              }
-                              for (std::size_t i = 0; i < val.size(); ++i) {
-                                auto t = pluginBlock(v, loader, val[i], Kind::Transform,
-                                                     where + " transform #" + std::to_string(i + 1));
-                                if (t) p.transforms.push_back(*t);
-                              }
-                            } else if (k == "batch") {
-                              batchBlock(v, val, p);
-                            } else {
-                              retryBlock(v, val, p);
-                            }
-                          });
-                if (body.IsMap() && !haveSource) v.error(it->first, where + " has no 'source'");
-                if (body.IsMap() && !haveSink) v.error(it->first, where + " has no 'sink'");
-                file.pipelines.push_back(std::move(p));
-              }
-            });
+  v.mapKeys(
+      root, "the pipeline file", {"pipelines", "state_dir"},
+      [&](const std::string& key, const YAML::Node& keyNode, const YAML::Node& value) {
+        if (key == "state_dir") {
+          if (auto s = v.scalar(value, key)) file.stateDir = *s;
+          return;
+        }
+        sawPipelines = true;
+        if (!value.IsMap() || value.size() == 0) {
+          v.error(value.IsNull() ? keyNode : value,
+                  "'pipelines' must map pipeline names to pipelines");
+          return;
+        }
+        for (auto it = value.begin(); it != value.end(); ++it) {
+          PipelineSpec p;
+          p.name = it->first.as<std::string>();
+          static const std::regex validName("[A-Za-z0-9_-]+");
+          if (!std::regex_match(p.name, validName)) {
+            v.error(it->first,
+                    "pipeline name '" + p.name + "' may use only letters, digits, '_' and '-'");
+          }
+          const YAML::Node& body = it->second;
+          std::string where = "pipeline '" + p.name + "'";
+          bool haveSource = false, haveSink = false;
+          v.mapKeys(body, where, {"source", "transforms", "sink", "batch", "retry"},
+                    [&](const std::string& k, const YAML::Node& kn, const YAML::Node& val) {
+                      if (k == "source") {
+                        haveSource = true;
+                        if (auto s = pluginBlock(v, loader, val, Kind::Source, where + " source"))
+                          p.source = *s;
+                      } else if (k == "sink") {
+                        haveSink = true;
+                        if (auto s = pluginBlock(v, loader, val, Kind::Sink, where + " sink"))
+                          p.sink = *s;
+                      } else if (k == "transforms") {
+                        if (val.IsNull()) return;
+                        if (!val.IsSequence()) {
+                          v.error(val, where + ": 'transforms' must be a list");
+                          return;
+                        }
+                        for (std::size_t i = 0; i < val.size(); ++i) {
+                          auto t = pluginBlock(v, loader, val[i], Kind::Transform,
+                                               where + " transform #" + std::to_string(i + 1));
+                          if (t) p.transforms.push_back(*t);
+                        }
+                      } else if (k == "batch") {
+                        batchBlock(v, val, p);
+                      } else {
+                        retryBlock(v, val, p);
+                      }
+                    });
+          if (body.IsMap() && !haveSource) v.error(it->first, where + " has no 'source'");
+          if (body.IsMap() && !haveSink) v.error(it->first, where + " has no 'sink'");
+          file.pipelines.push_back(std::move(p));
+        }
+      });
   if (!sawPipelines && v.errors().empty()) {
     v.error(root, "missing required key 'pipelines'");
   }

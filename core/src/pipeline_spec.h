@@ -27,11 +27,11 @@ struct PipelineSpec {
   PluginSpec source;
   std::vector<PluginSpec> transforms;
   PluginSpec sink;
-  std::size_t maxRecords = 500;        // batch.max_records
-  Millis maxLatency{1000};             // batch.max_latency
-  std::size_t queueBatches = 4;        // batch.queue: batches in flight between source and sink
-  Millis retryInitial{500};            // retry.initial_backoff
-  Millis retryMax{60000};              // retry.max_backoff
+  std::size_t maxRecords = 500;  // batch.max_records
+  Millis maxLatency{1000};       // batch.max_latency
+  std::size_t queueBatches = 4;  // batch.queue: batches in flight between source and sink
+  Millis retryInitial{500};      // retry.initial_backoff
+  Millis retryMax{60000};        // retry.max_backoff
 };
 
 struct PipelineFile {

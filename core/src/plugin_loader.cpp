@@ -5,9 +5,9 @@
 #include <Poco/File.h>
 #include <Poco/Path.h>
 #include <Poco/StringTokenizer.h>
+#include <unistd.h>
 
 #include <climits>
-#include <unistd.h>
 
 namespace etl {
 namespace {
@@ -28,8 +28,8 @@ std::string executableDir() {
 std::vector<std::string> PluginLoader::defaultSearchPath() {
   std::vector<std::string> path;
   std::string fromEnv = Poco::Environment::get("ETLRUN_PLUGIN_PATH", "");
-  Poco::StringTokenizer tokens(fromEnv, ":", Poco::StringTokenizer::TOK_IGNORE_EMPTY |
-                                                 Poco::StringTokenizer::TOK_TRIM);
+  Poco::StringTokenizer tokens(
+      fromEnv, ":", Poco::StringTokenizer::TOK_IGNORE_EMPTY | Poco::StringTokenizer::TOK_TRIM);
   for (const auto& dir : tokens) path.push_back(dir);
   std::string exeDir = executableDir();
   path.push_back(exeDir + "plugins");
@@ -106,8 +106,8 @@ const PluginDescriptor& PluginLoader::load(const std::string& name) {
       reinterpret_cast<const PluginDescriptor* (*)()>(library->getSymbol("etl_plugin_descriptor"));
   const PluginDescriptor* descriptor = describe();
   if (name != descriptor->name) {
-    throw PluginError(path + " declares plugin '" + descriptor->name + "', but its file name says '" +
-                      name + "'");
+    throw PluginError(path + " declares plugin '" + descriptor->name +
+                      "', but its file name says '" + name + "'");
   }
   libraries_.push_back(std::move(library));
   loaded_[name] = descriptor;

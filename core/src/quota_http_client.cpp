@@ -30,7 +30,9 @@ int64_t toInt(const std::string& text, int64_t fallback) {
   }
 }
 
-TimePoint fromEpoch(int64_t seconds) { return TimePoint(std::chrono::seconds(seconds)); }
+TimePoint fromEpoch(int64_t seconds) {
+  return TimePoint(std::chrono::seconds(seconds));
+}
 int64_t toEpoch(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
@@ -39,8 +41,8 @@ Poco::Net::Context::Ptr tlsContext() {
   static Poco::Net::Context::Ptr context = [] {
     Poco::Net::initializeSSL();
     return Poco::Net::Context::Ptr(new Poco::Net::Context(
-        Poco::Net::Context::TLS_CLIENT_USE, "", "", "", Poco::Net::Context::VERIFY_RELAXED, 9,
-        true, "ALL:!ADH:!LOW:!EXP:!MD5:@STRENGTH"));
+        Poco::Net::Context::TLS_CLIENT_USE, "", "", "", Poco::Net::Context::VERIFY_RELAXED, 9, true,
+        "ALL:!ADH:!LOW:!EXP:!MD5:@STRENGTH"));
   }();
   return context;
 }
@@ -96,8 +98,10 @@ std::string QuotaHttpClient::chooseToken(const std::string& host, const std::str
     if (it != budgets_.end()) {
       const Budget& b = it->second;
       TimePoint now = clock_.now();
-      if (b.blockedUntil > now) score = -toEpoch(b.blockedUntil);
-      else if (b.remaining >= 0 && now < b.resetAt) score = b.remaining;
+      if (b.blockedUntil > now)
+        score = -toEpoch(b.blockedUntil);
+      else if (b.remaining >= 0 && now < b.resetAt)
+        score = b.remaining;
     }
     if (score > bestScore) bestScore = score, best = token;
   }
@@ -217,9 +221,9 @@ HttpResponse QuotaHttpClient::send(const std::string& url, const HttpRequest& re
   }
   if (httpResponse.hasContentLength() &&
       static_cast<std::size_t>(httpResponse.getContentLength64()) != response.body.size()) {
-    throw Poco::Net::MessageException("truncated response body (" +
-                                      std::to_string(response.body.size()) + " of " +
-                                      std::to_string(httpResponse.getContentLength64()) + " bytes)");
+    throw Poco::Net::MessageException(
+        "truncated response body (" + std::to_string(response.body.size()) + " of " +
+        std::to_string(httpResponse.getContentLength64()) + " bytes)");
   }
   if (httpResponse.getKeepAlive()) returnSession(id, std::move(session));
   return response;
@@ -251,12 +255,12 @@ HttpResponse QuotaHttpClient::get(const HttpRequest& request, const StopSignal& 
                     response.header("X-RateLimit-Remaining") + ")");
       if (response.status == 403 || response.status == 429) {
         Budget b = budget(host, token);
-        throw RetryableError("rate limited by " + host + " (HTTP " +
-                                 std::to_string(response.status) + ")",
-                             b.blockedUntil);
+        throw RetryableError(
+            "rate limited by " + host + " (HTTP " + std::to_string(response.status) + ")",
+            b.blockedUntil);
       }
-      bool redirect = response.status == 301 || response.status == 302 ||
-                      response.status == 307 || response.status == 308;
+      bool redirect = response.status == 301 || response.status == 302 || response.status == 307 ||
+                      response.status == 308;
       if (redirect && request.followRedirects && !response.header("Location").empty() &&
           ++redirects <= 5) {
         url = Poco::URI(Poco::URI(url), response.header("Location")).toString();
@@ -324,7 +328,8 @@ void QuotaHttpClient::restoreBudget(const std::string& snapshot) {
       b.remaining = remaining;
       b.resetAt = reset;
     }
-    b.blockedUntil = std::max(b.blockedUntil, fromEpoch(entry->optValue<int64_t>("blocked_until", 0)));
+    b.blockedUntil =
+        std::max(b.blockedUntil, fromEpoch(entry->optValue<int64_t>("blocked_until", 0)));
     b.secondaryStrikes = std::max(b.secondaryStrikes, entry->optValue<int>("strikes", 0));
   }
 }

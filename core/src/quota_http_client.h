@@ -20,10 +20,10 @@ struct HttpClientOptions {
   std::string userAgent = "etlrun/0.1 (+https://github.com/etlrun/etlrun)";
   Millis connectTimeout{10000};
   Millis receiveTimeout{30000};
-  int maxAttempts = 4;                  // per get(): transient failures retried inside
+  int maxAttempts = 4;  // per get(): transient failures retried inside
   Millis initialBackoff{1000};
   Millis maxBackoff{60000};
-  Millis secondaryLimitWait{60000};     // 403/429 without Retry-After and with quota left
+  Millis secondaryLimitWait{60000};  // 403/429 without Retry-After and with quota left
   std::size_t maxBodyBytes = 64 << 20;
 };
 
@@ -37,10 +37,10 @@ class QuotaHttpClient : public HttpClient {
   void restoreBudget(const std::string& snapshot) override;
 
   struct Budget {
-    int64_t limit = -1;      // -1: unknown until the first response
+    int64_t limit = -1;  // -1: unknown until the first response
     int64_t remaining = -1;
-    TimePoint resetAt{};     // when `remaining` goes back to `limit`
-    TimePoint blockedUntil{};// Retry-After / secondary limit / primary limit exceeded
+    TimePoint resetAt{};       // when `remaining` goes back to `limit`
+    TimePoint blockedUntil{};  // Retry-After / secondary limit / primary limit exceeded
     int secondaryStrikes = 0;
   };
   Budget budget(const std::string& host, const std::string& token) const;

@@ -30,38 +30,65 @@ std::string toJsonPointer(std::string_view path) {
 
 const char* typeLabel(simdjson::ondemand::json_type type) {
   switch (type) {
-    case simdjson::ondemand::json_type::array: return "an array";
-    case simdjson::ondemand::json_type::object: return "an object";
-    case simdjson::ondemand::json_type::number: return "a number";
-    case simdjson::ondemand::json_type::string: return "a string";
-    case simdjson::ondemand::json_type::boolean: return "a boolean";
-    case simdjson::ondemand::json_type::null: return "null";
+    case simdjson::ondemand::json_type::array:
+      return "an array";
+    case simdjson::ondemand::json_type::object:
+      return "an object";
+    case simdjson::ondemand::json_type::number:
+      return "a number";
+    case simdjson::ondemand::json_type::string:
+      return "a string";
+    case simdjson::ondemand::json_type::boolean:
+      return "a boolean";
+    case simdjson::ondemand::json_type::null:
+      return "null";
   }
   return "unknown";
 }
 
-template <class T> const char* wanted();
-template <> const char* wanted<int64_t>() { return "an integer"; }
-template <> const char* wanted<uint64_t>() { return "an unsigned integer"; }
-template <> const char* wanted<double>() { return "a number"; }
-template <> const char* wanted<bool>() { return "a boolean"; }
-template <> const char* wanted<std::string>() { return "a string"; }
+template <class T>
+const char* wanted();
+template <>
+const char* wanted<int64_t>() {
+  return "an integer";
+}
+template <>
+const char* wanted<uint64_t>() {
+  return "an unsigned integer";
+}
+template <>
+const char* wanted<double>() {
+  return "a number";
+}
+template <>
+const char* wanted<bool>() {
+  return "a boolean";
+}
+template <>
+const char* wanted<std::string>() {
+  return "a string";
+}
 
 template <class T>
 simdjson::error_code read(simdjson::ondemand::value& value, T& out);
-template <> simdjson::error_code read(simdjson::ondemand::value& v, int64_t& out) {
+template <>
+simdjson::error_code read(simdjson::ondemand::value& v, int64_t& out) {
   return v.get_int64().get(out);
 }
-template <> simdjson::error_code read(simdjson::ondemand::value& v, uint64_t& out) {
+template <>
+simdjson::error_code read(simdjson::ondemand::value& v, uint64_t& out) {
   return v.get_uint64().get(out);
 }
-template <> simdjson::error_code read(simdjson::ondemand::value& v, double& out) {
+template <>
+simdjson::error_code read(simdjson::ondemand::value& v, double& out) {
   return v.get_double().get(out);
 }
-template <> simdjson::error_code read(simdjson::ondemand::value& v, bool& out) {
+template <>
+simdjson::error_code read(simdjson::ondemand::value& v, bool& out) {
   return v.get_bool().get(out);
 }
-template <> simdjson::error_code read(simdjson::ondemand::value& v, std::string& out) {
+template <>
+simdjson::error_code read(simdjson::ondemand::value& v, std::string& out) {
   std::string_view view;
   auto error = v.get_string().get(view);
   if (!error) out.assign(view.data(), view.size());
@@ -147,9 +174,12 @@ template <class T>
 T Record::get(std::string_view path) const {
   T out{};
   switch (lookup(raw_, path, out)) {
-    case Lookup::Found: return out;
-    case Lookup::Missing: throw FieldError("field '" + std::string(path) + "' is missing");
-    case Lookup::Null: throw FieldError("field '" + std::string(path) + "' is null");
+    case Lookup::Found:
+      return out;
+    case Lookup::Missing:
+      throw FieldError("field '" + std::string(path) + "' is missing");
+    case Lookup::Null:
+      throw FieldError("field '" + std::string(path) + "' is null");
   }
   return out;
 }
@@ -192,11 +222,21 @@ void appendJsonString(std::string& out, std::string_view text) {
   out.push_back('"');
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";

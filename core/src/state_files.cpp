@@ -62,9 +62,13 @@ CheckpointFile::CheckpointFile(const std::string& stateDir, const std::string& p
   Poco::File(stateDir).createDirectories();
 }
 
-std::string CheckpointFile::load() const { return readFileOr(path_, ""); }
+std::string CheckpointFile::load() const {
+  return readFileOr(path_, "");
+}
 
-void CheckpointFile::save(const std::string& checkpoint) { writeFileAtomically(path_, checkpoint); }
+void CheckpointFile::save(const std::string& checkpoint) {
+  writeFileAtomically(path_, checkpoint);
+}
 
 DeadLetterFile::DeadLetterFile(const std::string& stateDir, const std::string& pipeline)
     : path_(stateDir + "/" + pipeline + ".dead_letters.jsonl") {

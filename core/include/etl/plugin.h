@@ -30,14 +30,14 @@ const char* kindName(Kind kind);
 
 // Services the core hands to every plugin instance.
 struct Context {
-  std::string pipeline;   // name of the pipeline the plugin runs in
-  std::string plugin;     // the plugin's name
-  Poco::Logger& logger;   // logs as "<pipeline>.<plugin>"; never log secrets
-  Clock& clock;           // all waiting goes through it (tests inject virtual time)
-  const StopSignal& stop; // raised at shutdown: return promptly from waits
+  std::string pipeline;    // name of the pipeline the plugin runs in
+  std::string plugin;      // the plugin's name
+  Poco::Logger& logger;    // logs as "<pipeline>.<plugin>"; never log secrets
+  Clock& clock;            // all waiting goes through it (tests inject virtual time)
+  const StopSignal& stop;  // raised at shutdown: return promptly from waits
   Metrics& metrics;
-  HttpClient& http;       // shared, quota-aware
-  std::string stateDir;   // a directory the plugin may keep files in
+  HttpClient& http;      // shared, quota-aware
+  std::string stateDir;  // a directory the plugin may keep files in
 };
 
 class Plugin {
@@ -102,13 +102,19 @@ struct PluginDescriptor {
 // Declares a plugin: ETL_PLUGIN(MyClass, "my_name", etl::Kind::Sink, "1.0.0", "what it does",
 // kSchema) where kSchema is a `static const etl::ConfigField[]` ending with {} and MyClass has a
 // constructor (const etl::Config&, etl::Context&).
-#define ETL_PLUGIN(Class, Name, KindValue, Version, Description, Schema)                      \
-  ETL_PLUGIN_EXPORT unsigned etl_plugin_abi() { return ETL_PLUGIN_ABI_VERSION; }              \
-  ETL_PLUGIN_EXPORT const etl::PluginDescriptor* etl_plugin_descriptor() {                   \
-    static const etl::PluginDescriptor descriptor{                                            \
-        Name, KindValue, Version, Description, Schema,                                        \
-        [](const etl::Config& config, etl::Context& context) -> etl::Plugin* {                \
-          return new Class(config, context);                                                  \
-        }};                                                                                   \
-    return &descriptor;                                                                       \
+#define ETL_PLUGIN(Class, Name, KindValue, Version, Description, Schema)       \
+  ETL_PLUGIN_EXPORT unsigned etl_plugin_abi() {                                \
+    return ETL_PLUGIN_ABI_VERSION;                                             \
+  }                                                                            \
+  ETL_PLUGIN_EXPORT const etl::PluginDescriptor* etl_plugin_descriptor() {     \
+    static const etl::PluginDescriptor descriptor{                             \
+        Name,                                                                  \
+        KindValue,                                                             \
+        Version,                                                               \
+        Description,                                                           \
+        Schema,                                                                \
+        [](const etl::Config& config, etl::Context& context) -> etl::Plugin* { \
+          return new Class(config, context);                                   \
+        }};                                                                    \
+    return &descriptor;                                                        \
   }

@@ -3,7 +3,8 @@
 // For a file it is exactly-once: after appending a batch it records, atomically, the file's size
 // together with the batch's checkpoint in "<path>.checkpoint". On start it cuts the file back to
 // the committed size, dropping lines written after the last commit (a crash between the two
-// writes), and hands that checkpoint to the source. kill -9 at any moment loses and repeats nothing.
+// writes), and hands that checkpoint to the source. kill -9 at any moment loses and repeats
+// nothing.
 #include <Poco/File.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -42,9 +43,7 @@ void writeAll(int fd, const std::string& data, const std::string& path) {
 class JsonlSink : public etl::Sink {
  public:
   JsonlSink(const etl::Config& config, etl::Context& context)
-      : context_(context),
-        path_(config.getString("path")),
-        sync_(config.getBool("fsync")) {
+      : context_(context), path_(config.getString("path")), sync_(config.getBool("fsync")) {
     if (config.has("streams")) {
       const auto& streams = config.getStringList("streams");
       streams_.insert(streams.begin(), streams.end());

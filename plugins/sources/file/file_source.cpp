@@ -43,7 +43,8 @@ class FileSource : public etl::Source {
           std::lower_bound(files_.begin(), files_.end(), file, etl_file::naturalLess) -
           files_.begin());
       if (index_ >= files_.size() || files_[index_] != file) {
-        context_.logger.warning("checkpoint file " + file + " no longer matches; continuing after it");
+        context_.logger.warning("checkpoint file " + file +
+                                " no longer matches; continuing after it");
         offset_ = 0;
         done_ = false;
       } else if (done_) {

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs a command beside a throwaway PostgreSQL 15 (private data dir, socket dir and port), exporting
+# ETLTEST_PG (libpq key=value) and ETLTEST_PG_URI; stops and deletes the server afterwards.
+#   scripts/with-postgres.sh ctest --test-dir build
+set -euo pipefail
+bin=/usr/lib/postgresql/15/bin
+dir=$(mktemp -d /tmp/etlrun-pg-XXXXXX)
+port=$(( 20000 + RANDOM % 20000 ))
+as_pg() { if [ "$(id -u)" -eq 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi; }
+[ "$(id -u)" -eq 0 ] && chown postgres "$dir" && chmod 700 "$dir"
+cleanup() {
+  as_pg "$bin/pg_ctl -D $dir/data -m immediate stop" > /dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+as_pg "$bin/initdb -D $dir/data -U postgres -A trust --no-sync" > "$dir/initdb.log" 2>&1 \
+  || { cat "$dir/initdb.log"; exit 1; }
+as_pg "$bin/pg_ctl -D $dir/data -l $dir/server.log -w -o \"-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50\" start" \
+  > /dev/null || { cat "$dir/server.log"; exit 1; }
+export ETLTEST_PG="host=127.0.0.1 port=$port user=postgres dbname=postgres"
+export ETLTEST_PG_URI="postgresql://postgres@127.0.0.1:$port/postgres"
+export ETLTEST_PG_BIN=$bin ETLTEST_PG_DATA=$dir/data ETLTEST_PG_PORT=$port ETLTEST_PG_SOCKDIR=$dir
+echo "throwaway PostgreSQL 15 on 127.0.0.1:$port (data in $dir)"
+"$@"

@@ -1,0 +1,116 @@
+// Each YAML mistake a user can make gives "file:line:column: message" and exit code 78 from
+// `etlrun validate` (and from a run), and the run starts nothing.
+#include <gtest/gtest.h>
+
+#include "test_env.h"
+
+namespace {
+
+struct Mistake {
+  const char* name;
+  const char* yaml;
+  const char* where;    // expected "line:column"
+  const char* message;  // expected part of the message
+};
+
+const Mistake kMistakes[] = {
+    {"bad_indentation",
+     "pipelines:\n  p:\n    source:\n      plugin: file\n     path: x\n    sink: {plugin: jsonl}\n",
+     "5:6", "YAML syntax error"},
+    {"unknown_key_did_you_mean",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x, steam: s}\n    sink: {plugin: jsonl}\n",
+     "3:37", "unknown key 'steam' in pipeline 'p' source (plugin 'file') (did you mean 'stream'?)"},
+    {"wrong_type",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink: {plugin: jsonl}\n"
+     "    batch: {max_records: many}\n",
+     "5:26", "'max_records' must be a integer, got 'many'"},
+    {"missing_source", "pipelines:\n  p:\n    sink: {plugin: jsonl}\n", "2:3",
+     "pipeline 'p' has no 'source'"},
+    {"unknown_plugin",
+     "pipelines:\n  p:\n    source: {plugin: fil, path: x}\n    sink: {plugin: jsonl}\n", "3:22",
+     "unknown plugin 'fil'; known plugins: event_filter, file, jsonl"},
+    {"unset_required_variable",
+     "pipelines:\n  p:\n    source: {plugin: file, path: \"${INPUT_FILES:?name the input}\"}\n"
+     "    sink: {plugin: jsonl}\n",
+     "3:34", "environment variable INPUT_FILES is not set: name the input"},
+    {"missing_required_key",
+     "pipelines:\n  p:\n    source: {plugin: file}\n    sink: {plugin: jsonl}\n", "3:13",
+     "missing required key 'path'"},
+    {"plugin_of_wrong_kind",
+     "pipelines:\n  p:\n    source: {plugin: jsonl}\n    sink: {plugin: jsonl}\n", "3:22",
+     "plugin 'jsonl' is a sink, but pipeline 'p' source needs a source"},
+    {"unknown_pipeline_key",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sinks: {plugin: jsonl}\n", "4:5",
+     "unknown key 'sinks' in pipeline 'p' (did you mean 'sink'?)"},
+    {"transforms_not_a_list",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    transforms: {plugin: "
+     "event_filter}\n"
+     "    sink: {plugin: jsonl}\n",
+     "4:17", "'transforms' must be a list"},
+    {"duplicate_key",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x, path: y}\n    sink: {plugin: jsonl}\n",
+     "3:37", "duplicate key 'path'"},
+    {"bad_duration",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink: {plugin: jsonl}\n"
+     "    batch: {max_latency: soon}\n",
+     "5:26", "'max_latency' must be a duration"},
+    {"missing_pipelines", "state_dir: /tmp/x\n", "1:1", "missing required key 'pipelines'"},
+    {"list_instead_of_map_value",
+     "pipelines:\n  p:\n    source: {plugin: file, path: [a, b]}\n    sink: {plugin: jsonl}\n",
+     "3:34", "'path' must be a string, not a list"},
+    {"unterminated_quote",
+     "pipelines:\n  p:\n    source: {plugin: file, path: \"x}\n    sink: {plugin: jsonl}\n", "",
+     "YAML syntax error"},
+};
+
+void PrintTo(const Mistake& m, std::ostream* os) {
+  *os << m.name;
+}
+
+class YamlMistake : public testing::TestWithParam<Mistake> {};
+
+TEST_P(YamlMistake, IsReportedWithFileLineColumnAndExit78) {
+  const Mistake& m = GetParam();
+  etltest::TempDir dir;
+  std::string path = dir / (std::string(m.name) + ".yaml");
+  etltest::writeFile(path, m.yaml);
+  for (const char* command : {"validate", "run"}) {
+    std::vector<std::string> args = {"--state-dir=" + (dir / "state")};
+    if (std::string(command) == "validate") args.push_back("validate");
+    args.push_back(path);
+    auto result = etltest::runEtlrun(args, {{"-INPUT_FILES", ""}});
+    EXPECT_EQ(result.exitCode, 78) << command << "\n" << result.err;
+    std::string location = path + ":" + m.where;
+    EXPECT_NE(result.err.find(location), std::string::npos)
+        << command << ": expected " << location << " in:\n"
+        << result.err;
+    EXPECT_NE(result.err.find(m.message), std::string::npos)
+        << command << ": expected '" << m.message << "' in:\n"
+        << result.err;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Etlrun, YamlMistake, testing::ValuesIn(kMistakes),
+                         [](const testing::TestParamInfo<Mistake>& info) {
+                           return std::string(info.param.name);
+                         });
+
+TEST(EtlrunCli, ValidateAcceptsTheShippedPipelines) {
+  for (const char* file : {"pipelines/example-file.yaml"}) {
+    auto result = etltest::runEtlrun({"validate", etltest::sourceDir() + "/" + file},
+                                     {{"GHARCHIVE_FILES", "x"}});
+    EXPECT_EQ(result.exitCode, 0) << file << "\n" << result.err;
+  }
+}
+
+TEST(EtlrunCli, HelpVersionAndUsage) {
+  auto help = etltest::runEtlrun({"--help"});
+  EXPECT_EQ(help.exitCode, 0);
+  EXPECT_NE(help.out.find("--once"), std::string::npos);
+  EXPECT_NE(help.out.find("--plugin-path"), std::string::npos);
+  auto version = etltest::runEtlrun({"--version"});
+  EXPECT_NE(version.out.find("etlrun 0."), std::string::npos);
+  EXPECT_EQ(etltest::runEtlrun({}).exitCode, 64);
+}
+
+}  // namespace

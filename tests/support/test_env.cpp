@@ -1,0 +1,117 @@
+#include "test_env.h"
+
+#include <Poco/File.h>
+#include <Poco/Path.h>
+#include <Poco/TemporaryFile.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace etltest {
+
+std::string etlrunBinary() {
+  return ETLTEST_ETLRUN;
+}
+std::string pluginDir() {
+  return ETLTEST_PLUGIN_DIR;
+}
+std::string dataDir() {
+  return ETLTEST_DATA_DIR;
+}
+std::string sourceDir() {
+  return ETLTEST_SOURCE_DIR;
+}
+
+TempDir::TempDir() {
+  char pattern[] = "/tmp/etlrun-test-XXXXXX";
+  if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  try {
+    Poco::File(path_).remove(true);
+  } catch (...) {
+  }
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+void writeFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary);
+  out << content;
+}
+
+namespace {
+
+pid_t spawn(const std::string& command, const std::vector<std::string>& args,
+            const std::string& outFile, const std::string& errFile,
+            const std::map<std::string, std::string>& env) {
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    int out = ::open(outFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = ::open(errFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(out, 1);
+    dup2(err, 2);
+    for (const auto& [name, value] : env) {
+      if (value.empty() && name.front() == '-') {
+        unsetenv(name.c_str() + 1);  // "-NAME" unsets NAME
+      } else {
+        setenv(name.c_str(), value.c_str(), 1);
+      }
+    }
+    std::vector<char*> argv{const_cast<char*>(command.c_str())};
+    for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    execv(command.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+}  // namespace
+
+int waitFor(int pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return -WTERMSIG(status);
+}
+
+ProcessResult runProcess(const std::string& command, const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& env) {
+  TempDir dir;
+  pid_t pid = spawn(command, args, dir / "out", dir / "err", env);
+  ProcessResult result;
+  result.exitCode = waitFor(pid);
+  result.out = readFile(dir / "out");
+  result.err = readFile(dir / "err");
+  return result;
+}
+
+ProcessResult runEtlrun(const std::vector<std::string>& args,
+                        const std::map<std::string, std::string>& env) {
+  std::vector<std::string> all{"--plugin-path=" + pluginDir()};
+  all.insert(all.end(), args.begin(), args.end());
+  return runProcess(etlrunBinary(), all, env);
+}
+
+int startEtlrun(const std::vector<std::string>& args, const std::string& stdoutFile,
+                const std::string& stderrFile, const std::map<std::string, std::string>& env) {
+  std::vector<std::string> all{"--plugin-path=" + pluginDir()};
+  all.insert(all.end(), args.begin(), args.end());
+  return spawn(etlrunBinary(), all, stdoutFile, stderrFile, env);
+}
+
+}  // namespace etltest

@@ -1,0 +1,49 @@
+// Paths and helpers shared by the tests: where the build put etlrun and the plugins, temp dirs,
+// and running etlrun as a child process with its output captured.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace etltest {
+
+std::string etlrunBinary();
+std::string pluginDir();
+std::string dataDir();
+std::string sourceDir();
+
+// A fresh directory, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct ProcessResult {
+  int exitCode = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs a command to completion; stdout/stderr go through files (no pipe deadlocks).
+ProcessResult runProcess(const std::string& command, const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& env = {});
+ProcessResult runEtlrun(const std::vector<std::string>& args,
+                        const std::map<std::string, std::string>& env = {});
+
+// Starts etlrun in the background with output redirected to files; returns the pid.
+int startEtlrun(const std::vector<std::string>& args, const std::string& stdoutFile,
+                const std::string& stderrFile, const std::map<std::string, std::string>& env = {});
+// Waits for the child; returns its exit code, or -signal when it was killed.
+int waitFor(int pid);
+
+std::string readFile(const std::string& path);
+void writeFile(const std::string& path, const std::string& content);
+
+}  // namespace etltest

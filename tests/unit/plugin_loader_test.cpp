@@ -1,0 +1,62 @@
+#include "plugin_loader.h"
+
+#include <gtest/gtest.h>
+
+#include "test_env.h"
+
+TEST(PluginLoader, FindsTheBundledPlugins) {
+  etl::PluginLoader loader({etltest::pluginDir()});
+  auto names = loader.available();
+  for (const char* expected : {"event_filter", "file", "jsonl"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
+  }
+  const auto& file = loader.load("file");
+  EXPECT_STREQ(file.name, "file");
+  EXPECT_EQ(file.kind, etl::Kind::Source);
+  EXPECT_STREQ(file.schema[0].key, "path");
+}
+
+TEST(PluginLoader, UnknownPluginListsTheKnownOnes) {
+  etl::PluginLoader loader({etltest::pluginDir()});
+  try {
+    loader.load("postgress");
+    FAIL();
+  } catch (const etl::PluginError& e) {
+    std::string message = e.what();
+    EXPECT_NE(message.find("unknown plugin 'postgress'"), std::string::npos) << message;
+    EXPECT_NE(message.find("event_filter, file, jsonl"), std::string::npos) << message;
+  }
+}
+
+TEST(PluginLoader, RefusesAPluginBuiltForAnotherAbi) {
+  etl::PluginLoader loader({ETLTEST_BAD_PLUGIN_DIR, etltest::pluginDir()});
+  try {
+    loader.load("bad_abi");
+    FAIL() << "a mismatched plugin was accepted";
+  } catch (const etl::PluginError& e) {
+    std::string message = e.what();
+    std::string file = std::string(ETLTEST_BAD_PLUGIN_DIR) + "/libetl_bad_abi.so";
+    EXPECT_NE(message.find(file), std::string::npos) << message;
+    EXPECT_NE(message.find("has ABI version 99"), std::string::npos) << message;
+    EXPECT_NE(message.find("expects ABI version " + std::to_string(ETL_PLUGIN_ABI_VERSION)),
+              std::string::npos)
+        << message;
+  }
+  // The refusal does not poison the others.
+  EXPECT_STREQ(loader.load("jsonl").name, "jsonl");
+}
+
+TEST(PluginLoader, EtlrunPluginsCommandShowsRefusalAndSchema) {
+  auto list = etltest::runProcess(
+      etltest::etlrunBinary(),
+      {std::string("--plugin-path=") + ETLTEST_BAD_PLUGIN_DIR + ":" + etltest::pluginDir(),
+       "plugins"});
+  EXPECT_EQ(list.exitCode, 0) << list.err;
+  EXPECT_NE(list.out.find("bad_abi"), std::string::npos);
+  EXPECT_NE(list.out.find("REFUSED"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("jsonl"), std::string::npos);
+  auto schema = etltest::runEtlrun({"plugins", "event_filter"});
+  EXPECT_EQ(schema.exitCode, 0);
+  EXPECT_NE(schema.out.find("match (map of string lists, required)"), std::string::npos)
+      << schema.out;
+}

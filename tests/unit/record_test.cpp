@@ -1,0 +1,96 @@
+#include "etl/record.h"
+
+#include <gtest/gtest.h>
+
+#include "event_generator.h"
+#include "test_env.h"
+
+namespace {
+
+const char* kEvent =
+    R"({"id":"17244207336","type":"PushEvent","actor":{"id":71354125,"login":"bot[bot]"},)"
+    R"("payload":{"push_id":7561703426,"size":2,"ref":"refs/heads/main","commits":[{"sha":"abc"}],)"
+    R"("ratio":0.5,"flag":true,"nothing":null,"a/b":"slash"},"public":true})";
+
+TEST(Record, ReadsTypedFieldsByDottedPath) {
+  etl::Record r("github_events", kEvent);
+  EXPECT_EQ(r.get<std::string>("id"), "17244207336");
+  EXPECT_EQ(r.get<std::string>("type"), "PushEvent");
+  EXPECT_EQ(r.get<int64_t>("actor.id"), 71354125);
+  EXPECT_EQ(r.get<int64_t>("payload.push_id"), 7561703426LL);
+  EXPECT_EQ(r.get<std::string>("payload.commits.0.sha"), "abc");
+  EXPECT_DOUBLE_EQ(r.get<double>("payload.ratio"), 0.5);
+  EXPECT_TRUE(r.get<bool>("payload.flag"));
+  EXPECT_EQ(r.get<std::string>("payload.a/b"), "slash");
+  EXPECT_EQ(r.raw(), kEvent) << "the bytes stay verbatim";
+}
+
+TEST(Record, MissingNullAndMistypedFieldsGiveClearErrors) {
+  etl::Record r("s", kEvent);
+  EXPECT_FALSE(r.find<int64_t>("payload.repository_id").has_value());
+  EXPECT_FALSE(r.find<std::string>("payload.nothing").has_value());
+  EXPECT_FALSE(r.find<std::string>("payload.commits.5.sha").has_value());
+  try {
+    r.get<int64_t>("payload.repository_id");
+    FAIL();
+  } catch (const etl::FieldError& e) {
+    EXPECT_STREQ(e.what(), "field 'payload.repository_id' is missing");
+  }
+  try {
+    r.get<int64_t>("id");
+    FAIL();
+  } catch (const etl::FieldError& e) {
+    EXPECT_STREQ(e.what(), "field 'id' is a string, expected an integer");
+  }
+  try {
+    r.get<std::string>("payload.nothing");
+    FAIL();
+  } catch (const etl::FieldError& e) {
+    EXPECT_STREQ(e.what(), "field 'payload.nothing' is null");
+  }
+  EXPECT_THROW(r.find<std::string>("actor.id"), etl::FieldError) << "wrong type is not 'missing'";
+  EXPECT_TRUE(r.has("payload.size"));
+  EXPECT_FALSE(r.has("payload.distinct_size"));
+}
+
+TEST(Record, InvalidJsonIsReportedNotCrashed) {
+  etl::Record truncated("s", R"({"id":"1","type":"Push)");
+  EXPECT_THROW(truncated.get<std::string>("type"), etl::FieldError);
+  EXPECT_FALSE(truncated.jsonError().empty());
+  etl::Record garbage("s", "not json at all");
+  EXPECT_THROW(garbage.get<std::string>("id"), etl::FieldError);
+  EXPECT_FALSE(garbage.jsonError().empty());
+  EXPECT_EQ(etl::Record("s", kEvent).jsonError(), "");
+}
+
+TEST(Record, CopiesAndMovesKeepWorking) {
+  etl::Record original("s", kEvent, "k");
+  etl::Record copy = original;
+  etl::Record moved = std::move(copy);
+  std::vector<etl::Record> many(100, moved);
+  for (const auto& r : many) EXPECT_EQ(r.get<int64_t>("actor.id"), 71354125);
+  EXPECT_EQ(many.back().key(), "k");
+}
+
+TEST(Record, ReadsEveryRecordedEvent) {
+  // Every recorded event of both shapes yields the fields the pipelines read.
+  for (const auto& line : etltest::templateEvents(etltest::dataDir())) {
+    etl::Record r("github_events", line);
+    EXPECT_FALSE(r.get<std::string>("id").empty());
+    EXPECT_GT(r.get<int64_t>("actor.id"), 0);
+    EXPECT_GT(r.get<int64_t>("repo.id"), 0);
+    if (r.get<std::string>("type") == "PushEvent") {
+      EXPECT_GT(r.get<int64_t>("payload.push_id"), 0);
+    }
+  }
+}
+
+TEST(Record, AppendJsonStringEscapes) {
+  std::string out;
+  etl::appendJsonString(out, "a\"b\\c\n\x01");
+  EXPECT_EQ(out, R"("a\"b\\c\n\u0001")");
+  etl::Record r("s", "{\"v\":" + out + "}");
+  EXPECT_EQ(r.get<std::string>("v"), "a\"b\\c\n\x01");
+}
+
+}  // namespace

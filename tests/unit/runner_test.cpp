@@ -1,0 +1,248 @@
+// The runner with instrumented in-process plugins: backpressure, retries with backoff on virtual
+// time, dead letters, checkpoints and resumption, batching by latency.
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <thread>
+
+#include "event_generator.h"
+#include "pipeline_runner.h"
+#include "quota_http_client.h"
+#include "state_files.h"
+#include "test_env.h"
+
+namespace {
+
+// Shared observations of the test plugins (one test at a time).
+struct Observed {
+  std::mutex mutex;
+  int64_t produced = 0;
+  int64_t written = 0;
+  int64_t maxOutstanding = 0;
+  int failuresLeft = 0;
+  bool permanentFailure = false;
+  std::string openedWith;
+  std::vector<std::size_t> batchSizes;
+  std::vector<std::string> keys;
+  etl::ManualClock* clock = nullptr;
+  etl::Millis pollAdvance{0};
+  void reset() {
+    produced = written = maxOutstanding = failuresLeft = 0;
+    permanentFailure = false;
+    openedWith.clear();
+    batchSizes.clear();
+    keys.clear();
+    clock = nullptr;
+    pollAdvance = etl::Millis(0);
+  }
+} observed;
+
+// Emits `count` records of `size` bytes, numbered; checkpoint = how many were emitted.
+class CountingSource : public etl::Source {
+ public:
+  CountingSource(const etl::Config& config, etl::Context&)
+      : total_(config.getInt("count")), size_(static_cast<std::size_t>(config.getInt("size"))) {}
+  void open(const std::string& checkpoint) override {
+    observed.openedWith = checkpoint;
+    next_ = checkpoint.empty() ? 0 : std::stoll(checkpoint);
+  }
+  Poll poll(std::vector<etl::Record>& out, std::size_t max) override {
+    if (observed.clock) observed.clock->advance(observed.pollAdvance);
+    std::size_t n = 0;
+    for (; n < max && next_ < total_ && (observed.pollAdvance.count() == 0 || n < 1);
+         ++n, ++next_) {
+      std::string padding(size_, 'x');
+      out.emplace_back("test", "{\"n\":" + std::to_string(next_) + ",\"pad\":\"" + padding + "\"}",
+                       std::to_string(next_));
+      std::lock_guard<std::mutex> lock(observed.mutex);
+      ++observed.produced;
+    }
+    if (next_ >= total_) return {Status::Done, {}};
+    return {Status::More, {}};
+  }
+  std::string checkpoint() const override { return std::to_string(next_); }
+
+ private:
+  int64_t total_;
+  std::size_t size_;
+  int64_t next_ = 0;
+};
+
+// Rejects records whose number is divisible by 10.
+class RejectTens : public etl::Transform {
+ public:
+  RejectTens(const etl::Config&, etl::Context&) {}
+  void apply(etl::Batch& batch) override {
+    std::vector<etl::Record> kept;
+    for (auto& r : batch.records) {
+      if (r.get<int64_t>("n") % 10 == 0) {
+        batch.reject(std::move(r), "divisible by ten");
+      } else {
+        kept.push_back(std::move(r));
+      }
+    }
+    batch.records = std::move(kept);
+  }
+};
+
+// Slow (1 ms a batch), and fails on demand.
+class ObservingSink : public etl::Sink {
+ public:
+  ObservingSink(const etl::Config& config, etl::Context&) : slow_(config.getBool("slow")) {}
+  void write(etl::Batch& batch) override {
+    if (slow_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::lock_guard<std::mutex> lock(observed.mutex);
+    observed.maxOutstanding =
+        std::max(observed.maxOutstanding, observed.produced - observed.written);
+    if (observed.permanentFailure) throw std::runtime_error("disk on fire");
+    if (observed.failuresLeft > 0) {
+      --observed.failuresLeft;
+      throw etl::RetryableError("database unreachable");
+    }
+    observed.written += static_cast<int64_t>(batch.records.size() + batch.deadLetters.size());
+    observed.batchSizes.push_back(batch.records.size());
+    for (const auto& r : batch.records) observed.keys.push_back(r.key());
+  }
+
+ private:
+  bool slow_;
+};
+
+const etl::ConfigField kSourceSchema[] = {{"count", etl::Type::Int, etl::Required, nullptr, ""},
+                                          {"size", etl::Type::Int, etl::Optional, "10", ""},
+                                          {}};
+const etl::ConfigField kNoSchema[] = {{}};
+const etl::ConfigField kSinkSchema[] = {{"slow", etl::Type::Bool, etl::Optional, "false", ""}, {}};
+
+const etl::PluginDescriptor kSource{
+    "counting",
+    etl::Kind::Source,
+    "1",
+    "",
+    kSourceSchema,
+    [](const etl::Config& c, etl::Context& x) -> etl::Plugin* { return new CountingSource(c, x); }};
+const etl::PluginDescriptor kTransform{
+    "reject_tens",
+    etl::Kind::Transform,
+    "1",
+    "",
+    kNoSchema,
+    [](const etl::Config& c, etl::Context& x) -> etl::Plugin* { return new RejectTens(c, x); }};
+const etl::PluginDescriptor kSink{
+    "observing",
+    etl::Kind::Sink,
+    "1",
+    "",
+    kSinkSchema,
+    [](const etl::Config& c, etl::Context& x) -> etl::Plugin* { return new ObservingSink(c, x); }};
+
+class RunnerTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    observed.reset();
+    loader_.registerBuiltin(kSource);
+    loader_.registerBuiltin(kTransform);
+    loader_.registerBuiltin(kSink);
+  }
+
+  etl::PipelineSpec spec(const std::string& yamlBody) {
+    etltest::writeFile(dir_ / "p.yaml", "pipelines:\n  t:\n" + yamlBody);
+    return etl::loadPipelineFile(dir_ / "p.yaml", loader_).pipelines.at(0);
+  }
+
+  bool run(const etl::PipelineSpec& s, etl::Clock& clock) {
+    etl::QuotaHttpClient http(clock);
+    etl::PipelineRunner runner(s, etl::Services{clock, stop_, metrics_, http, dir_.path(), true});
+    runner.start();
+    runner.join();
+    return !runner.failed();
+  }
+
+  etltest::TempDir dir_;
+  etl::PluginLoader loader_{{}};
+  etl::StopSignal stop_;
+  etl::Metrics metrics_;
+};
+
+TEST_F(RunnerTest, ASlowSinkPausesTheSourceAndBoundsMemory) {
+  auto s = spec(
+      "    source: {plugin: counting, count: 20000, size: 4000}\n"
+      "    sink: {plugin: observing, slow: true}\n"
+      "    batch: {max_records: 100, queue: 2}\n");
+  ASSERT_TRUE(run(s, etl::systemClock()));
+  EXPECT_EQ(observed.written, 20000);
+  EXPECT_GT(metrics_.counter("t.source_paused").load(), 0) << "the source was never paused";
+  // At most: the queue's batches, the one being written, the one being filled.
+  EXPECT_LE(observed.maxOutstanding, (2 + 2) * 100);
+}
+
+TEST_F(RunnerTest, RetryableSinkErrorsAreRetriedWithBackoffOnVirtualTime) {
+  auto s = spec(
+      "    source: {plugin: counting, count: 1000}\n"
+      "    sink: {plugin: observing}\n"
+      "    batch: {max_records: 100}\n"
+      "    retry: {initial_backoff: 10s, max_backoff: 1m}\n");
+  observed.failuresLeft = 4;
+  etl::ManualClock clock(etl::TimePoint(std::chrono::hours(24 * 365 * 50)));
+  auto start = clock.now();
+  ASSERT_TRUE(run(s, clock));
+  EXPECT_EQ(observed.written, 1000);
+  EXPECT_EQ(observed.keys.size(), 1000u) << "no batch written twice";
+  EXPECT_EQ(metrics_.counter("t.retries").load(), 4);
+  // Backoffs of 10, 20, 40, 60 s with half jitter: at least 5+10+20+30 s of virtual time passed.
+  EXPECT_GE(clock.now() - start, std::chrono::seconds(65));
+  EXPECT_EQ(etl::CheckpointFile(dir_.path(), "t").load(), "1000");
+}
+
+TEST_F(RunnerTest, RejectedRecordsGoToDeadLettersAndTheRestIsDelivered) {
+  auto s = spec(
+      "    source: {plugin: counting, count: 95}\n"
+      "    transforms: [{plugin: reject_tens}]\n"
+      "    sink: {plugin: observing}\n"
+      "    batch: {max_records: 50}\n");
+  ASSERT_TRUE(run(s, etl::systemClock()));
+  EXPECT_EQ(observed.keys.size(), 95u - 10u);
+  auto letters = etltest::readLines(etl::DeadLetterFile(dir_.path(), "t").path());
+  ASSERT_EQ(letters.size(), 10u);
+  EXPECT_NE(letters[0].find("\"plugin\":\"reject_tens\""), std::string::npos) << letters[0];
+  EXPECT_NE(letters[0].find("\"reason\":\"divisible by ten\""), std::string::npos);
+  EXPECT_NE(letters[0].find("{\\\"n\\\":0"), std::string::npos) << "the record itself is kept";
+  EXPECT_EQ(metrics_.counter("t.dead_letters").load(), 10);
+}
+
+TEST_F(RunnerTest, ResumesFromTheLastCommittedCheckpoint) {
+  auto first = spec("    source: {plugin: counting, count: 300}\n    sink: {plugin: observing}\n");
+  ASSERT_TRUE(run(first, etl::systemClock()));
+  EXPECT_EQ(observed.openedWith, "");
+  observed.reset();
+  auto second = spec("    source: {plugin: counting, count: 500}\n    sink: {plugin: observing}\n");
+  ASSERT_TRUE(run(second, etl::systemClock()));
+  EXPECT_EQ(observed.openedWith, "300");
+  EXPECT_EQ(observed.keys.front(), "300");
+  EXPECT_EQ(observed.keys.size(), 200u);
+}
+
+TEST_F(RunnerTest, APermanentSinkErrorStopsThePipelineWithoutCommitting) {
+  auto s = spec("    source: {plugin: counting, count: 300}\n    sink: {plugin: observing}\n");
+  observed.permanentFailure = true;
+  EXPECT_FALSE(run(s, etl::systemClock()));
+  EXPECT_EQ(etl::CheckpointFile(dir_.path(), "t").load(), "");
+}
+
+TEST_F(RunnerTest, BatchesAreCutByMaxLatency) {
+  auto s = spec(
+      "    source: {plugin: counting, count: 50}\n"
+      "    sink: {plugin: observing}\n"
+      "    batch: {max_records: 1000, max_latency: 1s}\n");
+  etl::ManualClock clock(etl::TimePoint(std::chrono::hours(24 * 365 * 50)));
+  observed.clock = &clock;
+  observed.pollAdvance = etl::Millis(100);  // one record every 100 ms of virtual time
+  ASSERT_TRUE(run(s, clock));
+  ASSERT_GE(observed.batchSizes.size(), 4u);
+  for (std::size_t i = 0; i + 1 < observed.batchSizes.size(); ++i) {
+    EXPECT_LE(observed.batchSizes[i], 11u) << "batch " << i << " waited past max_latency";
+  }
+  EXPECT_EQ(observed.written, 50);
+}
+
+}  // namespace
