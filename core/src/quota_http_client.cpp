@@ -177,9 +177,6 @@ std::unique_ptr<Poco::Net::HTTPClientSession> QuotaHttpClient::takeSession(
     session = std::make_unique<Poco::Net::HTTPClientSession>(host, port);
   }
   session->setKeepAlive(true);
-  session->setTimeout(Poco::Timespan(options_.connectTimeout.count() * 1000),
-                      Poco::Timespan(options_.receiveTimeout.count() * 1000),
-                      Poco::Timespan(options_.receiveTimeout.count() * 1000));
   return session;
 }
 
@@ -198,6 +195,8 @@ HttpResponse QuotaHttpClient::send(const std::string& url, const HttpRequest& re
   }
   auto session = takeSession(scheme, uri.getHost(), uri.getPort());
   std::string id = scheme + "://" + uri.getHost() + ":" + std::to_string(uri.getPort());
+  Poco::Timespan timeout(request.timeout.count() * 1000);
+  session->setTimeout(timeout, timeout, timeout);
   Poco::Net::HTTPRequest httpRequest(Poco::Net::HTTPRequest::HTTP_GET, uri.getPathAndQuery(),
                                      Poco::Net::HTTPMessage::HTTP_1_1);
   httpRequest.set("User-Agent", options_.userAgent);

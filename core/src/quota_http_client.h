@@ -18,8 +18,6 @@ namespace etl {
 
 struct HttpClientOptions {
   std::string userAgent = "etlrun/0.1 (+https://github.com/etlrun/etlrun)";
-  Millis connectTimeout{10000};
-  Millis receiveTimeout{30000};
   int maxAttempts = 4;  // per get(): transient failures retried inside
   Millis initialBackoff{1000};
   Millis maxBackoff{60000};

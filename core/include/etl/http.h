@@ -26,6 +26,7 @@ struct HttpRequest {
   // Bearer token(s), comma-separated; several spread requests over their budgets. Never logged.
   std::string token;
   bool followRedirects = true;
+  Millis timeout{30000};  // connect and each read
 };
 
 struct HttpResponse {

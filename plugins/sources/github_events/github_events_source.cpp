@@ -1,0 +1,205 @@
+// github_events: polls one of GitHub's events timelines through the shared quota-aware client.
+//
+// Each poll asks for page 1 with If-None-Match (a 304 means nothing new and, with a token, costs
+// nothing), then follows rel="next" verbatim only while a page holds no event already seen. New
+// events are emitted oldest first with their verbatim JSON. The timeline only reaches ~300 events
+// back and a page covers about a second of global activity, so on /events this is a sample; when a
+// whole reachable window was new, events were probably missed, and that is logged and counted.
+// Checkpoint: ETag, recent ids, next allowed poll time, and the client's rate-limit budgets.
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "etl/sdk.h"
+#include "event_page.h"
+#include "link_header.h"
+#include "recent_ids.h"
+
+namespace {
+
+int64_t epochMillis(etl::TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+class GitHubEventsSource : public etl::Source {
+ public:
+  GitHubEventsSource(const etl::Config& config, etl::Context& context)
+      : context_(context),
+        baseUrl_(config.getString("base_url")),
+        endpoint_(config.getString("endpoint")),
+        token_(config.getString("token")),
+        stream_(config.getString("stream")),
+        perPage_(config.getInt("per_page")),
+        maxPages_(config.getInt("max_pages")),
+        minInterval_(config.getDuration("min_poll_interval")),
+        timeout_(config.getDuration("timeout")),
+        seen_(static_cast<std::size_t>(config.getInt("remember_ids"))) {
+    while (!baseUrl_.empty() && baseUrl_.back() == '/') baseUrl_.pop_back();
+    if (endpoint_.empty() || endpoint_[0] != '/') endpoint_ = "/" + endpoint_;
+    if (perPage_ < 1 || perPage_ > 100) {
+      throw std::runtime_error(config.location("per_page") + ": per_page must be 1..100");
+    }
+    host_ =
+        baseUrl_.substr(baseUrl_.find("://") == std::string::npos ? 0 : baseUrl_.find("://") + 3);
+    host_ = host_.substr(0, host_.find_first_of(":/"));
+    context_.http.setReserve(host_, config.getDouble("reserve"));
+  }
+
+  void open(const std::string& checkpoint) override {
+    context_.logger.information(
+        "polling " + baseUrl_ + endpoint_ +
+        (token_.empty() ? " unauthenticated (60 requests/hour)" : " with a token"));
+    if (checkpoint.empty()) return;
+    auto state = Poco::JSON::Parser().parse(checkpoint).extract<Poco::JSON::Object::Ptr>();
+    etag_ = state->optValue<std::string>("etag", "");
+    nextPollAt_ =
+        etl::TimePoint(std::chrono::milliseconds(state->optValue<int64_t>("next_poll_ms", 0)));
+    if (auto ids = state->getArray("recent_ids")) {
+      for (std::size_t i = 0; i < ids->size(); ++i)
+        seen_.add(ids->getElement<std::string>(static_cast<unsigned>(i)));
+    }
+    if (state->has("budget")) context_.http.restoreBudget(state->getValue<std::string>("budget"));
+  }
+
+  Poll poll(std::vector<etl::Record>& out, std::size_t) override {
+    etl::TimePoint now = context_.clock.now();
+    if (now < nextPollAt_) return {Status::Idle, nextPollAt_};
+    std::vector<github::PageEvent> fresh;
+    bool overlap = false;
+    std::string url = baseUrl_ + endpoint_ + "?per_page=" + std::to_string(perPage_);
+    int pages = 0;
+    for (; pages < maxPages_ && !url.empty(); ++pages) {
+      etl::HttpRequest request;
+      request.url = url;
+      request.token = token_;
+      request.timeout = timeout_;
+      request.priority = etl::Priority::High;
+      if (pages == 0 && !etag_.empty()) request.headers.emplace_back("If-None-Match", etag_);
+      etl::HttpResponse response = context_.http.get(request, context_.stop);
+      context_.metrics.counter(context_.pipeline + ".github_requests").fetch_add(1);
+      if (pages == 0) schedule(response);
+      if (response.status == 304) {
+        context_.metrics.counter(context_.pipeline + ".github_not_modified").fetch_add(1);
+        context_.logger.debug("no new events (304)");
+        return {Status::Idle, nextPollAt_};
+      }
+      if (response.status != 200) {
+        // 404/410/422 for a wrong endpoint are permanent; anything else is worth another try.
+        std::string what = "GET " + endpoint_ + " answered HTTP " + std::to_string(response.status);
+        if (response.status == 404 || response.status == 410 || response.status == 422) {
+          throw std::runtime_error(what);
+        }
+        throw etl::RetryableError(what, nextPollAt_);
+      }
+      std::vector<github::PageEvent> page;
+      try {
+        page = github::parseEventPage(response.body);
+      } catch (const std::exception& e) {
+        throw etl::RetryableError(std::string("unreadable events page: ") + e.what(), nextPollAt_);
+      }
+      if (pages == 0) pendingEtag_ = response.header("ETag");
+      for (auto& event : page) {
+        if (!event.id.empty() && seen_.contains(event.id)) {
+          overlap = true;
+          continue;
+        }
+        fresh.push_back(std::move(event));
+      }
+      if (overlap || page.empty()) break;
+      auto links = github::parseLinkHeader(response.header("Link"));
+      url = links.count("next") ? links["next"] : "";
+    }
+    // Nothing from before, and every reachable page was new: the feed outran us.
+    bool reachedEnd = !overlap;
+    if (reachedEnd && !seen_.empty() && !fresh.empty()) {
+      context_.metrics.counter(context_.pipeline + ".github_gaps").fetch_add(1);
+      context_.logger.warning("probable gap: all " + std::to_string(fresh.size()) + " events of " +
+                              std::to_string(pages) +
+                              " page(s) were new, so events published "
+                              "between polls were missed (the timeline keeps ~300)");
+    }
+    // Pages are newest first; emit oldest first. Duplicates within one poll (a page boundary
+    // shifting under us) are dropped here.
+    std::size_t emitted = 0;
+    for (auto it = fresh.rbegin(); it != fresh.rend(); ++it) {
+      if (!it->id.empty()) {
+        if (seen_.contains(it->id)) continue;
+        seen_.add(it->id);
+      }
+      etl::Record record(stream_, std::move(it->raw), it->id);
+      out.push_back(std::move(record));
+      ++emitted;
+    }
+    etag_ = pendingEtag_;
+    context_.metrics.counter(context_.pipeline + ".github_events_new")
+        .fetch_add(static_cast<int64_t>(emitted));
+    context_.logger.information(
+        std::to_string(emitted) + " new event(s) from " + std::to_string(pages) +
+        " page(s); next poll in " + std::to_string(interval_.count() / 1000) + " s" +
+        (endpoint_ == "/events" ? " (the public feed is sampled at this rate)" : ""));
+    return {Status::Idle, nextPollAt_};
+  }
+
+  std::string checkpoint() const override {
+    Poco::JSON::Object state;
+    state.set("etag", etag_);
+    state.set("next_poll_ms", epochMillis(nextPollAt_));
+    Poco::JSON::Array ids;
+    for (const auto& id : seen_.list()) ids.add(id);
+    state.set("recent_ids", ids);
+    state.set("budget", context_.http.budgetSnapshot());
+    std::ostringstream out;
+    state.stringify(out);
+    return out.str();
+  }
+
+ private:
+  // Never sooner than X-Poll-Interval (GitHub may raise it under load) or min_poll_interval.
+  void schedule(const etl::HttpResponse& response) {
+    interval_ = minInterval_;
+    try {
+      auto header = response.header("X-Poll-Interval");
+      if (!header.empty()) interval_ = std::max(interval_, etl::Millis(std::stoll(header) * 1000));
+    } catch (const std::exception&) {
+    }
+    nextPollAt_ = context_.clock.now() + interval_;
+  }
+
+  etl::Context& context_;
+  std::string baseUrl_, endpoint_, token_, stream_, host_;
+  int64_t perPage_, maxPages_;
+  etl::Millis minInterval_, timeout_, interval_{60000};
+  github::RecentIds seen_;
+  std::string etag_, pendingEtag_;
+  etl::TimePoint nextPollAt_{};
+};
+
+const etl::ConfigField kSchema[] = {
+    {"base_url", etl::Type::String, etl::Optional, "https://api.github.com",
+     "API root; GitHub Enterprise: https://HOST/api/v3"},
+    {"endpoint", etl::Type::String, etl::Optional, "/events",
+     "/events, /repos/{owner}/{repo}/events, /orgs/{org}/events, /users/{user}/events/public, "
+     "/networks/{owner}/{repo}/events"},
+    {"token", etl::Type::String, etl::Optional, "",
+     "token(s), comma-separated; use ${GITHUB_TOKEN:-}. Never logged"},
+    {"stream", etl::Type::String, etl::Optional, "github_events", "stream of the emitted records"},
+    {"per_page", etl::Type::Int, etl::Optional, "100", "events per page (GitHub's maximum: 100)"},
+    {"max_pages", etl::Type::Int, etl::Optional, "3",
+     "pages followed per poll while all events are new (the timeline holds ~300)"},
+    {"min_poll_interval", etl::Type::Duration, etl::Optional, "60s",
+     "never poll sooner, even if X-Poll-Interval allows it"},
+    {"timeout", etl::Type::Duration, etl::Optional, "30s", "connect/read timeout of one request"},
+    {"remember_ids", etl::Type::Int, etl::Optional, "3000",
+     "how many recent event ids are kept to drop repeats (bounded memory)"},
+    {"reserve", etl::Type::Double, etl::Optional, "0.2",
+     "share of the rate-limit budget lower-priority plugins (enrichment) may never spend"},
+    {}};
+
+}  // namespace
+
+ETL_PLUGIN(GitHubEventsSource, "github_events", etl::Kind::Source, "1.0.0",
+           "Polls a GitHub events timeline: ETag, X-Poll-Interval, rate limits, pagination, dedupe",
+           kSchema)

@@ -1,0 +1,120 @@
+// A fake GitHub API on 127.0.0.1 for tests: serves recorded exchanges (the fixtures format of
+// tests/data/PROVENANCE.md) with their real headers, simulates a moving public events feed with
+// ETag/304 and Link pagination, keeps a rate-limit quota per client and answers exactly as GitHub
+// does when it is exceeded, injects scripted faults, and logs every request.
+#pragma once
+
+#include <Poco/Net/HTTPServer.h>
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "etl/clock.h"
+
+namespace fakegh {
+
+enum class Fault {
+  Status500,
+  Status502,
+  Status503,
+  TooManyRequests429,  // with Retry-After
+  PrimaryLimit403,     // X-RateLimit-Remaining: 0 and a reset time; the client's quota is emptied
+  SecondaryLimit403,   // no rate-limit headers; Retry-After only if retryAfterSeconds > 0
+  ConnectionReset,     // the socket is closed with RST before any response
+  Hang,                // no answer for hangFor (real time), then the normal answer
+  TruncatedBody,       // Content-Length promises more than is sent
+  MalformedJson,       // 200 with a body that is not JSON
+  EventMissingFields,  // an event without id/actor/repo on top of the page
+  HugeBody,            // the normal page padded to more than 5 MB
+};
+const char* faultName(Fault fault);
+
+struct LoggedRequest {
+  std::string target;  // path and query
+  std::string ifNoneMatch;
+  bool authorized = false;
+  etl::TimePoint at;       // on the fake's clock
+  int status = 0;          // 0 when the connection was dropped
+  std::string fault;       // which fault answered, if any
+  bool violation = false;  // sent while the client's quota was known to be spent
+};
+
+class FakeGitHub {
+ public:
+  explicit FakeGitHub(etl::Clock& clock);
+  ~FakeGitHub();
+
+  void start(unsigned short port = 0);
+  void stop();
+  unsigned short port() const;
+  std::string baseUrl() const;
+
+  // Recorded exchanges from one fixtures file, or every *.json file under a directory. Events of
+  // recorded /events responses also seed the feed.
+  void loadFixtures(const std::string& path);
+
+  // The moving feed: `events` (JSON objects, each with a unique "id") become the newest, in order.
+  void publish(const std::vector<std::string>& events);
+  // Publishes `perTick` events every `every` of fake time, made from the templates with fresh ids,
+  // lazily (when a request arrives), so virtual time drives it.
+  void autoPublish(std::vector<std::string> templates, etl::Millis every, int perTick);
+  std::vector<std::string> publishedIds() const;
+
+  void setPollInterval(int seconds) { pollInterval_ = seconds; }
+  void setRateLimit(int anonymousPerHour, int tokenPerHour = 5000);
+  void inject(Fault fault, int times = 1);
+  void setRetryAfter(int seconds) { retryAfter_ = seconds; }
+  void setHangFor(etl::Millis duration) { hangFor_ = duration; }
+
+  std::vector<LoggedRequest> requests() const;
+  int violations() const;
+  void setVerbose(bool verbose) { verbose_ = verbose; }
+
+  class Handler;
+
+ private:
+  struct Response {
+    int status = 200;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+  };
+  struct Quota {
+    int limit = 60;
+    int used = 0;
+    etl::TimePoint resetAt{};
+    etl::TimePoint blockedUntil{};  // after a secondary limit
+  };
+  void handle(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
+  Response feedPage(const std::string& path, const std::map<std::string, std::string>& query,
+                    const std::string& ifNoneMatch);
+  void tick();
+
+  etl::Clock& clock_;
+  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  unsigned short port_ = 0;
+  mutable std::mutex mutex_;
+  std::deque<std::string> feed_;  // newest first
+  std::vector<std::string> publishedIds_;
+  std::vector<std::string> templates_;
+  etl::Millis publishEvery_{0};
+  int publishPerTick_ = 0;
+  etl::TimePoint lastTick_{};
+  uint64_t nextId_ = 90000000000ULL;
+  std::map<std::string, std::vector<Response>> recorded_;
+  std::map<std::string, std::size_t> recordedNext_;
+  std::map<std::string, Quota> quotas_;
+  int anonymousLimit_ = 60, tokenLimit_ = 5000;
+  int pollInterval_ = 60;
+  int retryAfter_ = 60;
+  etl::Millis hangFor_{1500};
+  std::deque<Fault> faults_;
+  std::vector<LoggedRequest> log_;
+  std::atomic<bool> verbose_{false};
+};
+
+}  // namespace fakegh

@@ -1,0 +1,55 @@
+// fake_github: the test server as a standalone program, for trying etlrun by hand.
+//   fake_github --fixtures tests/data --port 8080 [--rate-limit 60] [--poll-interval 60]
+//               [--publish-every 10] [--publish-count 5]
+// then: GITHUB_API_URL=http://127.0.0.1:8080 etlrun pipelines/github.yaml
+#include <signal.h>
+
+#include <cstring>
+#include <iostream>
+
+#include "event_generator.h"
+#include "fake_github.h"
+
+int main(int argc, char** argv) {
+  std::string fixtures;
+  int port = 0, rateLimit = 60, pollInterval = 60, publishEvery = 0, publishCount = 5;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--fixtures")
+      fixtures = value;
+    else if (flag == "--port")
+      port = std::stoi(value);
+    else if (flag == "--rate-limit")
+      rateLimit = std::stoi(value);
+    else if (flag == "--poll-interval")
+      pollInterval = std::stoi(value);
+    else if (flag == "--publish-every")
+      publishEvery = std::stoi(value);
+    else if (flag == "--publish-count")
+      publishCount = std::stoi(value);
+    else {
+      std::cerr << "unknown option " << flag << "\n";
+      return 64;
+    }
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  fakegh::FakeGitHub fake(etl::systemClock());
+  if (!fixtures.empty()) fake.loadFixtures(fixtures);
+  fake.setRateLimit(rateLimit);
+  fake.setPollInterval(pollInterval);
+  fake.setVerbose(true);
+  if (publishEvery > 0 && !fixtures.empty()) {
+    fake.autoPublish(etltest::templateEvents(fixtures), etl::Millis(publishEvery * 1000),
+                     publishCount);
+  }
+  fake.start(static_cast<unsigned short>(port));
+  std::cout << "fake GitHub listening on " << fake.baseUrl() << std::endl;
+  int signal = 0;
+  sigwait(&signals, &signal);
+  fake.stop();
+  return 0;
+}

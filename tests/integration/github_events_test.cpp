@@ -1,0 +1,242 @@
+// The github_events source against the fake GitHub, on virtual time: rate limits, poll interval,
+// ETag/304, every fault, restarts, and no token in any log.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <map>
+#include <set>
+#include <thread>
+
+#include "event_generator.h"
+#include "fake_github.h"
+#include "log_capture.h"
+#include "pipeline_runner.h"
+#include "quota_http_client.h"
+#include "simulated_clock.h"
+#include "test_env.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+class GitHubSource : public testing::Test {
+ protected:
+  void SetUp() override { fake_.start(); }
+
+  // Runs github_events -> jsonl for `length` of virtual time, with a fresh process's state (new
+  // HTTP client: only the checkpoint carries over).
+  void run(etl::Millis length, const std::string& extraSourceConfig = "") {
+    etl::StopSignal stop;
+    clock_.runFor(length, stop);
+    etltest::writeFile(dir_ / "p.yaml",
+                       "pipelines:\n  ingest:\n    source:\n      plugin: github_events\n"
+                       "      base_url: " +
+                           fake_.baseUrl() +
+                           "\n      min_poll_interval: 1s\n"
+                           "      timeout: 300ms\n" +
+                           extraSourceConfig + "    sink: {plugin: jsonl, path: \"" +
+                           (dir_ / "events.jsonl") +
+                           "\", fsync: false}\n"
+                           "    retry: {initial_backoff: 1s, max_backoff: 2m}\n");
+    etl::PluginLoader loader({etltest::pluginDir()});
+    auto spec = etl::loadPipelineFile(dir_ / "p.yaml", loader).pipelines.at(0);
+    etl::QuotaHttpClient http(clock_);
+    etl::PipelineRunner runner(spec,
+                               etl::Services{clock_, stop, metrics_, http, dir_ / "state", false});
+    runner.start();
+    runner.join();
+    EXPECT_FALSE(runner.failed());
+  }
+
+  std::vector<std::string> outputIds() {
+    std::vector<std::string> ids;
+    for (const auto& line : etltest::readLines(dir_ / "events.jsonl")) {
+      if (auto id = etl::Record("e", line).find<std::string>("id")) ids.push_back(*id);
+    }
+    return ids;
+  }
+
+  void expectEachPublishedEventExactlyOnce() {
+    auto ids = outputIds();
+    std::map<std::string, int> counts;
+    for (const auto& id : ids) ++counts[id];
+    for (const auto& [id, n] : counts)
+      EXPECT_EQ(n, 1) << "event " << id << " stored " << n << " times";
+    for (const auto& id : fake_.publishedIds())
+      EXPECT_EQ(counts.count(id), 1u) << "event " << id << " lost";
+  }
+
+  // Page-1 requests: the polls (follow-ups carry &page=).
+  std::vector<fakegh::LoggedRequest> polls() {
+    std::vector<fakegh::LoggedRequest> out;
+    for (const auto& r : fake_.requests()) {
+      if (r.target.find("&page=") == std::string::npos) out.push_back(r);
+    }
+    return out;
+  }
+
+  void expectSuccessfulPollsSpacedBy(std::chrono::seconds interval) {
+    auto p = polls();
+    for (std::size_t i = 1; i < p.size(); ++i) {
+      if (p[i - 1].status != 200 && p[i - 1].status != 304) continue;  // a retry, not a new poll
+      EXPECT_GE(p[i].at - p[i - 1].at, interval) << "poll " << i << " came too soon";
+    }
+  }
+
+  etltest::TempDir dir_;
+  etltest::SimulatedClock clock_{etltest::simulationStart()};
+  fakegh::FakeGitHub fake_{clock_};
+  etl::Metrics metrics_;
+  std::vector<std::string> templates_ = etltest::templateEvents(etltest::dataDir());
+};
+
+TEST_F(GitHubSource, ASimulatedHourAt60RequestsAnHourNeverBreaksTheRules) {
+  fake_.setRateLimit(60);
+  fake_.setPollInterval(60);
+  // A busy feed (150 events a minute): every poll wants two pages, so the quota runs out early.
+  fake_.autoPublish(templates_, 20s, 50);
+  run(2h + 10min);
+  auto requests = fake_.requests();
+  EXPECT_EQ(fake_.violations(), 0) << "a request was sent after remaining hit 0, before the reset";
+  int refused = 0;
+  for (const auto& r : requests) refused += r.status == 403 ? 1 : 0;
+  EXPECT_EQ(refused, 0);
+  // The quota was used up in the first hour and requests resumed after the reset.
+  auto firstHour = std::count_if(requests.begin(), requests.end(),
+                                 [&](const auto& r) { return r.at < requests.front().at + 1h; });
+  EXPECT_EQ(firstHour, 60);
+  EXPECT_GT(requests.back().at, requests.front().at + 1h);
+  expectSuccessfulPollsSpacedBy(60s);
+  auto ids = outputIds();
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), ids.size()) << "duplicates";
+  EXPECT_GT(metrics_.counter("ingest.github_gaps").load(), 0) << "a feed this fast must show gaps";
+  EXPECT_EQ(requests.size(), metrics_.counter("ingest.github_requests").load() + 0u);
+}
+
+TEST_F(GitHubSource, AnUnchangedFeedAnswers304AndYieldsNothing) {
+  fake_.loadFixtures(etltest::dataDir() + "/events/api_events_2026-01-12.json");
+  fake_.setPollInterval(60);
+  run(30min + 30s);
+  auto p = polls();
+  ASSERT_GE(p.size(), 30u);
+  EXPECT_EQ(p[0].status, 200);
+  EXPECT_TRUE(p[0].ifNoneMatch.empty());
+  for (std::size_t i = 1; i < p.size(); ++i) {
+    EXPECT_EQ(p[i].status, 304) << i;
+    EXPECT_EQ(p[i].ifNoneMatch.rfind("W/\"", 0), 0u) << "weak ETag sent back as received";
+  }
+  expectEachPublishedEventExactlyOnce();
+  EXPECT_EQ(outputIds().size(), fake_.publishedIds().size());
+  EXPECT_EQ(metrics_.counter("ingest.github_not_modified").load(),
+            static_cast<int64_t>(p.size() - 1));
+}
+
+TEST_F(GitHubSource, EveryFaultIsSurvivedWithoutLossOrDuplicates) {
+  fake_.setRateLimit(5000, 5000);
+  fake_.setPollInterval(60);
+  fake_.setHangFor(700ms);  // real time, past the 300 ms client timeout
+  fake_.autoPublish(templates_, 30s, 1);
+  using fakegh::Fault;
+  for (Fault f :
+       {Fault::Status500, Fault::Status502, Fault::Status503, Fault::TooManyRequests429,
+        Fault::SecondaryLimit403, Fault::ConnectionReset, Fault::Hang, Fault::TruncatedBody,
+        Fault::MalformedJson, Fault::HugeBody, Fault::PrimaryLimit403}) {
+    fake_.inject(f);
+  }
+  fake_.setRetryAfter(0);  // the secondary 403 comes without Retry-After: wait >= 60 s
+  run(20min);
+  fake_.setRetryAfter(90);
+  fake_.inject(Fault::TooManyRequests429);
+  fake_.inject(Fault::EventMissingFields);
+  run(2h);
+  EXPECT_EQ(fake_.violations(), 0);
+  std::set<std::string> faultsSeen;
+  for (const auto& r : fake_.requests()) {
+    if (!r.fault.empty()) faultsSeen.insert(r.fault);
+  }
+  EXPECT_EQ(faultsSeen.size(), 12u);
+  expectEachPublishedEventExactlyOnce();
+  // The event without an id was passed on (the sink or the parser dead-letters it), once.
+  auto lines = etltest::readLines(dir_ / "events.jsonl");
+  EXPECT_EQ(lines.size(), outputIds().size() + 1);
+}
+
+TEST_F(GitHubSource, ARestartResumesWithoutBurstingPastTheLimit) {
+  fake_.setRateLimit(60);
+  fake_.setPollInterval(60);
+  fake_.autoPublish(templates_, 20s, 50);
+  run(40min);  // the quota is gone by now
+  run(30min);  // a new process: the checkpoint holds the budget and the reset time
+  run(50min);
+  EXPECT_EQ(fake_.violations(), 0);
+  auto ids = outputIds();
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), ids.size()) << "duplicates";
+}
+
+TEST_F(GitHubSource, ASlowFeedIsCapturedCompletelyAcrossRestarts) {
+  fake_.setPollInterval(60);
+  fake_.setRateLimit(60);
+  fake_.autoPublish(templates_, 45s, 1);
+  fake_.loadFixtures(etltest::dataDir() + "/events/api_events_2026-01-12.json");
+  for (int i = 0; i < 5; ++i) run(17min);
+  EXPECT_EQ(fake_.violations(), 0);
+  expectEachPublishedEventExactlyOnce();
+  EXPECT_EQ(metrics_.counter("ingest.github_gaps").load(), 0);
+}
+
+// --- through the real etlrun binary, real time ---
+
+TEST(GitHubEtlrun, TheTokenNeverAppearsInLogsOutputOrState) {
+  etltest::TempDir dir;
+  fakegh::FakeGitHub fake(etl::systemClock());
+  fake.loadFixtures(etltest::dataDir() + "/events/api_events_2026-01-12.json");
+  fake.inject(fakegh::Fault::Status502);
+  fake.inject(fakegh::Fault::TruncatedBody);
+  fake.start();
+  const std::string token = "ghp_S3cr3tT0kenValue1234567890abcdefXYZ";
+  etltest::writeFile(
+      dir / "p.yaml",
+      "pipelines:\n  ingest:\n    source: {plugin: github_events, base_url: " + fake.baseUrl() +
+          ", token: \"${GITHUB_TOKEN}\"}\n"
+          "    sink: {plugin: jsonl, path: \"" +
+          (dir / "out.jsonl") + "\"}\n");
+  auto result = etltest::runEtlrun(
+      {"--once", "--log-level=trace", "--state-dir=" + (dir / "state"), dir / "p.yaml"},
+      {{"GITHUB_TOKEN", token}});
+  ASSERT_EQ(result.exitCode, 0) << result.err;
+  auto requests = fake.requests();
+  ASSERT_FALSE(requests.empty());
+  for (const auto& r : requests) EXPECT_TRUE(r.authorized) << "the token was not sent";
+  EXPECT_NE(result.err.find("with a token"), std::string::npos);
+  for (const std::string& text : {result.err, result.out, etltest::readFile(dir / "out.jsonl"),
+                                  etltest::readFile(dir / "out.jsonl.checkpoint")}) {
+    EXPECT_EQ(text.find(token), std::string::npos);
+    EXPECT_EQ(text.find("S3cr3t"), std::string::npos);
+  }
+  EXPECT_EQ(etltest::readLines(dir / "out.jsonl").size(), fake.publishedIds().size());
+}
+
+TEST(GitHubEtlrun, WithoutNetworkItLogsTheNextRetryKeepsRunningAndStopsOnSigterm) {
+  etltest::TempDir dir;
+  etltest::writeFile(dir / "p.yaml",
+                     "pipelines:\n  ingest:\n    source: {plugin: github_events, "
+                     "base_url: \"http://api.github.invalid\"}\n"
+                     "    sink: {plugin: jsonl, path: \"" +
+                         (dir / "out.jsonl") +
+                         "\"}\n"
+                         "    retry: {initial_backoff: 200ms}\n");
+  int pid = etltest::startEtlrun({"--state-dir=" + (dir / "state"), dir / "p.yaml"}, dir / "out",
+                                 dir / "err");
+  std::string err;
+  for (int i = 0; i < 100 && err.find("retrying at") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(100ms);
+    err = etltest::readFile(dir / "err");
+  }
+  EXPECT_NE(err.find("retrying at"), std::string::npos) << err;
+  EXPECT_NE(err.find("api.github.invalid"), std::string::npos) << err;
+  EXPECT_EQ(::kill(pid, 0), 0) << "etlrun exited instead of waiting for the network";
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(etltest::waitFor(pid), 0) << etltest::readFile(dir / "err");
+}
+
+}  // namespace
