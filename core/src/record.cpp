@@ -4,6 +4,7 @@
 
 #include <simdjson.h>
 
+#include <atomic>
 #include <string>
 
 namespace etl {
@@ -109,14 +110,46 @@ simdjson::padded_string_view paddedView(const std::string& raw) {
 
 enum class Lookup { Found, Missing, Null };
 
-template <class T>
-Lookup lookup(const std::string& raw, std::string_view path, T& out) {
-  thread_local simdjson::ondemand::parser parser;
+std::atomic<uint64_t> nextIdentity{1};
+
+// The last record parsed on this thread. On-demand documents can be rewound, so lookups of
+// several fields of one record (a transform reading five fields) share the structural index of
+// a single parse. Any lookup that does not end cleanly drops the entry: simdjson does not promise
+// a document is reusable after an error.
+struct ParseCache {
+  simdjson::ondemand::parser parser;
   simdjson::ondemand::document doc;
-  auto error = parser.iterate(paddedView(raw)).get(doc);
+  uint64_t identity = 0;
+  const char* data = nullptr;
+  std::size_t size = 0;
+};
+
+ParseCache& parseCache() {
+  thread_local ParseCache cache;
+  return cache;
+}
+
+simdjson::ondemand::document& parsed(uint64_t identity, const std::string& raw) {
+  ParseCache& cache = parseCache();
+  if (identity != 0 && cache.identity == identity && cache.data == raw.data() &&
+      cache.size == raw.size()) {
+    return cache.doc;
+  }
+  cache.identity = 0;
+  auto error = cache.parser.iterate(paddedView(raw)).get(cache.doc);
   if (error) throw FieldError("invalid JSON: " + std::string(simdjson::error_message(error)));
+  // A record without padding was parsed from a reused scratch buffer: never cache that.
+  if (raw.capacity() - raw.size() >= simdjson::SIMDJSON_PADDING) {
+    cache.identity = identity, cache.data = raw.data(), cache.size = raw.size();
+  }
+  return cache.doc;
+}
+
+template <class T>
+Lookup lookupValue(uint64_t identity, const std::string& raw, std::string_view path, T& out) {
+  simdjson::ondemand::document& doc = parsed(identity, raw);
   simdjson::ondemand::value value;
-  error = doc.at_pointer(toJsonPointer(path)).get(value);
+  auto error = doc.at_pointer(toJsonPointer(path)).get(value);
   if (error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS) {
     return Lookup::Missing;
   }
@@ -143,15 +176,33 @@ Lookup lookup(const std::string& raw, std::string_view path, T& out) {
   return Lookup::Found;
 }
 
+template <class T>
+Lookup lookup(uint64_t identity, const std::string& raw, std::string_view path, T& out) {
+  try {
+    Lookup result = lookupValue(identity, raw, path, out);
+    if (result != Lookup::Found) parseCache().identity = 0;
+    return result;
+  } catch (...) {
+    parseCache().identity = 0;
+    throw;
+  }
+}
+
 }  // namespace
 
 Record::Record(std::string stream, std::string raw, std::string key)
-    : stream_(std::move(stream)), raw_(std::move(raw)), key_(std::move(key)) {
+    : identity_(nextIdentity++),
+      stream_(std::move(stream)),
+      raw_(std::move(raw)),
+      key_(std::move(key)) {
   reservePadding();
 }
 
 Record::Record(const Record& other)
-    : stream_(other.stream_), key_(other.key_), metadata_(other.metadata_) {
+    : identity_(nextIdentity++),
+      stream_(other.stream_),
+      key_(other.key_),
+      metadata_(other.metadata_) {
   raw_.reserve(other.raw_.size() + simdjson::SIMDJSON_PADDING);
   raw_.assign(other.raw_);
 }
@@ -173,7 +224,7 @@ void Record::reservePadding() {
 template <class T>
 T Record::get(std::string_view path) const {
   T out{};
-  switch (lookup(raw_, path, out)) {
+  switch (lookup(identity_, raw_, path, out)) {
     case Lookup::Found:
       return out;
     case Lookup::Missing:
@@ -187,16 +238,53 @@ T Record::get(std::string_view path) const {
 template <class T>
 std::optional<T> Record::find(std::string_view path) const {
   T out{};
-  if (lookup(raw_, path, out) == Lookup::Found) return out;
+  if (lookup(identity_, raw_, path, out) == Lookup::Found) return out;
   return std::nullopt;
 }
 
 bool Record::has(std::string_view path) const {
-  thread_local simdjson::ondemand::parser parser;
-  simdjson::ondemand::document doc;
-  if (parser.iterate(paddedView(raw_)).get(doc)) return false;
-  simdjson::ondemand::value value;
-  return !doc.at_pointer(toJsonPointer(path)).get(value);
+  try {
+    simdjson::ondemand::value value;
+    bool found = !parsed(identity_, raw_).at_pointer(toJsonPointer(path)).get(value);
+    if (!found) parseCache().identity = 0;
+    return found;
+  } catch (const FieldError&) {
+    return false;
+  }
+}
+
+std::optional<std::size_t> Record::count(std::string_view path) const {
+  try {
+    simdjson::ondemand::value value;
+    simdjson::ondemand::json_type type;
+    std::size_t n = 0;
+    auto error = parsed(identity_, raw_).at_pointer(toJsonPointer(path)).get(value);
+    if (!error) error = value.type().get(type);
+    if (!error && type == simdjson::ondemand::json_type::array) {
+      error = value.count_elements().get(n);
+    } else if (!error && type == simdjson::ondemand::json_type::object) {
+      simdjson::ondemand::object object;
+      error = value.get_object().get(object);
+      for (auto field = object.begin(); !error && field != object.end(); ++field) {
+        error = (*field).error();
+        ++n;
+      }
+    } else if (!error) {
+      parseCache().identity = 0;
+      return std::nullopt;
+    }
+    if (error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS) {
+      parseCache().identity = 0;
+      return std::nullopt;
+    }
+    if (error) {
+      throw FieldError("field '" + std::string(path) + "': " + simdjson::error_message(error));
+    }
+    return n;
+  } catch (...) {
+    parseCache().identity = 0;
+    throw;
+  }
 }
 
 std::string Record::jsonError() const {

@@ -94,3 +94,43 @@ TEST(Record, AppendJsonStringEscapes) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Record, CountsArraysAndObjects) {
+  etl::Record r("s", kEvent);
+  EXPECT_EQ(r.count("payload.commits"), 1u);
+  EXPECT_EQ(r.count("actor"), 2u);
+  EXPECT_FALSE(r.count("payload.size").has_value()) << "a scalar has no count";
+  EXPECT_FALSE(r.count("payload.missing").has_value());
+  etl::Record empty("s", R"({"a":[],"o":{}})");
+  EXPECT_EQ(empty.count("a"), 0u);
+  EXPECT_EQ(empty.count("o"), 0u);
+}
+
+TEST(Record, InterleavedLookupsOnSeveralRecordsStayCorrect) {
+  // The per-thread parse cache must never answer for another record.
+  std::vector<etl::Record> records;
+  for (int i = 0; i < 50; ++i) {
+    records.emplace_back(
+        "s", "{\"n\":" + std::to_string(i) + ",\"pad\":\"" + std::string(i, 'x') + "\"}");
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 50; ++i) {
+      EXPECT_EQ(records[i].get<int64_t>("n"), i);
+      EXPECT_FALSE(records[i].find<int64_t>("missing").has_value());
+      EXPECT_EQ(records[(i * 7) % 50].get<int64_t>("n"), (i * 7) % 50);
+      EXPECT_THROW(records[i].get<bool>("n"), etl::FieldError);
+      EXPECT_EQ(records[i].get<std::string>("pad").size(), static_cast<std::size_t>(i));
+    }
+  }
+  // A record moved elsewhere and one copied keep answering for their own bytes.
+  etl::Record moved = std::move(records[10]);
+  etl::Record copied = records[11];
+  EXPECT_EQ(moved.get<int64_t>("n"), 10);
+  EXPECT_EQ(copied.get<int64_t>("n"), 11);
+  records[10] = copied;
+  EXPECT_EQ(records[10].get<int64_t>("n"), 11);
+}
+
+}  // namespace

@@ -49,6 +49,8 @@ class Record {
   template <class T>
   std::optional<T> find(std::string_view path) const;
   bool has(std::string_view path) const;
+  // Number of elements of an array (or members of an object); nullopt if missing, null or scalar.
+  std::optional<std::size_t> count(std::string_view path) const;
 
   // Full validation of the document (find/get only look at what they need). Returns an empty
   // string when valid, otherwise the reason.
@@ -56,6 +58,9 @@ class Record {
 
  private:
   void reservePadding();
+  // Identifies these bytes for the parse cache: raw_ never changes after construction, and a
+  // copy gets a new identity. Several lookups on one record then cost a single parse.
+  uint64_t identity_ = 0;
   std::string stream_;
   std::string raw_;
   std::string key_;

@@ -71,8 +71,12 @@ class JsonlSink : public etl::Sink {
         }
       }
       size_ = committed;
-    } else if (size_ > 0) {
-      context_.logger.warning(path_ + " exists without a checkpoint: appending after it");
+    } else {
+      // First run on this file: commit its current size at once, so that a crash before the
+      // first batch commits cuts the file back to here instead of keeping an uncommitted batch.
+      if (size_ > 0)
+        context_.logger.warning(path_ + " exists without a checkpoint: appending after it");
+      commit(size_, "");
     }
     ::lseek(fd_, static_cast<off_t>(size_), SEEK_SET);
   }
