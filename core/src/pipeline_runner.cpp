@@ -181,6 +181,30 @@ void PipelineRunner::runWorker() {
   DeadLetterFile deadLetterFile(services_.stateDir, spec_.name);
   auto& out = services_.metrics.counter(spec_.name + ".records_out");
   auto& dead = services_.metrics.counter(spec_.name + ".dead_letters");
+  auto& in = services_.metrics.counter(spec_.name + ".records_in");
+  // Progress every 10 s of real time: long backfills say how far they are and how fast they go.
+  auto lastReport = Clock_::now();
+  int64_t lastIn = 0;
+  auto report = [&](bool final) {
+    auto now = Clock_::now();
+    double seconds = std::chrono::duration<double>(now - lastReport).count();
+    if (!final && seconds < 10) return;
+    int64_t total = in.load();
+    std::string line =
+        "progress: " + std::to_string(total) + " records read (" +
+        std::to_string(static_cast<int64_t>((total - lastIn) / std::max(seconds, 1e-3))) + "/s), " +
+        std::to_string(out.load()) + " written, " + std::to_string(dead.load()) + " dead letters";
+    for (const auto& [name, value] : services_.metrics.snapshot()) {
+      if (name.rfind(spec_.name + ".", 0) != 0) continue;
+      std::string shortName = name.substr(spec_.name.size() + 1);
+      if (shortName == "records_in" || shortName == "records_out" || shortName == "dead_letters")
+        continue;
+      line += ", " + shortName + " " + std::to_string(value);
+    }
+    logger_.information(line);
+    lastReport = now;
+    lastIn = total;
+  };
   while (auto batch = queue_->pop()) {
     for (int attempt = 1;; ++attempt) {
       // Plugins work on a copy so that a retry starts again from the source's batch.
@@ -210,6 +234,7 @@ void PipelineRunner::runWorker() {
         for (const auto& letter : work.deadLetters) {
           logger_.warning("dead letter from " + letter.plugin + ": " + letter.reason);
         }
+        report(false);
         break;
       } catch (const RetryableError& e) {
         if (!backoff(stage, e, attempt, e.notBefore())) return;  // stopping: not committed
@@ -218,6 +243,7 @@ void PipelineRunner::runWorker() {
       }
     }
   }
+  report(true);
 }
 
 }  // namespace etl

@@ -1,0 +1,347 @@
+// PostgreSQL store: Poco Data opens the connection; the bulk path is libpq's COPY on that same
+// connection. A batch is COPY'd into temp tables, then INSERT ... ON CONFLICT DO NOTHING into the
+// real ones, with dead letters and the checkpoint, in one transaction. If the database refuses a
+// row (a data error), the batch is redone row by row with savepoints and the refused rows become
+// dead letters: one bad record never blocks the rest.
+#include <Poco/Data/PostgreSQL/Connector.h>
+#include <Poco/Data/PostgreSQL/SessionImpl.h>
+#include <Poco/Data/Session.h>
+#include <libpq-fe.h>
+
+#include <optional>
+
+#include "connection_string.h"
+#include "etl/errors.h"
+#include "migrations.h"
+#include "store.h"
+
+namespace store {
+namespace {
+
+constexpr long long kMigrationLock = 7283764101LL;  // pg_advisory_lock key for migrations
+
+// A row the database refused because of its data (SQLSTATE classes 22 and 23).
+class DataError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Result {
+  PGresult* result = nullptr;
+  explicit Result(PGresult* r) : result(r) {}
+  ~Result() {
+    if (result) PQclear(result);
+  }
+  Result(const Result&) = delete;
+  Result& operator=(const Result&) = delete;
+};
+
+bool copySafe(const std::string& text) {
+  for (unsigned char c : text) {
+    if (c == 1 || c == 2 || c == 3 || c == '\n' || c == '\r') return false;
+  }
+  return true;
+}
+
+void field(std::string& out, const std::string& value) {
+  out += value;
+}
+void field(std::string& out, const std::optional<std::string>& value) {
+  out += value ? *value : std::string(1, '\x03');
+}
+void field(std::string& out, int64_t value) {
+  out += std::to_string(value);
+}
+void field(std::string& out, const std::optional<int64_t>& value) {
+  if (value) {
+    out += std::to_string(*value);
+  } else {
+    out.push_back('\x03');
+  }
+}
+
+template <class T, class... Rest>
+void csvRow(std::string& out, const T& first, const Rest&... rest) {
+  field(out, first);
+  ((out.push_back('\x02'), field(out, rest)), ...);
+  out.push_back('\n');
+}
+
+std::optional<std::string> text(const std::optional<int64_t>& v) {
+  return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
+}
+
+class PgStore : public Store {
+ public:
+  PgStore(Connection connection, Poco::Logger& logger)
+      : connection_(std::move(connection)), logger_(logger) {
+    Poco::Data::PostgreSQL::Connector::registerConnector();
+  }
+
+  std::string describe() const override { return connection_.description; }
+
+  void open() override {
+    if (session_ && PQstatus(pg_) == CONNECTION_OK) return;
+    session_.reset();
+    pg_ = nullptr;
+    try {
+      session_ = std::make_unique<Poco::Data::Session>("PostgreSQL", connection_.conninfo);
+    } catch (const Poco::Exception& e) {
+      throw etl::RetryableError("cannot connect to " + connection_.description + ": " +
+                                scrub(e.displayText(), connection_));
+    }
+    auto* impl = dynamic_cast<Poco::Data::PostgreSQL::SessionImpl*>(session_->impl());
+    pg_ = impl->handle();
+    if (!migrated_) migrate();
+    exec(R"(CREATE TEMP TABLE etl_stage_events (
+              event_id text, type text, actor_id bigint, repo_id bigint, created_at timestamptz,
+              raw jsonb) ON COMMIT DELETE ROWS)");
+    exec(R"(CREATE TEMP TABLE etl_stage_pushes (
+              push_id bigint, event_id text, repository_id bigint, actor_id bigint, ref text,
+              head text, before text, created_at timestamptz, size integer, distinct_size integer,
+              commit_count integer) ON COMMIT DELETE ROWS)");
+    logger_.information("connected to " + connection_.description);
+  }
+
+  std::string loadCheckpoint(const std::string& pipeline) override {
+    open();
+    Result r(params("SELECT checkpoint FROM etl_checkpoints WHERE pipeline = $1", {pipeline}));
+    return PQntuples(r.result) == 0 ? std::string() : std::string(PQgetvalue(r.result, 0, 0));
+  }
+
+  WriteResult write(const std::string& pipeline, const std::string& plugin, const Rows& rows,
+                    const std::string& checkpoint) override {
+    open();
+    try {
+      bool safe = true;
+      for (const auto& p : rows.pushes) {
+        safe = safe && copySafe(p.ref) && copySafe(p.head) && copySafe(p.before) &&
+               copySafe(p.createdAt) && copySafe(p.eventId);
+      }
+      for (const auto& e : rows.events) safe = safe && copySafe(e.eventId) && copySafe(e.type);
+      if (safe) {
+        try {
+          return writeBulk(pipeline, rows, checkpoint);
+        } catch (const DataError& e) {
+          rollback();
+          logger_.warning(std::string("batch refused (") + e.what() + "): storing it row by row");
+        }
+      }
+      return writeRowByRow(pipeline, plugin, rows, checkpoint);
+    } catch (...) {
+      rollback();
+      throw;
+    }
+  }
+
+ private:
+  WriteResult writeBulk(const std::string& pipeline, const Rows& rows,
+                        const std::string& checkpoint) {
+    WriteResult result;
+    exec("BEGIN");
+    if (!rows.events.empty()) {
+      std::string csv;
+      std::size_t bytes = 0;
+      for (const auto& e : rows.events) bytes += e.raw->size() + 64;
+      csv.reserve(bytes);
+      for (const auto& e : rows.events) {
+        csvRow(csv, e.eventId, e.type, e.actorId, e.repoId, e.createdAt, *e.raw);
+      }
+      copy("etl_stage_events", csv);
+      Result r(check(PQexec(pg_, R"(INSERT INTO github_events
+          (event_id, type, actor_id, repo_id, created_at, raw)
+          SELECT event_id, type, actor_id, repo_id, created_at, raw FROM etl_stage_events
+          ON CONFLICT (event_id) DO NOTHING)"),
+                     "storing events"));
+      result.eventsInserted = std::atoll(PQcmdTuples(r.result));
+    }
+    if (!rows.pushes.empty()) {
+      std::string csv;
+      for (const auto& p : rows.pushes) {
+        csvRow(csv, p.pushId, p.eventId, p.repositoryId, p.actorId, p.ref, p.head, p.before,
+               p.createdAt, p.size, p.distinctSize, p.commitCount);
+      }
+      copy("etl_stage_pushes", csv);
+      Result r(check(PQexec(pg_, R"(INSERT INTO push_events
+          (push_id, event_id, repository_id, actor_id, ref, head, before, created_at, size,
+           distinct_size, commit_count)
+          SELECT push_id, event_id, repository_id, actor_id, ref, head, before, created_at, size,
+                 distinct_size, commit_count FROM etl_stage_pushes
+          ON CONFLICT (push_id) DO NOTHING)"),
+                     "storing push events"));
+      result.pushesInserted = std::atoll(PQcmdTuples(r.result));
+    }
+    finish(pipeline, rows.deadLetters, checkpoint);
+    return result;
+  }
+
+  WriteResult writeRowByRow(const std::string& pipeline, const std::string& plugin,
+                            const Rows& rows, const std::string& checkpoint) {
+    WriteResult result;
+    std::vector<DeadLetterRow> letters = rows.deadLetters;
+    exec("BEGIN");
+    auto attempt = [&](const char* sql, const std::vector<std::optional<std::string>>& values,
+                       const std::string& stream, const std::string& record,
+                       std::vector<std::pair<std::size_t, std::string>>& rejected, std::size_t i) {
+      exec("SAVEPOINT row");
+      try {
+        Result r(params(sql, values));
+        exec("RELEASE SAVEPOINT row");
+        return std::atoll(PQcmdTuples(r.result));
+      } catch (const DataError& e) {
+        exec("ROLLBACK TO SAVEPOINT row");
+        rejected.emplace_back(i, e.what());
+        etl::DeadLetter letter{etl::Record(stream, record), plugin, e.what()};
+        letters.push_back(deadLetterRow(letter));
+        return 0LL;
+      }
+    };
+    for (std::size_t i = 0; i < rows.events.size(); ++i) {
+      const auto& e = rows.events[i];
+      result.eventsInserted += attempt(
+          "INSERT INTO github_events (event_id, type, actor_id, repo_id, created_at, raw) "
+          "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+          {e.eventId, e.type, text(e.actorId), text(e.repoId), e.createdAt, *e.raw},
+          "github_events", *e.raw, result.rejectedEvents, i);
+    }
+    for (std::size_t i = 0; i < rows.pushes.size(); ++i) {
+      const auto& p = rows.pushes[i];
+      result.pushesInserted += attempt(
+          "INSERT INTO push_events (push_id, event_id, repository_id, actor_id, ref, head, "
+          "before, created_at, size, distinct_size, commit_count) VALUES ($1, $2, $3, $4, $5, "
+          "$6, $7, $8, $9, $10, $11) ON CONFLICT (push_id) DO NOTHING",
+          {std::to_string(p.pushId), p.eventId, std::to_string(p.repositoryId),
+           std::to_string(p.actorId), p.ref, p.head, p.before, p.createdAt, text(p.size),
+           text(p.distinctSize), text(p.commitCount)},
+          "push_events", "push_id " + std::to_string(p.pushId), result.rejectedPushes, i);
+    }
+    finish(pipeline, letters, checkpoint);
+    return result;
+  }
+
+  // Dead letters and the checkpoint, then COMMIT.
+  void finish(const std::string& pipeline, const std::vector<DeadLetterRow>& letters,
+              const std::string& checkpoint) {
+    for (const auto& l : letters) {
+      Result r(
+          params("INSERT INTO etl_dead_letters (fingerprint, pipeline, plugin, stream, "
+                 "reason, record) VALUES ($1, $2, $3, $4, $5, $6) "
+                 "ON CONFLICT (fingerprint) DO NOTHING",
+                 {l.fingerprint, pipeline, l.plugin, l.stream, l.reason, l.record}));
+    }
+    if (!checkpoint.empty()) {
+      Result r(
+          params("INSERT INTO etl_checkpoints (pipeline, checkpoint) VALUES ($1, $2) "
+                 "ON CONFLICT (pipeline) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, "
+                 "updated_at = now()",
+                 {pipeline, checkpoint}));
+    }
+    exec("COMMIT");
+  }
+
+  void migrate() {
+    exec("SELECT pg_advisory_lock(" + std::to_string(kMigrationLock) + ")");
+    try {
+      exec(R"(CREATE TABLE IF NOT EXISTS etl_schema_migrations (
+                version integer PRIMARY KEY, name text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()))");
+      for (const auto& m : postgresMigrations()) {
+        Result applied(params("SELECT 1 FROM etl_schema_migrations WHERE version = $1",
+                              {std::to_string(m.version)}));
+        if (PQntuples(applied.result) > 0) continue;
+        exec("BEGIN");
+        for (const char* statement : m.statements) exec(statement);
+        Result r(params("INSERT INTO etl_schema_migrations (version, name) VALUES ($1, $2)",
+                        {std::to_string(m.version), m.name}));
+        exec("COMMIT");
+        logger_.information("applied migration " + std::to_string(m.version) + ": " + m.name);
+      }
+    } catch (...) {
+      rollback();
+      exec("SELECT pg_advisory_unlock(" + std::to_string(kMigrationLock) + ")");
+      throw;
+    }
+    exec("SELECT pg_advisory_unlock(" + std::to_string(kMigrationLock) + ")");
+    migrated_ = true;
+  }
+
+  void copy(const std::string& table, const std::string& csv) {
+    Result start(check(PQexec(pg_, ("COPY " + table +
+                                    " FROM STDIN (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01', "
+                                    "NULL E'\\x03')")
+                                       .c_str()),
+                       "starting COPY", PGRES_COPY_IN));
+    if (PQputCopyData(pg_, csv.data(), static_cast<int>(csv.size())) != 1 ||
+        PQputCopyEnd(pg_, nullptr) != 1) {
+      connectionFailure("sending COPY data");
+    }
+    Result end(check(PQgetResult(pg_), "COPY into " + table));
+    while (PGresult* extra = PQgetResult(pg_)) PQclear(extra);
+  }
+
+  PGresult* params(const std::string& sql, const std::vector<std::optional<std::string>>& values) {
+    std::vector<const char*> pointers;
+    for (const auto& v : values) pointers.push_back(v ? v->c_str() : nullptr);
+    return check(PQexecParams(pg_, sql.c_str(), static_cast<int>(pointers.size()), nullptr,
+                              pointers.data(), nullptr, nullptr, 0),
+                 sql.substr(0, 40));
+  }
+
+  void exec(const std::string& sql) {
+    Result r(check(PQexec(pg_, sql.c_str()), sql.substr(0, 40)));
+  }
+
+  void rollback() {
+    if (pg_ && PQstatus(pg_) == CONNECTION_OK && PQtransactionStatus(pg_) != PQTRANS_IDLE) {
+      PQclear(PQexec(pg_, "ROLLBACK"));
+    }
+  }
+
+  [[noreturn]] void connectionFailure(const std::string& what) {
+    std::string message = scrub(PQerrorMessage(pg_), connection_);
+    session_.reset();  // reconnect on the next attempt
+    pg_ = nullptr;
+    throw etl::RetryableError(what + " on " + connection_.description + ": " + message);
+  }
+
+  // Classifies a failed result: lost connection and transient server states are retryable; data
+  // errors (classes 22, 23) are the rows' fault; anything else is a bug or a misconfiguration.
+  PGresult* check(PGresult* result, const std::string& what,
+                  ExecStatusType expected = PGRES_COMMAND_OK) {
+    ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+    if (status == expected || (expected == PGRES_COMMAND_OK && status == PGRES_TUPLES_OK)) {
+      return result;
+    }
+    std::string state = result && PQresultErrorField(result, PG_DIAG_SQLSTATE)
+                            ? PQresultErrorField(result, PG_DIAG_SQLSTATE)
+                            : "";
+    std::string message = result ? PQresultErrorMessage(result) : PQerrorMessage(pg_);
+    if (result) PQclear(result);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+      message.pop_back();
+    message = scrub(message, connection_);
+    if (PQstatus(pg_) != CONNECTION_OK || state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 ||
+        state.rfind("53", 0) == 0 || state == "40001" || state == "40P01" || state.empty()) {
+      connectionFailure(what + " (" + message + ")");
+    }
+    if (state.rfind("22", 0) == 0 || state.rfind("23", 0) == 0) {
+      throw DataError(message + " [SQLSTATE " + state + "]");
+    }
+    throw std::runtime_error(what + ": " + message + " [SQLSTATE " + state + "]");
+  }
+
+  Connection connection_;
+  Poco::Logger& logger_;
+  std::unique_ptr<Poco::Data::Session> session_;
+  PGconn* pg_ = nullptr;
+  bool migrated_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> makePostgresStore(const std::string& connection,
+                                         const std::string& passwordEnv, Poco::Logger& logger) {
+  return std::make_unique<PgStore>(parseConnection(connection, passwordEnv), logger);
+}
+
+}  // namespace store

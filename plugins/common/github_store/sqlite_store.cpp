@@ -1,0 +1,190 @@
+// The embedded default: the same tables in a local SQLite file (Poco Data SQLite), written with the
+// same guarantees: insert-or-ignore on the same unique keys, and rows, dead letters and checkpoint
+// in one transaction (WAL, synchronous=FULL). One writer at a time: BEGIN IMMEDIATE.
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/SQLite/SQLiteException.h>
+#include <Poco/Data/Session.h>
+#include <Poco/Data/Statement.h>
+#include <Poco/File.h>
+#include <Poco/Nullable.h>
+#include <Poco/Path.h>
+
+#include "etl/errors.h"
+#include "migrations.h"
+#include "store.h"
+
+using Poco::Data::Keywords::into;
+using Poco::Data::Keywords::now;
+using Poco::Data::Keywords::use;
+
+namespace store {
+namespace {
+
+Poco::Nullable<Poco::Int64> nullable(const std::optional<int64_t>& v) {
+  return v ? Poco::Nullable<Poco::Int64>(*v) : Poco::Nullable<Poco::Int64>();
+}
+Poco::Nullable<std::string> nullable(const std::optional<std::string>& v) {
+  return v ? Poco::Nullable<std::string>(*v) : Poco::Nullable<std::string>();
+}
+
+class SqliteStore : public Store {
+ public:
+  SqliteStore(std::string path, Poco::Logger& logger) : path_(std::move(path)), logger_(logger) {
+    Poco::Data::SQLite::Connector::registerConnector();
+  }
+
+  std::string describe() const override { return "sqlite:" + path_; }
+
+  void open() override {
+    if (session_) return;
+    guard([&] {
+      std::string dir = Poco::Path(path_).parent().toString();
+      if (!dir.empty()) Poco::File(dir).createDirectories();
+      session_ = std::make_unique<Poco::Data::Session>("SQLite", path_);
+      std::string mode;
+      *session_ << "PRAGMA journal_mode=WAL", into(mode), now;
+      *session_ << "PRAGMA synchronous=FULL", now;
+      *session_ << "PRAGMA busy_timeout=30000", now;
+      migrate();
+    });
+    logger_.information("using the embedded SQLite store " + path_);
+  }
+
+  std::string loadCheckpoint(const std::string& pipeline) override {
+    open();
+    std::string checkpoint;
+    std::string name = pipeline;
+    guard([&] {
+      *session_ << "SELECT checkpoint FROM etl_checkpoints WHERE pipeline = ?", use(name),
+          into(checkpoint), now;
+    });
+    return checkpoint;
+  }
+
+  WriteResult write(const std::string& pipeline, const std::string&, const Rows& rows,
+                    const std::string& checkpoint) override {
+    open();
+    WriteResult result;
+    guard([&] {
+      *session_ << "BEGIN IMMEDIATE", now;
+      try {
+        writeRows(rows, result);
+        for (const auto& l : rows.deadLetters) {
+          std::string fingerprint = l.fingerprint, name = pipeline, plugin = l.plugin,
+                      stream = l.stream, reason = l.reason, record = l.record;
+          *session_ << "INSERT OR IGNORE INTO etl_dead_letters (fingerprint, pipeline, plugin, "
+                       "stream, reason, record) VALUES (?, ?, ?, ?, ?, ?)",
+              use(fingerprint), use(name), use(plugin), use(stream), use(reason), use(record), now;
+        }
+        if (!checkpoint.empty()) {
+          std::string name = pipeline, value = checkpoint;
+          *session_ << "INSERT INTO etl_checkpoints (pipeline, checkpoint) VALUES (?, ?) "
+                       "ON CONFLICT (pipeline) DO UPDATE SET checkpoint = excluded.checkpoint, "
+                       "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')",
+              use(name), use(value), now;
+        }
+        *session_ << "COMMIT", now;
+      } catch (...) {
+        try {
+          *session_ << "ROLLBACK", now;
+        } catch (...) {
+        }
+        throw;
+      }
+    });
+    return result;
+  }
+
+ private:
+  void writeRows(const Rows& rows, WriteResult& result) {
+    if (!rows.events.empty()) {
+      std::string id, type, raw;
+      Poco::Nullable<Poco::Int64> actor, repo;
+      Poco::Nullable<std::string> created;
+      Poco::Data::Statement insert(*session_);
+      insert << "INSERT OR IGNORE INTO github_events (event_id, type, actor_id, repo_id, "
+                "created_at, raw) VALUES (?, ?, ?, ?, ?, ?)",
+          use(id), use(type), use(actor), use(repo), use(created), use(raw);
+      for (const auto& e : rows.events) {
+        id = e.eventId, type = e.type, raw = *e.raw;
+        actor = nullable(e.actorId), repo = nullable(e.repoId), created = nullable(e.createdAt);
+        result.eventsInserted += static_cast<int64_t>(insert.execute());
+      }
+    }
+    if (!rows.pushes.empty()) {
+      Poco::Int64 pushId = 0, repositoryId = 0, actorId = 0;
+      std::string eventId, ref, head, before, createdAt;
+      Poco::Nullable<Poco::Int64> size, distinct, commits;
+      Poco::Data::Statement insert(*session_);
+      insert << "INSERT OR IGNORE INTO push_events (push_id, event_id, repository_id, actor_id, "
+                "ref, head, before, created_at, size, distinct_size, commit_count) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          use(pushId), use(eventId), use(repositoryId), use(actorId), use(ref), use(head),
+          use(before), use(createdAt), use(size), use(distinct), use(commits);
+      for (const auto& p : rows.pushes) {
+        pushId = p.pushId, eventId = p.eventId, repositoryId = p.repositoryId;
+        actorId = p.actorId, ref = p.ref, head = p.head, before = p.before;
+        createdAt = p.createdAt, size = nullable(p.size);
+        distinct = nullable(p.distinctSize), commits = nullable(p.commitCount);
+        result.pushesInserted += static_cast<int64_t>(insert.execute());
+      }
+    }
+  }
+
+  void migrate() {
+    *session_ << "BEGIN IMMEDIATE", now;  // serialises concurrent starts
+    try {
+      *session_ << "CREATE TABLE IF NOT EXISTS etl_schema_migrations (version INTEGER PRIMARY "
+                   "KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT "
+                   "(strftime('%Y-%m-%dT%H:%M:%fZ','now')))",
+          now;
+      for (const auto& m : sqliteMigrations()) {
+        int version = m.version, applied = 0;
+        *session_ << "SELECT count(*) FROM etl_schema_migrations WHERE version = ?", use(version),
+            into(applied), now;
+        if (applied) continue;
+        for (const char* statement : m.statements) *session_ << statement, now;
+        std::string name = m.name;
+        *session_ << "INSERT INTO etl_schema_migrations (version, name) VALUES (?, ?)",
+            use(version), use(name), now;
+        logger_.information("applied migration " + std::to_string(m.version) + ": " + m.name);
+      }
+      *session_ << "COMMIT", now;
+    } catch (...) {
+      *session_ << "ROLLBACK", now;
+      throw;
+    }
+  }
+
+  // Busy/locked database: retry later; anything else is permanent.
+  template <class F>
+  void guard(F work) {
+    try {
+      work();
+    } catch (const Poco::Data::SQLite::DBLockedException& e) {
+      throw etl::RetryableError("SQLite store " + path_ + " is locked: " + e.displayText());
+    } catch (const Poco::Data::SQLite::TableLockedException& e) {
+      throw etl::RetryableError("SQLite store " + path_ + " is locked: " + e.displayText());
+    } catch (const Poco::Exception& e) {
+      session_.reset();
+      throw std::runtime_error("SQLite store " + path_ + ": " + e.displayText());
+    }
+  }
+
+  std::string path_;
+  Poco::Logger& logger_;
+  std::unique_ptr<Poco::Data::Session> session_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> makePostgresStore(const std::string& connection,
+                                         const std::string& passwordEnv, Poco::Logger& logger);
+
+std::unique_ptr<Store> openStore(const std::string& connection, const std::string& passwordEnv,
+                                 const std::string& sqlitePath, Poco::Logger& logger) {
+  if (connection.empty()) return std::make_unique<SqliteStore>(sqlitePath, logger);
+  return makePostgresStore(connection, passwordEnv, logger);
+}
+
+}  // namespace store

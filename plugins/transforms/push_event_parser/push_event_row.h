@@ -1,0 +1,16 @@
+// A PushEvent turned into a push_events row (as a small JSON document), for all three payload
+// shapes GitHub has used: before ~2023 {push_id, size, distinct_size, ref, head, before, commits};
+// ~2023 to Sept 2025 the same plus repository_id; since 2025-10-07 only {repository_id, push_id,
+// ref, head, before}.
+#pragma once
+
+#include <string>
+
+#include "etl/record.h"
+
+namespace push_events {
+
+// Throws etl::FieldError naming the first required field that is missing or mistyped.
+std::string rowFromEvent(const etl::Record& event);
+
+}  // namespace push_events

@@ -1,0 +1,335 @@
+// The postgres sink on both backends (a real PostgreSQL 15 and the embedded SQLite default),
+// through the real etlrun binary: exactly-once storage, replays, dead letters, kill -9, a server
+// that goes away, concurrent migrations, and the GitHub pipeline end to end.
+#include "store.h"
+
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <random>
+#include <set>
+#include <thread>
+
+#include "etl/errors.h"
+#include "event_generator.h"
+#include "fake_github.h"
+#include "postgres_env.h"
+#include "test_env.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+int64_t sqliteCount(const std::string& path, const std::string& statement) {
+  Poco::Data::SQLite::Connector::registerConnector();
+  Poco::Data::Session session("SQLite", path);
+  Poco::Int64 n = 0;
+  session << statement, Poco::Data::Keywords::into(n), Poco::Data::Keywords::now;
+  return n;
+}
+
+std::vector<std::string> sqliteColumn(const std::string& path, const std::string& statement) {
+  Poco::Data::SQLite::Connector::registerConnector();
+  Poco::Data::Session session("SQLite", path);
+  std::vector<std::string> values;
+  session << statement, Poco::Data::Keywords::into(values), Poco::Data::Keywords::now;
+  return values;
+}
+
+// One backend under test: where it stores, how the pipeline names it, how to count its rows.
+class Backend {
+ public:
+  explicit Backend(bool postgres, const std::string& dir) : postgres_(postgres), dir_(dir) {
+    if (postgres_) db_ = std::make_unique<etltest::TestDatabase>();
+  }
+  std::string sinkConfig() const {
+    return postgres_ ? "connection: \"" + db_->uri() + "\""
+                     : "embedded_path: \"" + dir_ + "/store.sqlite\"";
+  }
+  int64_t count(const std::string& statement) const {
+    return postgres_ ? db_->count(statement) : sqliteCount(dir_ + "/store.sqlite", statement);
+  }
+  std::vector<std::string> column(const std::string& statement) const {
+    return postgres_ ? etltest::sql(db_->conninfo(), statement)
+                     : sqliteColumn(dir_ + "/store.sqlite", statement);
+  }
+  bool postgres() const { return postgres_; }
+
+ private:
+  bool postgres_;
+  std::string dir_;
+  std::unique_ptr<etltest::TestDatabase> db_;
+};
+
+struct Input {
+  std::set<std::string> eventIds;
+  std::set<std::string> pushIds;
+};
+
+// Counts what a correct store must hold for an input file, independently of etlrun's parsing.
+Input expected(const std::string& path) {
+  Input in;
+  for (const auto& line : etltest::readLines(path)) {
+    etl::Record r("e", line);
+    if (!r.jsonError().empty()) continue;
+    auto id = r.find<std::string>("id");
+    if (!id) continue;
+    in.eventIds.insert(*id);
+    if (r.find<std::string>("type") == std::string("PushEvent") && r.has("payload.push_id")) {
+      in.pushIds.insert(std::to_string(r.get<int64_t>("payload.push_id")));
+    }
+  }
+  return in;
+}
+
+class Store : public testing::TestWithParam<bool> {
+ protected:
+  Store() : backend_(GetParam(), dir_.path()) {}
+
+  std::string pipeline(const std::string& name, const std::string& input, int batch = 500) {
+    std::string path = dir_ / (name + ".yaml");
+    etltest::writeFile(path, "pipelines:\n  " + name + ":\n    source: {plugin: file, path: \"" +
+                                 input +
+                                 "\", stream: github_events}\n"
+                                 "    transforms: [{plugin: push_event_parser}]\n"
+                                 "    sink: {plugin: postgres, " +
+                                 backend_.sinkConfig() +
+                                 "}\n"
+                                 "    batch: {max_records: " +
+                                 std::to_string(batch) + ", max_latency: 200ms}\n");
+    return path;
+  }
+  etltest::ProcessResult runOnce(const std::string& yaml,
+                                 const std::map<std::string, std::string>& env = {}) {
+    return etltest::runEtlrun({"--once", "--state-dir=" + (dir_ / "state"), yaml}, env);
+  }
+  void expectStored(const Input& in) {
+    EXPECT_EQ(backend_.count("SELECT count(*) FROM github_events"),
+              static_cast<int64_t>(in.eventIds.size()));
+    EXPECT_EQ(backend_.count("SELECT count(*) FROM push_events"),
+              static_cast<int64_t>(in.pushIds.size()));
+  }
+
+  etltest::TempDir dir_;
+  Backend backend_;
+};
+
+TEST_P(Store, StoresEachEventOnceAndAReplayAddsNothing) {
+  auto templates = etltest::templateEvents(etltest::dataDir());
+  std::string input;
+  for (const auto& t : templates) input += t + "\n";
+  for (int i = 0; i < 20; ++i) input += templates[i] + "\n";  // repeats inside the input
+  etltest::writeFile(dir_ / "in.jsonl", input);
+  Input in = expected(dir_ / "in.jsonl");
+  ASSERT_GT(in.pushIds.size(), 100u);
+  auto first = runOnce(pipeline("first", dir_ / "in.jsonl", 64));
+  ASSERT_EQ(first.exitCode, 0) << first.err;
+  expectStored(in);
+  // Another pipeline name has no checkpoint: the whole input is written again, and ignored.
+  auto replay = runOnce(pipeline("replay", dir_ / "in.jsonl", 64));
+  ASSERT_EQ(replay.exitCode, 0) << replay.err;
+  expectStored(in);
+  EXPECT_NE(replay.err.find("events_stored = 0"), std::string::npos) << replay.err;
+  // Every payload shape was parsed: old (size, commits), new (no size).
+  EXPECT_GT(backend_.count("SELECT count(*) FROM push_events WHERE size IS NULL"), 0);
+  EXPECT_GT(backend_.count("SELECT count(*) FROM push_events WHERE commit_count > 0"), 0);
+  EXPECT_EQ(backend_.count("SELECT count(*) FROM push_events WHERE enrichment_status = 'pending'"),
+            static_cast<int64_t>(in.pushIds.size()));
+  EXPECT_EQ(backend_.count("SELECT count(*) FROM etl_checkpoints"), 2);
+  EXPECT_EQ(backend_.count("SELECT count(*) FROM etl_schema_migrations"), 1);
+}
+
+TEST_P(Store, BadRecordsBecomeDeadLettersWithReasonsAndTheRestIsStored) {
+  auto lines = etltest::readLines(etltest::dataDir() +
+                                  "/gharchive/gharchive_2021-07-21_hour06_200events.jsonl");
+  std::string push = *std::find_if(lines.begin(), lines.end(), [](const std::string& l) {
+    return l.find("\"type\":\"PushEvent\"") != std::string::npos;
+  });
+  std::string noPushId = etltest::withUniqueIds(push, 42);
+  std::size_t at = noPushId.find("\"push_id\":");
+  noPushId.erase(at, noPushId.find(',', at) - at + 1);
+  std::string nulChar = etltest::withUniqueIds(lines[0], 43);
+  nulChar.insert(nulChar.find("\"ref\":\"") + 7, "\\u0000");
+  std::string input = lines[0] + "\n" + "{\"id\":\"7\",\"type\":\"PushEv\n" + noPushId + "\n" +
+                      lines[1] + "\n" + nulChar + "\n" + push + "\n";
+  etltest::writeFile(dir_ / "in.jsonl", input);
+  auto result = runOnce(pipeline("p", dir_ / "in.jsonl"));
+  ASSERT_EQ(result.exitCode, 0) << result.err;
+  auto reasons = backend_.column("SELECT reason FROM etl_dead_letters ORDER BY reason");
+  std::string all;
+  for (const auto& r : reasons) all += r + "\n";
+  EXPECT_NE(all.find("invalid JSON"), std::string::npos) << all;
+  EXPECT_NE(all.find("field 'payload.push_id' is missing"), std::string::npos) << all;
+  // PostgreSQL's jsonb refuses \u0000; the batch falls back to row by row and keeps the rest.
+  int64_t events = backend_.postgres() ? 4 : 5;
+  EXPECT_EQ(reasons.size(), backend_.postgres() ? 3u : 2u) << all;
+  if (backend_.postgres()) {
+    EXPECT_NE(all.find("\\u0000"), std::string::npos) << all;
+  }
+  EXPECT_EQ(backend_.count("SELECT count(*) FROM github_events"), events);
+  EXPECT_EQ(backend_.count("SELECT count(*) FROM push_events"), 1);
+  EXPECT_EQ(
+      backend_.count("SELECT count(*) FROM etl_dead_letters WHERE plugin = 'push_event_parser'"),
+      1);
+  // A replay of the same input does not duplicate dead letters.
+  ASSERT_EQ(runOnce(pipeline("again", dir_ / "in.jsonl")).exitCode, 0);
+  EXPECT_EQ(backend_.count("SELECT count(*) FROM etl_dead_letters"),
+            static_cast<int64_t>(reasons.size()));
+}
+
+TEST_P(Store, KillNineAtTwentyRandomMomentsLosesAndDuplicatesNothing) {
+  auto templates = etltest::templateEvents(etltest::dataDir());
+  etltest::writeEvents(templates, 15000, 5000000, dir_ / "in.jsonl");
+  // Repeat a slice, as overlapping hour files or a re-downloaded file would.
+  std::string input = etltest::readFile(dir_ / "in.jsonl");
+  input += input.substr(0, input.find('\n', input.size() / 10) + 1);
+  etltest::writeFile(dir_ / "in.jsonl", input);
+  Input in = expected(dir_ / "in.jsonl");
+  std::string yaml = pipeline("backfill", dir_ / "in.jsonl", 300);
+  std::mt19937 random(std::random_device{}());
+  for (int i = 0; i < 20; ++i) {
+    int pid =
+        etltest::startEtlrun({"--state-dir=" + (dir_ / "state"), yaml}, dir_ / "out", dir_ / "err");
+    std::this_thread::sleep_for(std::chrono::milliseconds(30 + random() % 400));
+    ::kill(pid, SIGKILL);
+    etltest::waitFor(pid);
+  }
+  auto last = runOnce(yaml);
+  ASSERT_EQ(last.exitCode, 0) << last.err;
+  expectStored(in);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Store, testing::Values(true, false),
+                         [](const testing::TestParamInfo<bool>& info) {
+                           return std::string(info.param ? "PostgreSQL" : "EmbeddedSQLite");
+                         });
+
+TEST(PostgresStore, WaitsForAServerThatWentAwayAndLosesNothing) {
+  etltest::PrivatePostgres server;
+  etltest::TempDir dir;
+  etltest::writeEvents(etltest::templateEvents(etltest::dataDir()), 20000, 7000000,
+                       dir / "in.jsonl");
+  Input in = expected(dir / "in.jsonl");
+  etltest::writeFile(
+      dir / "p.yaml",
+      "pipelines:\n  backfill:\n    source: {plugin: file, path: \"" + (dir / "in.jsonl") +
+          "\", stream: github_events}\n    transforms: [{plugin: push_event_parser}]\n"
+          "    sink: {plugin: postgres, connection: \"" +
+          server.uri() +
+          "\"}\n"
+          "    batch: {max_records: 200}\n    retry: {initial_backoff: 200ms, max_backoff: 1s}\n");
+  const std::string password = "Sup3rSecretPassw0rd";
+  int pid = etltest::startEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"},
+                                 dir / "out", dir / "err", {{"PGPASSWORD", password}});
+  // Let some batches commit, then take the server away for a while.
+  for (int i = 0;
+       i < 100 &&
+       etltest::sqlCount(server.conninfo(),
+                         "SELECT count(*) FROM pg_tables WHERE tablename = 'github_events'") == 0;
+       ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  while (etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM github_events") < 2000) {
+    std::this_thread::sleep_for(20ms);
+  }
+  server.stop();
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(::kill(pid, 0), 0) << "etlrun gave up instead of waiting";
+  server.start();
+  EXPECT_EQ(etltest::waitFor(pid), 0) << etltest::readFile(dir / "err");
+  std::string err = etltest::readFile(dir / "err");
+  EXPECT_NE(err.find("retrying at"), std::string::npos) << err;
+  EXPECT_EQ(err.find(password), std::string::npos) << "the password leaked into the log";
+  EXPECT_EQ(etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM github_events"),
+            static_cast<int64_t>(in.eventIds.size()));
+  EXPECT_EQ(etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM push_events"),
+            static_cast<int64_t>(in.pushIds.size()));
+}
+
+TEST(PostgresStore, ConcurrentStartsApplyEachMigrationOnce) {
+  etltest::TestDatabase db;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      try {
+        auto s = store::openStore(db.uri(), "", "", Poco::Logger::get("test"));
+        s->open();
+        EXPECT_EQ(s->loadCheckpoint("none"), "");
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << e.what();
+        ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(db.count("SELECT count(*) FROM etl_schema_migrations"), 1);
+}
+
+TEST(PostgresStore, ConnectionErrorsNeverShowThePassword) {
+  auto s = store::openStore("postgresql://etl:Hunter2Secret@127.0.0.1:1/db", "", "",
+                            Poco::Logger::get("test"));
+  try {
+    s->open();
+    FAIL() << "connected to a closed port";
+  } catch (const etl::RetryableError& e) {
+    std::string message = e.what();
+    EXPECT_EQ(message.find("Hunter2Secret"), std::string::npos) << message;
+    EXPECT_NE(message.find("postgresql://etl@127.0.0.1:1/db"), std::string::npos) << message;
+  }
+}
+
+// The flagship pipeline file, unchanged, against the fake GitHub: PostgreSQL when ETL_DATABASE is
+// set, the embedded SQLite file when not, and both hold the same rows.
+TEST(GitHubPipeline, PostgresAndTheEmbeddedDefaultStoreTheSameRows) {
+  fakegh::FakeGitHub fake(etl::systemClock());
+  fake.loadFixtures(etltest::dataDir() + "/events");
+  fake.start();
+  etltest::TestDatabase db;
+  etltest::TempDir pgState, sqliteState;
+  std::string yaml = etltest::sourceDir() + "/pipelines/github.yaml";
+  auto withPg = etltest::runEtlrun({"--once", yaml}, {{"GITHUB_API_URL", fake.baseUrl()},
+                                                      {"ETL_DATABASE", db.uri()},
+                                                      {"ETL_STATE_DIR", pgState.path()}});
+  ASSERT_EQ(withPg.exitCode, 0) << withPg.err;
+  auto embedded = etltest::runEtlrun({"--once", yaml}, {{"GITHUB_API_URL", fake.baseUrl()},
+                                                        {"-ETL_DATABASE", ""},
+                                                        {"ETL_STATE_DIR", sqliteState.path()}});
+  ASSERT_EQ(embedded.exitCode, 0) << embedded.err;
+  EXPECT_NE(embedded.err.find("embedded store"), std::string::npos) << embedded.err;
+  std::string sqlitePath = sqliteState / "etlrun.sqlite";
+  auto published = fake.publishedIds();
+  std::set<std::string> distinct(published.begin(), published.end());
+  EXPECT_EQ(db.count("SELECT count(*) FROM github_events"), static_cast<int64_t>(distinct.size()));
+  EXPECT_GT(db.count("SELECT count(*) FROM push_events"), 10);
+  const char* events =
+      "SELECT event_id || '|' || type || '|' || coalesce(actor_id::text, '') || '|' || "
+      "coalesce(repo_id::text, '') FROM github_events ORDER BY event_id";
+  const char* eventsLite =
+      "SELECT event_id || '|' || type || '|' || coalesce(actor_id, '') || '|' || "
+      "coalesce(repo_id, '') FROM github_events ORDER BY event_id";
+  EXPECT_EQ(etltest::sql(db.conninfo(), events), sqliteColumn(sqlitePath, eventsLite));
+  const char* pushes =
+      "SELECT push_id || '|' || event_id || '|' || repository_id || '|' || actor_id || "
+      "'|' || ref || '|' || head || '|' || before || '|' || coalesce(size::text, '-') "
+      "|| '|' || coalesce(commit_count::text, '-') FROM push_events ORDER BY push_id";
+  const char* pushesLite =
+      "SELECT push_id || '|' || event_id || '|' || repository_id || '|' || actor_id "
+      "|| '|' || ref || '|' || head || '|' || before || '|' || coalesce(size, '-') "
+      "|| '|' || coalesce(commit_count, '-') FROM push_events ORDER BY push_id";
+  EXPECT_EQ(etltest::sql(db.conninfo(), pushes), sqliteColumn(sqlitePath, pushesLite));
+  // Raw JSON is stored verbatim in both (jsonb normalises whitespace: compare as jsonb).
+  EXPECT_EQ(db.count("SELECT count(*) FROM github_events WHERE raw ? 'payload'"),
+            static_cast<int64_t>(distinct.size()));
+  // Running again adds nothing.
+  auto again = etltest::runEtlrun({"--once", yaml}, {{"GITHUB_API_URL", fake.baseUrl()},
+                                                     {"ETL_DATABASE", db.uri()},
+                                                     {"ETL_STATE_DIR", pgState.path()}});
+  ASSERT_EQ(again.exitCode, 0) << again.err;
+  EXPECT_EQ(db.count("SELECT count(*) FROM github_events"), static_cast<int64_t>(distinct.size()));
+}
+
+}  // namespace
