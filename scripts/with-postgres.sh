@@ -15,7 +15,7 @@ cleanup() {
 trap cleanup EXIT
 as_pg "$bin/initdb -D $dir/data -U postgres -A trust --no-sync" > "$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log"; exit 1; }
-as_pg "$bin/pg_ctl -D $dir/data -l $dir/server.log -w -o \"-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50\" start" \
+as_pg "$bin/pg_ctl -D $dir/data -l $dir/server.log -w -o \"-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=${ETL_PG_FSYNC:-off} -c max_connections=50\" start" \
   > /dev/null || { cat "$dir/server.log"; exit 1; }
 export ETLTEST_PG="host=127.0.0.1 port=$port user=postgres dbname=postgres"
 export ETLTEST_PG_URI="postgresql://postgres@127.0.0.1:$port/postgres"

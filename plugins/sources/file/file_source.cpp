@@ -72,7 +72,12 @@ class FileSource : public etl::Source {
       ++lines_;
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      etl::Record record(stream_, std::move(line));
+      // An exact-size copy (plus the parser's padding): getline's buffer grows by doubling and
+      // would leave every record holding up to twice its size. `line` keeps its buffer for reuse.
+      std::string raw;
+      raw.reserve(line.size() + 64);
+      raw.assign(line);
+      etl::Record record(stream_, std::move(raw));
       if (!keyField_.empty()) {
         try {
           if (auto key = record.find<std::string>(keyField_)) record.setKey(*key);
@@ -81,7 +86,6 @@ class FileSource : public etl::Source {
         }
       }
       out.push_back(std::move(record));
-      line = std::string();
       ++produced;
     }
     return {Status::More, {}};

@@ -1,0 +1,208 @@
+// Ingest benchmark, all on the same PostgreSQL server in one run:
+//   (a)  COPY of the raw lines into a one-column jsonb table: the server's limit
+//   (b)  the naive way: per event a SELECT, then an INSERT, each in its own transaction
+//   (c)  etlrun: file -> push_event_parser -> postgres (the real binary and plugins)
+//   (a') COPY again at the end, to show how much the machine drifted during the run
+// Prints events/s and MB/s of each, the ratios c/a and c/b, and etlrun's peak RSS.
+//   bench_ingest [events=200000] [naive_events=20000]
+// Needs ETLTEST_PG / ETLTEST_PG_URI (scripts/with-postgres.sh sets them; bench/run-ingest.sh
+// does everything).
+#include <libpq-fe.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+#include "etl/record.h"
+#include "event_generator.h"
+#include "test_env.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+PGconn* connect(const std::string& conninfo) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  if (PQstatus(conn) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn));
+  PQclear(PQexec(conn, "SET client_min_messages = warning"));
+  return conn;
+}
+
+void exec(PGconn* conn, const std::string& sql) {
+  PGresult* r = PQexec(conn, sql.c_str());
+  auto status = PQresultStatus(r);
+  std::string error = PQresultErrorMessage(r);
+  PQclear(r);
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+    throw std::runtime_error(sql + ": " + error);
+}
+
+std::string one(PGconn* conn, const std::string& sql) {
+  PGresult* r = PQexec(conn, sql.c_str());
+  std::string value = PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+  PQclear(r);
+  return value;
+}
+
+// (a): the lines as one CSV field each (quote and delimiter bytes that never occur in JSON).
+double copyRaw(PGconn* conn, const std::string& path, const std::string& table,
+               const std::string& compression = "") {
+  exec(conn, "DROP TABLE IF EXISTS " + table);
+  exec(conn, "CREATE TABLE " + table + " (doc jsonb" +
+                 (compression.empty() ? "" : " COMPRESSION " + compression) + ")");
+  auto start = Clock::now();
+  PGresult* r = PQexec(
+      conn,
+      ("COPY " + table + " FROM STDIN (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')").c_str());
+  if (PQresultStatus(r) != PGRES_COPY_IN) throw std::runtime_error(PQerrorMessage(conn));
+  PQclear(r);
+  std::ifstream in(path, std::ios::binary);
+  std::string chunk(1 << 20, '\0');
+  while (in.read(&chunk[0], static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0) {
+    if (PQputCopyData(conn, chunk.data(), static_cast<int>(in.gcount())) != 1) {
+      throw std::runtime_error(PQerrorMessage(conn));
+    }
+  }
+  PQputCopyEnd(conn, nullptr);
+  r = PQgetResult(conn);
+  if (PQresultStatus(r) != PGRES_COMMAND_OK) throw std::runtime_error(PQresultErrorMessage(r));
+  PQclear(r);
+  while ((r = PQgetResult(conn))) PQclear(r);
+  return since(start);
+}
+
+// (b): find-or-create, one event at a time, autocommit.
+double naive(PGconn* conn, const std::vector<std::string>& lines, std::size_t count) {
+  exec(conn, "DROP TABLE IF EXISTS bench_naive");
+  exec(conn, "CREATE TABLE bench_naive (event_id text PRIMARY KEY, raw jsonb NOT NULL)");
+  auto start = Clock::now();
+  for (std::size_t i = 0; i < count; ++i) {
+    std::string id = etl::Record("e", lines[i]).get<std::string>("id");
+    const char* select[] = {id.c_str()};
+    PGresult* r = PQexecParams(conn, "SELECT 1 FROM bench_naive WHERE event_id = $1", 1, nullptr,
+                               select, nullptr, nullptr, 0);
+    bool exists = PQntuples(r) > 0;
+    PQclear(r);
+    if (exists) continue;
+    const char* insert[] = {id.c_str(), lines[i].c_str()};
+    r = PQexecParams(conn, "INSERT INTO bench_naive (event_id, raw) VALUES ($1, $2)", 2, nullptr,
+                     insert, nullptr, nullptr, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) throw std::runtime_error(PQresultErrorMessage(r));
+    PQclear(r);
+  }
+  return since(start);
+}
+
+struct Run {
+  double seconds;
+  long peakRssKb;
+  int exitCode;
+};
+
+// (c): the real etlrun binary; peak RSS from wait4's rusage.
+Run etlrun(const std::string& yaml, const std::string& stateDir, const std::string& logFile) {
+  auto start = Clock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::freopen(logFile.c_str(), "w", stderr);
+    std::string binary = etltest::etlrunBinary();
+    std::string pluginPath = "--plugin-path=" + etltest::pluginDir();
+    std::string state = "--state-dir=" + stateDir;
+    execl(binary.c_str(), binary.c_str(), "--once", pluginPath.c_str(), state.c_str(), yaml.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  struct rusage usage {};
+  wait4(pid, &status, 0, &usage);
+  return {since(start), usage.ru_maxrss, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::size_t count = argc > 1 ? std::stoul(argv[1]) : 200000;
+  std::size_t naiveCount = std::min<std::size_t>(count, argc > 2 ? std::stoul(argv[2]) : 20000);
+  const char* conninfo = std::getenv("ETLTEST_PG");
+  const char* uri = std::getenv("ETLTEST_PG_URI");
+  if (!conninfo || !uri) {
+    std::fprintf(stderr, "ETLTEST_PG and ETLTEST_PG_URI must be set: run bench/run-ingest.sh\n");
+    return 2;
+  }
+  etltest::TempDir dir;
+  std::string input = dir / "events.jsonl";
+  double bytes = static_cast<double>(etltest::writeEvents(
+      etltest::templateEvents(etltest::dataDir()), count, 3000000000ULL, input));
+  double mb = bytes / 1e6;
+  std::printf(
+      "%zu GH-Archive-format events (real recorded events, unique ids), %.0f MB, %.0f "
+      "bytes/event\n",
+      count, mb, bytes / count);
+  PGconn* conn = connect(conninfo);
+  std::printf("server: %s, fsync=%s, synchronous_commit=%s\n\n",
+              one(conn, "SHOW server_version").c_str(), one(conn, "SHOW fsync").c_str(),
+              one(conn, "SHOW synchronous_commit").c_str());
+
+  double a = copyRaw(conn, input, "bench_raw");
+  exec(conn, "DROP TABLE bench_raw");
+
+  std::string yaml = dir / "bench.yaml";
+  std::ofstream(yaml)
+      << "pipelines:\n  bench:\n    source: {plugin: file, path: \"" << input
+      << "\", stream: github_events}\n    transforms: [{plugin: push_event_parser}]\n"
+      << "    sink: {plugin: postgres, connection: \"" << uri << "\"}\n"
+      << "    batch: {max_records: 2000, max_latency: 2s, queue: 4}\n";
+  exec(conn,
+       "DROP TABLE IF EXISTS github_events, push_events, actors, repositories, etl_checkpoints, "
+       "etl_dead_letters, etl_schema_migrations");
+  Run c = etlrun(yaml, dir / "state", dir / "etlrun.log");
+  if (c.exitCode != 0) {
+    std::fprintf(stderr, "etlrun failed (exit %d); its log: %s\n", c.exitCode,
+                 (dir / "etlrun.log").c_str());
+    std::system(("tail -20 " + (dir / "etlrun.log")).c_str());
+    return 1;
+  }
+  std::string stored = one(conn, "SELECT count(*) FROM github_events");
+  std::string pushes = one(conn, "SELECT count(*) FROM push_events");
+
+  auto lines = etltest::readLines(input);
+  double b = naive(conn, lines, naiveCount);
+  exec(conn, "DROP TABLE bench_naive");
+  double a2 = copyRaw(conn, input, "bench_raw");
+  exec(conn, "DROP TABLE bench_raw");
+  // etlrun stores with lz4 TOAST compression; this is the same limit with lz4, for an honest view.
+  double aLz4 = copyRaw(conn, input, "bench_raw", "lz4");
+  exec(conn, "DROP TABLE bench_raw");
+  PQfinish(conn);
+
+  auto row = [&](const char* name, std::size_t n, double seconds) {
+    double rate = n / seconds;
+    std::printf("%-58s %10.0f %8.1f\n", name, rate, rate * (bytes / count) / 1e6);
+    return rate;
+  };
+  std::printf("%-58s %10s %8s\n", "", "events/s", "MB/s");
+  double ra = row("(a)  COPY into one jsonb column (the limit)", count, a);
+  double rb = row(("(b)  naive SELECT + INSERT per event, autocommit (" +
+                   std::to_string(naiveCount) + " events)")
+                      .c_str(),
+                  naiveCount, b);
+  double rc = row("(c)  etlrun file -> push_event_parser -> postgres", count, c.seconds);
+  double ra2 = row("(a') COPY again, after the others (drift check)", count, a2);
+  double rLz4 = row("(a-lz4) COPY into one jsonb column, lz4 compression", count, aLz4);
+  double limit = (ra + ra2) / 2;
+  std::printf("\nc/a = %.2f (a = mean of a and a': %.0f events/s)   c/a-lz4 = %.2f   c/b = %.1fx\n",
+              rc / limit, limit, rc / rLz4, rc / rb);
+  std::printf("etlrun peak RSS: %.1f MiB; stored %s events and %s push events\n",
+              c.peakRssKb / 1024.0, stored.c_str(), pushes.c_str());
+  return 0;
+}
