@@ -76,6 +76,12 @@ void QuotaHttpClient::setReserve(const std::string& host, double share) {
   reserves_[host] = std::max(0.0, std::min(1.0, share));
 }
 
+void QuotaHttpClient::reserveForSchedule(const std::string& host, Millis interval,
+                                         int requestsPerPoll) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  schedules_[host] = {std::max(interval, Millis(1000)), std::max(1, requestsPerPoll)};
+}
+
 QuotaHttpClient::Budget QuotaHttpClient::budget(const std::string& host,
                                                 const std::string& token) const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -115,19 +121,25 @@ void QuotaHttpClient::admit(const std::string& key, const std::string& host, Pri
   Budget& b = budgets_[key];
   TimePoint now = clock_.now();
   if (b.blockedUntil > now) {
-    throw RetryableError("rate limited by " + host, b.blockedUntil);
+    throw RateLimitedError("rate limited by " + host, b.blockedUntil);
   }
   if (b.remaining >= 0 && now >= b.resetAt) b.remaining = b.limit;  // window rolled over
   if (b.remaining < 0) return;  // unknown yet: the first response tells
   int64_t keep = 0;
   if (priority == Priority::Low) {
-    auto it = reserves_.find(host);
-    if (it != reserves_.end()) keep = static_cast<int64_t>(std::ceil(b.limit * it->second));
+    auto share = reserves_.find(host);
+    if (share != reserves_.end()) keep = static_cast<int64_t>(std::ceil(b.limit * share->second));
+    auto schedule = schedules_.find(host);
+    if (schedule != schedules_.end() && b.resetAt > now) {
+      // Every poll the high-priority caller will make before the reset, plus one in hand.
+      auto polls = (b.resetAt - now) / schedule->second.interval + 1;
+      keep = std::max<int64_t>(keep, static_cast<int64_t>(polls) * schedule->second.requests + 1);
+    }
   }
   if (b.remaining <= keep) {
-    throw RetryableError("request budget for " + host + " spent (" + std::to_string(b.remaining) +
-                             " left, " + std::to_string(keep) + " reserved for higher priority)",
-                         b.resetAt);
+    throw RateLimitedError("request budget for " + host + " spent (" + std::to_string(b.remaining) +
+                               " left, " + std::to_string(keep) + " reserved for higher priority)",
+                           b.resetAt);
   }
   --b.remaining;
 }
@@ -254,7 +266,7 @@ HttpResponse QuotaHttpClient::get(const HttpRequest& request, const StopSignal& 
                     response.header("X-RateLimit-Remaining") + ")");
       if (response.status == 403 || response.status == 429) {
         Budget b = budget(host, token);
-        throw RetryableError(
+        throw RateLimitedError(
             "rate limited by " + host + " (HTTP " + std::to_string(response.status) + ")",
             b.blockedUntil);
       }

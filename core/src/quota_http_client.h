@@ -31,6 +31,7 @@ class QuotaHttpClient : public HttpClient {
   ~QuotaHttpClient() override;
   HttpResponse get(const HttpRequest& request, const StopSignal& stop) override;
   void setReserve(const std::string& host, double share) override;
+  void reserveForSchedule(const std::string& host, Millis interval, int requestsPerPoll) override;
   std::string budgetSnapshot() const override;
   void restoreBudget(const std::string& snapshot) override;
 
@@ -60,6 +61,11 @@ class QuotaHttpClient : public HttpClient {
   mutable std::mutex mutex_;
   std::map<std::string, Budget> budgets_;
   std::map<std::string, double> reserves_;
+  struct Schedule {
+    Millis interval;
+    int requests;
+  };
+  std::map<std::string, Schedule> schedules_;
   std::multimap<std::string, std::unique_ptr<Poco::Net::HTTPClientSession>> idle_;
 };
 

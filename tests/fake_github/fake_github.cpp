@@ -250,6 +250,42 @@ void FakeGitHub::inject(Fault fault, int times) {
   for (int i = 0; i < times; ++i) faults_.push_back(fault);
 }
 
+void FakeGitHub::serve(const std::string& path, const std::string& body) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Response r;
+  r.body = body;
+  r.headers = {{"Content-Type", "application/json; charset=utf-8"},
+               {"Cache-Control", "public, max-age=60, s-maxage=60"},
+               {"ETag", weakEtag(body)},
+               {"Last-Modified", "Mon, 12 Jan 2026 10:00:00 GMT"}};
+  resources_[path] = r;
+}
+
+void FakeGitHub::redirect(const std::string& path, const std::string& location) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Response r;
+  r.status = 301;
+  r.body = "{\"message\":\"Moved Permanently\",\"url\":\"" + baseUrl() + location + "\"}";
+  r.headers = {{"Location", baseUrl() + location}, {"Content-Type", "application/json"}};
+  resources_[path] = r;
+}
+
+void FakeGitHub::fail(const std::string& path, int status, const std::string& body) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Response r;
+  r.status = status;
+  r.body = body;
+  r.headers = {{"Content-Type", "application/json; charset=utf-8"}};
+  resources_[path] = r;
+}
+
+int FakeGitHub::requestsFor(const std::string& prefix) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  int n = 0;
+  for (const auto& r : log_) n += r.target.rfind(prefix, 0) == 0 ? 1 : 0;
+  return n;
+}
+
 std::vector<LoggedRequest> FakeGitHub::requests() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return log_;
@@ -375,6 +411,20 @@ void FakeGitHub::handle(Poco::Net::HTTPServerRequest& request,
       response.body = "{\"message\":\"Server Error\"}";
       ++quota.used;
       rateHeaders(response);
+    } else if (resources_.count(uri.getPath())) {
+      response = resources_[uri.getPath()];
+      bool notModified = false;
+      for (const auto& [name, value] : response.headers) {
+        if (Poco::icompare(name, "ETag") == 0 && !ifNoneMatch.empty() && value == ifNoneMatch) {
+          notModified = true;
+        }
+      }
+      if (notModified) {
+        response.status = 304;
+        response.body.clear();
+      }
+      if (!(response.status == 304 && !auth.empty())) ++quota.used;
+      rateHeaders(response);
     } else if (isEventsPath(uri.getPath())) {
       response = feedPage(uri.getPath(), query, ifNoneMatch);
       if (!(response.status == 304 && !auth.empty())) ++quota.used;  // a 304 with a token is free
@@ -428,6 +478,9 @@ void FakeGitHub::handle(Poco::Net::HTTPServerRequest& request,
     return;
   }
   if (fault == Fault::Hang) std::this_thread::sleep_for(hangFor_);
+  if (resourceDelay_.count() > 0 && !isEventsPath(uri.getPath())) {
+    std::this_thread::sleep_for(resourceDelay_);
+  }
   httpResponse.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status));
   for (const auto& [name, value] : response.headers) {
     if (Poco::icompare(name, "Content-Length") == 0 ||

@@ -65,6 +65,16 @@ class FakeGitHub {
   void autoPublish(std::vector<std::string> templates, etl::Millis every, int perTick);
   std::vector<std::string> publishedIds() const;
 
+  // Resources beside the feed (users, repositories): `path` is the decoded path, e.g.
+  // /users/pull[bot]. A body is served with a weak ETag and answers 304 to If-None-Match.
+  void serve(const std::string& path, const std::string& body);
+  void redirect(const std::string& path, const std::string& location);  // 301 to baseUrl()+location
+  void fail(const std::string& path, int status, const std::string& body);  // e.g. 404, 451
+  // Real time spent before answering a resource request (to catch a process mid-work).
+  void setResourceDelay(etl::Millis delay) { resourceDelay_ = delay; }
+  // Requests for paths starting with `prefix` (e.g. "/users/").
+  int requestsFor(const std::string& prefix) const;
+
   void setPollInterval(int seconds) { pollInterval_ = seconds; }
   void setRateLimit(int anonymousPerHour, int tokenPerHour = 5000);
   void inject(Fault fault, int times = 1);
@@ -108,6 +118,8 @@ class FakeGitHub {
   std::map<std::string, std::vector<Response>> recorded_;
   std::map<std::string, std::size_t> recordedNext_;
   std::map<std::string, Quota> quotas_;
+  std::map<std::string, Response> resources_;
+  etl::Millis resourceDelay_{0};
   int anonymousLimit_ = 60, tokenLimit_ = 5000;
   int pollInterval_ = 60;
   int retryAfter_ = 60;

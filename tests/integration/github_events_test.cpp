@@ -9,7 +9,6 @@
 
 #include "event_generator.h"
 #include "fake_github.h"
-#include "log_capture.h"
 #include "pipeline_runner.h"
 #include "quota_http_client.h"
 #include "simulated_clock.h"

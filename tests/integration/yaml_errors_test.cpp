@@ -28,7 +28,8 @@ const Mistake kMistakes[] = {
      "pipeline 'p' has no 'source'"},
     {"unknown_plugin",
      "pipelines:\n  p:\n    source: {plugin: fil, path: x}\n    sink: {plugin: jsonl}\n", "3:22",
-     "unknown plugin 'fil'; known plugins: event_filter, file, github_events, jsonl"},
+     "unknown plugin 'fil'; known plugins: event_filter, file, github_enrich, github_events, "
+     "jsonl, "},
     {"unset_required_variable",
      "pipelines:\n  p:\n    source: {plugin: file, path: \"${INPUT_FILES:?name the input}\"}\n"
      "    sink: {plugin: jsonl}\n",

@@ -21,6 +21,14 @@ class RetryableError : public std::runtime_error {
   std::optional<TimePoint> notBefore_;
 };
 
+// The request budget is spent (or the server asked us to slow down): nothing is wrong with the
+// work itself, it just has to wait until notBefore(). Callers that count failed attempts should
+// not count this one.
+class RateLimitedError : public RetryableError {
+ public:
+  using RetryableError::RetryableError;
+};
+
 // Any other exception from a plugin is permanent: the pipeline stops with the message.
 
 }  // namespace etl

@@ -4,7 +4,8 @@
 // response's X-RateLimit-* headers, and refuses to send a request it knows would be refused.
 // High-priority callers (ingestion) can hold back a reserve that low-priority callers (enrichment)
 // never spend. Transient failures are retried with backoff inside get(); when the budget is spent
-// or the server keeps failing it throws etl::RetryableError with the earliest sensible retry time.
+// it throws etl::RateLimitedError, when the server keeps failing etl::RetryableError, both with the
+// earliest sensible retry time.
 #pragma once
 
 #include <string>
@@ -44,6 +45,10 @@ class HttpClient {
   virtual HttpResponse get(const HttpRequest& request, const StopSignal& stop) = 0;
   // Share (0..1) of every budget on `host` kept for Priority::High requests.
   virtual void setReserve(const std::string& host, double share) = 0;
+  // A Priority::High caller that sends `requestsPerPoll` requests every `interval` on `host`: low
+  // priority callers leave enough of each budget for all of its polls until the budget resets.
+  virtual void reserveForSchedule(const std::string& host, Millis interval,
+                                  int requestsPerPoll = 1) = 0;
   // Budget state, for a checkpoint (contains no credential), and its restoration at start.
   virtual std::string budgetSnapshot() const = 0;
   virtual void restoreBudget(const std::string& snapshot) = 0;

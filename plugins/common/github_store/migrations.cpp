@@ -30,7 +30,7 @@ const std::vector<Migration>& postgresMigrations() {
              enrichment_status text NOT NULL DEFAULT 'pending' CHECK (enrichment_status IN
                                ('pending', 'in_progress', 'completed', 'failed', 'gone')),
              attempts          integer NOT NULL DEFAULT 0,
-             next_attempt_at   timestamptz NOT NULL DEFAULT now(),
+             next_attempt_at   timestamptz,
              claimed_at        timestamptz,
              last_error        text))",
         "CREATE INDEX push_events_enrichment ON push_events (enrichment_status, next_attempt_at)",
@@ -93,7 +93,7 @@ const std::vector<Migration>& sqliteMigrations() {
              enrichment_status TEXT NOT NULL DEFAULT 'pending' CHECK (enrichment_status IN
                                ('pending', 'in_progress', 'completed', 'failed', 'gone')),
              attempts          INTEGER NOT NULL DEFAULT 0,
-             next_attempt_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+             next_attempt_at   TEXT,
              claimed_at        TEXT,
              last_error        TEXT))",
         "CREATE INDEX push_events_enrichment ON push_events (enrichment_status, next_attempt_at)",

@@ -8,6 +8,8 @@
 #include <Poco/Data/Session.h>
 #include <libpq-fe.h>
 
+#include <algorithm>
+#include <functional>
 #include <optional>
 
 #include "connection_string.h"
@@ -174,6 +176,7 @@ class PgStore : public Store {
                      "storing push events"));
       result.pushesInserted = std::atoll(PQcmdTuples(r.result));
     }
+    writeEnrichment(rows, nullptr);
     finish(pipeline, rows.deadLetters, checkpoint);
     return result;
   }
@@ -218,10 +221,118 @@ class PgStore : public Store {
            text(p.distinctSize), text(p.commitCount)},
           "push_events", "push_id " + std::to_string(p.pushId), result.rejectedPushes, i);
     }
+    writeEnrichment(rows, [&](const EntityRow& e, const std::string& reason) {
+      etl::Record record(e.kind == EntityKind::Actor ? "actors" : "repositories",
+                         e.raw.value_or(""));
+      letters.push_back(deadLetterRow(etl::DeadLetter{record, plugin, reason}));
+    });
     finish(pipeline, letters, checkpoint);
     return result;
   }
 
+  // Entities (upserts; a 304 only refreshes fetched_at) and push event outcomes. With `onRefused`
+  // each entity gets a savepoint and a refused one is reported instead of failing the batch.
+  void writeEnrichment(const Rows& rows,
+                       const std::function<void(const EntityRow&, const std::string&)>& onRefused) {
+    for (const auto& e : rows.entities) {
+      std::string table = e.kind == EntityKind::Actor ? "actors" : "repositories";
+      std::string name = e.kind == EntityKind::Actor ? "login" : "full_name";
+      if (onRefused) exec("SAVEPOINT entity");
+      try {
+        if (e.refreshOnly) {
+          Result r(params("UPDATE " + table + " SET fetched_at = $2::timestamptz WHERE id = $1",
+                          {std::to_string(e.id), e.fetchedAt}));
+        } else {
+          Result r(params("INSERT INTO " + table + " (id, " + name +
+                              ", raw, etag, fetched_at, status) VALUES ($1, $2, $3::jsonb, $4, "
+                              "$5::timestamptz, $6) ON CONFLICT (id) DO UPDATE SET " +
+                              name + " = EXCLUDED." + name + ", raw = coalesce(EXCLUDED.raw, " +
+                              table +
+                              ".raw), etag = EXCLUDED.etag, fetched_at = EXCLUDED.fetched_at, "
+                              "status = EXCLUDED.status",
+                          {std::to_string(e.id), e.name, e.raw, e.etag, e.fetchedAt, e.status}));
+        }
+        if (onRefused) exec("RELEASE SAVEPOINT entity");
+      } catch (const DataError& error) {
+        if (!onRefused) throw;
+        exec("ROLLBACK TO SAVEPOINT entity");
+        onRefused(e, error.what());
+      }
+    }
+    for (const auto& o : rows.enrichment) {
+      Result r(
+          params("UPDATE push_events SET enrichment_status = $2, attempts = $3, "
+                 "next_attempt_at = $4::timestamptz, last_error = $5, claimed_at = NULL "
+                 "WHERE push_id = $1",
+                 {std::to_string(o.pushId), o.status, std::to_string(o.attempts), o.nextAttemptAt,
+                  o.error}));
+    }
+  }
+
+ public:
+  std::vector<Claim> claim(const std::string& nowIso, const std::string& leaseCutoff,
+                           int64_t maxAttempts, int64_t limit) override {
+    open();
+    Result r(params(R"(WITH due AS (
+          SELECT p.push_id, e.raw->'actor'->>'login' AS login, e.raw->'repo'->>'name' AS name
+          FROM push_events p LEFT JOIN github_events e ON e.event_id = p.event_id
+          WHERE (p.enrichment_status = 'pending'
+                 AND (p.next_attempt_at IS NULL OR p.next_attempt_at <= $1::timestamptz))
+             OR (p.enrichment_status = 'failed' AND p.attempts < $3
+                 AND (p.next_attempt_at IS NULL OR p.next_attempt_at <= $1::timestamptz))
+             OR (p.enrichment_status = 'in_progress' AND p.claimed_at < $2::timestamptz)
+          ORDER BY p.push_id
+          LIMIT $4
+          FOR UPDATE OF p SKIP LOCKED)
+        UPDATE push_events p SET enrichment_status = 'in_progress', claimed_at = $1::timestamptz
+        FROM due WHERE p.push_id = due.push_id
+        RETURNING p.push_id, p.actor_id, p.repository_id, coalesce(due.login, ''),
+                  coalesce(due.name, ''), p.attempts)",
+                    {nowIso, leaseCutoff, std::to_string(maxAttempts), std::to_string(limit)}));
+    std::vector<Claim> claims;
+    for (int i = 0; i < PQntuples(r.result); ++i) {
+      claims.push_back({std::atoll(PQgetvalue(r.result, i, 0)),
+                        std::atoll(PQgetvalue(r.result, i, 1)),
+                        std::atoll(PQgetvalue(r.result, i, 2)), PQgetvalue(r.result, i, 3),
+                        PQgetvalue(r.result, i, 4), std::atoll(PQgetvalue(r.result, i, 5))});
+    }
+    std::sort(claims.begin(), claims.end(),
+              [](const Claim& a, const Claim& b) { return a.pushId < b.pushId; });
+    return claims;
+  }
+
+  std::map<int64_t, CachedEntity> cached(EntityKind kind,
+                                         const std::vector<int64_t>& ids) override {
+    open();
+    std::string list = "{";
+    for (std::size_t i = 0; i < ids.size(); ++i) list += (i ? "," : "") + std::to_string(ids[i]);
+    list += "}";
+    std::string table = kind == EntityKind::Actor ? "actors" : "repositories";
+    Result r(
+        params("SELECT id, coalesce(etag, ''), to_char(fetched_at AT TIME ZONE 'UTC', "
+               "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), status FROM " +
+                   table + " WHERE id = ANY($1::bigint[]) AND fetched_at IS NOT NULL",
+               {list}));
+    std::map<int64_t, CachedEntity> found;
+    for (int i = 0; i < PQntuples(r.result); ++i) {
+      found[std::atoll(PQgetvalue(r.result, i, 0))] = {
+          PQgetvalue(r.result, i, 1), PQgetvalue(r.result, i, 2), PQgetvalue(r.result, i, 3)};
+    }
+    return found;
+  }
+
+  std::map<std::string, int64_t> enrichmentCounts() override {
+    open();
+    Result r(check(PQexec(pg_, "SELECT enrichment_status, count(*) FROM push_events GROUP BY 1"),
+                   "counting"));
+    std::map<std::string, int64_t> counts;
+    for (int i = 0; i < PQntuples(r.result); ++i) {
+      counts[PQgetvalue(r.result, i, 0)] = std::atoll(PQgetvalue(r.result, i, 1));
+    }
+    return counts;
+  }
+
+ private:
   // Dead letters and the checkpoint, then COMMIT.
   void finish(const std::string& pipeline, const std::vector<DeadLetterRow>& letters,
               const std::string& checkpoint) {

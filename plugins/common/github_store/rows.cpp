@@ -3,6 +3,9 @@
 #include <Poco/DigestEngine.h>
 #include <Poco/MD5Engine.h>
 
+#include <cstdio>
+#include <ctime>
+
 namespace store {
 namespace {
 
@@ -32,7 +35,81 @@ PushRow pushRow(const etl::Record& r) {
   return row;
 }
 
+EntityRow entityRow(const etl::Record& r, EntityKind kind) {
+  const auto& m = r.metadata();
+  auto get = [&](const char* key) -> std::string {
+    auto it = m.find(key);
+    if (it == m.end()) throw etl::FieldError(std::string("metadata '") + key + "' is missing");
+    return it->second;
+  };
+  EntityRow row;
+  row.kind = kind;
+  row.id = std::stoll(get("id"));
+  row.name = get("name");
+  row.etag = get("etag");
+  row.fetchedAt = get("fetched_at");
+  row.status = get("status");
+  row.refreshOnly = get("refresh_only") == "true";
+  if (!r.raw().empty()) {
+    std::string invalid = r.jsonError();
+    if (!invalid.empty()) throw etl::FieldError("invalid JSON: " + invalid);
+    row.raw = r.raw();
+  }
+  return row;
+}
+
+EnrichmentRow enrichmentRow(const etl::Record& r) {
+  EnrichmentRow row;
+  row.pushId = r.get<int64_t>("push_id");
+  row.status = r.get<std::string>("status");
+  row.attempts = r.get<int64_t>("attempts");
+  row.nextAttemptAt = r.find<std::string>("next_attempt_at");
+  row.error = r.find<std::string>("error");
+  return row;
+}
+
 }  // namespace
+
+std::string isoTime(etl::TimePoint t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buffer[40];
+  std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buffer;
+}
+
+etl::Record entityRecord(const Streams& streams, const EntityRow& row) {
+  etl::Record record(row.kind == EntityKind::Actor ? streams.actors : streams.repositories,
+                     row.raw.value_or(""), std::to_string(row.id));
+  auto& m = record.metadata();
+  m["id"] = std::to_string(row.id);
+  m["name"] = row.name;
+  m["etag"] = row.etag;
+  m["fetched_at"] = row.fetchedAt;
+  m["status"] = row.status;
+  m["refresh_only"] = row.refreshOnly ? "true" : "false";
+  return record;
+}
+
+etl::Record enrichmentRecord(const Streams& streams, const EnrichmentRow& row) {
+  std::string json = "{\"push_id\":" + std::to_string(row.pushId) + ",\"status\":";
+  etl::appendJsonString(json, row.status);
+  json += ",\"attempts\":" + std::to_string(row.attempts);
+  if (row.nextAttemptAt) {
+    json += ",\"next_attempt_at\":";
+    etl::appendJsonString(json, *row.nextAttemptAt);
+  }
+  if (row.error) {
+    json += ",\"error\":";
+    etl::appendJsonString(json, *row.error);
+  }
+  json += "}";
+  return etl::Record(streams.enrichment, json, std::to_string(row.pushId));
+}
 
 Rows splitBatch(etl::Batch& batch, const Streams& streams) {
   Rows rows;
@@ -40,13 +117,21 @@ Rows splitBatch(etl::Batch& batch, const Streams& streams) {
   kept.reserve(batch.records.size());
   std::vector<std::size_t> eventIndex;  // rows.events[i] is kept[eventIndex[i]]
   for (auto& record : batch.records) {
-    bool isEvent = record.stream() == streams.events;
-    if (!isEvent && record.stream() != streams.pushes) {
-      batch.reject(std::move(record), "no table for stream '" + record.stream() + "'");
+    const std::string& stream = record.stream();
+    bool isEvent = stream == streams.events;
+    bool known = isEvent || stream == streams.pushes || stream == streams.actors ||
+                 stream == streams.repositories || stream == streams.enrichment;
+    if (!known) {
+      batch.reject(std::move(record), "no table for stream '" + stream + "'");
       continue;
     }
     try {
-      if (isEvent) {
+      if (stream == streams.actors || stream == streams.repositories) {
+        rows.entities.push_back(entityRow(
+            record, stream == streams.actors ? EntityKind::Actor : EntityKind::Repository));
+      } else if (stream == streams.enrichment) {
+        rows.enrichment.push_back(enrichmentRow(record));
+      } else if (isEvent) {
         std::string invalid = record.jsonError();
         if (!invalid.empty()) throw etl::FieldError("invalid JSON: " + invalid);
         rows.events.push_back(eventRow(record));
@@ -54,7 +139,7 @@ Rows splitBatch(etl::Batch& batch, const Streams& streams) {
       } else {
         rows.pushes.push_back(pushRow(record));
       }
-    } catch (const etl::FieldError& e) {
+    } catch (const std::exception& e) {  // FieldError, or a malformed id in metadata
       batch.reject(std::move(record), e.what());
       continue;
     }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "etl/batch.h"
+#include "etl/clock.h"
 
 namespace store {
 
@@ -26,6 +27,29 @@ struct PushRow {
   std::optional<int64_t> size, distinctSize, commitCount;
 };
 
+enum class EntityKind { Actor, Repository };
+
+// An actor or repository as fetched (or found gone) by enrichment.
+struct EntityRow {
+  EntityKind kind = EntityKind::Actor;
+  int64_t id = 0;
+  std::string name;                // login or full_name
+  std::optional<std::string> raw;  // the API's JSON; none when gone or only refreshed
+  std::string etag;
+  std::string fetchedAt;      // ISO 8601 UTC
+  std::string status = "ok";  // ok | gone
+  bool refreshOnly = false;   // a 304: only fetched_at changes
+};
+
+// The outcome of enriching one push event.
+struct EnrichmentRow {
+  int64_t pushId = 0;
+  std::string status;  // completed | failed | gone | pending
+  int64_t attempts = 0;
+  std::optional<std::string> nextAttemptAt;  // ISO 8601 UTC
+  std::optional<std::string> error;
+};
+
 struct DeadLetterRow {
   std::string plugin, stream, reason, record;
   std::string fingerprint;  // makes a replayed batch's dead letters idempotent
@@ -34,13 +58,26 @@ struct DeadLetterRow {
 struct Streams {
   std::string events = "github_events";
   std::string pushes = "push_events";
+  std::string actors = "actors";
+  std::string repositories = "repositories";
+  std::string enrichment = "push_enrichment";
 };
 
 struct Rows {
   std::vector<EventRow> events;
   std::vector<PushRow> pushes;
+  std::vector<EntityRow> entities;
+  std::vector<EnrichmentRow> enrichment;
   std::vector<DeadLetterRow> deadLetters;
 };
+
+// ISO 8601 UTC with milliseconds: the one timestamp format both stores compare as text or parse.
+std::string isoTime(etl::TimePoint t);
+
+// How enrichment hands its results to the sink: records whose raw bytes are the API's JSON and
+// whose metadata carries the rest (see rows.cpp).
+etl::Record entityRecord(const Streams& streams, const EntityRow& row);
+etl::Record enrichmentRecord(const Streams& streams, const EnrichmentRow& row);
 
 // Rejects (batch.reject) records that are not valid JSON, lack a required field, or belong to no
 // known stream; the rows then point into batch.records, which must not change afterwards.

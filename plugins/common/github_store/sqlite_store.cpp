@@ -69,6 +69,7 @@ class SqliteStore : public Store {
       *session_ << "BEGIN IMMEDIATE", now;
       try {
         writeRows(rows, result);
+        writeEnrichment(rows);
         for (const auto& l : rows.deadLetters) {
           std::string fingerprint = l.fingerprint, name = pipeline, plugin = l.plugin,
                       stream = l.stream, reason = l.reason, record = l.record;
@@ -95,7 +96,118 @@ class SqliteStore : public Store {
     return result;
   }
 
+  std::vector<Claim> claim(const std::string& nowIso, const std::string& leaseCutoff,
+                           int64_t maxAttempts, int64_t limit) override {
+    open();
+    std::vector<Claim> claims;
+    guard([&] {
+      *session_ << "BEGIN IMMEDIATE", now;
+      try {
+        std::vector<Poco::Int64> pushIds, actorIds, repoIds, attempts;
+        std::vector<Poco::Nullable<std::string>> logins, names;
+        std::string at = nowIso, cutoff = leaseCutoff;
+        Poco::Int64 max = maxAttempts, n = limit;
+        *session_ << "SELECT p.push_id, p.actor_id, p.repository_id, p.attempts, "
+                     "json_extract(e.raw, '$.actor.login'), json_extract(e.raw, '$.repo.name') "
+                     "FROM push_events p LEFT JOIN github_events e ON e.event_id = p.event_id "
+                     "WHERE (p.enrichment_status = 'pending' AND (p.next_attempt_at IS NULL OR "
+                     "p.next_attempt_at <= ?)) OR (p.enrichment_status = 'failed' AND "
+                     "p.attempts < ? AND (p.next_attempt_at IS NULL OR p.next_attempt_at <= ?)) "
+                     "OR (p.enrichment_status = 'in_progress' AND p.claimed_at < ?) "
+                     "ORDER BY p.push_id LIMIT ?",
+            use(at), use(max), use(at), use(cutoff), use(n), into(pushIds), into(actorIds),
+            into(repoIds), into(attempts), into(logins), into(names), now;
+        Poco::Data::Statement mark(*session_);
+        Poco::Int64 id = 0;
+        mark << "UPDATE push_events SET enrichment_status = 'in_progress', claimed_at = ? "
+                "WHERE push_id = ?",
+            use(at), use(id);
+        for (std::size_t i = 0; i < pushIds.size(); ++i) {
+          id = pushIds[i];
+          mark.execute();
+          claims.push_back({pushIds[i], actorIds[i], repoIds[i],
+                            logins[i].isNull() ? "" : logins[i].value(),
+                            names[i].isNull() ? "" : names[i].value(), attempts[i]});
+        }
+        *session_ << "COMMIT", now;
+      } catch (...) {
+        try {
+          *session_ << "ROLLBACK", now;
+        } catch (...) {
+        }
+        throw;
+      }
+    });
+    return claims;
+  }
+
+  std::map<int64_t, CachedEntity> cached(EntityKind kind,
+                                         const std::vector<int64_t>& ids) override {
+    open();
+    std::map<int64_t, CachedEntity> found;
+    if (ids.empty()) return found;
+    std::string list;
+    for (std::size_t i = 0; i < ids.size(); ++i) list += (i ? "," : "") + std::to_string(ids[i]);
+    std::string table = kind == EntityKind::Actor ? "actors" : "repositories";
+    guard([&] {
+      std::vector<Poco::Int64> found_ids;
+      std::vector<Poco::Nullable<std::string>> etags;
+      std::vector<std::string> fetched, statuses;
+      *session_ << "SELECT id, etag, fetched_at, status FROM " + table + " WHERE id IN (" + list +
+                       ") AND fetched_at IS NOT NULL",
+          into(found_ids), into(etags), into(fetched), into(statuses), now;
+      for (std::size_t i = 0; i < found_ids.size(); ++i) {
+        found[found_ids[i]] = {etags[i].isNull() ? "" : etags[i].value(), fetched[i], statuses[i]};
+      }
+    });
+    return found;
+  }
+
+  std::map<std::string, int64_t> enrichmentCounts() override {
+    open();
+    std::map<std::string, int64_t> counts;
+    guard([&] {
+      std::vector<std::string> statuses;
+      std::vector<Poco::Int64> numbers;
+      *session_ << "SELECT enrichment_status, count(*) FROM push_events GROUP BY 1", into(statuses),
+          into(numbers), now;
+      for (std::size_t i = 0; i < statuses.size(); ++i) counts[statuses[i]] = numbers[i];
+    });
+    return counts;
+  }
+
  private:
+  void writeEnrichment(const Rows& rows) {
+    for (const auto& e : rows.entities) {
+      std::string table = e.kind == EntityKind::Actor ? "actors" : "repositories";
+      std::string column = e.kind == EntityKind::Actor ? "login" : "full_name";
+      Poco::Int64 id = e.id;
+      std::string name = e.name, etag = e.etag, fetched = e.fetchedAt, status = e.status;
+      Poco::Nullable<std::string> raw = nullable(e.raw);
+      if (e.refreshOnly) {
+        *session_ << "UPDATE " + table + " SET fetched_at = ? WHERE id = ?", use(fetched), use(id),
+            now;
+      } else {
+        *session_ << "INSERT INTO " + table + " (id, " + column +
+                         ", raw, etag, fetched_at, status) VALUES (?, ?, ?, ?, ?, ?) "
+                         "ON CONFLICT (id) DO UPDATE SET " +
+                         column + " = excluded." + column + ", raw = coalesce(excluded.raw, " +
+                         table +
+                         ".raw), etag = excluded.etag, "
+                         "fetched_at = excluded.fetched_at, status = excluded.status",
+            use(id), use(name), use(raw), use(etag), use(fetched), use(status), now;
+      }
+    }
+    for (const auto& o : rows.enrichment) {
+      Poco::Int64 id = o.pushId, attempts = o.attempts;
+      std::string status = o.status;
+      Poco::Nullable<std::string> next = nullable(o.nextAttemptAt), error = nullable(o.error);
+      *session_ << "UPDATE push_events SET enrichment_status = ?, attempts = ?, "
+                   "next_attempt_at = ?, last_error = ?, claimed_at = NULL WHERE push_id = ?",
+          use(status), use(attempts), use(next), use(error), use(id), now;
+    }
+  }
+
   void writeRows(const Rows& rows, WriteResult& result) {
     if (!rows.events.empty()) {
       std::string id, type, raw;

@@ -9,13 +9,12 @@ namespace {
 class PostgresSink : public etl::Sink {
  public:
   PostgresSink(const etl::Config& config, etl::Context& context)
-      : context_(context),
-        store_(store::openStore(config.getString("connection"), config.getString("password_env"),
-                                config.has("embedded_path") ? config.getString("embedded_path")
-                                                            : context.stateDir + "/etlrun.sqlite",
-                                context.logger)) {
+      : context_(context), store_(store::openStore(config, context)) {
     streams_.events = config.getString("events_stream");
     streams_.pushes = config.getString("push_stream");
+    streams_.actors = config.getString("actors_stream");
+    streams_.repositories = config.getString("repositories_stream");
+    streams_.enrichment = config.getString("enrichment_stream");
     if (config.getString("connection").empty()) {
       context_.logger.information(
           "no database configured (connection is empty): using the "
@@ -62,20 +61,23 @@ class PostgresSink : public etl::Sink {
 };
 
 const etl::ConfigField kSchema[] = {
-    {"connection", etl::Type::String, etl::Optional, "",
-     "postgresql://user@host:port/db or libpq key=value; empty: the embedded SQLite store"},
-    {"password_env", etl::Type::String, etl::Optional, "PGPASSWORD",
-     "environment variable holding the password (never logged)"},
-    {"embedded_path", etl::Type::String, etl::Optional, nullptr,
-     "SQLite file of the embedded store (default: <state_dir>/etlrun.sqlite)"},
+    store::kConnectionKey,
+    store::kPasswordEnvKey,
+    store::kEmbeddedPathKey,
     {"events_stream", etl::Type::String, etl::Optional, "github_events",
      "stream stored in github_events"},
     {"push_stream", etl::Type::String, etl::Optional, "push_events",
      "stream stored in push_events"},
+    {"actors_stream", etl::Type::String, etl::Optional, "actors", "stream upserted into actors"},
+    {"repositories_stream", etl::Type::String, etl::Optional, "repositories",
+     "stream upserted into repositories"},
+    {"enrichment_stream", etl::Type::String, etl::Optional, "push_enrichment",
+     "stream of enrichment outcomes, applied to push_events"},
     {}};
 
 }  // namespace
 
 ETL_PLUGIN(PostgresSink, "postgres", etl::Kind::Sink, "1.0.0",
-           "GitHub events and push events into PostgreSQL (COPY, exactly once) or embedded SQLite",
+           "GitHub events, push events and enrichment into PostgreSQL (COPY, exactly once) or "
+           "embedded SQLite",
            kSchema)

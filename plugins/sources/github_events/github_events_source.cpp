@@ -166,6 +166,8 @@ class GitHubEventsSource : public etl::Source {
     } catch (const std::exception&) {
     }
     nextPollAt_ = context_.clock.now() + interval_;
+    // Lower-priority users of the same budget (enrichment) must leave room for every future poll.
+    context_.http.reserveForSchedule(host_, interval_, 1);
   }
 
   etl::Context& context_;

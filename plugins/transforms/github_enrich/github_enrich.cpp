@@ -1,0 +1,255 @@
+// github_enrich: turns enrichment claims into actors and repositories rows and an outcome per push
+// event. Each distinct actor and repository of a batch is looked at once: cached and younger than
+// `ttl` -> no request; stale -> a conditional request (a 304 only refreshes fetched_at); missing ->
+// fetched. 404/410/451 -> gone, never retried; a 301 is followed. Requests go out at low priority,
+// so ingestion's reserve is never spent; when the budget is gone the push events go back to
+// pending until the reset, without counting as an attempt. Partial results are kept.
+#include <Poco/URI.h>
+
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "etl/sdk.h"
+#include "store.h"
+
+namespace {
+
+using store::EntityKind;
+
+etl::TimePoint parseIso(const std::string& iso) {
+  std::tm utc{};
+  int ms = 0;
+  if (std::sscanf(iso.c_str(), "%d-%d-%dT%d:%d:%d.%d", &utc.tm_year, &utc.tm_mon, &utc.tm_mday,
+                  &utc.tm_hour, &utc.tm_min, &utc.tm_sec, &ms) < 6) {
+    return {};
+  }
+  utc.tm_year -= 1900;
+  utc.tm_mon -= 1;
+  return etl::TimePoint(std::chrono::seconds(timegm(&utc)) + std::chrono::milliseconds(ms));
+}
+
+std::string encode(const std::string& part) {
+  std::string out;
+  Poco::URI::encode(part, "!#$&'()*+,/:;=?@[]", out);
+  return out;
+}
+
+struct Outcome {
+  enum State { Ok, Gone, Failed, Deferred } state = Ok;
+  std::string error;
+  etl::TimePoint until{};
+};
+
+class GitHubEnrich : public etl::Transform {
+ public:
+  GitHubEnrich(const etl::Config& config, etl::Context& context)
+      : context_(context),
+        store_(store::openStore(config, context)),
+        baseUrl_(config.getString("base_url")),
+        token_(config.getString("token")),
+        input_(config.getString("input_stream")),
+        ttl_(config.getDuration("ttl")),
+        retryBackoff_(config.getDuration("retry_backoff")),
+        timeout_(config.getDuration("timeout")),
+        maxAttempts_(config.getInt("max_attempts")) {
+    while (!baseUrl_.empty() && baseUrl_.back() == '/') baseUrl_.pop_back();
+  }
+
+  void apply(etl::Batch& batch) override {
+    struct Claim {
+      int64_t pushId, actorId, repositoryId, attempts;
+    };
+    std::vector<Claim> claims;
+    std::map<int64_t, std::string> actors, repos;
+    std::vector<etl::Record> others;
+    for (auto& record : batch.records) {
+      if (record.stream() != input_) {
+        others.push_back(std::move(record));
+        continue;
+      }
+      try {
+        Claim c{record.get<int64_t>("push_id"), record.get<int64_t>("actor_id"),
+                record.get<int64_t>("repository_id"), record.get<int64_t>("attempts")};
+        claims.push_back(c);
+        std::string login = record.get<std::string>("actor_login");
+        std::string name = record.get<std::string>("repo_name");
+        if (actors[c.actorId].empty()) actors[c.actorId] = login;
+        if (repos[c.repositoryId].empty()) repos[c.repositoryId] = name;
+      } catch (const etl::FieldError& e) {
+        batch.reject(std::move(record), std::string("unreadable claim: ") + e.what());
+      }
+    }
+    batch.records = std::move(others);
+    if (claims.empty()) return;
+
+    now_ = context_.clock.now();
+    rateLimitedUntil_.reset();
+    stats_ = {};
+    std::map<int64_t, Outcome> actorOutcome = resolve(EntityKind::Actor, actors, batch);
+    std::map<int64_t, Outcome> repoOutcome = resolve(EntityKind::Repository, repos, batch);
+
+    store::Streams streams;
+    std::map<std::string, int64_t> outcomes;
+    for (const auto& c : claims) {
+      const Outcome& a = actorOutcome[c.actorId];
+      const Outcome& r = repoOutcome[c.repositoryId];
+      store::EnrichmentRow row;
+      row.pushId = c.pushId;
+      row.attempts = c.attempts;
+      if (a.state == Outcome::Gone || r.state == Outcome::Gone) {
+        row.status = "gone";
+        row.error = a.state == Outcome::Gone ? "actor gone" : "repository gone";
+      } else if (a.state == Outcome::Deferred || r.state == Outcome::Deferred) {
+        row.status = "pending";  // the budget ran out: not an attempt
+        row.nextAttemptAt = store::isoTime(std::max(a.until, r.until));
+      } else if (a.state == Outcome::Failed || r.state == Outcome::Failed) {
+        row.attempts = c.attempts + 1;
+        row.status = "failed";
+        row.error = a.state == Outcome::Failed ? "actor: " + a.error : "repository: " + r.error;
+        auto wait = retryBackoff_ * (1LL << std::min<int64_t>(row.attempts - 1, 10));
+        row.nextAttemptAt =
+            store::isoTime(now_ + std::min<etl::Millis>(wait, std::chrono::hours(24)));
+        if (row.attempts >= maxAttempts_) row.nextAttemptAt.reset();  // final
+      } else {
+        row.status = "completed";
+      }
+      ++outcomes[row.status];
+      batch.records.push_back(store::enrichmentRecord(streams, row));
+    }
+    auto& m = context_.metrics;
+    const std::string& p = context_.pipeline;
+    for (const auto& [status, n] : outcomes) m.counter(p + ".enrich_" + status).fetch_add(n);
+    m.counter(p + ".enrich_cache_hits").fetch_add(stats_.hits);
+    m.counter(p + ".enrich_requests").fetch_add(stats_.requests);
+    m.counter(p + ".enrich_not_modified").fetch_add(stats_.notModified);
+    int64_t looked = stats_.hits + stats_.requests;
+    std::string summary = "enriched " + std::to_string(claims.size()) + " push event(s):";
+    for (const auto& [status, n] : outcomes) summary += " " + status + " " + std::to_string(n);
+    summary += "; " + std::to_string(actors.size()) + " actor(s), " + std::to_string(repos.size()) +
+               " repositor(ies): cache hits " + std::to_string(stats_.hits) + "/" +
+               std::to_string(looked) + ", requests " + std::to_string(stats_.requests) +
+               " (304: " + std::to_string(stats_.notModified) + ")";
+    if (rateLimitedUntil_)
+      summary += "; request budget spent until " + store::isoTime(*rateLimitedUntil_);
+    context_.logger.information(summary);
+  }
+
+ private:
+  std::map<int64_t, Outcome> resolve(EntityKind kind, const std::map<int64_t, std::string>& names,
+                                     etl::Batch& batch) {
+    std::vector<int64_t> ids;
+    for (const auto& [id, name] : names) ids.push_back(id);
+    auto cache = store_->cached(kind, ids);
+    std::map<int64_t, Outcome> outcomes;
+    store::Streams streams;
+    for (const auto& [id, name] : names) {
+      auto hit = cache.find(id);
+      bool fresh = hit != cache.end() && now_ - parseIso(hit->second.fetchedAt) < ttl_;
+      if (fresh) {
+        ++stats_.hits;
+        outcomes[id].state = hit->second.status == "gone" ? Outcome::Gone : Outcome::Ok;
+        continue;
+      }
+      if (name.empty()) {
+        outcomes[id] = {Outcome::Failed, "no name known to ask the API with", {}};
+        continue;
+      }
+      if (rateLimitedUntil_) {
+        outcomes[id] = {Outcome::Deferred, {}, *rateLimitedUntil_};
+        continue;
+      }
+      std::string etag = hit != cache.end() && hit->second.status == "ok" ? hit->second.etag : "";
+      outcomes[id] = fetch(kind, id, name, etag, batch, streams);
+    }
+    return outcomes;
+  }
+
+  Outcome fetch(EntityKind kind, int64_t id, const std::string& name, const std::string& etag,
+                etl::Batch& batch, const store::Streams& streams) {
+    etl::HttpRequest request;
+    if (kind == EntityKind::Actor) {
+      request.url = baseUrl_ + "/users/" + encode(name);
+    } else {
+      std::size_t slash = name.find('/');
+      request.url = baseUrl_ + "/repos/" + encode(name.substr(0, slash)) + "/" +
+                    encode(slash == std::string::npos ? "" : name.substr(slash + 1));
+    }
+    request.priority = etl::Priority::Low;
+    request.token = token_;
+    request.timeout = timeout_;
+    if (!etag.empty()) request.headers.emplace_back("If-None-Match", etag);
+    etl::HttpResponse response;
+    try {
+      response = context_.http.get(request, context_.stop);
+    } catch (const etl::RateLimitedError& e) {
+      rateLimitedUntil_ = e.notBefore().value_or(now_ + std::chrono::minutes(1));
+      return {Outcome::Deferred, e.what(), *rateLimitedUntil_};
+    } catch (const etl::RetryableError& e) {
+      ++stats_.requests;
+      return {Outcome::Failed, e.what(), {}};
+    }
+    ++stats_.requests;
+    store::EntityRow row;
+    row.kind = kind;
+    row.id = id;
+    row.name = name;
+    row.fetchedAt = store::isoTime(now_);
+    row.etag = etag;
+    switch (response.status) {
+      case 200:
+        row.raw = response.body;
+        row.etag = response.header("ETag");
+        break;
+      case 304:
+        ++stats_.notModified;
+        row.refreshOnly = true;
+        break;
+      case 404:
+      case 410:
+      case 451:
+        row.status = "gone";
+        break;
+      default:
+        return {Outcome::Failed, "HTTP " + std::to_string(response.status), {}};
+    }
+    batch.records.push_back(store::entityRecord(streams, row));
+    return {row.status == "gone" ? Outcome::Gone : Outcome::Ok, {}, {}};
+  }
+
+  struct Stats {
+    int64_t hits = 0, requests = 0, notModified = 0;
+  };
+
+  etl::Context& context_;
+  std::unique_ptr<store::Store> store_;
+  std::string baseUrl_, token_, input_;
+  etl::Millis ttl_, retryBackoff_, timeout_;
+  int64_t maxAttempts_;
+  etl::TimePoint now_{};
+  std::optional<etl::TimePoint> rateLimitedUntil_;
+  Stats stats_;
+};
+
+const etl::ConfigField kSchema[] = {
+    store::kConnectionKey,
+    store::kPasswordEnvKey,
+    store::kEmbeddedPathKey,
+    {"base_url", etl::Type::String, etl::Optional, "https://api.github.com", "API root"},
+    {"token", etl::Type::String, etl::Optional, "",
+     "token(s); use ${GITHUB_TOKEN:-}. Never logged"},
+    {"input_stream", etl::Type::String, etl::Optional, "enrichment_claims", "stream of claims"},
+    {"ttl", etl::Type::Duration, etl::Optional, "24h",
+     "cached actors/repositories younger than "
+     "this are used without a request"},
+    {"max_attempts", etl::Type::Int, etl::Optional, "5",
+     "failures before a push event is failed for good"},
+    {"retry_backoff", etl::Type::Duration, etl::Optional, "10m",
+     "wait before the first retry of a failed push event; doubles each attempt"},
+    {"timeout", etl::Type::Duration, etl::Optional, "30s", "connect/read timeout of one request"},
+    {}};
+
+}  // namespace
+
+ETL_PLUGIN(GitHubEnrich, "github_enrich", etl::Kind::Transform, "1.0.0",
+           "Actor and repository metadata for push events: TTL cache, ETags, low priority", kSchema)

@@ -1,0 +1,378 @@
+// Enrichment beside ingestion, against the fake GitHub and a real PostgreSQL (and the embedded
+// SQLite store): linking, gone and moved entities, the shared 60/hour budget with ingestion's
+// reserve held, the TTL cache with conditional requests, and kill -9 mid-enrichment.
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/ParseHandler.h>
+#include <Poco/JSON/Parser.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <thread>
+
+#include "event_generator.h"
+#include "fake_github.h"
+#include "pipeline_runner.h"
+#include "postgres_env.h"
+#include "quota_http_client.h"
+#include "simulated_clock.h"
+#include "test_env.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+Poco::JSON::Object::Ptr recordedBody(const std::string& file, int index = 0) {
+  std::ifstream in(etltest::dataDir() + "/" + file);
+  Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));
+  auto root = parser.parse(in).extract<Poco::JSON::Object::Ptr>();
+  auto body = root->getArray("exchanges")
+                  ->getObject(static_cast<unsigned>(index))
+                  ->getObject("response")
+                  ->get("body");
+  return body.extract<Poco::JSON::Object::Ptr>();
+}
+
+std::string json(const Poco::JSON::Object::Ptr& object) {
+  std::ostringstream out;
+  object->stringify(out);
+  return out.str();
+}
+
+std::string userBody(const std::string& login, int64_t id) {
+  auto user = recordedBody("users/user_octocat_2026-01-13.json");
+  user->set("login", login);
+  user->set("id", id);
+  return json(user);
+}
+
+std::string repoBody(const std::string& fullName, int64_t id) {
+  auto repo = recordedBody("repos/repo_octocat_Hello-World_2026-01-13.json");
+  repo->set("full_name", fullName);
+  repo->set("name", fullName.substr(fullName.find('/') + 1));
+  repo->set("id", id);
+  return json(repo);
+}
+
+// A 2026-shape PushEvent (as the events API sends today) naming the given actor and repository.
+std::string pushEvent(int64_t id, const std::string& login, int64_t actorId,
+                      const std::string& repoName, int64_t repoId) {
+  std::ifstream in(etltest::dataDir() + "/events/api_events_2026-01-12.json");
+  Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));
+  auto events = parser.parse(in)
+                    .extract<Poco::JSON::Object::Ptr>()
+                    ->getArray("exchanges")
+                    ->getObject(0)
+                    ->getObject("response")
+                    ->getArray("body");
+  for (std::size_t i = 0; i < events->size(); ++i) {
+    auto e = events->getObject(static_cast<unsigned>(i));
+    if (e->getValue<std::string>("type") != "PushEvent") continue;
+    Poco::JSON::Object::Ptr copy = new Poco::JSON::Object(*e);
+    copy->set("id", std::to_string(id));
+    Poco::JSON::Object::Ptr actor = new Poco::JSON::Object(*copy->getObject("actor"));
+    actor->set("id", actorId);
+    actor->set("login", login);
+    copy->set("actor", actor);
+    Poco::JSON::Object::Ptr repo = new Poco::JSON::Object(*copy->getObject("repo"));
+    repo->set("id", repoId);
+    repo->set("name", repoName);
+    copy->set("repo", repo);
+    Poco::JSON::Object::Ptr payload = new Poco::JSON::Object(*copy->getObject("payload"));
+    payload->set("push_id", id + 1000000);
+    payload->set("repository_id", repoId);
+    copy->set("payload", payload);
+    return json(copy);
+  }
+  throw std::runtime_error("no PushEvent template");
+}
+
+class Enrichment : public testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    if (GetParam()) db_ = std::make_unique<etltest::TestDatabase>();
+    // A token's budget: unauthenticated, one poll a minute takes all 60 requests an hour and
+    // enrichment (rightly) gets none. The quota test below sets its own limit.
+    fake_.setRateLimit(5000, 5000);
+    fake_.start();
+  }
+  std::string sinkConfig() const {
+    return GetParam() ? "connection: \"" + db_->uri() + "\""
+                      : "embedded_path: \"" + (dir_ / "store.sqlite") + "\"";
+  }
+  int64_t count(const std::string& statement) {
+    if (GetParam()) return db_->count(statement);
+    Poco::Data::SQLite::Connector::registerConnector();
+    Poco::Data::Session session("SQLite", dir_ / "store.sqlite");
+    Poco::Int64 n = 0;
+    session << statement, Poco::Data::Keywords::into(n), Poco::Data::Keywords::now;
+    return n;
+  }
+
+  // ingest (events API) and enrich, as pipelines/github.yaml has them, against the fake.
+  std::string pipelines(const std::string& enrichExtra = "", bool ingest = true) {
+    std::string store = sinkConfig();
+    std::string yaml = "pipelines:\n";
+    if (ingest) {
+      yaml += "  ingest:\n    source: {plugin: github_events, base_url: \"" + fake_.baseUrl() +
+              "\", min_poll_interval: 1s}\n    transforms: [{plugin: push_event_parser}]\n"
+              "    sink: {plugin: postgres, " +
+              store + "}\n";
+    }
+    yaml += "  enrich:\n    source: {plugin: pending_push_events, " + store +
+            ", lease: 2h, poll_interval: 30s}\n"
+            "    transforms:\n      - {plugin: github_enrich, " +
+            store + ", base_url: \"" + fake_.baseUrl() + "\"" + enrichExtra +
+            "}\n"
+            "    sink: {plugin: postgres, " +
+            store + "}\n    batch: {max_records: 100}\n";
+    return yaml;
+  }
+
+  // Runs every pipeline of `yaml` in this process for `length` of virtual time.
+  void run(const std::string& yaml, etl::Millis length) {
+    etltest::writeFile(dir_ / "p.yaml", yaml);
+    etl::PluginLoader loader({etltest::pluginDir()});
+    auto file = etl::loadPipelineFile(dir_ / "p.yaml", loader);
+    etl::StopSignal stop;
+    clock_.runFor(length, stop);
+    etl::QuotaHttpClient http(clock_);
+    std::vector<std::unique_ptr<etl::PipelineRunner>> runners;
+    for (const auto& spec : file.pipelines) {
+      runners.push_back(std::make_unique<etl::PipelineRunner>(
+          spec, etl::Services{clock_, stop, metrics_, http, dir_ / "state", false}));
+    }
+    for (auto& r : runners) r->start();
+    for (auto& r : runners) {
+      r->join();
+      EXPECT_FALSE(r->failed()) << r->name();
+    }
+  }
+
+  etltest::TempDir dir_;
+  std::unique_ptr<etltest::TestDatabase> db_;
+  // 1,000x: an hour of the shared budget in 3.6 s, while ingestion and enrichment run side by side.
+  etltest::TimeLapseClock clock_{etltest::simulationStart(), 1000};
+  fakegh::FakeGitHub fake_{clock_};
+  etl::Metrics metrics_;
+};
+
+TEST_P(Enrichment, CompletesAndLinksPushEventsFollowsMovesAndMarksTheGone) {
+  std::vector<std::string> events;
+  int64_t id = 50000000000;
+  for (int i = 0; i < 6; ++i) {
+    std::string login = i == 5 ? "pull[bot]" : "user" + std::to_string(i);
+    fake_.serve("/users/" + login, userBody(login, 100 + i));
+    fake_.serve("/repos/org/repo" + std::to_string(i),
+                repoBody("org/repo" + std::to_string(i), 200 + i));
+    for (int k = 0; k < 3; ++k) {
+      events.push_back(pushEvent(id++, login, 100 + i, "org/repo" + std::to_string(i), 200 + i));
+    }
+  }
+  // A deleted user, a renamed repository (301 to /repositories/{id}), a DMCA-blocked one.
+  events.push_back(pushEvent(id++, "ghost", 666, "org/repo0", 200));
+  fake_.fail("/users/ghost", 404, "{\"message\":\"Not Found\",\"status\":\"404\"}");
+  events.push_back(pushEvent(id++, "user1", 101, "old/name", 300));
+  fake_.redirect("/repos/old/name", "/repositories/300");
+  fake_.serve("/repositories/300", repoBody("new/name", 300));
+  events.push_back(pushEvent(id++, "user2", 102, "blocked/repo", 301));
+  fake_.fail("/repos/blocked/repo", 451,
+             "{\"message\":\"Repository access blocked\",\"block\":{\"reason\":\"dmca\"}}");
+  fake_.publish(events);
+  run(pipelines(), 10min);
+
+  EXPECT_EQ(count("SELECT count(*) FROM push_events"), 21);
+  EXPECT_EQ(count("SELECT count(*) FROM push_events WHERE enrichment_status = 'completed'"), 19);
+  EXPECT_EQ(count("SELECT count(*) FROM push_events WHERE enrichment_status = 'gone'"), 2);
+  EXPECT_EQ(
+      count("SELECT count(*) FROM push_events p JOIN actors a ON a.id = p.actor_id "
+            "JOIN repositories r ON r.id = p.repository_id "
+            "WHERE p.enrichment_status = 'completed' AND a.status = 'ok' AND r.status = 'ok'"),
+      19);
+  EXPECT_EQ(count("SELECT count(*) FROM actors WHERE login = 'pull[bot]' AND id = 105"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM actors WHERE id = 666 AND status = 'gone'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM repositories WHERE id = 301 AND status = 'gone'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM repositories WHERE id = 300 AND status = 'ok'"), 1);
+  // Each distinct entity was asked for once, however many push events named it.
+  EXPECT_EQ(fake_.requestsFor("/users/"), 7);
+  EXPECT_EQ(fake_.requestsFor("/repos/"), 8);
+  EXPECT_EQ(fake_.requestsFor("/repositories/"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM push_events WHERE enrichment_status = 'in_progress'"), 0);
+}
+
+TEST_P(Enrichment, ASecondRunWithinTheTtlSendsNothingAndAfterItOnlyConditionalRequests) {
+  std::vector<std::string> events;
+  for (int i = 0; i < 4; ++i) {
+    fake_.serve("/users/u" + std::to_string(i), userBody("u" + std::to_string(i), 10 + i));
+    fake_.serve("/repos/o/r" + std::to_string(i), repoBody("o/r" + std::to_string(i), 20 + i));
+    events.push_back(pushEvent(60000000000 + i, "u" + std::to_string(i), 10 + i,
+                               "o/r" + std::to_string(i), 20 + i));
+  }
+  fake_.publish(events);
+  run(pipelines(), 5min);
+  int entityRequests = fake_.requestsFor("/users/") + fake_.requestsFor("/repos/");
+  ASSERT_EQ(entityRequests, 8);
+  // New push events by the same people in the same repositories, two hours later.
+  clock_.advance(2h);
+  events.clear();
+  for (int i = 0; i < 4; ++i) {
+    events.push_back(pushEvent(61000000000 + i, "u" + std::to_string(i), 10 + i,
+                               "o/r" + std::to_string(i), 20 + i));
+  }
+  fake_.publish(events);
+  run(pipelines(), 5min);
+  EXPECT_EQ(fake_.requestsFor("/users/") + fake_.requestsFor("/repos/"), 8)
+      << "the cache was not used";
+  EXPECT_EQ(count("SELECT count(*) FROM push_events WHERE enrichment_status = 'completed'"), 8);
+  // A day later the cache is stale: conditional requests, answered 304.
+  clock_.advance(25h);
+  events.clear();
+  for (int i = 0; i < 4; ++i) {
+    events.push_back(pushEvent(62000000000 + i, "u" + std::to_string(i), 10 + i,
+                               "o/r" + std::to_string(i), 20 + i));
+  }
+  fake_.publish(events);
+  int64_t notModifiedBefore = metrics_.counter("enrich.enrich_not_modified").load();
+  run(pipelines(), 5min);
+  int conditional = 0;
+  for (const auto& r : fake_.requests()) {
+    if ((r.target.rfind("/users/", 0) == 0 || r.target.rfind("/repos/", 0) == 0) &&
+        !r.ifNoneMatch.empty()) {
+      ++conditional;
+      EXPECT_EQ(r.status, 304);
+    }
+  }
+  EXPECT_EQ(conditional, 8);
+  EXPECT_EQ(metrics_.counter("enrich.enrich_not_modified").load() - notModifiedBefore, 8);
+  EXPECT_EQ(count("SELECT count(*) FROM push_events WHERE enrichment_status = 'completed'"), 12);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Enrichment, testing::Values(true, false),
+                         [](const testing::TestParamInfo<bool>& info) {
+                           return std::string(info.param ? "PostgreSQL" : "EmbeddedSQLite");
+                         });
+
+class EnrichmentOnPostgres : public Enrichment {};
+
+TEST_P(EnrichmentOnPostgres, SharesSixtyRequestsAnHourWithoutStarvingIngestion) {
+  // 500 pending push events naming 20 actors and 20 repositories, already ingested (a backfill).
+  std::string lines;
+  for (int i = 0; i < 500; ++i) {
+    int a = i % 20, r = (i / 3) % 20;
+    lines += pushEvent(70000000000 + i, "dev" + std::to_string(a), 1000 + a,
+                       "team/project" + std::to_string(r), 2000 + r) +
+             "\n";
+  }
+  for (int i = 0; i < 20; ++i) {
+    fake_.serve("/users/dev" + std::to_string(i), userBody("dev" + std::to_string(i), 1000 + i));
+    fake_.serve("/repos/team/project" + std::to_string(i),
+                repoBody("team/project" + std::to_string(i), 2000 + i));
+  }
+  etltest::writeFile(dir_ / "backfill.jsonl", lines);
+  etltest::writeFile(
+      dir_ / "backfill.yaml",
+      "pipelines:\n  backfill:\n    source: {plugin: file, path: \"" + (dir_ / "backfill.jsonl") +
+          "\", stream: github_events}\n    transforms: [{plugin: push_event_parser}]\n"
+          "    sink: {plugin: postgres, " +
+          sinkConfig() + "}\n");
+  ASSERT_EQ(
+      etltest::runEtlrun({"--once", "--state-dir=" + (dir_ / "state"), dir_ / "backfill.yaml"})
+          .exitCode,
+      0);
+  ASSERT_EQ(count("SELECT count(*) FROM push_events WHERE enrichment_status = 'pending'"), 500);
+
+  // The live feed: 60 requests an hour, a poll every 2 minutes, events without new pushes.
+  fake_.setRateLimit(60);
+  fake_.setPollInterval(120);
+  std::vector<std::string> quiet;
+  for (const auto& t : etltest::templateEvents(etltest::dataDir())) {
+    if (t.find("\"type\":\"PushEvent\"") == std::string::npos) quiet.push_back(t);
+  }
+  fake_.autoPublish(quiet, 30s, 1);
+  run(pipelines(), 3h);
+
+  EXPECT_EQ(fake_.violations(), 0);
+  int entityRequests = fake_.requestsFor("/users/") + fake_.requestsFor("/repos/");
+  EXPECT_LE(entityRequests, 40) << "an entity was fetched twice";
+  EXPECT_EQ(count("SELECT count(*) FROM push_events WHERE enrichment_status = 'completed'"), 500);
+  // Ingestion kept its schedule the whole time: no poll refused, none skipped.
+  std::vector<etl::TimePoint> polls;
+  for (const auto& r : fake_.requests()) {
+    if (r.target.rfind("/events", 0) == 0 && r.target.find("&page=") == std::string::npos) {
+      EXPECT_NE(r.status, 403);
+      polls.push_back(r.at);
+    }
+  }
+  ASSERT_GE(polls.size(), 80u);  // 3 h / 2 min = 90
+  for (std::size_t i = 1; i < polls.size(); ++i) {
+    EXPECT_LT(polls[i] - polls[i - 1], 240s) << "ingestion poll " << i << " was held back";
+  }
+  EXPECT_GT(metrics_.counter("enrich.enrich_pending").load(), 0) << "enrichment never had to wait";
+}
+
+INSTANTIATE_TEST_SUITE_P(Quota, EnrichmentOnPostgres, testing::Values(true),
+                         [](const testing::TestParamInfo<bool>&) {
+                           return std::string("PostgreSQL");
+                         });
+
+TEST(EnrichmentCrash, KillNineMidEnrichmentLeavesNothingStuckAndRefetchesAtMostOnce) {
+  etltest::TestDatabase db;
+  etltest::TempDir dir;
+  fakegh::FakeGitHub fake(etl::systemClock());
+  fake.setRateLimit(5000);
+  fake.setResourceDelay(100ms);  // real time: enrichment takes a few seconds
+  std::string lines;
+  for (int i = 0; i < 60; ++i) {
+    lines += pushEvent(80000000000 + i, "k" + std::to_string(i % 15), 3000 + i % 15,
+                       "k/r" + std::to_string(i % 15), 4000 + i % 15) +
+             "\n";
+  }
+  for (int i = 0; i < 15; ++i) {
+    fake.serve("/users/k" + std::to_string(i), userBody("k" + std::to_string(i), 3000 + i));
+    fake.serve("/repos/k/r" + std::to_string(i), repoBody("k/r" + std::to_string(i), 4000 + i));
+  }
+  fake.start();
+  etltest::writeFile(dir / "in.jsonl", lines);
+  std::string store = "connection: \"" + db.uri() + "\"";
+  etltest::writeFile(
+      dir / "p.yaml",
+      "pipelines:\n  backfill:\n    source: {plugin: file, path: \"" + (dir / "in.jsonl") +
+          "\", stream: github_events}\n    transforms: [{plugin: push_event_parser}]\n"
+          "    sink: {plugin: postgres, " +
+          store +
+          "}\n"
+          "  enrich:\n    source: {plugin: pending_push_events, " +
+          store +
+          ", lease: 2s, poll_interval: 200ms}\n"
+          "    transforms: [{plugin: github_enrich, " +
+          store + ", base_url: \"" + fake.baseUrl() + "\"}]\n    sink: {plugin: postgres, " +
+          store +
+          "}\n"
+          "    batch: {max_records: 8}\n");
+  int pid = etltest::startEtlrun({"--state-dir=" + (dir / "state"), dir / "p.yaml"}, dir / "out",
+                                 dir / "err");
+  for (int i = 0; i < 1500 && fake.requestsFor("/users/") + fake.requestsFor("/repos/") < 8; ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_GE(fake.requestsFor("/users/") + fake.requestsFor("/repos/"), 8)
+      << "enrichment never started:\n"
+      << etltest::readFile(dir / "err");
+  ::kill(pid, SIGKILL);
+  etltest::waitFor(pid);
+  EXPECT_GT(db.count("SELECT count(*) FROM push_events WHERE enrichment_status = 'in_progress'"), 0)
+      << "the kill did not catch enrichment mid-batch";
+  std::this_thread::sleep_for(2500ms);  // the lease runs out
+  auto result = etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"});
+  ASSERT_EQ(result.exitCode, 0) << result.err;
+  EXPECT_EQ(db.count("SELECT count(*) FROM push_events WHERE enrichment_status = 'in_progress'"),
+            0);
+  EXPECT_EQ(db.count("SELECT count(*) FROM push_events WHERE enrichment_status = 'completed'"), 60);
+  // No entity fetched more than once more than needed (at most twice in all).
+  std::map<std::string, int> perPath;
+  for (const auto& r : fake.requests()) ++perPath[r.target];
+  for (const auto& [path, n] : perPath) EXPECT_LE(n, 2) << path;
+}
+
+}  // namespace
