@@ -132,7 +132,9 @@ void QuotaHttpClient::admit(const std::string& key, const std::string& host, Pri
     auto schedule = schedules_.find(host);
     if (schedule != schedules_.end() && b.resetAt > now) {
       // Every poll the high-priority caller will make before the reset, plus one in hand.
-      auto polls = (b.resetAt - now) / schedule->second.interval + 1;
+      auto window = b.resetAt - now;
+      auto interval = std::chrono::duration_cast<TimePoint::duration>(schedule->second.interval);
+      auto polls = (window + interval - TimePoint::duration(1)) / interval;
       keep = std::max<int64_t>(keep, static_cast<int64_t>(polls) * schedule->second.requests + 1);
     }
   }

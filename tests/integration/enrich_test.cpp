@@ -376,3 +376,23 @@ TEST(EnrichmentCrash, KillNineMidEnrichmentLeavesNothingStuckAndRefetchesAtMostO
 }
 
 }  // namespace
+
+namespace {
+
+TEST_P(Enrichment, FailuresAreRetriedWithBackoffUpToMaxAttemptsAndPartialResultsAreKept) {
+  fake_.serve("/users/fine", userBody("fine", 1));
+  fake_.fail("/repos/o/broken", 500, "{\"message\":\"Server Error\"}");
+  fake_.publish({pushEvent(90000000000, "fine", 1, "o/broken", 2)});
+  run(pipelines(", max_attempts: 3, retry_backoff: 1m"), 30min);
+  EXPECT_EQ(count("SELECT count(*) FROM push_events WHERE enrichment_status = 'failed' AND "
+                  "attempts = 3 AND next_attempt_at IS NULL AND last_error LIKE 'repository:%'"),
+            1);
+  // The actor was fetched once and kept; the repository was tried three times (each try retried
+  // inside the HTTP client), never a fourth.
+  EXPECT_EQ(count("SELECT count(*) FROM actors WHERE id = 1 AND status = 'ok'"), 1);
+  EXPECT_EQ(fake_.requestsFor("/users/"), 1);
+  EXPECT_EQ(fake_.requestsFor("/repos/"), 3 * 4);
+  EXPECT_EQ(metrics_.counter("enrich.enrich_failed").load(), 3);
+}
+
+}  // namespace

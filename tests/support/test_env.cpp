@@ -1,17 +1,37 @@
 #include "test_env.h"
 
+#include <Poco/AutoPtr.h>
+#include <Poco/ConsoleChannel.h>
 #include <Poco/File.h>
+#include <Poco/FormattingChannel.h>
+#include <Poco/Logger.h>
 #include <Poco/Path.h>
+#include <Poco/PatternFormatter.h>
 #include <Poco/TemporaryFile.h>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <stdexcept>
 
 namespace etltest {
+namespace {
+
+// In-process pipelines log like etlrun does (stderr), from warnings up: a failing test shows why.
+struct TestLogging {
+  TestLogging() {
+    Poco::AutoPtr<Poco::PatternFormatter> format(new Poco::PatternFormatter("%p [%s] %t"));
+    Poco::AutoPtr<Poco::ConsoleChannel> console(new Poco::ConsoleChannel(std::cerr));
+    Poco::AutoPtr<Poco::FormattingChannel> channel(new Poco::FormattingChannel(format, console));
+    Poco::Logger::root().setChannel(channel);
+    Poco::Logger::root().setLevel(Poco::Message::PRIO_WARNING);
+  }
+} testLogging;
+
+}  // namespace
 
 std::string etlrunBinary() {
   return ETLTEST_ETLRUN;

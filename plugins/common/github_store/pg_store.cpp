@@ -94,6 +94,19 @@ class PgStore : public Store {
     }
     auto* impl = dynamic_cast<Poco::Data::PostgreSQL::SessionImpl*>(session_->impl());
     pg_ = impl->handle();
+    try {
+      prepareSession();
+    } catch (...) {
+      // All or nothing: a session without its temp tables must not look usable next time.
+      session_.reset();
+      pg_ = nullptr;
+      throw;
+    }
+    logger_.information("connected to " + connection_.description);
+  }
+
+ private:
+  void prepareSession() {
     // lz4 compresses the large jsonb values about twice as fast as the default pglz, and that
     // compression is the single backend's main cost per event. Servers built without lz4 keep pglz.
     PQclear(PQexec(pg_, "SET default_toast_compression = 'lz4'"));
@@ -105,9 +118,9 @@ class PgStore : public Store {
               push_id bigint, event_id text, repository_id bigint, actor_id bigint, ref text,
               head text, before text, created_at timestamptz, size integer, distinct_size integer,
               commit_count integer) ON COMMIT DELETE ROWS)");
-    logger_.information("connected to " + connection_.description);
   }
 
+ public:
   std::string loadCheckpoint(const std::string& pipeline) override {
     open();
     Result r(params("SELECT checkpoint FROM etl_checkpoints WHERE pipeline = $1", {pipeline}));
@@ -271,24 +284,23 @@ class PgStore : public Store {
 
  public:
   std::vector<Claim> claim(const std::string& nowIso, const std::string& leaseCutoff,
-                           int64_t maxAttempts, int64_t limit) override {
+                           int64_t limit) override {
     open();
     Result r(params(R"(WITH due AS (
           SELECT p.push_id, e.raw->'actor'->>'login' AS login, e.raw->'repo'->>'name' AS name
           FROM push_events p LEFT JOIN github_events e ON e.event_id = p.event_id
           WHERE (p.enrichment_status = 'pending'
                  AND (p.next_attempt_at IS NULL OR p.next_attempt_at <= $1::timestamptz))
-             OR (p.enrichment_status = 'failed' AND p.attempts < $3
-                 AND (p.next_attempt_at IS NULL OR p.next_attempt_at <= $1::timestamptz))
+             OR (p.enrichment_status = 'failed' AND p.next_attempt_at <= $1::timestamptz)
              OR (p.enrichment_status = 'in_progress' AND p.claimed_at < $2::timestamptz)
           ORDER BY p.push_id
-          LIMIT $4
+          LIMIT $3
           FOR UPDATE OF p SKIP LOCKED)
         UPDATE push_events p SET enrichment_status = 'in_progress', claimed_at = $1::timestamptz
         FROM due WHERE p.push_id = due.push_id
         RETURNING p.push_id, p.actor_id, p.repository_id, coalesce(due.login, ''),
                   coalesce(due.name, ''), p.attempts)",
-                    {nowIso, leaseCutoff, std::to_string(maxAttempts), std::to_string(limit)}));
+                    {nowIso, leaseCutoff, std::to_string(limit)}));
     std::vector<Claim> claims;
     for (int i = 0; i < PQntuples(r.result); ++i) {
       claims.push_back({std::atoll(PQgetvalue(r.result, i, 0)),

@@ -36,17 +36,25 @@ class SqliteStore : public Store {
   std::string describe() const override { return "sqlite:" + path_; }
 
   void open() override {
-    if (session_) return;
-    guard([&] {
-      std::string dir = Poco::Path(path_).parent().toString();
-      if (!dir.empty()) Poco::File(dir).createDirectories();
-      session_ = std::make_unique<Poco::Data::Session>("SQLite", path_);
-      std::string mode;
-      *session_ << "PRAGMA journal_mode=WAL", into(mode), now;
-      *session_ << "PRAGMA synchronous=FULL", now;
-      *session_ << "PRAGMA busy_timeout=30000", now;
-      migrate();
-    });
+    if (ready_) return;
+    // All or nothing: several connections opening a new file at once can meet a lock midway; the
+    // next attempt then starts again from scratch instead of trusting a half-set-up session.
+    try {
+      guard([&] {
+        std::string dir = Poco::Path(path_).parent().toString();
+        if (!dir.empty()) Poco::File(dir).createDirectories();
+        session_ = std::make_unique<Poco::Data::Session>("SQLite", path_);
+        *session_ << "PRAGMA busy_timeout=30000", now;
+        std::string mode;
+        *session_ << "PRAGMA journal_mode=WAL", into(mode), now;
+        *session_ << "PRAGMA synchronous=FULL", now;
+        migrate();
+      });
+    } catch (...) {
+      session_.reset();
+      throw;
+    }
+    ready_ = true;
     logger_.information("using the embedded SQLite store " + path_);
   }
 
@@ -97,7 +105,7 @@ class SqliteStore : public Store {
   }
 
   std::vector<Claim> claim(const std::string& nowIso, const std::string& leaseCutoff,
-                           int64_t maxAttempts, int64_t limit) override {
+                           int64_t limit) override {
     open();
     std::vector<Claim> claims;
     guard([&] {
@@ -106,17 +114,17 @@ class SqliteStore : public Store {
         std::vector<Poco::Int64> pushIds, actorIds, repoIds, attempts;
         std::vector<Poco::Nullable<std::string>> logins, names;
         std::string at = nowIso, cutoff = leaseCutoff;
-        Poco::Int64 max = maxAttempts, n = limit;
+        Poco::Int64 n = limit;
         *session_ << "SELECT p.push_id, p.actor_id, p.repository_id, p.attempts, "
                      "json_extract(e.raw, '$.actor.login'), json_extract(e.raw, '$.repo.name') "
                      "FROM push_events p LEFT JOIN github_events e ON e.event_id = p.event_id "
                      "WHERE (p.enrichment_status = 'pending' AND (p.next_attempt_at IS NULL OR "
                      "p.next_attempt_at <= ?)) OR (p.enrichment_status = 'failed' AND "
-                     "p.attempts < ? AND (p.next_attempt_at IS NULL OR p.next_attempt_at <= ?)) "
-                     "OR (p.enrichment_status = 'in_progress' AND p.claimed_at < ?) "
+                     "p.next_attempt_at <= ?) OR (p.enrichment_status = 'in_progress' AND "
+                     "p.claimed_at < ?) "
                      "ORDER BY p.push_id LIMIT ?",
-            use(at), use(max), use(at), use(cutoff), use(n), into(pushIds), into(actorIds),
-            into(repoIds), into(attempts), into(logins), into(names), now;
+            use(at), use(at), use(cutoff), use(n), into(pushIds), into(actorIds), into(repoIds),
+            into(attempts), into(logins), into(names), now;
         Poco::Data::Statement mark(*session_);
         Poco::Int64 id = 0;
         mark << "UPDATE push_events SET enrichment_status = 'in_progress', claimed_at = ? "
@@ -279,6 +287,7 @@ class SqliteStore : public Store {
       throw etl::RetryableError("SQLite store " + path_ + " is locked: " + e.displayText());
     } catch (const Poco::Exception& e) {
       session_.reset();
+      ready_ = false;
       throw std::runtime_error("SQLite store " + path_ + ": " + e.displayText());
     }
   }
@@ -286,6 +295,7 @@ class SqliteStore : public Store {
   std::string path_;
   Poco::Logger& logger_;
   std::unique_ptr<Poco::Data::Session> session_;
+  bool ready_ = false;
 };
 
 }  // namespace

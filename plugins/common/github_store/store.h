@@ -52,11 +52,11 @@ class Store {
   virtual std::string describe() const = 0;
 
   // Enrichment. Marks up to `limit` push events in_progress and returns them: pending ones that
-  // are due, failed ones due for a retry with attempts < maxAttempts, and in_progress ones whose
-  // claim is older than `leaseCutoff` (their claimer died). Concurrent claimers never get the same
-  // row. Times are ISO 8601 UTC from the caller's clock.
+  // are due, failed ones due for a retry (a final failure has no next attempt), and in_progress
+  // ones whose claim is older than `leaseCutoff` (their claimer died). Concurrent claimers never
+  // get the same row. Times are ISO 8601 UTC from the caller's clock.
   virtual std::vector<Claim> claim(const std::string& nowIso, const std::string& leaseCutoff,
-                                   int64_t maxAttempts, int64_t limit) = 0;
+                                   int64_t limit) = 0;
   virtual std::map<int64_t, CachedEntity> cached(EntityKind kind,
                                                  const std::vector<int64_t>& ids) = 0;
   // push_events per enrichment_status.

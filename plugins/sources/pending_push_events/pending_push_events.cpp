@@ -15,15 +15,14 @@ class PendingPushEvents : public etl::Source {
         stream_(config.getString("stream")),
         lease_(config.getDuration("lease")),
         pollInterval_(config.getDuration("poll_interval")),
-        reportInterval_(config.getDuration("report_interval")),
-        maxAttempts_(config.getInt("max_attempts")) {}
+        reportInterval_(config.getDuration("report_interval")) {}
 
   void open(const std::string&) override { report(); }
 
   Poll poll(std::vector<etl::Record>& out, std::size_t maxRecords) override {
     etl::TimePoint now = context_.clock.now();
     if (now >= nextReport_) report();
-    auto claims = store_->claim(store::isoTime(now), store::isoTime(now - lease_), maxAttempts_,
+    auto claims = store_->claim(store::isoTime(now), store::isoTime(now - lease_),
                                 static_cast<int64_t>(maxRecords));
     for (const auto& c : claims) {
       std::string json = "{\"push_id\":" + std::to_string(c.pushId) +
@@ -60,7 +59,6 @@ class PendingPushEvents : public etl::Source {
   std::unique_ptr<store::Store> store_;
   std::string stream_;
   etl::Millis lease_, pollInterval_, reportInterval_;
-  int64_t maxAttempts_;
   etl::TimePoint nextReport_{};
 };
 
@@ -71,8 +69,6 @@ const etl::ConfigField kSchema[] = {
     {"stream", etl::Type::String, etl::Optional, "enrichment_claims", "stream of the claims"},
     {"lease", etl::Type::Duration, etl::Optional, "5m",
      "a claim older than this is taken back (its process died)"},
-    {"max_attempts", etl::Type::Int, etl::Optional, "5",
-     "failed push events are retried until they have this many attempts"},
     {"poll_interval", etl::Type::Duration, etl::Optional, "10s", "wait when nothing is due"},
     {"report_interval", etl::Type::Duration, etl::Optional, "5m",
      "how often the queue's counts are logged"},

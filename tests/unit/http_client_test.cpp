@@ -1,0 +1,113 @@
+// The quota-aware HTTP client against the fake GitHub: budgets per credential, several tokens,
+// reserves for higher priority, schedule-aware reserves, snapshots without secrets.
+#include <gtest/gtest.h>
+
+#include "etl/errors.h"
+#include "fake_github.h"
+#include "quota_http_client.h"
+#include "simulated_clock.h"
+
+namespace {
+
+class HttpClient : public testing::Test {
+ protected:
+  void SetUp() override {
+    fake_.serve("/users/x", R"({"login":"x","id":1})");
+    fake_.start();
+  }
+  etl::HttpResponse get(etl::Priority priority = etl::Priority::High,
+                        const std::string& token = "") {
+    etl::HttpRequest request;
+    request.url = fake_.baseUrl() + "/users/x";
+    request.priority = priority;
+    request.token = token;
+    return client_.get(request, stop_);
+  }
+  etltest::SimulatedClock clock_{etltest::simulationStart()};
+  fakegh::FakeGitHub fake_{clock_};
+  etl::QuotaHttpClient client_{clock_};
+  etl::StopSignal stop_;
+};
+
+TEST_F(HttpClient, NeverSendsARequestThatTheBudgetCannotPayFor) {
+  fake_.setRateLimit(5);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(get().status, 200);
+  EXPECT_THROW(get(), etl::RateLimitedError);
+  EXPECT_THROW(get(), etl::RateLimitedError);
+  EXPECT_EQ(fake_.requests().size(), 5u) << "a refused request was sent anyway";
+  EXPECT_EQ(fake_.violations(), 0);
+  clock_.advance(std::chrono::minutes(61));  // the window resets
+  EXPECT_EQ(get().status, 200);
+}
+
+TEST_F(HttpClient, SpreadsRequestsOverSeveralTokens) {
+  fake_.setRateLimit(60, 3);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(get(etl::Priority::High, "tokA, tokB").status, 200) << i;
+  EXPECT_THROW(get(etl::Priority::High, "tokA, tokB"), etl::RateLimitedError);
+  EXPECT_EQ(fake_.violations(), 0);
+  for (const auto& r : fake_.requests()) EXPECT_TRUE(r.authorized);
+}
+
+TEST_F(HttpClient, LowPriorityNeverSpendsTheReserve) {
+  fake_.setRateLimit(10);
+  client_.setReserve("127.0.0.1", 0.5);
+  EXPECT_EQ(get(etl::Priority::High).status, 200);  // learns the budget: 9 left
+  int low = 0;
+  try {
+    while (true) {
+      get(etl::Priority::Low);
+      ++low;
+    }
+  } catch (const etl::RateLimitedError& e) {
+    EXPECT_TRUE(e.notBefore().has_value());
+  }
+  EXPECT_EQ(low, 4) << "low priority may go down to the reserved 5, no further";
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(get(etl::Priority::High).status, 200);
+  EXPECT_THROW(get(etl::Priority::High), etl::RateLimitedError);
+}
+
+TEST_F(HttpClient, ScheduleReserveKeepsEveryFuturePoll) {
+  fake_.setRateLimit(60);
+  EXPECT_EQ(get(etl::Priority::High).status, 200);  // 59 left, reset in an hour
+  client_.reserveForSchedule("127.0.0.1", std::chrono::minutes(2), 1);
+  int low = 0;
+  try {
+    while (true) {
+      get(etl::Priority::Low);
+      ++low;
+    }
+  } catch (const etl::RateLimitedError&) {
+  }
+  // 30 polls fit before the reset, plus one in hand: 59 - 31 = 28 for low priority.
+  EXPECT_EQ(low, 28);
+}
+
+TEST_F(HttpClient, SnapshotsRestoreTheBudgetAndHoldNoToken) {
+  fake_.setRateLimit(60, 4);
+  for (int i = 0; i < 4; ++i) get(etl::Priority::High, "ghp_secretvalue");
+  std::string snapshot = client_.budgetSnapshot();
+  EXPECT_EQ(snapshot.find("ghp_secretvalue"), std::string::npos) << snapshot;
+  etl::QuotaHttpClient restarted(clock_);
+  restarted.restoreBudget(snapshot);
+  etl::HttpRequest request;
+  request.url = fake_.baseUrl() + "/users/x";
+  request.token = "ghp_secretvalue";
+  EXPECT_THROW(restarted.get(request, stop_), etl::RateLimitedError)
+      << "a restart burst past the limit";
+  EXPECT_EQ(fake_.violations(), 0);
+}
+
+TEST_F(HttpClient, FollowsRedirectsAndRetriesServerErrors) {
+  fake_.redirect("/repos/old/name", "/users/x");
+  etl::HttpRequest request;
+  request.url = fake_.baseUrl() + "/repos/old/name";
+  auto response = client_.get(request, stop_);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.finalUrl, fake_.baseUrl() + "/users/x");
+  fake_.inject(fakegh::Fault::Status503, 2);
+  EXPECT_EQ(get().status, 200) << "two 503s are retried inside get()";
+  fake_.inject(fakegh::Fault::Status500, 10);
+  EXPECT_THROW(get(), etl::RetryableError);
+}
+
+}  // namespace
