@@ -21,6 +21,7 @@
 #include "pipeline_spec.h"
 #include "plugin_loader.h"
 #include "quota_http_client.h"
+#include "status_server.h"
 
 namespace {
 
@@ -55,6 +56,9 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     options.addOption(Option("state-dir", "s", "where checkpoints and dead letters are kept")
                           .argument("DIR")
                           .binding("etlrun.stateDir"));
+    options.addOption(Option("http", "", "serve /metrics and /health on ADDRESS (127.0.0.1:9187)")
+                          .argument("ADDRESS")
+                          .binding("etlrun.http"));
   }
 
   void onHelp(const std::string&, const std::string&) {
@@ -149,6 +153,29 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     } catch (const std::exception& e) {
       logger.critical(std::string("cannot start: ") + e.what());
       return kExitConfig;
+    }
+    std::unique_ptr<etl::StatusServer> status;
+    if (config().hasProperty("etlrun.http")) {
+      try {
+        status = std::make_unique<etl::StatusServer>(
+            config().getString("etlrun.http"), metrics, [&runners] {
+              bool healthy = true;
+              std::string json = "{\"pipelines\":{";
+              for (std::size_t i = 0; i < runners.size(); ++i) {
+                const auto& r = *runners[i];
+                const char* state = r.failed() ? "failed" : r.finished() ? "finished" : "running";
+                healthy = healthy && !r.failed();
+                json += (i ? ",\"" : "\"") + r.name() + "\":\"" + state + "\"";
+              }
+              json += std::string("},\"status\":\"") + (healthy ? "ok" : "failing") + "\"}";
+              return std::make_pair(healthy, json);
+            });
+        logger.information("serving /metrics and /health on " + config().getString("etlrun.http"));
+      } catch (const Poco::Exception& e) {
+        logger.critical("cannot serve on " + config().getString("etlrun.http") + ": " +
+                        e.displayText());
+        return kExitUsage;
+      }
     }
     std::mutex mutex;
     std::condition_variable changed;

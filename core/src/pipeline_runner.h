@@ -34,6 +34,7 @@ class PipelineRunner {
   void start(std::function<void()> onFinished = {});
   void join();
   bool failed() const { return failed_; }
+  bool finished() const { return running_ == 0; }
   const std::string& name() const { return spec_.name; }
 
  private:

@@ -93,7 +93,8 @@ TEST_F(LargeInput, KillNineAtRandomMomentsNeitherLosesNorRepeatsALine) {
   int kills = 0;
   for (int round = 0; round < 8; ++round) {
     int pid = etltest::startEtlrun(args(), dir_ / "stdout", dir_ / "stderr");
-    std::this_thread::sleep_for(std::chrono::milliseconds(random() % 250));  // from before the first commit on
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(random() % 250));  // from before the first commit on
     if (::kill(pid, SIGKILL) == 0) ++kills;
     etltest::waitFor(pid);
   }

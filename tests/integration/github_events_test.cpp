@@ -1,5 +1,9 @@
 // The github_events source against the fake GitHub, on virtual time: rate limits, poll interval,
 // ETag/304, every fault, restarts, and no token in any log.
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/ServerSocket.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -236,6 +240,61 @@ TEST(GitHubEtlrun, WithoutNetworkItLogsTheNextRetryKeepsRunningAndStopsOnSigterm
   EXPECT_EQ(::kill(pid, 0), 0) << "etlrun exited instead of waiting for the network";
   ::kill(pid, SIGTERM);
   EXPECT_EQ(etltest::waitFor(pid), 0) << etltest::readFile(dir / "err");
+}
+
+}  // namespace
+
+namespace {
+
+std::pair<int, std::string> httpGet(unsigned short port, const std::string& path) {
+  try {
+    Poco::Net::HTTPClientSession session("127.0.0.1", port);
+    session.setTimeout(Poco::Timespan(2, 0));
+    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, path);
+    session.sendRequest(request);
+    Poco::Net::HTTPResponse response;
+    std::istream& body = session.receiveResponse(response);
+    std::string text((std::istreambuf_iterator<char>(body)), std::istreambuf_iterator<char>());
+    return {static_cast<int>(response.getStatus()), text};
+  } catch (const Poco::Exception&) {
+    return {0, ""};
+  }
+}
+
+TEST(GitHubEtlrun, ServesMetricsAndHealthWhileRunning) {
+  etltest::TempDir dir;
+  fakegh::FakeGitHub fake(etl::systemClock());
+  fake.loadFixtures(etltest::dataDir() + "/events/api_events_2026-01-12.json");
+  fake.start();
+  unsigned short port;
+  {
+    Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", 0));
+    port = probe.address().port();
+  }
+  etltest::writeFile(dir / "p.yaml",
+                     "pipelines:\n  ingest:\n    source: {plugin: github_events, base_url: \"" +
+                         fake.baseUrl() + "\"}\n    sink: {plugin: jsonl, path: \"" +
+                         (dir / "out.jsonl") + "\"}\n    batch: {max_latency: 100ms}\n");
+  int pid = etltest::startEtlrun({"--http=127.0.0.1:" + std::to_string(port),
+                                  "--state-dir=" + (dir / "state"), dir / "p.yaml"},
+                                 dir / "out", dir / "err");
+  std::pair<int, std::string> metrics;
+  for (int i = 0; i < 100; ++i) {
+    metrics = httpGet(port, "/metrics");
+    if (metrics.second.find("etlrun_ingest_records_out 30") != std::string::npos) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(metrics.first, 200) << etltest::readFile(dir / "err");
+  EXPECT_NE(metrics.second.find("etlrun_ingest_records_out 30"), std::string::npos)
+      << metrics.second;
+  EXPECT_NE(metrics.second.find("etlrun_ingest_github_requests 1"), std::string::npos)
+      << metrics.second;
+  auto health = httpGet(port, "/health");
+  EXPECT_EQ(health.first, 200);
+  EXPECT_EQ(health.second, R"({"pipelines":{"ingest":"running"},"status":"ok"})");
+  EXPECT_EQ(httpGet(port, "/nothing").first, 404);
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(etltest::waitFor(pid), 0);
 }
 
 }  // namespace

@@ -37,7 +37,7 @@ class FileSource : public etl::Source {
       auto state = Poco::JSON::Parser().parse(checkpoint).extract<Poco::JSON::Object::Ptr>();
       std::string file = state->getValue<std::string>("file");
       offset_ = state->getValue<uint64_t>("offset");
-      done_ = state->optValue<bool>("done", false);
+      bool done = state->optValue<bool>("done", false);
       // Files sorted before the checkpoint's are finished; resume inside the checkpoint's file.
       index_ = static_cast<std::size_t>(
           std::lower_bound(files_.begin(), files_.end(), file, etl_file::naturalLess) -
@@ -46,9 +46,8 @@ class FileSource : public etl::Source {
         context_.logger.warning("checkpoint file " + file +
                                 " no longer matches; continuing after it");
         offset_ = 0;
-        done_ = false;
-      } else if (done_) {
-        ++index_, offset_ = 0, done_ = false;
+      } else if (done) {
+        ++index_, offset_ = 0;
       }
     }
     context_.logger.information(std::to_string(files_.size()) + " file(s) match " + pattern_ +
@@ -69,7 +68,6 @@ class FileSource : public etl::Source {
         continue;
       }
       offset_ += line.size() + (input_->eof() ? 0 : 1);
-      ++lines_;
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
       // An exact-size copy (plus the parser's padding): getline's buffer grows by doubling and
@@ -150,8 +148,6 @@ class FileSource : public etl::Source {
   std::vector<std::string> files_;
   std::size_t index_ = 0;
   uint64_t offset_ = 0;
-  uint64_t lines_ = 0;
-  bool done_ = false;
   bool doneCurrent_ = false;
   std::unique_ptr<std::ifstream> file_;
   std::unique_ptr<Poco::InflatingInputStream> inflater_;
