@@ -61,3 +61,29 @@ TEST(PluginLoader, EtlrunPluginsCommandShowsRefusalAndSchema) {
   EXPECT_NE(schema.out.find("match (map of string lists, required)"), std::string::npos)
       << schema.out;
 }
+
+TEST(PluginLoader, PluginsWithTheSameSymbolNamesDoNotClash) {
+  etl::PluginLoader loader({ETLTEST_CLASH_PLUGIN_DIR});
+  const auto& a = loader.load("clash_a");
+  const auto& b = loader.load("clash_b");
+  etl::Metrics metrics;
+  etl::StopSignal stop;
+  struct NoHttp : etl::HttpClient {
+    etl::HttpResponse get(const etl::HttpRequest&, const etl::StopSignal&) override { return {}; }
+    void setReserve(const std::string&, double) override {}
+    void reserveForSchedule(const std::string&, etl::Millis, int) override {}
+    std::string budgetSnapshot() const override { return {}; }
+    void restoreBudget(const std::string&) override {}
+  } http;
+  etl::Context context{"p",  "t",   Poco::Logger::get("p.t"), etl::systemClock(), stop, metrics,
+                       http, "/tmp"};
+  etl::Config config;
+  std::unique_ptr<etl::Plugin> first(a.create(config, context));
+  std::unique_ptr<etl::Plugin> second(b.create(config, context));
+  etl::Batch batch;
+  batch.records.emplace_back("s", "{}");
+  dynamic_cast<etl::Transform&>(*first).apply(batch);
+  dynamic_cast<etl::Transform&>(*second).apply(batch);
+  dynamic_cast<etl::Transform&>(*first).apply(batch);
+  EXPECT_EQ(batch.records[0].stream(), "s-a-b-a") << "one plugin ran the other's code";
+}
