@@ -7,6 +7,7 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/NetException.h>
+#include <Poco/Net/SSLException.h>
 #include <Poco/Net/SSLManager.h>
 #include <Poco/String.h>
 #include <Poco/URI.h>
@@ -254,6 +255,15 @@ HttpResponse QuotaHttpClient::get(const HttpRequest& request, const StopSignal& 
     HttpResponse response;
     try {
       response = send(url, request, token);
+    } catch (const Poco::Net::SSLException& e) {
+      // An untrusted certificate is a misconfiguration or an impostor, not a network blip.
+      if (dynamic_cast<const Poco::Net::CertificateValidationException*>(&e) ||
+          e.displayText().find("certificate verify failed") != std::string::npos) {
+        throw std::runtime_error("TLS certificate of " + host + " is not trusted (" +
+                                 e.displayText() +
+                                 "); for a private CA set SSL_CERT_FILE to its certificate");
+      }
+      lastError = e.displayText();
     } catch (const Poco::Exception& e) {
       lastError = e.displayText();
     } catch (const std::invalid_argument&) {

@@ -6,12 +6,15 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/ParseHandler.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/String.h>
 #include <Poco/URI.h>
@@ -124,6 +127,19 @@ void FakeGitHub::start(unsigned short port) {
   server_->start();
 }
 
+void FakeGitHub::startTls(const std::string& certFile, const std::string& keyFile) {
+  Poco::Net::initializeSSL();
+  Poco::Net::Context::Ptr context(new Poco::Net::Context(
+      Poco::Net::Context::TLS_SERVER_USE, keyFile, certFile, "", Poco::Net::Context::VERIFY_NONE));
+  Poco::Net::SecureServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0), 64, context);
+  port_ = socket.address().port();
+  scheme_ = "https";
+  auto* params = new Poco::Net::HTTPServerParams;
+  params->setMaxThreads(4);
+  server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), socket, params);
+  server_->start();
+}
+
 void FakeGitHub::stop() {
   if (server_) {
     server_->stopAll(true);
@@ -135,7 +151,7 @@ unsigned short FakeGitHub::port() const {
   return port_;
 }
 std::string FakeGitHub::baseUrl() const {
-  return "http://127.0.0.1:" + std::to_string(port_);
+  return scheme_ + "://127.0.0.1:" + std::to_string(port_);
 }
 
 void FakeGitHub::loadFixtures(const std::string& path) {

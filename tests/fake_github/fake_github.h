@@ -50,6 +50,8 @@ class FakeGitHub {
   ~FakeGitHub();
 
   void start(unsigned short port = 0);
+  // The same over TLS with the given PEM certificate and key; baseUrl() becomes https://.
+  void startTls(const std::string& certFile, const std::string& keyFile);
   void stop();
   unsigned short port() const;
   std::string baseUrl() const;
@@ -107,6 +109,7 @@ class FakeGitHub {
   etl::Clock& clock_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   unsigned short port_ = 0;
+  std::string scheme_ = "http";
   mutable std::mutex mutex_;
   std::deque<std::string> feed_;  // newest first
   std::vector<std::string> publishedIds_;
