@@ -75,6 +75,9 @@ void PipelineRunner::start(std::function<void()> onFinished) {
     } catch (const std::exception& e) {
       fail(e.what());
     }
+    // However the worker ended (drained, failed, or stopped while waiting to retry), a source
+    // blocked on a full queue must not wait for it forever.
+    queue_->close(true);
     finishOne();
   });
 }

@@ -111,7 +111,7 @@ TEST_F(LargeInput, SigtermDrainsCommitsAndExitsZero) {
   int pid = etltest::startEtlrun(args(), dir_ / "stdout", dir_ / "stderr");
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
   ::kill(pid, SIGTERM);
-  EXPECT_EQ(etltest::waitFor(pid), 0) << etltest::readFile(dir_ / "stderr");
+  EXPECT_EQ(etltest::waitFor(pid, 60), 0) << etltest::readFile(dir_ / "stderr");
   EXPECT_NE(etltest::readFile(dir_ / "stderr").find("draining"), std::string::npos);
   // What is in the file is exactly what the checkpoint covers: a restart completes it.
   auto result = etltest::runEtlrun({"--once", args()[0], args()[1]});

@@ -239,7 +239,7 @@ TEST(GitHubEtlrun, WithoutNetworkItLogsTheNextRetryKeepsRunningAndStopsOnSigterm
   EXPECT_NE(err.find("api.github.invalid"), std::string::npos) << err;
   EXPECT_EQ(::kill(pid, 0), 0) << "etlrun exited instead of waiting for the network";
   ::kill(pid, SIGTERM);
-  EXPECT_EQ(etltest::waitFor(pid), 0) << etltest::readFile(dir / "err");
+  EXPECT_EQ(etltest::waitFor(pid, 60), 0) << etltest::readFile(dir / "err");
 }
 
 }  // namespace
@@ -294,7 +294,7 @@ TEST(GitHubEtlrun, ServesMetricsAndHealthWhileRunning) {
   EXPECT_EQ(health.second, R"({"pipelines":{"ingest":"running"},"status":"ok"})");
   EXPECT_EQ(httpGet(port, "/nothing").first, 404);
   ::kill(pid, SIGTERM);
-  EXPECT_EQ(etltest::waitFor(pid), 0);
+  EXPECT_EQ(etltest::waitFor(pid, 60), 0);
 }
 
 }  // namespace

@@ -238,10 +238,47 @@ TEST(PostgresStore, WaitsForAServerThatWentAwayAndLosesNothing) {
   std::this_thread::sleep_for(2s);
   EXPECT_EQ(::kill(pid, 0), 0) << "etlrun gave up instead of waiting";
   server.start();
-  EXPECT_EQ(etltest::waitFor(pid), 0) << etltest::readFile(dir / "err");
+  EXPECT_EQ(etltest::waitFor(pid, 60), 0) << etltest::readFile(dir / "err");
   std::string err = etltest::readFile(dir / "err");
   EXPECT_NE(err.find("retrying at"), std::string::npos) << err;
   EXPECT_EQ(err.find(password), std::string::npos) << "the password leaked into the log";
+  EXPECT_EQ(etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM github_events"),
+            static_cast<int64_t>(in.eventIds.size()));
+  EXPECT_EQ(etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM push_events"),
+            static_cast<int64_t>(in.pushIds.size()));
+}
+
+TEST(PostgresStore, SigtermWhileTheServerIsDownExitsPromptlyAndLosesNothing) {
+  etltest::PrivatePostgres server;
+  etltest::TempDir dir;
+  etltest::writeEvents(etltest::templateEvents(etltest::dataDir()), 20000, 9000000,
+                       dir / "in.jsonl");
+  Input in = expected(dir / "in.jsonl");
+  etltest::writeFile(
+      dir / "p.yaml",
+      "pipelines:\n  backfill:\n    source: {plugin: file, path: \"" + (dir / "in.jsonl") +
+          "\", stream: github_events}\n    transforms: [{plugin: push_event_parser}]\n"
+          "    sink: {plugin: postgres, connection: \"" +
+          server.uri() +
+          "\"}\n"
+          "    batch: {max_records: 100, queue: 2}\n");
+  int pid = etltest::startEtlrun({"--state-dir=" + (dir / "state"), dir / "p.yaml"}, dir / "out",
+                                 dir / "err");
+  for (int i = 0; i < 200; ++i) {
+    try {
+      if (etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM github_events") >= 500) break;
+    } catch (const std::exception&) {  // tables not created yet
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  server.stop();
+  std::this_thread::sleep_for(1s);  // the queue fills up behind the failing sink
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(etltest::waitFor(pid, 15), 0) << "shutdown hung on the dead server (or failed):\n"
+                                          << etltest::readFile(dir / "err");
+  server.start();
+  auto rest = etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"});
+  ASSERT_EQ(rest.exitCode, 0) << rest.err;
   EXPECT_EQ(etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM github_events"),
             static_cast<int64_t>(in.eventIds.size()));
   EXPECT_EQ(etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM push_events"),

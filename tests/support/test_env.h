@@ -42,6 +42,9 @@ int startEtlrun(const std::vector<std::string>& args, const std::string& stdoutF
                 const std::string& stderrFile, const std::map<std::string, std::string>& env = {});
 // Waits for the child; returns its exit code, or -signal when it was killed.
 int waitFor(int pid);
+// The same, but kills the child (and returns kTimedOut) if it has not ended within `seconds`.
+constexpr int kTimedOut = -1000;
+int waitFor(int pid, double seconds);
 
 std::string readFile(const std::string& path);
 void writeFile(const std::string& path, const std::string& content);
