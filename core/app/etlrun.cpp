@@ -226,7 +226,8 @@ class EtlrunApp : public Poco::Util::ServerApplication {
         for (const auto* f = d.schema; f && f->key; ++f) {
           std::cout << "  " << f->key << " (" << etl::typeName(f->type) << ", "
                     << (f->required       ? "required"
-                        : f->defaultValue ? std::string("default: ") + f->defaultValue
+                        : f->defaultValue ? std::string("default: ") +
+                                                (*f->defaultValue ? f->defaultValue : "\"\"")
                                           : std::string("optional"))
                     << ")\n      " << f->description << "\n";
         }
