@@ -3,6 +3,10 @@
 // A plugin is a MODULE library libetl_<name>.so built with etlrun_add_plugin(). It declares itself
 // once with ETL_PLUGIN; the loader checks the ABI number (a plain C function) before it touches
 // anything else, then reads the descriptor and validates the pipeline's config against the schema.
+//
+// Threads: each pipeline calls its source from one thread and its transforms and sink from
+// another; a plugin instance is never called concurrently. Instances of one plugin in several
+// pipelines are separate objects. Shared services in Context are thread-safe.
 #pragma once
 
 #include <Poco/Logger.h>
