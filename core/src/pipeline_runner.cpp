@@ -98,13 +98,21 @@ void PipelineRunner::fail(const std::string& message) {
 }
 
 bool PipelineRunner::backoff(const std::string& what, const std::exception& error, int attempt,
-                             std::optional<TimePoint> notBefore) {
+                             std::optional<TimePoint> notBefore, TimePoint& since) {
   thread_local std::mt19937_64 random{std::random_device{}()};
+  TimePoint now = services_.clock.now();
+  if (attempt == 1) since = now;
+  std::optional<Millis> giveUp = spec_.retryGiveUp;
+  if (!giveUp && services_.once) giveUp = services_.onceGiveUp;
+  if (giveUp && giveUp->count() > 0 && now - since >= *giveUp) {
+    throw std::runtime_error(what + " kept failing for " + std::to_string(giveUp->count() / 1000) +
+                             " s (retry.give_up_after): " + error.what());
+  }
   auto base = spec_.retryInitial * (1LL << std::min(attempt - 1, 20));
   if (base > spec_.retryMax) base = spec_.retryMax;
   // "Equal jitter": half fixed, half random, so retries of several processes spread out.
   std::uniform_int_distribution<int64_t> jitter(0, std::max<int64_t>(1, base.count() / 2));
-  TimePoint next = services_.clock.now() + Millis(base.count() / 2 + jitter(random));
+  TimePoint next = now + Millis(base.count() / 2 + jitter(random));
   if (notBefore && *notBefore > next) next = *notBefore;
   logger_.warning(what + " failed (attempt " + std::to_string(attempt) + "): " + error.what() +
                   "; retrying at " + formatTime(next));
@@ -115,12 +123,13 @@ bool PipelineRunner::backoff(const std::string& what, const std::exception& erro
 void PipelineRunner::runSource() {
   std::string checkpoint;
   if (sink_->commitsCheckpoints()) {
+    TimePoint since{};
     for (int attempt = 1;; ++attempt) {
       try {
         checkpoint = sink_->committedCheckpoint();
         break;
       } catch (const RetryableError& e) {
-        if (!backoff("reading the checkpoint", e, attempt, e.notBefore())) return;
+        if (!backoff("reading the checkpoint", e, attempt, e.notBefore(), since)) return;
       }
     }
   } else {
@@ -150,6 +159,7 @@ void PipelineRunner::runSource() {
   };
 
   int attempt = 0;
+  TimePoint failingSince{};
   while (!services_.stop.requested()) {
     Source::Poll poll;
     std::size_t before = pending.records.size();
@@ -158,7 +168,9 @@ void PipelineRunner::runSource() {
       attempt = 0;
     } catch (const RetryableError& e) {
       if (!flush()) return;
-      if (!backoff("polling " + spec_.source.name, e, ++attempt, e.notBefore())) break;
+      if (!backoff("polling " + spec_.source.name, e, ++attempt, e.notBefore(), failingSince)) {
+        break;
+      }
       continue;
     }
     if (pending.records.size() > before) {
@@ -209,6 +221,7 @@ void PipelineRunner::runWorker() {
     lastIn = total;
   };
   while (auto batch = queue_->pop()) {
+    TimePoint failingSince{};
     for (int attempt = 1;; ++attempt) {
       // Plugins work on a copy so that a retry starts again from the source's batch.
       Batch work = *batch;
@@ -240,7 +253,8 @@ void PipelineRunner::runWorker() {
         report(false);
         break;
       } catch (const RetryableError& e) {
-        if (!backoff(stage, e, attempt, e.notBefore())) return;  // stopping: not committed
+        // Stopping: not committed; the source resends it on the next start.
+        if (!backoff(stage, e, attempt, e.notBefore(), failingSince)) return;
       } catch (const std::exception& e) {
         throw std::runtime_error(stage + ": " + e.what());
       }

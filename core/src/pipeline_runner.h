@@ -22,6 +22,9 @@ struct Services {
   HttpClient& http;
   std::string stateDir;
   bool once = false;  // finish when every source has nothing more right now
+  // With `once`, a retryable failure lasting this long fails the pipeline unless the pipeline
+  // sets retry.give_up_after itself: a cron job must end.
+  Millis onceGiveUp{15 * 60 * 1000};
 };
 
 class PipelineRunner {
@@ -43,8 +46,10 @@ class PipelineRunner {
   void fail(const std::string& message);
   void finishOne();
   // Waits for the next retry; false when stopping. Logs what failed and when it retries.
+  // `since` is when this run of failures began (set on attempt 1). Throws once it has lasted
+  // longer than the give-up limit.
   bool backoff(const std::string& what, const std::exception& error, int attempt,
-               std::optional<TimePoint> notBefore);
+               std::optional<TimePoint> notBefore, TimePoint& since);
 
   PipelineSpec spec_;
   Services services_;

@@ -336,12 +336,16 @@ void batchBlock(Validator& v, const YAML::Node& node, PipelineSpec& p) {
 }
 
 void retryBlock(Validator& v, const YAML::Node& node, PipelineSpec& p) {
-  v.mapKeys(node, "retry", {"initial_backoff", "max_backoff"},
+  v.mapKeys(node, "retry", {"initial_backoff", "max_backoff", "give_up_after"},
             [&](const std::string& key, const YAML::Node&, const YAML::Node& value) {
               auto typed = v.typed(value, key, Type::Duration);
               if (!typed) return;
-              (key == "initial_backoff" ? p.retryInitial : p.retryMax) =
-                  std::get<std::chrono::milliseconds>(*typed);
+              auto duration = std::get<std::chrono::milliseconds>(*typed);
+              if (key == "give_up_after") {
+                p.retryGiveUp = duration;
+              } else {
+                (key == "initial_backoff" ? p.retryInitial : p.retryMax) = duration;
+              }
             });
 }
 

@@ -32,6 +32,9 @@ struct PipelineSpec {
   std::size_t queueBatches = 4;  // batch.queue: batches in flight between source and sink
   Millis retryInitial{500};      // retry.initial_backoff
   Millis retryMax{60000};        // retry.max_backoff
+  // retry.give_up_after: a retryable failure lasting this long fails the pipeline. Unset: never,
+  // except with --once, where the runner applies a default (a cron job must end).
+  std::optional<Millis> retryGiveUp;
 };
 
 struct PipelineFile {

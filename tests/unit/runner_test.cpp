@@ -246,3 +246,34 @@ TEST_F(RunnerTest, BatchesAreCutByMaxLatency) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(RunnerTest, APersistentRetryableFailureGivesUpAfterTheLimit) {
+  auto s = spec(
+      "    source: {plugin: counting, count: 100}\n"
+      "    sink: {plugin: observing}\n"
+      "    retry: {initial_backoff: 1s, max_backoff: 30s, give_up_after: 10m}\n");
+  observed.failuresLeft = 1000000;
+  etl::ManualClock clock(etl::TimePoint(std::chrono::hours(24 * 365 * 50)));
+  auto start = clock.now();
+  EXPECT_FALSE(run(s, clock)) << "the pipeline never gave up";
+  EXPECT_GE(clock.now() - start, std::chrono::minutes(10));
+  EXPECT_LT(clock.now() - start, std::chrono::minutes(11));
+  EXPECT_EQ(etl::CheckpointFile(dir_.path(), "t").load(), "");
+}
+
+TEST_F(RunnerTest, OnceModeGivesUpByDefaultSoACronJobEnds) {
+  auto s = spec("    source: {plugin: counting, count: 100}\n    sink: {plugin: observing}\n");
+  observed.failuresLeft = 1000000;
+  etl::ManualClock clock(etl::TimePoint(std::chrono::hours(24 * 365 * 50)));
+  etl::QuotaHttpClient http(clock);
+  etl::Services services{clock, stop_, metrics_, http, dir_.path(), true};
+  services.onceGiveUp = std::chrono::minutes(5);
+  etl::PipelineRunner runner(s, services);
+  runner.start();
+  runner.join();
+  EXPECT_TRUE(runner.failed());
+}
+
+}  // namespace
