@@ -13,7 +13,7 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-as_pg "$bin/initdb -D $dir/data -U postgres -A trust --no-sync" > "$dir/initdb.log" 2>&1 \
+as_pg "$bin/initdb -D $dir/data -U postgres -A trust --no-sync -E UTF8 --no-locale" > "$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log"; exit 1; }
 as_pg "$bin/pg_ctl -D $dir/data -l $dir/server.log -w -o \"-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=${ETL_PG_FSYNC:-off} -c max_connections=50\" start" \
   > /dev/null || { cat "$dir/server.log"; exit 1; }

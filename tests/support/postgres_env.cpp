@@ -103,7 +103,7 @@ PrivatePostgres::PrivatePostgres() {
   if (geteuid() == 0) {
     if (std::system(("chown postgres " + dir_).c_str()) != 0) throw std::runtime_error("chown");
   }
-  run(pgBin() + "/initdb -D " + dir_ + "/data -U postgres -A trust --no-sync");
+  run(pgBin() + "/initdb -D " + dir_ + "/data -U postgres -A trust --no-sync -E UTF8 --no-locale");
   start();
 }
 
