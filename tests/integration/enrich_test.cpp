@@ -203,37 +203,33 @@ TEST_P(Enrichment, CompletesAndLinksPushEventsFollowsMovesAndMarksTheGone) {
 }
 
 TEST_P(Enrichment, ASecondRunWithinTheTtlSendsNothingAndAfterItOnlyConditionalRequests) {
-  std::vector<std::string> events;
+  // Four push events by u0..u3 in o/r0..o/r3; each round uses new event ids.
+  auto pushesByTheSameFour = [&](int64_t firstId) {
+    std::vector<std::string> events;
+    for (int i = 0; i < 4; ++i) {
+      events.push_back(pushEvent(firstId + i, "u" + std::to_string(i), 10 + i,
+                                 "o/r" + std::to_string(i), 20 + i));
+    }
+    fake_.publish(events);
+  };
   for (int i = 0; i < 4; ++i) {
     fake_.serve("/users/u" + std::to_string(i), userBody("u" + std::to_string(i), 10 + i));
     fake_.serve("/repos/o/r" + std::to_string(i), repoBody("o/r" + std::to_string(i), 20 + i));
-    events.push_back(pushEvent(60000000000 + i, "u" + std::to_string(i), 10 + i,
-                               "o/r" + std::to_string(i), 20 + i));
   }
-  fake_.publish(events);
+  pushesByTheSameFour(60000000000);
   run(pipelines(), 5min);
   int entityRequests = fake_.requestsFor("/users/") + fake_.requestsFor("/repos/");
   ASSERT_EQ(entityRequests, 8);
   // New push events by the same people in the same repositories, two hours later.
   clock_.advance(2h);
-  events.clear();
-  for (int i = 0; i < 4; ++i) {
-    events.push_back(pushEvent(61000000000 + i, "u" + std::to_string(i), 10 + i,
-                               "o/r" + std::to_string(i), 20 + i));
-  }
-  fake_.publish(events);
+  pushesByTheSameFour(61000000000);
   run(pipelines(), 5min);
   EXPECT_EQ(fake_.requestsFor("/users/") + fake_.requestsFor("/repos/"), 8)
       << "the cache was not used";
   EXPECT_EQ(count("SELECT count(*) FROM push_events WHERE enrichment_status = 'completed'"), 8);
   // A day later the cache is stale: conditional requests, answered 304.
   clock_.advance(25h);
-  events.clear();
-  for (int i = 0; i < 4; ++i) {
-    events.push_back(pushEvent(62000000000 + i, "u" + std::to_string(i), 10 + i,
-                               "o/r" + std::to_string(i), 20 + i));
-  }
-  fake_.publish(events);
+  pushesByTheSameFour(62000000000);
   int64_t notModifiedBefore = metrics_.counter("enrich.enrich_not_modified").load();
   run(pipelines(), 5min);
   int conditional = 0;
@@ -312,7 +308,8 @@ TEST_P(EnrichmentOnPostgres, SharesSixtyRequestsAnHourWithoutStarvingIngestion) 
     widest = std::max(widest, polls[i] - polls[i - 1]);
   }
   std::cout << "widest gap between ingestion polls: "
-            << std::chrono::duration_cast<std::chrono::seconds>(widest).count() << " s (every 120 s due)\n";
+            << std::chrono::duration_cast<std::chrono::seconds>(widest).count()
+            << " s (every 120 s due)\n";
   EXPECT_GT(metrics_.counter("enrich.enrich_pending").load(), 0) << "enrichment never had to wait";
 }
 

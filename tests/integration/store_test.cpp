@@ -206,34 +206,53 @@ INSTANTIATE_TEST_SUITE_P(Backends, Store, testing::Values(true, false),
                            return std::string(info.param ? "PostgreSQL" : "EmbeddedSQLite");
                          });
 
-TEST(PostgresStore, WaitsForAServerThatWentAwayAndLosesNothing) {
+// A backfill against a private server that the test stops and starts.
+class ServerGoesAway : public testing::Test {
+ protected:
+  void SetUp() override {
+    etltest::writeEvents(etltest::templateEvents(etltest::dataDir()), 20000, 7000000,
+                         dir / "in.jsonl");
+    in = expected(dir / "in.jsonl");
+  }
+  void writePipeline(const std::string& extra) {
+    etltest::writeFile(
+        dir / "p.yaml",
+        "pipelines:\n  backfill:\n    source: {plugin: file, path: \"" + (dir / "in.jsonl") +
+            "\", stream: github_events}\n    transforms: [{plugin: push_event_parser}]\n"
+            "    sink: {plugin: postgres, connection: \"" +
+            server.uri() + "\"}\n" + extra);
+  }
+  // Waits (20 s at most) until the backfill has committed `events` events.
+  void waitForStoredEvents(int64_t events) {
+    for (int i = 0; i < 1000; ++i) {
+      try {
+        if (etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM github_events") >= events) {
+          return;
+        }
+      } catch (const std::exception&) {  // the tables do not exist yet
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    FAIL() << "the backfill never stored " << events << " events";
+  }
+  void expectAllStored() {
+    EXPECT_EQ(etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM github_events"),
+              static_cast<int64_t>(in.eventIds.size()));
+    EXPECT_EQ(etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM push_events"),
+              static_cast<int64_t>(in.pushIds.size()));
+  }
   etltest::PrivatePostgres server;
   etltest::TempDir dir;
-  etltest::writeEvents(etltest::templateEvents(etltest::dataDir()), 20000, 7000000,
-                       dir / "in.jsonl");
-  Input in = expected(dir / "in.jsonl");
-  etltest::writeFile(
-      dir / "p.yaml",
-      "pipelines:\n  backfill:\n    source: {plugin: file, path: \"" + (dir / "in.jsonl") +
-          "\", stream: github_events}\n    transforms: [{plugin: push_event_parser}]\n"
-          "    sink: {plugin: postgres, connection: \"" +
-          server.uri() +
-          "\"}\n"
-          "    batch: {max_records: 200}\n    retry: {initial_backoff: 200ms, max_backoff: 1s}\n");
+  Input in;
+};
+
+TEST_F(ServerGoesAway, WaitsForTheServerAndLosesNothing) {
+  writePipeline(
+      "    batch: {max_records: 200}\n    retry: {initial_backoff: 200ms, max_backoff: 1s}\n");
   const std::string password = "Sup3rSecretPassw0rd";
   int pid = etltest::startEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"},
                                  dir / "out", dir / "err", {{"PGPASSWORD", password}});
-  // Let some batches commit, then take the server away for a while.
-  for (int i = 0;
-       i < 100 &&
-       etltest::sqlCount(server.conninfo(),
-                         "SELECT count(*) FROM pg_tables WHERE tablename = 'github_events'") == 0;
-       ++i) {
-    std::this_thread::sleep_for(50ms);
-  }
-  while (etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM github_events") < 2000) {
-    std::this_thread::sleep_for(20ms);
-  }
+  waitForStoredEvents(2000);  // some batches committed; now the server goes away for a while
   server.stop();
   std::this_thread::sleep_for(2s);
   EXPECT_EQ(::kill(pid, 0), 0) << "etlrun gave up instead of waiting";
@@ -242,35 +261,14 @@ TEST(PostgresStore, WaitsForAServerThatWentAwayAndLosesNothing) {
   std::string err = etltest::readFile(dir / "err");
   EXPECT_NE(err.find("retrying at"), std::string::npos) << err;
   EXPECT_EQ(err.find(password), std::string::npos) << "the password leaked into the log";
-  EXPECT_EQ(etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM github_events"),
-            static_cast<int64_t>(in.eventIds.size()));
-  EXPECT_EQ(etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM push_events"),
-            static_cast<int64_t>(in.pushIds.size()));
+  expectAllStored();
 }
 
-TEST(PostgresStore, SigtermWhileTheServerIsDownExitsPromptlyAndLosesNothing) {
-  etltest::PrivatePostgres server;
-  etltest::TempDir dir;
-  etltest::writeEvents(etltest::templateEvents(etltest::dataDir()), 20000, 9000000,
-                       dir / "in.jsonl");
-  Input in = expected(dir / "in.jsonl");
-  etltest::writeFile(
-      dir / "p.yaml",
-      "pipelines:\n  backfill:\n    source: {plugin: file, path: \"" + (dir / "in.jsonl") +
-          "\", stream: github_events}\n    transforms: [{plugin: push_event_parser}]\n"
-          "    sink: {plugin: postgres, connection: \"" +
-          server.uri() +
-          "\"}\n"
-          "    batch: {max_records: 100, queue: 2}\n");
+TEST_F(ServerGoesAway, SigtermWhileTheServerIsDownExitsPromptlyAndLosesNothing) {
+  writePipeline("    batch: {max_records: 100, queue: 2}\n");
   int pid = etltest::startEtlrun({"--state-dir=" + (dir / "state"), dir / "p.yaml"}, dir / "out",
                                  dir / "err");
-  for (int i = 0; i < 200; ++i) {
-    try {
-      if (etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM github_events") >= 500) break;
-    } catch (const std::exception&) {  // tables not created yet
-    }
-    std::this_thread::sleep_for(20ms);
-  }
+  waitForStoredEvents(500);
   server.stop();
   std::this_thread::sleep_for(1s);  // the queue fills up behind the failing sink
   ::kill(pid, SIGTERM);
@@ -279,10 +277,7 @@ TEST(PostgresStore, SigtermWhileTheServerIsDownExitsPromptlyAndLosesNothing) {
   server.start();
   auto rest = etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"});
   ASSERT_EQ(rest.exitCode, 0) << rest.err;
-  EXPECT_EQ(etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM github_events"),
-            static_cast<int64_t>(in.eventIds.size()));
-  EXPECT_EQ(etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM push_events"),
-            static_cast<int64_t>(in.pushIds.size()));
+  expectAllStored();
 }
 
 TEST(PostgresStore, ConcurrentStartsApplyEachMigrationOnce) {
