@@ -203,7 +203,7 @@ Record::Record(const Record& other)
       stream_(other.stream_),
       key_(other.key_),
       metadata_(other.metadata_) {
-  raw_.reserve(other.raw_.size() + simdjson::SIMDJSON_PADDING);
+  raw_.reserve(other.raw_.size() + kPadding);
   raw_.assign(other.raw_);
 }
 
@@ -215,9 +215,19 @@ Record& Record::operator=(const Record& other) {
   return *this;
 }
 
+static_assert(Record::kPadding >= simdjson::SIMDJSON_PADDING, "Record::kPadding is too small");
+
 void Record::reservePadding() {
-  if (raw_.capacity() - raw_.size() < simdjson::SIMDJSON_PADDING) {
-    raw_.reserve(raw_.size() + simdjson::SIMDJSON_PADDING);
+  std::size_t wanted = raw_.size() + kPadding;
+  if (raw_.capacity() < wanted) {
+    raw_.reserve(wanted);
+  } else if (raw_.capacity() > 2 * wanted) {
+    // A buffer grown by doubling (getline, appends) would keep up to twice the record's size
+    // alive for as long as the record: memory a bounded pipeline does not budget for.
+    std::string exact;
+    exact.reserve(wanted);
+    exact.assign(raw_);
+    raw_.swap(exact);
   }
 }
 

@@ -134,3 +134,16 @@ TEST(Record, InterleavedLookupsOnSeveralRecordsStayCorrect) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Record, NeverKeepsAnOversizedBuffer) {
+  std::string grown;
+  grown.reserve(1 << 20);  // as a getline or append loop might leave it
+  grown = kEvent;
+  etl::Record r("s", std::move(grown));
+  EXPECT_LE(r.raw().capacity(), 2 * (r.raw().size() + etl::Record::kPadding));
+  EXPECT_EQ(r.get<int64_t>("actor.id"), 71354125);
+}
+
+}  // namespace

@@ -34,9 +34,6 @@ class Clock {
   virtual TimePoint now() const = 0;
   // Sleeps until `deadline` or until `stop` is requested. Returns false if stopped.
   virtual bool sleepUntil(TimePoint deadline, const StopSignal& stop) = 0;
-  bool sleepFor(Millis duration, const StopSignal& stop) {
-    return sleepUntil(now() + duration, stop);
-  }
 };
 
 // The real wall clock.

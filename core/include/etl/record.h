@@ -22,6 +22,10 @@ class FieldError : public std::runtime_error {
 
 class Record {
  public:
+  // Spare capacity the JSON view reads past the end of `raw`. A raw string built with at least
+  // this much spare capacity is adopted as is; otherwise the record reallocates once.
+  static constexpr std::size_t kPadding = 64;
+
   Record() = default;
   // `stream` names the table/topic the record belongs to (e.g. "github_events"); `raw` is the
   // record's bytes, normally one JSON document; `key` is an optional identity (e.g. the event id).

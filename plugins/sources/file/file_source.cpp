@@ -70,10 +70,9 @@ class FileSource : public etl::Source {
       offset_ += line.size() + (input_->eof() ? 0 : 1);
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      // An exact-size copy (plus the parser's padding): getline's buffer grows by doubling and
-      // would leave every record holding up to twice its size. `line` keeps its buffer for reuse.
+      // One exact allocation per record; `line` keeps its buffer for the next getline.
       std::string raw;
-      raw.reserve(line.size() + 64);
+      raw.reserve(line.size() + etl::Record::kPadding);
       raw.assign(line);
       etl::Record record(stream_, std::move(raw));
       if (!keyField_.empty()) {
