@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 
@@ -14,10 +15,11 @@ class BoundedQueue {
  public:
   explicit BoundedQueue(std::size_t capacity) : capacity_(capacity) {}
 
-  // Blocks while full. Returns false when the queue was closed. `waited` tells whether it blocked.
-  bool push(T item, bool* waited = nullptr) {
+  // Blocks while full, calling `onFull` as the wait begins (so a stall is visible while it
+  // lasts). Returns false when the queue was closed.
+  bool push(T item, const std::function<void()>& onFull = {}) {
     std::unique_lock<std::mutex> lock(mutex_);
-    if (waited) *waited = items_.size() >= capacity_ && !closed_;
+    if (onFull && items_.size() >= capacity_ && !closed_) onFull();
     notFull_.wait(lock, [&] { return items_.size() < capacity_ || closed_; });
     if (closed_) return false;
     items_.push_back(std::move(item));

@@ -151,9 +151,7 @@ void PipelineRunner::runSource() {
     if (pending.records.empty() && now == lastPushed) return true;
     pending.checkpoint = now;
     lastPushed = now;
-    bool waited = false;
-    bool ok = queue_->push(std::move(pending), &waited);
-    if (waited) paused.fetch_add(1);
+    bool ok = queue_->push(std::move(pending), [&paused] { paused.fetch_add(1); });
     pending = Batch();
     return ok;
   };

@@ -80,6 +80,7 @@ class GitHubSource : public testing::Test {
 
   void expectSuccessfulPollsSpacedBy(std::chrono::seconds interval) {
     auto p = polls();
+    ASSERT_GE(p.size(), 2u) << "no polls to check";
     for (std::size_t i = 1; i < p.size(); ++i) {
       if (p[i - 1].status != 200 && p[i - 1].status != 304) continue;  // a retry, not a new poll
       EXPECT_GE(p[i].at - p[i - 1].at, interval) << "poll " << i << " came too soon";

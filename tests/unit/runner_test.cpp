@@ -88,9 +88,15 @@ class RejectTens : public etl::Transform {
 // Slow (1 ms a batch), and fails on demand.
 class ObservingSink : public etl::Sink {
  public:
-  ObservingSink(const etl::Config& config, etl::Context&) : slow_(config.getBool("slow")) {}
+  ObservingSink(const etl::Config& config, etl::Context& context)
+      : slow_(config.getBool("slow")),
+        paused_(context.metrics.counter(context.pipeline + ".source_paused")) {}
   void write(etl::Batch& batch) override {
-    if (slow_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // "Slow": the first write is held until the source has had to wait on the full queue, so
+    // backpressure is exercised by a condition, not by how fast this machine is.
+    for (int i = 0; slow_ && paused_.load() == 0 && i < 10000; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     std::lock_guard<std::mutex> lock(observed.mutex);
     observed.maxOutstanding =
         std::max(observed.maxOutstanding, observed.produced - observed.written);
@@ -106,6 +112,7 @@ class ObservingSink : public etl::Sink {
 
  private:
   bool slow_;
+  std::atomic<int64_t>& paused_;
 };
 
 const etl::ConfigField kSourceSchema[] = {{"count", etl::Type::Int, etl::Required, nullptr, ""},
