@@ -50,6 +50,17 @@ Poco::Net::Context::Ptr tlsContext() {
 
 }  // namespace
 
+std::string originOf(const std::string& url) {
+  try {
+    Poco::URI uri(url);
+    if (uri.getScheme().empty() || uri.getHost().empty()) return {};
+    return Poco::toLower(uri.getScheme()) + "://" + Poco::toLower(uri.getHost()) + ":" +
+           std::to_string(uri.getPort());
+  } catch (const Poco::Exception&) {
+    return {};
+  }
+}
+
 std::string HttpResponse::header(const std::string& name) const {
   for (const auto& [key, value] : headers) {
     if (Poco::icompare(key, name) == 0) return value;
@@ -246,11 +257,27 @@ HttpResponse QuotaHttpClient::send(const std::string& url, const HttpRequest& re
 HttpResponse QuotaHttpClient::get(const HttpRequest& request, const StopSignal& stop) {
   thread_local std::mt19937_64 random{std::random_device{}()};
   std::string url = request.url;
+  const std::string tokenOrigin =
+      request.credentialOrigin.empty() ? originOf(url) : originOf(request.credentialOrigin);
   std::string host = Poco::URI(url).getHost();
-  std::string token = chooseToken(host, request.token);
-  std::string key = budgetKey(host, token);
+  const std::string tokens = chooseToken(host, request.token);
   std::string lastError;
   for (int attempt = 1, redirects = 0; attempt <= options_.maxAttempts; ++attempt) {
+    // The credential goes to its own origin only (as curl and browsers do): never to another host
+    // or port that a redirect or a link names, and never from https down to http.
+    std::string origin = originOf(url);
+    if (tokenOrigin.rfind("https://", 0) == 0 && origin.rfind("http://", 0) == 0) {
+      throw std::runtime_error("refusing to follow " + tokenOrigin + " to plain http (" + origin +
+                               Poco::URI(url).getPath() +
+                               "): a downgrade from https would expose the request");
+    }
+    const bool ownOrigin = origin == tokenOrigin;
+    const std::string token = ownOrigin ? tokens : std::string();
+    if (!ownOrigin && !tokens.empty()) {
+      logger_.warning("GET " + origin + Poco::URI(url).getPath() +
+                      ": sent without credentials (they belong to " + tokenOrigin + ")");
+    }
+    std::string key = budgetKey(host, token);
     admit(key, host, request.priority);
     HttpResponse response;
     try {
@@ -276,6 +303,13 @@ HttpResponse QuotaHttpClient::get(const HttpRequest& request, const StopSignal& 
       logger_.debug("GET " + Poco::URI(url).getPathAndQuery() + " -> " +
                     std::to_string(response.status) + " (remaining " +
                     response.header("X-RateLimit-Remaining") + ")");
+      if (response.status == 401) {
+        // A refused or missing credential does not heal by waiting.
+        throw std::runtime_error(
+            "GET " + origin + Poco::URI(url).getPath() + " answered HTTP 401 (" +
+            (token.empty() ? "no credentials were sent" : "the token was refused") +
+            "): check the token");
+      }
       if (response.status == 403 || response.status == 429) {
         Budget b = budget(host, token);
         throw RateLimitedError(
@@ -287,6 +321,7 @@ HttpResponse QuotaHttpClient::get(const HttpRequest& request, const StopSignal& 
       if (redirect && request.followRedirects && !response.header("Location").empty() &&
           ++redirects <= 5) {
         url = Poco::URI(Poco::URI(url), response.header("Location")).toString();
+        host = Poco::URI(url).getHost();
         --attempt;  // a redirect is not a failure
         continue;
       }

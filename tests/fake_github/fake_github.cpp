@@ -279,11 +279,23 @@ void FakeGitHub::serve(const std::string& path, const std::string& body) {
 
 void FakeGitHub::redirect(const std::string& path, const std::string& location) {
   std::lock_guard<std::mutex> lock(mutex_);
+  std::string target = location.rfind("http", 0) == 0 ? location : baseUrl() + location;
   Response r;
   r.status = 301;
-  r.body = "{\"message\":\"Moved Permanently\",\"url\":\"" + baseUrl() + location + "\"}";
-  r.headers = {{"Location", baseUrl() + location}, {"Content-Type", "application/json"}};
+  r.body = "{\"message\":\"Moved Permanently\",\"url\":\"" + target + "\"}";
+  r.headers = {{"Location", target}, {"Content-Type", "application/json"}};
   resources_[path] = r;
+}
+
+void FakeGitHub::redirectFeedTo(const std::string& otherBase, int status) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  feedRedirect_ = otherBase;
+  feedRedirectStatus_ = status;
+}
+
+void FakeGitHub::linkFeedTo(const std::string& otherBase) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  linkBase_ = otherBase;
 }
 
 void FakeGitHub::fail(const std::string& path, int status, const std::string& body) {
@@ -332,7 +344,8 @@ FakeGitHub::Response FakeGitHub::feedPage(const std::string& path,
   Response response;
   std::string etag = weakEtag(body);
   int lastPage = std::max<int>(1, static_cast<int>((reachable + perPage - 1) / perPage));
-  std::string base = baseUrl() + path + "?per_page=" + std::to_string(perPage) + "&page=";
+  std::string base = (linkBase_.empty() ? baseUrl() : linkBase_) + path +
+                     "?per_page=" + std::to_string(perPage) + "&page=";
   std::string link;
   auto add = [&](int p, const char* rel) {
     link += (link.empty() ? "" : ", ") + std::string("<") + base + std::to_string(p) + ">; rel=\"" +
@@ -427,6 +440,13 @@ void FakeGitHub::handle(Poco::Net::HTTPServerRequest& request,
       response.body = "{\"message\":\"Server Error\"}";
       ++quota.used;
       rateHeaders(response);
+    } else if (!feedRedirect_.empty() && isEventsPath(uri.getPath())) {
+      response.status = feedRedirectStatus_;
+      response.headers = {{"Location", feedRedirect_ + uri.getPathEtc()},
+                          {"Content-Type", "application/json"}};
+      response.body = "{\"message\":\"Moved\"}";
+      ++quota.used;
+      rateHeaders(response);
     } else if (resources_.count(uri.getPath())) {
       response = resources_[uri.getPath()];
       bool notModified = false;
@@ -483,8 +503,8 @@ void FakeGitHub::handle(Poco::Net::HTTPServerRequest& request,
     log_.push_back(entry);
   }
   if (verbose_) {
-    std::cout << "GET " << entry.target << " -> " << entry.status
-              << (entry.fault.empty() ? "" : " [" + entry.fault + "]")
+    std::cout << "GET " << entry.target << (entry.authorized ? " [Authorization]" : "") << " -> "
+              << entry.status << (entry.fault.empty() ? "" : " [" + entry.fault + "]")
               << (entry.violation ? " VIOLATION" : "") << std::endl;
   }
   auto& socket = static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket();

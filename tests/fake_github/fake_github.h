@@ -37,11 +37,11 @@ const char* faultName(Fault fault);
 struct LoggedRequest {
   std::string target;  // path and query
   std::string ifNoneMatch;
-  bool authorized = false;
-  etl::TimePoint at;       // on the fake's clock
-  int status = 0;          // 0 when the connection was dropped
-  std::string fault;       // which fault answered, if any
-  bool violation = false;  // sent while the client's quota was known to be spent
+  bool authorized = false;  // an Authorization header was received
+  etl::TimePoint at;        // on the fake's clock
+  int status = 0;           // 0 when the connection was dropped
+  std::string fault;        // which fault answered, if any
+  bool violation = false;   // sent while the client's quota was known to be spent
 };
 
 class FakeGitHub {
@@ -70,7 +70,8 @@ class FakeGitHub {
   // Resources beside the feed (users, repositories): `path` is the decoded path, e.g.
   // /users/pull[bot]. A body is served with a weak ETag and answers 304 to If-None-Match.
   void serve(const std::string& path, const std::string& body);
-  void redirect(const std::string& path, const std::string& location);  // 301 to baseUrl()+location
+  // 301 to `location`: a path on this server, or an absolute URL (another server: hostile).
+  void redirect(const std::string& path, const std::string& location);
   void fail(const std::string& path, int status, const std::string& body);  // e.g. 404, 451
   // Real time spent before answering a resource request (to catch a process mid-work).
   void setResourceDelay(etl::Millis delay) { resourceDelay_ = delay; }
@@ -82,6 +83,12 @@ class FakeGitHub {
   void inject(Fault fault, int times = 1);
   void setRetryAfter(int seconds) { retryAfter_ = seconds; }
   void setHangFor(etl::Millis duration) { hangFor_ = duration; }
+
+  // Hostile modes, for credential tests: `otherBase` is a second server that records what it
+  // receives. Every events request is answered with `status` (301/302/307/308) to the same path
+  // and query on `otherBase`; or every feed page's Link rel="next" (and last/prev) points there.
+  void redirectFeedTo(const std::string& otherBase, int status = 302);
+  void linkFeedTo(const std::string& otherBase);
 
   std::vector<LoggedRequest> requests() const;
   int violations() const;
@@ -127,6 +134,8 @@ class FakeGitHub {
   int pollInterval_ = 60;
   int retryAfter_ = 60;
   etl::Millis hangFor_{1500};
+  std::string feedRedirect_, linkBase_;
+  int feedRedirectStatus_ = 302;
   std::deque<Fault> faults_;
   std::vector<LoggedRequest> log_;
   std::atomic<bool> verbose_{false};

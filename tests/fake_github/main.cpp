@@ -1,6 +1,7 @@
 // fake_github: the test server as a standalone program, for trying etlrun by hand.
 //   fake_github --fixtures tests/data --port 8080 [--rate-limit 60] [--poll-interval 60]
 //               [--publish-every 10] [--publish-count 5]
+//               [--redirect-feed-to URL] [--link-feed-to URL]   (hostile: another server's URL)
 // then: GITHUB_API_URL=http://127.0.0.1:8080 etlrun pipelines/github.yaml
 #include <signal.h>
 
@@ -11,7 +12,7 @@
 #include "fake_github.h"
 
 int main(int argc, char** argv) {
-  std::string fixtures;
+  std::string fixtures, redirectTo, linkTo;
   int port = 0, rateLimit = 60, pollInterval = 60, publishEvery = 0, publishCount = 5;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
@@ -27,6 +28,10 @@ int main(int argc, char** argv) {
       publishEvery = std::stoi(value);
     else if (flag == "--publish-count")
       publishCount = std::stoi(value);
+    else if (flag == "--redirect-feed-to")
+      redirectTo = value;
+    else if (flag == "--link-feed-to")
+      linkTo = value;
     else {
       std::cerr << "unknown option " << flag << "\n";
       return 64;
@@ -42,6 +47,8 @@ int main(int argc, char** argv) {
   fake.setRateLimit(rateLimit);
   fake.setPollInterval(pollInterval);
   fake.setVerbose(true);
+  if (!redirectTo.empty()) fake.redirectFeedTo(redirectTo);
+  if (!linkTo.empty()) fake.linkFeedTo(linkTo);
   if (publishEvery > 0 && !fixtures.empty()) {
     fake.autoPublish(etltest::templateEvents(fixtures), etl::Millis(publishEvery * 1000),
                      publishCount);

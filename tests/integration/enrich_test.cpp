@@ -202,6 +202,37 @@ TEST_P(Enrichment, CompletesAndLinksPushEventsFollowsMovesAndMarksTheGone) {
   EXPECT_EQ(count("SELECT count(*) FROM push_events WHERE enrichment_status = 'in_progress'"), 0);
 }
 
+TEST_P(Enrichment, AMoveToAnotherOriginIsFollowedWithoutTheToken) {
+  // GitHub answers a renamed user or repository with a 301; a hostile or compromised answer can
+  // point at any host. The second server records what it receives: never the token.
+  fakegh::FakeGitHub other(clock_);
+  other.setRateLimit(5000, 5000);
+  other.start();
+  fake_.redirect("/users/mover", other.baseUrl() + "/users/moved");
+  other.serve("/users/moved", userBody("moved", 901));
+  fake_.redirect("/repos/org/mover", other.baseUrl() + "/repositories/902");
+  other.serve("/repositories/902", repoBody("org/moved", 902));
+  fake_.serve("/users/stayer", userBody("stayer", 903));
+  fake_.serve("/repos/org/stayer", repoBody("org/stayer", 904));
+  fake_.publish({pushEvent(52000000000, "mover", 901, "org/mover", 902),
+                 pushEvent(52000000001, "stayer", 903, "org/stayer", 904)});
+  run(pipelines(", token: ghp_0123456789secret"), 5min);
+
+  EXPECT_EQ(other.requestsFor("/users/moved"), 1) << "the move was not followed";
+  EXPECT_EQ(other.requestsFor("/repositories/902"), 1);
+  for (const auto& r : other.requests()) {
+    EXPECT_FALSE(r.authorized) << "the token reached another origin: GET " << r.target;
+  }
+  int enrichmentRequests = 0;
+  for (const auto& r : fake_.requests()) {
+    if (r.target.rfind("/users/", 0) != 0 && r.target.rfind("/repos/", 0) != 0) continue;
+    ++enrichmentRequests;
+    EXPECT_TRUE(r.authorized) << "its own origin still gets the token: GET " << r.target;
+  }
+  EXPECT_EQ(enrichmentRequests, 4);
+  EXPECT_EQ(count("SELECT count(*) FROM push_events WHERE enrichment_status = 'completed'"), 2);
+}
+
 TEST_P(Enrichment, ASecondRunWithinTheTtlSendsNothingAndAfterItOnlyConditionalRequests) {
   // Four push events by u0..u3 in o/r0..o/r3; each round uses new event ids.
   auto pushesByTheSameFour = [&](int64_t firstId) {

@@ -110,4 +110,38 @@ TEST_F(HttpClient, FollowsRedirectsAndRetriesServerErrors) {
   EXPECT_THROW(get(), etl::RetryableError);
 }
 
+TEST_F(HttpClient, KeepsTheTokenOnRedirectsWithinItsOriginOnly) {
+  fakegh::FakeGitHub other(clock_);
+  other.serve("/users/y", R"({"login":"y","id":2})");
+  other.start();
+  fake_.serve("/users/z", R"({"login":"z","id":3})");
+  fake_.redirect("/users/here", "/users/z");                    // same origin
+  fake_.redirect("/users/away", other.baseUrl() + "/users/y");  // another origin
+  etl::HttpRequest request;
+  request.token = "ghp_secret";
+  request.url = fake_.baseUrl() + "/users/here";
+  EXPECT_EQ(client_.get(request, stop_).status, 200);
+  request.url = fake_.baseUrl() + "/users/away";
+  auto response = client_.get(request, stop_);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.finalUrl, other.baseUrl() + "/users/y");
+  for (const auto& r : fake_.requests()) EXPECT_TRUE(r.authorized) << r.target;
+  ASSERT_EQ(other.requests().size(), 1u);
+  EXPECT_FALSE(other.requests()[0].authorized) << "the token followed a redirect to another port";
+}
+
+TEST_F(HttpClient, ARefusedTokenFailsAtOnceInsteadOfBeingRetried) {
+  fake_.fail("/users/x", 401, R"({"message":"Bad credentials"})");
+  try {
+    get(etl::Priority::High, "ghp_revoked");
+    FAIL() << "a 401 was returned as if it were an answer";
+  } catch (const etl::RetryableError& e) {
+    FAIL() << "a 401 does not heal by waiting: " << e.what();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("401"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("ghp_revoked"), std::string::npos) << "token in message";
+  }
+  EXPECT_EQ(fake_.requests().size(), 1u);
+}
+
 }  // namespace

@@ -26,6 +26,10 @@ struct HttpRequest {
   Priority priority = Priority::High;
   // Bearer token(s), comma-separated; several spread requests over their budgets. Never logged.
   std::string token;
+  // The origin (scheme://host:port) the token belongs to; empty: the origin of `url`. The token is
+  // sent only to that origin: a redirect or a followed link to another origin goes without it,
+  // and a request that would take it from https to http is refused.
+  std::string credentialOrigin;
   bool followRedirects = true;
   Millis timeout{30000};  // connect and each read
 };
@@ -38,6 +42,10 @@ struct HttpResponse {
   // Case-insensitive header lookup; empty when absent.
   std::string header(const std::string& name) const;
 };
+
+// "scheme://host:port" of an absolute URL, lower case, with the scheme's default port made explicit
+// (https://API.github.com/x -> https://api.github.com:443); empty if `url` is not absolute.
+std::string originOf(const std::string& url);
 
 class HttpClient {
  public:

@@ -75,6 +75,7 @@ class GitHubEventsSource : public etl::Source {
       etl::HttpRequest request;
       request.url = url;
       request.token = token_;
+      request.credentialOrigin = baseUrl_;  // a Link to elsewhere is followed without the token
       request.timeout = timeout_;
       request.priority = etl::Priority::High;
       if (pages == 0 && !etag_.empty()) request.headers.emplace_back("If-None-Match", etag_);
