@@ -150,6 +150,10 @@ class EtlrunApp : public Poco::Util::ServerApplication {
         runners.push_back(std::make_unique<etl::PipelineRunner>(
             spec, etl::Services{etl::systemClock(), stop, metrics, http, stateDir, once}));
       }
+    } catch (const etl::CheckpointError& e) {
+      // The file is fine; the state it points at is not: a runtime failure, not a config error.
+      logger.critical(std::string("cannot start: ") + e.what());
+      return kExitSoftware;
     } catch (const std::exception& e) {
       logger.critical(std::string("cannot start: ") + e.what());
       return kExitConfig;

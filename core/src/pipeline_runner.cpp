@@ -13,9 +13,25 @@ struct PipelineRunner::Queue : BoundedQueue<Batch> {
 
 namespace {
 
+// Rethrows `error` as the same kind of error with the pipeline and plugin named in front.
+[[noreturn]] void rethrowNamed(const std::string& prefix) {
+  try {
+    throw;
+  } catch (const CheckpointError& e) {
+    throw CheckpointError(prefix + e.what());
+  } catch (const std::exception& e) {
+    throw std::runtime_error(prefix + e.what());
+  }
+}
+
 template <class T>
 std::unique_ptr<T> create(const PluginSpec& spec, Context& context) {
-  std::unique_ptr<Plugin> plugin(spec.descriptor->create(spec.config, context));
+  std::unique_ptr<Plugin> plugin;
+  try {
+    plugin.reset(spec.descriptor->create(spec.config, context));
+  } catch (const std::exception&) {
+    rethrowNamed("pipeline '" + context.pipeline + "', plugin '" + spec.name + "': ");
+  }
   auto* typed = dynamic_cast<T*>(plugin.get());
   if (!typed)
     throw std::runtime_error("plugin '" + spec.name + "' created the wrong kind of object");
@@ -122,20 +138,38 @@ bool PipelineRunner::backoff(const std::string& what, const std::exception& erro
 
 void PipelineRunner::runSource() {
   std::string checkpoint;
+  // Where the checkpoint lives, for the message when it cannot be used.
+  Sink::CheckpointLocation location;
   if (sink_->commitsCheckpoints()) {
-    TimePoint since{};
-    for (int attempt = 1;; ++attempt) {
-      try {
-        checkpoint = sink_->committedCheckpoint();
-        break;
-      } catch (const RetryableError& e) {
-        if (!backoff("reading the checkpoint", e, attempt, e.notBefore(), since)) return;
-      }
-    }
+    location = sink_->checkpointLocation();
   } else {
-    checkpoint = CheckpointFile(services_.stateDir, spec_.name).load();
+    CheckpointFile file(services_.stateDir, spec_.name);
+    location = {file.path(), "delete " + file.path()};
   }
-  source_->open(checkpoint);
+  try {
+    if (sink_->commitsCheckpoints()) {
+      TimePoint since{};
+      for (int attempt = 1;; ++attempt) {
+        try {
+          checkpoint = sink_->committedCheckpoint();
+          break;
+        } catch (const RetryableError& e) {
+          if (!backoff("reading the checkpoint", e, attempt, e.notBefore(), since)) return;
+        }
+      }
+    } else {
+      checkpoint = CheckpointFile(services_.stateDir, spec_.name).load();
+    }
+    source_->open(checkpoint);
+  } catch (const CheckpointError& e) {
+    throw std::runtime_error(
+        "the checkpoint of pipeline '" + spec_.name + "' (" +
+        (location.where.empty() ? "kept by sink '" + spec_.sink.name + "'" : location.where) +
+        ") cannot be used: " + e.what() +
+        ". Nothing was read. To start this pipeline from the beginning instead, " +
+        (location.reset.empty() ? "reset the sink's checkpoint" : location.reset) +
+        " (an idempotent sink then skips what it already holds)");
+  }
   logger_.information(
       std::string(checkpoint.empty() ? "starting fresh" : "resuming from checkpoint") + ": " +
       spec_.source.name + " -> " + std::to_string(transforms_.size()) + " transform(s) -> " +

@@ -9,22 +9,20 @@
 
 namespace etl {
 
-// Writes `content` to `path` so that a crash leaves either the old or the new file: temp file,
-// fsync, rename, fsync of the directory.
-void writeFileAtomically(const std::string& path, const std::string& content);
-std::string readFileOr(const std::string& path, const std::string& fallback);
-
 class CheckpointFile {
  public:
   CheckpointFile(const std::string& stateDir, const std::string& pipeline);
+  // "" when there is none yet; throws etl::CheckpointError when the file is there but empty.
   std::string load() const;
+  const std::string& path() const { return path_; }
   void save(const std::string& checkpoint);
 
  private:
   std::string path_;
 };
 
-// Appends dead letters as JSON lines: {"plugin":..,"reason":..,"stream":..,"record":"<raw>"}.
+// Appends dead letters as JSON lines: {"plugin":..,"reason":..,"stream":..,"record":"<raw>"}, plus
+// "record_base64" with the exact bytes when the record is not valid UTF-8 (or holds a NUL).
 class DeadLetterFile {
  public:
   DeadLetterFile(const std::string& stateDir, const std::string& pipeline);

@@ -5,16 +5,23 @@
 
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/Session.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/ParseHandler.h>
+#include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <fstream>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "etl/errors.h"
 #include "event_generator.h"
 #include "fake_github.h"
+#include "migrations.h"
 #include "postgres_env.h"
 #include "test_env.h"
 
@@ -138,7 +145,8 @@ TEST_P(Store, StoresEachEventOnceAndAReplayAddsNothing) {
   EXPECT_EQ(backend_.count("SELECT count(*) FROM push_events WHERE enrichment_status = 'pending'"),
             static_cast<int64_t>(in.pushIds.size()));
   EXPECT_EQ(backend_.count("SELECT count(*) FROM etl_checkpoints"), 2);
-  EXPECT_EQ(backend_.count("SELECT count(*) FROM etl_schema_migrations"), 1);
+  EXPECT_EQ(backend_.count("SELECT count(*) FROM etl_schema_migrations"),
+            static_cast<int64_t>(store::postgresMigrations().size()));
 }
 
 TEST_P(Store, BadRecordsBecomeDeadLettersWithReasonsAndTheRestIsStored) {
@@ -177,6 +185,135 @@ TEST_P(Store, BadRecordsBecomeDeadLettersWithReasonsAndTheRestIsStored) {
   ASSERT_EQ(runOnce(pipeline("again", dir_ / "in.jsonl")).exitCode, 0);
   EXPECT_EQ(backend_.count("SELECT count(*) FROM etl_dead_letters"),
             static_cast<int64_t>(reasons.size()));
+}
+
+// The PushEvents of a recorded API exchange, as compact JSON lines.
+std::vector<std::string> recordedPushEvents(const std::string& file) {
+  std::ifstream in(etltest::dataDir() + "/" + file);
+  Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));
+  auto exchanges = parser.parse(in).extract<Poco::JSON::Object::Ptr>()->getArray("exchanges");
+  std::vector<std::string> events;
+  for (std::size_t x = 0; x < exchanges->size(); ++x) {
+    auto body = exchanges->getObject(static_cast<unsigned>(x))->getObject("response")->get("body");
+    if (body.type() != typeid(Poco::JSON::Array::Ptr)) continue;
+    auto page = body.extract<Poco::JSON::Array::Ptr>();
+    for (std::size_t i = 0; i < page->size(); ++i) {
+      auto event = page->getObject(static_cast<unsigned>(i));
+      if (event->getValue<std::string>("type") != "PushEvent") continue;
+      std::ostringstream out;
+      event->stringify(out);
+      events.push_back(out.str());
+    }
+  }
+  return events;
+}
+
+std::string hex(const std::string& bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) out += {digits[c >> 4], digits[c & 15]};
+  return out;
+}
+
+TEST_P(Store, AnyBytesBecomeADeadLetterAndTheRestOfTheBatchCommits) {
+  auto lines = etltest::readLines(etltest::dataDir() +
+                                  "/gharchive/gharchive_2021-07-21_hour06_200events.jsonl");
+  std::vector<std::string> pushes;
+  for (const auto& l : lines) {
+    if (l.find("\"type\":\"PushEvent\"") != std::string::npos) pushes.push_back(l);
+  }
+  ASSERT_GE(pushes.size(), 8u);
+  auto edit = [](std::string line, uint64_t id, const std::string& find, const std::string& put) {
+    line = etltest::withUniqueIds(line, id);
+    std::size_t at = line.find(find);
+    EXPECT_NE(at, std::string::npos) << find;
+    return line.replace(at, find.size(), put);
+  };
+  auto refOf = [](const std::string& line) {
+    std::size_t start = line.find("\"ref\":\"") + 7;
+    return line.substr(start, line.find('"', start) - start);
+  };
+  // Hostile lines of the families GH Archive and the API can carry, among good ones.
+  std::string badType = edit(pushes[0], 901, "\"type\":\"PushEvent\"",
+                             "\"type\":\"Push\xff"
+                             "Event\"");
+  std::string badRef = edit(pushes[1], 902, "\"ref\":\"", "\"ref\":\"\xc3\x28\xe2\x82");
+  std::string nulRef = edit(pushes[2], 903, "\"ref\":\"", "\"ref\":\"refs/heads/a\\u0000b");
+  std::string rawNul = edit(pushes[3], 904, "\"ref\":\"", std::string("\"ref\":\"x\0y", 10));
+  std::string surrogate = edit(pushes[4], 905, "\"ref\":\"", "\"ref\":\"\\ud800");
+  std::string overlong = edit(pushes[5], 906, "\"ref\":\"", "\"ref\":\"\xc0\xaf");
+  auto old = recordedPushEvents("events/api_repo_events_2012-05-27_PyGithub.json");
+  ASSERT_FALSE(old.empty());
+  std::vector<std::string> good{lines[0], pushes[6], pushes[7], old[0]};
+  std::vector<std::string> bad{badType, badRef, nulRef, rawNul, surrogate, overlong};
+  std::string input;
+  for (std::size_t i = 0; i < good.size(); ++i)
+    input += good[i] + "\n" + bad[i % bad.size()] + "\n";
+  for (std::size_t i = good.size(); i < bad.size(); ++i) input += bad[i] + "\n";
+  etltest::writeFile(dir_ / "in.jsonl", input);
+
+  for (int run = 0; run < 2; ++run) {  // a rerun changes nothing
+    auto result = runOnce(pipeline("backfill", dir_ / "in.jsonl"));
+    ASSERT_EQ(result.exitCode, 0) << result.err;
+    for (const auto& line : good) {
+      std::string id = etl::Record("e", line).get<std::string>("id");
+      EXPECT_EQ(backend_.count("SELECT count(*) FROM github_events WHERE event_id = '" + id + "'"),
+                1)
+          << "good event " << id << " lost";
+    }
+    // A dead letter holding exactly `line`'s bytes (in record, or in record_bytes when they are
+    // not valid UTF-8 text).
+    auto deadLetters = [&](const std::string& line, bool asBytes) {
+      std::string column =
+          backend_.postgres()
+              ? (asBytes ? "encode(record_bytes, 'hex')"
+                         : "encode(convert_to(record, 'UTF8'), 'hex')")
+              : (asBytes ? "lower(hex(record_bytes))" : "lower(hex(CAST(record AS BLOB)))");
+      return backend_.count("SELECT count(DISTINCT fingerprint) FROM etl_dead_letters WHERE " +
+                            column + " = '" + hex(line) + "'");
+    };
+    for (const auto& line : {badType, badRef, rawNul, overlong}) {
+      EXPECT_GE(deadLetters(line, true), 1) << "not kept byte for byte: " << line;
+    }
+    // Never a derived row without its raw event, never a truncated one.
+    EXPECT_EQ(backend_.count("SELECT count(*) FROM push_events p WHERE NOT EXISTS (SELECT 1 FROM "
+                             "github_events e WHERE e.event_id = p.event_id)"),
+              0);
+    if (backend_.postgres()) {
+      // jsonb refuses \u0000 and a lone surrogate: both the raw event and its push row are dead
+      // letters, the push row's naming the event it came from.
+      for (const char* id : {"903", "905"}) {
+        EXPECT_EQ(backend_.count("SELECT count(*) FROM github_events WHERE event_id = '" +
+                                 std::string(id) + "'"),
+                  0);
+      }
+      EXPECT_EQ(backend_.count("SELECT count(*) FROM etl_dead_letters WHERE stream = "
+                               "'push_events' AND reason LIKE 'its raw event 903 was not stored%'"),
+                1);
+      EXPECT_EQ(backend_.count("SELECT count(*) FROM push_events WHERE ref LIKE 'refs/heads/a%'"),
+                0);
+    } else {
+      // SQLite stores text with its length: the NUL is kept, nothing is cut.
+      EXPECT_EQ(
+          backend_.count("SELECT length(CAST(ref AS BLOB)) FROM push_events WHERE event_id "
+                         "= '903'"),
+          static_cast<int64_t>(refOf(pushes[2]).size() + std::string("refs/heads/a").size() + 2));
+    }
+    // The 2012 shape (no payload.before) is a push_events row with before NULL.
+    int64_t pushId = etl::Record("e", old[0]).get<int64_t>("payload.push_id");
+    EXPECT_EQ(
+        backend_.count("SELECT count(*) FROM push_events WHERE before IS NULL AND push_id = " +
+                       std::to_string(pushId)),
+        1);
+    // Every line is accounted for: stored, or a dead letter naming why.
+    for (std::size_t i = 0; i < bad.size(); ++i) {
+      const std::string& line = bad[i];
+      int64_t stored = backend_.count("SELECT count(*) FROM github_events WHERE event_id = '" +
+                                      std::to_string(901 + i) + "'");
+      EXPECT_GE(stored + deadLetters(line, true) + deadLetters(line, false), 1)
+          << "neither stored nor a dead letter: " << line;
+    }
+  }
 }
 
 TEST_P(Store, KillNineAtTwentyRandomMomentsLosesAndDuplicatesNothing) {
@@ -289,7 +426,7 @@ TEST(PostgresStore, ConcurrentStartsApplyEachMigrationOnce) {
       try {
         auto s = store::openStore(db.uri(), "", "", Poco::Logger::get("test"));
         s->open();
-        EXPECT_EQ(s->loadCheckpoint("none"), "");
+        EXPECT_FALSE(s->loadCheckpoint("none").has_value());
       } catch (const std::exception& e) {
         ADD_FAILURE() << e.what();
         ++failures;
@@ -298,7 +435,8 @@ TEST(PostgresStore, ConcurrentStartsApplyEachMigrationOnce) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(db.count("SELECT count(*) FROM etl_schema_migrations"), 1);
+  EXPECT_EQ(db.count("SELECT count(*) FROM etl_schema_migrations"),
+            static_cast<int64_t>(store::postgresMigrations().size()));
 }
 
 TEST(PostgresStore, ConnectionErrorsNeverShowThePassword) {

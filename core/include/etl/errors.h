@@ -29,6 +29,15 @@ class RateLimitedError : public RetryableError {
   using RetryableError::RetryableError;
 };
 
+// A checkpoint that cannot be used: garbage, a field of the wrong type, a value out of range, an
+// emptied file. Thrown by Source::open() (and by sinks reading their committed checkpoint); the
+// runner stops the pipeline saying where the checkpoint lives and how to reset it. Never read a
+// broken checkpoint as "start from scratch": that silently reads everything again.
+class CheckpointError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Any other exception from a plugin is permanent: the pipeline stops with the message.
 
 }  // namespace etl

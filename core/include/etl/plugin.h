@@ -24,7 +24,7 @@
 
 // Bumped whenever a change to these headers breaks binary compatibility with built plugins.
 #ifndef ETL_PLUGIN_ABI_VERSION
-#define ETL_PLUGIN_ABI_VERSION 1
+#define ETL_PLUGIN_ABI_VERSION 2
 #endif
 
 namespace etl {
@@ -84,6 +84,13 @@ class Sink : public Plugin {
   // sink, not its own file, for the checkpoint at start.
   virtual bool commitsCheckpoints() const { return false; }
   virtual std::string committedCheckpoint() { return {}; }
+  // For a sink that commits checkpoints: where this pipeline's checkpoint lives and how an
+  // operator resets it, for the message that stops a pipeline on a broken checkpoint.
+  struct CheckpointLocation {
+    std::string where;  // "table etl_checkpoints of postgresql://etl@db:5432/etl"
+    std::string reset;  // "DELETE FROM etl_checkpoints WHERE pipeline = 'ingest'"
+  };
+  virtual CheckpointLocation checkpointLocation() const { return {}; }
   // True when write() stores batch.deadLetters itself.
   virtual bool storesDeadLetters() const { return false; }
 };

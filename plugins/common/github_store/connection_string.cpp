@@ -1,75 +1,34 @@
 #include "connection_string.h"
 
 #include <Poco/Environment.h>
-#include <Poco/URI.h>
+#include <libpq-fe.h>
 
 #include <map>
+#include <memory>
 #include <regex>
-#include <sstream>
 #include <stdexcept>
 
 namespace store {
-namespace {
-
-// libpq quoting: values with spaces, quotes or backslashes go in single quotes, escaped.
-std::string quote(const std::string& value) {
-  if (!value.empty() && value.find_first_of(" '\\") == std::string::npos) return value;
-  std::string out = "'";
-  for (char c : value) {
-    if (c == '\'' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out + "'";
-}
-
-std::map<std::string, std::string> parseKeyValues(const std::string& text) {
-  std::map<std::string, std::string> values;
-  std::size_t i = 0;
-  auto skipSpace = [&] {
-    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-  };
-  while (true) {
-    skipSpace();
-    if (i >= text.size()) break;
-    std::size_t eq = text.find('=', i);
-    if (eq == std::string::npos) throw std::invalid_argument("expected key=value in connection");
-    std::string key = text.substr(i, eq - i);
-    while (!key.empty() && std::isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
-    i = eq + 1;
-    skipSpace();
-    std::string value;
-    if (i < text.size() && text[i] == '\'') {
-      for (++i; i < text.size() && text[i] != '\''; ++i) {
-        if (text[i] == '\\' && i + 1 < text.size()) ++i;
-        value.push_back(text[i]);
-      }
-      ++i;
-    } else {
-      while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i])))
-        value.push_back(text[i++]);
-    }
-    values[key] = value;
-  }
-  return values;
-}
-
-}  // namespace
 
 Connection parseConnection(const std::string& text, const std::string& passwordEnv) {
+  char* error = nullptr;
+  std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> options(
+      PQconninfoParse(text.c_str(), &error), PQconninfoFree);
+  if (!options) {
+    std::string reason = error ? error : "out of memory";
+    if (error) PQfreemem(error);
+    while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
+    // libpq quotes the offending part, which may be a piece of the password: keep the option
+    // name of "invalid connection option", drop every other quotation.
+    if (reason.rfind("invalid connection option", 0) != 0) {
+      reason = std::regex_replace(reason, std::regex("\"[^\"]*\""), "(...)");
+    }
+    throw std::runtime_error("the database connection cannot be parsed: " + reason +
+                             " (expected postgresql://user@host:port/db or libpq key=value)");
+  }
   std::map<std::string, std::string> values;
-  if (text.rfind("postgresql://", 0) == 0 || text.rfind("postgres://", 0) == 0) {
-    Poco::URI uri(text);
-    std::string userInfo = uri.getUserInfo();
-    std::size_t colon = userInfo.find(':');
-    if (!userInfo.empty()) values["user"] = userInfo.substr(0, colon);
-    if (colon != std::string::npos) values["password"] = userInfo.substr(colon + 1);
-    if (!uri.getHost().empty()) values["host"] = uri.getHost();
-    if (uri.getPort() != 0) values["port"] = std::to_string(uri.getPort());
-    std::string path = uri.getPath();
-    if (path.size() > 1) values["dbname"] = path.substr(1);
-    for (const auto& [key, value] : uri.getQueryParameters()) values[key] = value;
-  } else {
-    values = parseKeyValues(text);
+  for (const PQconninfoOption* o = options.get(); o->keyword; ++o) {
+    if (o->val) values[o->keyword] = o->val;
   }
   if (!passwordEnv.empty()) {
     std::string password = Poco::Environment::get(passwordEnv, "");
@@ -78,22 +37,28 @@ Connection parseConnection(const std::string& text, const std::string& passwordE
   if (!values.count("connect_timeout")) values["connect_timeout"] = "10";
   Connection connection;
   for (const auto& [key, value] : values) {
-    connection.conninfo += (connection.conninfo.empty() ? "" : " ") + key + "=" + quote(value);
+    connection.keywords.push_back(key);
+    connection.values.push_back(value);
   }
-  std::ostringstream description;
-  description << "postgresql://" << (values.count("user") ? values["user"] + "@" : "")
-              << (values.count("host") ? values["host"] : "localhost")
-              << (values.count("port") ? ":" + values["port"] : "") << "/"
-              << (values.count("dbname") ? values["dbname"] : "");
-  connection.description = description.str();
+  auto get = [&](const char* key, const std::string& fallback) {
+    auto it = values.find(key);
+    return it == values.end() || it->second.empty() ? fallback : it->second;
+  };
+  std::string user = get("user", "");
+  connection.description = "postgresql://" + (user.empty() ? "" : user + "@") +
+                           get("host", get("hostaddr", "localhost")) +
+                           (values.count("port") ? ":" + values["port"] : "") + "/" +
+                           get("dbname", "");
   return connection;
 }
 
 std::string scrub(std::string message, const Connection& connection) {
-  std::size_t pos;
-  while (!connection.conninfo.empty() &&
-         (pos = message.find(connection.conninfo)) != std::string::npos) {
-    message.replace(pos, connection.conninfo.size(), connection.description);
+  for (std::size_t i = 0; i < connection.keywords.size(); ++i) {
+    const std::string& secret = connection.values[i];
+    if (connection.keywords[i] != "password" || secret.empty()) continue;
+    for (std::size_t pos; (pos = message.find(secret)) != std::string::npos;) {
+      message.replace(pos, secret.size(), "<redacted>");
+    }
   }
   static const std::regex password("password\\s*=\\s*('([^'\\\\]|\\\\.)*'|\\S+)",
                                    std::regex::icase);

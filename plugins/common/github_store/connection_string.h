@@ -1,21 +1,24 @@
-// Database connection settings: a postgresql:// URI or libpq key=value text in, libpq key=value
-// text out, plus a description that is safe to log (never a password).
+// Database connection settings: a postgresql:// URI or libpq key=value text in, parsed by libpq
+// itself (PQconninfoParse: every quoting and percent-encoding rule libpq has), out as keyword/value
+// arrays for PQconnectdbParams, plus a description that is safe to log (never a password).
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace store {
 
 struct Connection {
-  std::string conninfo;     // for libpq; may hold the password
-  std::string description;  // postgresql://user@host:port/db, for logs and errors
+  std::vector<std::string> keywords, values;  // for libpq; may hold the password
+  std::string description;                    // postgresql://user@host:port/db, for logs
 };
 
 // `passwordEnv` names an environment variable whose value, when set, becomes the password.
+// Throws std::runtime_error (a mistake, not worth retrying) when libpq cannot parse `text`; the
+// message never repeats the text.
 Connection parseConnection(const std::string& text, const std::string& passwordEnv);
 
-// Removes anything password-like and the raw connection text from a driver's error message
-// (Poco puts the whole connection string into its exceptions).
+// Removes the password and anything password-like from a driver's error message.
 std::string scrub(std::string message, const Connection& connection);
 
 }  // namespace store

@@ -61,6 +61,9 @@ const std::vector<Migration>& postgresMigrations() {
              reason      text NOT NULL,
              record      text NOT NULL,
              created_at  timestamptz NOT NULL DEFAULT now()))"}},
+      {2,
+       "dead letters keep any bytes: record_bytes holds them exactly when record (text) cannot",
+       {"ALTER TABLE etl_dead_letters ADD COLUMN record_bytes bytea"}},
   };
   return migrations;
 }
@@ -111,6 +114,9 @@ const std::vector<Migration>& sqliteMigrations() {
              pipeline TEXT NOT NULL, plugin TEXT NOT NULL, stream TEXT, reason TEXT NOT NULL,
              record TEXT NOT NULL,
              created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))))"}},
+      {2,
+       "dead letters keep any bytes: record_bytes holds them exactly when record (text) cannot",
+       {"ALTER TABLE etl_dead_letters ADD COLUMN record_bytes BLOB"}},
   };
   return migrations;
 }

@@ -1,16 +1,18 @@
-// PostgreSQL store: Poco Data opens the connection; the bulk path is libpq's COPY on that same
-// connection. A batch is COPY'd into temp tables, then INSERT ... ON CONFLICT DO NOTHING into the
-// real ones, with dead letters and the checkpoint, in one transaction. If the database refuses a
-// row (a data error), the batch is redone row by row with savepoints and the refused rows become
-// dead letters: one bad record never blocks the rest.
-#include <Poco/Data/PostgreSQL/Connector.h>
-#include <Poco/Data/PostgreSQL/SessionImpl.h>
-#include <Poco/Data/Session.h>
+// PostgreSQL store on libpq: connection settings parsed by libpq itself, the bulk path is COPY. A
+// batch is COPY'd into temp tables, then INSERT ... ON CONFLICT DO NOTHING into the real ones, with
+// dead letters and the checkpoint, in one transaction. If the database refuses a row (a data
+// error), the batch is redone row by row with savepoints and the refused rows become dead letters:
+// one bad record never blocks the rest.
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <functional>
 #include <optional>
+#include <regex>
+#include <set>
 
 #include "connection_string.h"
 #include "etl/errors.h"
@@ -40,7 +42,7 @@ struct Result {
 
 bool copySafe(const std::string& text) {
   for (unsigned char c : text) {
-    if (c == 1 || c == 2 || c == 3 || c == '\n' || c == '\r') return false;
+    if (c == 0 || c == 1 || c == 2 || c == 3 || c == '\n' || c == '\r') return false;
   }
   return true;
 }
@@ -49,7 +51,11 @@ void field(std::string& out, const std::string& value) {
   out += value;
 }
 void field(std::string& out, const std::optional<std::string>& value) {
-  out += value ? *value : std::string(1, '\x03');
+  if (value) {
+    out += *value;
+  } else {
+    out.push_back('\x03');
+  }
 }
 void field(std::string& out, int64_t value) {
   out += std::to_string(value);
@@ -73,36 +79,123 @@ std::optional<std::string> text(const std::optional<int64_t>& v) {
   return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
 }
 
+// A statement parameter: text (NULL when empty), or bytes sent in binary format (bytea).
+struct Param {
+  std::optional<std::string> value;
+  bool binary = false;
+  Param(std::optional<std::string> v) : value(std::move(v)) {}  // NOLINT: implicit on purpose
+  Param(std::string v) : value(std::move(v)) {}                 // NOLINT
+  Param(const char* v) : value(std::string(v)) {}               // NOLINT
+  static Param bytes(std::optional<std::string> v) {
+    Param p(std::move(v));
+    p.binary = true;
+    return p;
+  }
+};
+
+// What to tell an operator for a connection the server refused for good (SQLSTATE class 28:
+// authentication; 3D000: no such database).
+std::string hintFor(const std::string& state) {
+  if (state.rfind("28", 0) == 0) {
+    return "check the user and the password (PGPASSWORD, password_env, or the connection's "
+           "password) and pg_hba.conf";
+  }
+  if (state == "3D000") return "create the database, or fix dbname in the connection";
+  return "";
+}
+
+// "FATAL:  28P01: password authentication failed ..." (verbose libpq errors) -> "28P01".
+std::string sqlstateIn(const std::string& message) {
+  static const std::regex state("(FATAL|ERROR|PANIC):  ([0-9A-Z]{5}): ");
+  std::smatch m;
+  return std::regex_search(message, m, state) ? m[2].str() : std::string();
+}
+
 class PgStore : public Store {
  public:
-  PgStore(Connection connection, Poco::Logger& logger)
-      : connection_(std::move(connection)), logger_(logger) {
-    Poco::Data::PostgreSQL::Connector::registerConnector();
+  PgStore(std::string connection, std::string passwordEnv, Poco::Logger& logger)
+      : text_(std::move(connection)), passwordEnv_(std::move(passwordEnv)), logger_(logger) {}
+  ~PgStore() override { disconnect(); }
+
+  std::string describe() const override {
+    return connection_ ? connection_->description : "PostgreSQL";
   }
 
-  std::string describe() const override { return connection_.description; }
-
   void open() override {
-    if (session_ && PQstatus(pg_) == CONNECTION_OK) return;
-    session_.reset();
-    pg_ = nullptr;
-    try {
-      session_ = std::make_unique<Poco::Data::Session>("PostgreSQL", connection_.conninfo);
-    } catch (const Poco::Exception& e) {
-      throw etl::RetryableError("cannot connect to " + connection_.description + ": " +
-                                scrub(e.displayText(), connection_));
-    }
-    auto* impl = dynamic_cast<Poco::Data::PostgreSQL::SessionImpl*>(session_->impl());
-    pg_ = impl->handle();
+    if (pg_ && PQstatus(pg_) == CONNECTION_OK) return;
+    disconnect();
+    // Parsed here, not at construction: a mistake fails this pipeline (exit 70) with a message,
+    // and the environment is read when the connection is made.
+    if (!connection_) connection_ = parseConnection(text_, passwordEnv_);
+    connect();
     try {
       prepareSession();
     } catch (...) {
       // All or nothing: a session without its temp tables must not look usable next time.
-      session_.reset();
-      pg_ = nullptr;
+      disconnect();
       throw;
     }
-    logger_.information("connected to " + connection_.description);
+    logger_.information("connected to " + connection_->description);
+  }
+
+ private:
+  void disconnect() {
+    if (pg_) PQfinish(pg_);
+    pg_ = nullptr;
+  }
+
+  // Connects with libpq's own parameters. A refusal that waiting cannot cure (wrong password, no
+  // such database, a password needed and none given) is permanent; the rest (server down,
+  // starting up, too many connections, network) is retried by the runner.
+  void connect() {
+    std::vector<const char*> keys, values;
+    int timeoutSeconds = 10;
+    for (std::size_t i = 0; i < connection_->keywords.size(); ++i) {
+      keys.push_back(connection_->keywords[i].c_str());
+      values.push_back(connection_->values[i].c_str());
+      if (connection_->keywords[i] == "connect_timeout") {
+        timeoutSeconds = std::max(2, std::atoi(connection_->values[i].c_str()));
+      }
+    }
+    keys.push_back(nullptr);
+    values.push_back(nullptr);
+    pg_ = PQconnectStartParams(keys.data(), values.data(), 0);
+    if (!pg_) throw etl::RetryableError("cannot connect to " + describe() + ": out of memory");
+    // Verbose errors carry the server's SQLSTATE, which tells a refusal from an outage.
+    PQsetErrorVerbosity(pg_, PQERRORS_VERBOSE);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeoutSeconds);
+    PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+    while (PQstatus(pg_) != CONNECTION_BAD && state != PGRES_POLLING_OK &&
+           state != PGRES_POLLING_FAILED) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      deadline - std::chrono::steady_clock::now())
+                      .count();
+      if (left <= 0) {
+        disconnect();
+        throw etl::RetryableError("cannot connect to " + describe() + ": timed out after " +
+                                  std::to_string(timeoutSeconds) + " s");
+      }
+      pollfd fd{PQsocket(pg_),
+                static_cast<short>(state == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
+      if (::poll(&fd, 1, static_cast<int>(std::min<int64_t>(left, 1000))) == 0) continue;
+      state = PQconnectPoll(pg_);
+    }
+    if (PQstatus(pg_) == CONNECTION_OK) {
+      PQsetErrorVerbosity(pg_, PQERRORS_DEFAULT);
+      return;
+    }
+    std::string message = scrub(PQerrorMessage(pg_), *connection_);
+    bool needsPassword = PQconnectionNeedsPassword(pg_);
+    disconnect();
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+      message.pop_back();
+    }
+    std::string sqlstate = sqlstateIn(message);
+    std::string hint = hintFor(sqlstate);
+    if (needsPassword) hint = "the server asks for a password and none was given: " + hintFor("28");
+    std::string what = "cannot connect to " + describe() + ": " + message;
+    if (!hint.empty()) throw std::runtime_error(what + " (" + hint + ")");
+    throw etl::RetryableError(what);
   }
 
  private:
@@ -121,10 +214,11 @@ class PgStore : public Store {
   }
 
  public:
-  std::string loadCheckpoint(const std::string& pipeline) override {
+  std::optional<std::string> loadCheckpoint(const std::string& pipeline) override {
     open();
     Result r(params("SELECT checkpoint FROM etl_checkpoints WHERE pipeline = $1", {pipeline}));
-    return PQntuples(r.result) == 0 ? std::string() : std::string(PQgetvalue(r.result, 0, 0));
+    if (PQntuples(r.result) == 0) return std::nullopt;
+    return std::string(PQgetvalue(r.result, 0, 0));
   }
 
   WriteResult write(const std::string& pipeline, const std::string& plugin, const Rows& rows,
@@ -133,7 +227,7 @@ class PgStore : public Store {
     try {
       bool safe = true;
       for (const auto& p : rows.pushes) {
-        safe = safe && copySafe(p.ref) && copySafe(p.head) && copySafe(p.before) &&
+        safe = safe && copySafe(p.ref) && copySafe(p.head) && copySafe(p.before.value_or("")) &&
                copySafe(p.createdAt) && copySafe(p.eventId);
       }
       for (const auto& e : rows.events) safe = safe && copySafe(e.eventId) && copySafe(e.type);
@@ -199,9 +293,17 @@ class PgStore : public Store {
     WriteResult result;
     std::vector<DeadLetterRow> letters = rows.deadLetters;
     exec("BEGIN");
-    auto attempt = [&](const char* sql, const std::vector<std::optional<std::string>>& values,
-                       const std::string& stream, const std::string& record,
-                       std::vector<std::pair<std::size_t, std::string>>& rejected, std::size_t i) {
+    auto refuse = [&](const std::string& stream, const std::string& record,
+                      const std::string& reason,
+                      std::vector<std::pair<std::size_t, std::string>>& rejected, std::size_t i) {
+      rejected.emplace_back(i, reason);
+      letters.push_back(
+          deadLetterRow(etl::DeadLetter{etl::Record(stream, record), plugin, reason}));
+    };
+    auto attempt = [&](const char* sql, const std::vector<Param>& values, const std::string& stream,
+                       const std::string& record,
+                       std::vector<std::pair<std::size_t, std::string>>& rejected,
+                       std::size_t i) -> long long {
       exec("SAVEPOINT row");
       try {
         Result r(params(sql, values));
@@ -209,22 +311,32 @@ class PgStore : public Store {
         return std::atoll(PQcmdTuples(r.result));
       } catch (const DataError& e) {
         exec("ROLLBACK TO SAVEPOINT row");
-        rejected.emplace_back(i, e.what());
-        etl::DeadLetter letter{etl::Record(stream, record), plugin, e.what()};
-        letters.push_back(deadLetterRow(letter));
-        return 0LL;
+        refuse(stream, record, e.what(), rejected, i);
+        return 0;
       }
     };
+    std::map<std::string, std::string> refusedEvents;  // event id -> reason
     for (std::size_t i = 0; i < rows.events.size(); ++i) {
       const auto& e = rows.events[i];
+      std::size_t before = result.rejectedEvents.size();
       result.eventsInserted += attempt(
           "INSERT INTO github_events (event_id, type, actor_id, repo_id, created_at, raw) "
           "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
           {e.eventId, e.type, text(e.actorId), text(e.repoId), e.createdAt, *e.raw},
           "github_events", *e.raw, result.rejectedEvents, i);
+      if (result.rejectedEvents.size() > before) {
+        refusedEvents[e.eventId] = result.rejectedEvents.back().second;
+      }
     }
     for (std::size_t i = 0; i < rows.pushes.size(); ++i) {
       const auto& p = rows.pushes[i];
+      // A derived row never goes in without its raw event.
+      if (auto refused = refusedEvents.find(p.eventId); refused != refusedEvents.end()) {
+        refuse("push_events", *p.raw,
+               "its raw event " + p.eventId + " was not stored (" + refused->second + ")",
+               result.rejectedPushes, i);
+        continue;
+      }
       result.pushesInserted += attempt(
           "INSERT INTO push_events (push_id, event_id, repository_id, actor_id, ref, head, "
           "before, created_at, size, distinct_size, commit_count) VALUES ($1, $2, $3, $4, $5, "
@@ -232,7 +344,7 @@ class PgStore : public Store {
           {std::to_string(p.pushId), p.eventId, std::to_string(p.repositoryId),
            std::to_string(p.actorId), p.ref, p.head, p.before, p.createdAt, text(p.size),
            text(p.distinctSize), text(p.commitCount)},
-          "push_events", "push_id " + std::to_string(p.pushId), result.rejectedPushes, i);
+          "push_events", *p.raw, result.rejectedPushes, i);
     }
     writeEnrichment(rows, [&](const EntityRow& e, const std::string& reason) {
       etl::Record record(e.kind == EntityKind::Actor ? "actors" : "repositories",
@@ -349,11 +461,11 @@ class PgStore : public Store {
   void finish(const std::string& pipeline, const std::vector<DeadLetterRow>& letters,
               const std::string& checkpoint) {
     for (const auto& l : letters) {
-      Result r(
-          params("INSERT INTO etl_dead_letters (fingerprint, pipeline, plugin, stream, "
-                 "reason, record) VALUES ($1, $2, $3, $4, $5, $6) "
-                 "ON CONFLICT (fingerprint) DO NOTHING",
-                 {l.fingerprint, pipeline, l.plugin, l.stream, l.reason, l.record}));
+      Result r(params(
+          "INSERT INTO etl_dead_letters (fingerprint, pipeline, plugin, stream, reason, record, "
+          "record_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (fingerprint) DO NOTHING",
+          {l.fingerprint, pipeline, l.plugin, l.stream, l.reason, l.record,
+           Param::bytes(l.recordBytes)}));
     }
     if (!checkpoint.empty()) {
       Result r(
@@ -405,11 +517,23 @@ class PgStore : public Store {
     while (PGresult* extra = PQgetResult(pg_)) PQclear(extra);
   }
 
-  PGresult* params(const std::string& sql, const std::vector<std::optional<std::string>>& values) {
+  // Text values go with their length checked: PostgreSQL text cannot hold a NUL byte, and passing
+  // one through a C string would silently cut the value there. Bytes go in binary format.
+  PGresult* params(const std::string& sql, const std::vector<Param>& values) {
     std::vector<const char*> pointers;
-    for (const auto& v : values) pointers.push_back(v ? v->c_str() : nullptr);
+    std::vector<int> lengths, formats;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const auto& v = values[i].value;
+      if (v && !values[i].binary && std::memchr(v->data(), 0, v->size())) {
+        throw DataError("value $" + std::to_string(i + 1) +
+                        " holds a NUL byte, which PostgreSQL text cannot store");
+      }
+      pointers.push_back(v ? v->data() : nullptr);
+      lengths.push_back(v ? static_cast<int>(v->size()) : 0);
+      formats.push_back(values[i].binary ? 1 : 0);
+    }
     return check(PQexecParams(pg_, sql.c_str(), static_cast<int>(pointers.size()), nullptr,
-                              pointers.data(), nullptr, nullptr, 0),
+                              pointers.data(), lengths.data(), formats.data(), 0),
                  sql.substr(0, 40));
   }
 
@@ -424,10 +548,9 @@ class PgStore : public Store {
   }
 
   [[noreturn]] void connectionFailure(const std::string& what) {
-    std::string message = scrub(PQerrorMessage(pg_), connection_);
-    session_.reset();  // reconnect on the next attempt
-    pg_ = nullptr;
-    throw etl::RetryableError(what + " on " + connection_.description + ": " + message);
+    std::string message = scrub(PQerrorMessage(pg_), *connection_);
+    disconnect();  // reconnect on the next attempt
+    throw etl::RetryableError(what + " on " + describe() + ": " + message);
   }
 
   // Classifies a failed result: lost connection and transient server states are retryable; data
@@ -445,7 +568,7 @@ class PgStore : public Store {
     if (result) PQclear(result);
     while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
       message.pop_back();
-    message = scrub(message, connection_);
+    message = scrub(message, *connection_);
     if (PQstatus(pg_) != CONNECTION_OK || state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 ||
         state.rfind("53", 0) == 0 || state == "40001" || state == "40P01" || state.empty()) {
       connectionFailure(what + " (" + message + ")");
@@ -456,9 +579,9 @@ class PgStore : public Store {
     throw std::runtime_error(what + ": " + message + " [SQLSTATE " + state + "]");
   }
 
-  Connection connection_;
+  std::string text_, passwordEnv_;
+  std::optional<Connection> connection_;
   Poco::Logger& logger_;
-  std::unique_ptr<Poco::Data::Session> session_;
   PGconn* pg_ = nullptr;
   bool migrated_ = false;
 };
@@ -467,7 +590,7 @@ class PgStore : public Store {
 
 std::unique_ptr<Store> makePostgresStore(const std::string& connection,
                                          const std::string& passwordEnv, Poco::Logger& logger) {
-  return std::make_unique<PgStore>(parseConnection(connection, passwordEnv), logger);
+  return std::make_unique<PgStore>(connection, passwordEnv, logger);
 }
 
 }  // namespace store

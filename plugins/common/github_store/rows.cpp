@@ -5,6 +5,9 @@
 
 #include <cstdio>
 #include <ctime>
+#include <map>
+
+#include "etl/text.h"
 
 namespace store {
 namespace {
@@ -27,7 +30,7 @@ PushRow pushRow(const etl::Record& r) {
   row.actorId = r.get<int64_t>("actor_id");
   row.ref = r.get<std::string>("ref");
   row.head = r.get<std::string>("head");
-  row.before = r.get<std::string>("before");
+  row.before = r.find<std::string>("before");
   row.createdAt = r.get<std::string>("created_at");
   row.size = r.find<int64_t>("size");
   row.distinctSize = r.find<int64_t>("distinct_size");
@@ -115,7 +118,8 @@ Rows splitBatch(etl::Batch& batch, const Streams& streams) {
   Rows rows;
   std::vector<etl::Record> kept;
   kept.reserve(batch.records.size());
-  std::vector<std::size_t> eventIndex;  // rows.events[i] is kept[eventIndex[i]]
+  std::vector<std::size_t> eventIndex, pushIndex;    // rows.events[i] is kept[eventIndex[i]]
+  std::map<std::string, std::string> refusedEvents;  // event id -> why it was not stored
   for (auto& record : batch.records) {
     const std::string& stream = record.stream();
     bool isEvent = stream == streams.events;
@@ -138,26 +142,69 @@ Rows splitBatch(etl::Batch& batch, const Streams& streams) {
         eventIndex.push_back(kept.size());
       } else {
         rows.pushes.push_back(pushRow(record));
+        pushIndex.push_back(kept.size());
       }
     } catch (const std::exception& e) {  // FieldError, or a malformed id in metadata
+      if (isEvent) {
+        try {
+          if (auto id = record.find<std::string>("id")) refusedEvents[*id] = e.what();
+        } catch (const etl::FieldError&) {
+          // Unreadable: nothing can have been derived from it either.
+        }
+      }
       batch.reject(std::move(record), e.what());
       continue;
     }
     kept.push_back(std::move(record));
   }
+  // A derived row never goes in without its raw event.
+  if (!refusedEvents.empty()) {
+    std::vector<PushRow> pushes;
+    std::vector<std::size_t> index;
+    std::vector<bool> drop(kept.size(), false);
+    for (std::size_t i = 0; i < rows.pushes.size(); ++i) {
+      auto refused = refusedEvents.find(rows.pushes[i].eventId);
+      if (refused == refusedEvents.end()) {
+        pushes.push_back(std::move(rows.pushes[i]));
+        index.push_back(pushIndex[i]);
+        continue;
+      }
+      drop[pushIndex[i]] = true;
+      batch.reject(kept[pushIndex[i]],
+                   "its raw event " + refused->first + " was not stored (" + refused->second + ")");
+    }
+    rows.pushes = std::move(pushes);
+    std::vector<etl::Record> remaining;
+    std::vector<std::size_t> newPosition(kept.size());
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+      newPosition[i] = remaining.size();
+      if (!drop[i]) remaining.push_back(std::move(kept[i]));
+    }
+    for (auto& i : eventIndex) i = newPosition[i];
+    for (auto& i : index) i = newPosition[i];
+    pushIndex = std::move(index);
+    kept = std::move(remaining);
+  }
   batch.records = std::move(kept);
   for (std::size_t i = 0; i < rows.events.size(); ++i) {
     rows.events[i].raw = &batch.records[eventIndex[i]].raw();
+  }
+  for (std::size_t i = 0; i < rows.pushes.size(); ++i) {
+    rows.pushes[i].raw = &batch.records[pushIndex[i]].raw();
   }
   return rows;
 }
 
 DeadLetterRow deadLetterRow(const etl::DeadLetter& letter) {
-  DeadLetterRow row{letter.plugin, letter.record.stream(), letter.reason, letter.record.raw(), {}};
+  const std::string& raw = letter.record.raw();
+  DeadLetterRow row{
+      letter.plugin,          letter.record.stream(), etl::storableText(letter.reason),
+      etl::storableText(raw), std::nullopt,           {}};
+  if (!etl::isStorableText(raw)) row.recordBytes = raw;
   Poco::MD5Engine md5;
   // The same record refused by the same plugin for the same reason is one dead letter, whichever
   // pipeline or replay met it.
-  const std::string* parts[] = {&row.plugin, &row.stream, &row.reason, &row.record};
+  const std::string* parts[] = {&row.plugin, &row.stream, &letter.reason, &raw};
   for (const std::string* part : parts) {
     md5.update(*part);
     md5.update('\0');

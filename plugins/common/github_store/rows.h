@@ -23,8 +23,10 @@ struct PushRow {
   int64_t pushId = 0;
   std::string eventId;
   int64_t repositoryId = 0, actorId = 0;
-  std::string ref, head, before, createdAt;
+  std::string ref, head, createdAt;
+  std::optional<std::string> before;  // absent from 2012-era payloads
   std::optional<int64_t> size, distinctSize, commitCount;
+  const std::string* raw = nullptr;  // the derived record, for a dead letter
 };
 
 enum class EntityKind { Actor, Repository };
@@ -50,8 +52,11 @@ struct EnrichmentRow {
   std::optional<std::string> error;
 };
 
+// A dead letter as stored: any bytes. `record` is always valid UTF-8 without NUL (readable, and
+// lossy when the bytes were not); then `recordBytes` holds the exact bytes (bytea/BLOB).
 struct DeadLetterRow {
   std::string plugin, stream, reason, record;
+  std::optional<std::string> recordBytes;
   std::string fingerprint;  // makes a replayed batch's dead letters idempotent
 };
 
@@ -80,7 +85,8 @@ etl::Record entityRecord(const Streams& streams, const EntityRow& row);
 etl::Record enrichmentRecord(const Streams& streams, const EnrichmentRow& row);
 
 // Rejects (batch.reject) records that are not valid JSON, lack a required field, or belong to no
-// known stream; the rows then point into batch.records, which must not change afterwards.
+// known stream, and the rows derived from a rejected event (a push row is never stored without its
+// raw event); the rows then point into batch.records, which must not change afterwards.
 Rows splitBatch(etl::Batch& batch, const Streams& streams);
 
 DeadLetterRow deadLetterRow(const etl::DeadLetter& letter);

@@ -1,6 +1,7 @@
 // The embedded default: the same tables in a local SQLite file (Poco Data SQLite), written with the
 // same guarantees: insert-or-ignore on the same unique keys, and rows, dead letters and checkpoint
 // in one transaction (WAL, synchronous=FULL). One writer at a time: BEGIN IMMEDIATE.
+#include <Poco/Data/LOB.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/SQLiteException.h>
 #include <Poco/Data/Session.h>
@@ -58,15 +59,16 @@ class SqliteStore : public Store {
     logger_.information("using the embedded SQLite store " + path_);
   }
 
-  std::string loadCheckpoint(const std::string& pipeline) override {
+  std::optional<std::string> loadCheckpoint(const std::string& pipeline) override {
     open();
-    std::string checkpoint;
+    std::vector<std::string> checkpoints;
     std::string name = pipeline;
     guard([&] {
       *session_ << "SELECT checkpoint FROM etl_checkpoints WHERE pipeline = ?", use(name),
-          into(checkpoint), now;
+          into(checkpoints), now;
     });
-    return checkpoint;
+    if (checkpoints.empty()) return std::nullopt;
+    return checkpoints.front();
   }
 
   WriteResult write(const std::string& pipeline, const std::string&, const Rows& rows,
@@ -81,9 +83,15 @@ class SqliteStore : public Store {
         for (const auto& l : rows.deadLetters) {
           std::string fingerprint = l.fingerprint, name = pipeline, plugin = l.plugin,
                       stream = l.stream, reason = l.reason, record = l.record;
+          Poco::Nullable<Poco::Data::BLOB> bytes;
+          if (l.recordBytes) {
+            bytes = Poco::Data::BLOB(reinterpret_cast<const unsigned char*>(l.recordBytes->data()),
+                                     l.recordBytes->size());
+          }
           *session_ << "INSERT OR IGNORE INTO etl_dead_letters (fingerprint, pipeline, plugin, "
-                       "stream, reason, record) VALUES (?, ?, ?, ?, ?, ?)",
-              use(fingerprint), use(name), use(plugin), use(stream), use(reason), use(record), now;
+                       "stream, reason, record, record_bytes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+              use(fingerprint), use(name), use(plugin), use(stream), use(reason), use(record),
+              use(bytes), now;
         }
         if (!checkpoint.empty()) {
           std::string name = pipeline, value = checkpoint;
@@ -233,7 +241,8 @@ class SqliteStore : public Store {
     }
     if (!rows.pushes.empty()) {
       Poco::Int64 pushId = 0, repositoryId = 0, actorId = 0;
-      std::string eventId, ref, head, before, createdAt;
+      std::string eventId, ref, head, createdAt;
+      Poco::Nullable<std::string> before;
       Poco::Nullable<Poco::Int64> size, distinct, commits;
       Poco::Data::Statement insert(*session_);
       insert << "INSERT OR IGNORE INTO push_events (push_id, event_id, repository_id, actor_id, "
@@ -243,7 +252,7 @@ class SqliteStore : public Store {
           use(before), use(createdAt), use(size), use(distinct), use(commits);
       for (const auto& p : rows.pushes) {
         pushId = p.pushId, eventId = p.eventId, repositoryId = p.repositoryId;
-        actorId = p.actorId, ref = p.ref, head = p.head, before = p.before;
+        actorId = p.actorId, ref = p.ref, head = p.head, before = nullable(p.before);
         createdAt = p.createdAt, size = nullable(p.size);
         distinct = nullable(p.distinctSize), commits = nullable(p.commitCount);
         result.pushesInserted += static_cast<int64_t>(insert.execute());

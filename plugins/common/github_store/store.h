@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,7 +45,8 @@ class Store {
   // Connects if needed and applies pending migrations (safe when several processes start at
   // once). Throws etl::RetryableError while the database cannot be reached.
   virtual void open() = 0;
-  virtual std::string loadCheckpoint(const std::string& pipeline) = 0;
+  // The pipeline's committed checkpoint; nullopt when it has none yet.
+  virtual std::optional<std::string> loadCheckpoint(const std::string& pipeline) = 0;
   // One transaction: rows (insert-or-ignore), dead letters (idempotent by fingerprint) and the
   // checkpoint. Rows the database refuses are returned, dead-lettered in the same transaction.
   virtual WriteResult write(const std::string& pipeline, const std::string& plugin,

@@ -5,14 +5,12 @@
 // the committed size, dropping lines written after the last commit (a crash between the two
 // writes), and hands that checkpoint to the source. kill -9 at any moment loses and repeats
 // nothing.
-#include <Poco/File.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -22,23 +20,6 @@
 namespace {
 
 const std::string kSidecarMagic = "etlrun-jsonl-checkpoint 1";
-
-std::string readAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-void writeAll(int fd, const std::string& data, const std::string& path) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw etl::RetryableError("cannot write " + path + ": " + std::strerror(errno));
-    done += static_cast<std::size_t>(n);
-  }
-}
 
 class JsonlSink : public etl::Sink {
  public:
@@ -55,13 +36,25 @@ class JsonlSink : public etl::Sink {
     struct stat info {};
     ::fstat(fd_, &info);
     size_ = static_cast<uint64_t>(info.st_size);
-    if (Poco::File(sidecar_).exists()) {
-      std::istringstream in(readAll(sidecar_));
+    if (auto content = etl::readFileIfExists(sidecar_)) {
+      std::istringstream in(*content);
       std::string magic, size;
       std::getline(in, magic);
       std::getline(in, size);
-      if (magic != kSidecarMagic) throw std::runtime_error(sidecar_ + " is not a jsonl checkpoint");
+      if (magic != kSidecarMagic || size.empty() ||
+          size.find_first_not_of("0123456789") != std::string::npos || size.size() > 19) {
+        throw etl::CheckpointError(sidecar_ + " is not a jsonl checkpoint (" +
+                                   (content->empty() ? "it is empty" : "damaged") +
+                                   "); nothing was read or written. To start over, delete it and " +
+                                   path_);
+      }
       uint64_t committed = std::stoull(size);
+      if (committed > size_) {
+        throw etl::CheckpointError(sidecar_ + " says " + path_ + " holds " + size +
+                                   " bytes, but it has " + std::to_string(size_) +
+                                   ": the file was cut or replaced. To start "
+                                   "over, delete both");
+      }
       checkpoint_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
       if (size_ > committed) {
         context_.logger.warning("dropping " + std::to_string(size_ - committed) +
@@ -87,6 +80,9 @@ class JsonlSink : public etl::Sink {
 
   bool commitsCheckpoints() const override { return path_ != "-"; }
   std::string committedCheckpoint() override { return checkpoint_; }
+  CheckpointLocation checkpointLocation() const override {
+    return {sidecar_, "delete " + sidecar_ + " and " + path_};
+  }
 
   void write(etl::Batch& batch) override {
     std::string lines;
@@ -104,7 +100,7 @@ class JsonlSink : public etl::Sink {
         ::lseek(fd_, static_cast<off_t>(size_), SEEK_SET) < 0) {
       throw etl::RetryableError("cannot rewind " + path_ + ": " + std::strerror(errno));
     }
-    writeAll(fd_, lines, path_);
+    etl::writeAll(fd_, lines, path_);
     if (sync_ && ::fdatasync(fd_) != 0) {
       throw etl::RetryableError("cannot sync " + path_ + ": " + std::strerror(errno));
     }
@@ -116,15 +112,8 @@ class JsonlSink : public etl::Sink {
 
  private:
   void commit(uint64_t size, const std::string& checkpoint) {
-    std::string temp = sidecar_ + ".tmp";
-    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw etl::RetryableError("cannot create " + temp + ": " + std::strerror(errno));
-    writeAll(fd, kSidecarMagic + "\n" + std::to_string(size) + "\n" + checkpoint, temp);
-    if (sync_) ::fsync(fd);
-    ::close(fd);
-    if (::rename(temp.c_str(), sidecar_.c_str()) != 0) {
-      throw etl::RetryableError("cannot rename " + temp + ": " + std::strerror(errno));
-    }
+    etl::writeFileAtomically(
+        sidecar_, kSidecarMagic + "\n" + std::to_string(size) + "\n" + checkpoint, sync_);
   }
 
   etl::Context& context_;

@@ -26,7 +26,23 @@ class PostgresSink : public etl::Sink {
   bool commitsCheckpoints() const override { return true; }
   bool storesDeadLetters() const override { return true; }
 
-  std::string committedCheckpoint() override { return store_->loadCheckpoint(context_.pipeline); }
+  std::string committedCheckpoint() override {
+    auto checkpoint = store_->loadCheckpoint(context_.pipeline);
+    if (!checkpoint) return {};
+    // A checkpoint is never committed empty: an empty one was edited by hand.
+    if (checkpoint->find_first_not_of(" \t\r\n") == std::string::npos) {
+      throw etl::CheckpointError("the stored checkpoint is empty");
+    }
+    return *checkpoint;
+  }
+
+  CheckpointLocation checkpointLocation() const override {
+    std::string reset = "DELETE FROM etl_checkpoints WHERE pipeline = '" + context_.pipeline + "'";
+    std::string where = store_->describe();
+    if (where.rfind("sqlite:", 0) == 0)
+      reset = "run: sqlite3 " + where.substr(7) + " \"" + reset + "\"";
+    return {"table etl_checkpoints of " + where, reset};
+  }
 
   void write(etl::Batch& batch) override {
     store::Rows rows = store::splitBatch(batch, streams_);
@@ -43,8 +59,7 @@ class PostgresSink : public etl::Sink {
     }
     for (const auto& [index, reason] : result.rejectedPushes) {
       batch.deadLetters.push_back(
-          {etl::Record(streams_.pushes, "push_id " + std::to_string(rows.pushes[index].pushId)),
-           context_.plugin, reason});
+          {etl::Record(streams_.pushes, *rows.pushes[index].raw), context_.plugin, reason});
     }
     auto& m = context_.metrics;
     m.counter(context_.pipeline + ".events_stored").fetch_add(result.eventsInserted);

@@ -29,7 +29,8 @@ std::string rowFromEvent(const etl::Record& event) {
   if (!repositoryId) repositoryId = event.get<int64_t>("repo.id");
   std::string ref = event.get<std::string>("payload.ref");
   std::string head = event.get<std::string>("payload.head");
-  std::string before = event.get<std::string>("payload.before");
+  // Payloads before ~2013 (the 2012 events API) have no `before`: stored as NULL.
+  auto before = event.find<std::string>("payload.before");
   std::string createdAt = event.get<std::string>("created_at");
 
   std::string row = "{\"push_id\":" + std::to_string(pushId);
@@ -38,7 +39,7 @@ std::string rowFromEvent(const etl::Record& event) {
   addNumber(row, "actor_id", actorId);
   addString(row, "ref", ref);
   addString(row, "head", head);
-  addString(row, "before", before);
+  if (before) addString(row, "before", *before);
   addString(row, "created_at", createdAt);
   // Optional: gone from the API since 2025-10-07, present in GH Archive history.
   if (auto size = event.find<int64_t>("payload.size")) addNumber(row, "size", *size);

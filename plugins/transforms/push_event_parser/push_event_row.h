@@ -1,5 +1,6 @@
-// A PushEvent turned into a push_events row (as a small JSON document), for all three payload
-// shapes GitHub has used: before ~2023 {push_id, size, distinct_size, ref, head, before, commits};
+// A PushEvent turned into a push_events row (as a small JSON document), for every payload shape
+// GitHub has used: 2012 {push_id, size, ref, head, commits} (no before, no distinct_size);
+// 2013 to ~2023 {push_id, size, distinct_size, ref, head, before, commits};
 // ~2023 to Sept 2025 the same plus repository_id; since 2025-10-07 only {repository_id, push_id,
 // ref, head, before}.
 #pragma once
