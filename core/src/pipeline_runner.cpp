@@ -80,7 +80,9 @@ void PipelineRunner::start(std::function<void()> onFinished) {
     try {
       runSource();
     } catch (const std::exception& e) {
-      fail(std::string("source '") + spec_.source.name + "': " + e.what());
+      // What the source read before it failed was delivered: the worker commits it, then the
+      // pipeline fails with this message.
+      sourceFailure_ = std::string("source '") + spec_.source.name + "': " + e.what();
     }
     queue_->close(failed_);
     finishOne();
@@ -88,6 +90,7 @@ void PipelineRunner::start(std::function<void()> onFinished) {
   workerThread_ = std::thread([this] {
     try {
       runWorker();
+      if (!sourceFailure_.empty()) fail(sourceFailure_);
     } catch (const std::exception& e) {
       fail(e.what());
     }
@@ -138,14 +141,6 @@ bool PipelineRunner::backoff(const std::string& what, const std::exception& erro
 
 void PipelineRunner::runSource() {
   std::string checkpoint;
-  // Where the checkpoint lives, for the message when it cannot be used.
-  Sink::CheckpointLocation location;
-  if (sink_->commitsCheckpoints()) {
-    location = sink_->checkpointLocation();
-  } else {
-    CheckpointFile file(services_.stateDir, spec_.name);
-    location = {file.path(), "delete " + file.path()};
-  }
   try {
     if (sink_->commitsCheckpoints()) {
       TimePoint since{};
@@ -162,6 +157,14 @@ void PipelineRunner::runSource() {
     }
     source_->open(checkpoint);
   } catch (const CheckpointError& e) {
+    // Where the checkpoint lives (asked now: a sink knows once it has connected).
+    Sink::CheckpointLocation location;
+    if (sink_->commitsCheckpoints()) {
+      location = sink_->checkpointLocation();
+    } else {
+      std::string path = CheckpointFile(services_.stateDir, spec_.name).path();
+      location = {path, "delete " + path};
+    }
     throw std::runtime_error(
         "the checkpoint of pipeline '" + spec_.name + "' (" +
         (location.where.empty() ? "kept by sink '" + spec_.sink.name + "'" : location.where) +
@@ -182,7 +185,7 @@ void PipelineRunner::runSource() {
   TimePoint firstAt{};
   auto flush = [&]() -> bool {
     std::string now = source_->checkpoint();
-    if (pending.records.empty() && now == lastPushed) return true;
+    if (pending.records.empty() && pending.deadLetters.empty() && now == lastPushed) return true;
     pending.checkpoint = now;
     lastPushed = now;
     bool ok = queue_->push(std::move(pending), [&paused] { paused.fetch_add(1); });
@@ -195,8 +198,15 @@ void PipelineRunner::runSource() {
   while (!services_.stop.requested()) {
     Source::Poll poll;
     std::size_t before = pending.records.size();
+    std::size_t lettersBefore = pending.deadLetters.size();
     try {
-      poll = source_->poll(pending.records, spec_.maxRecords - before);
+      try {
+        poll = source_->poll(pending.records, spec_.maxRecords - before);
+      } catch (...) {
+        collectDeadLetters(pending, lettersBefore);
+        throw;
+      }
+      collectDeadLetters(pending, lettersBefore);
       attempt = 0;
     } catch (const RetryableError& e) {
       if (!flush()) return;
@@ -204,6 +214,9 @@ void PipelineRunner::runSource() {
         break;
       }
       continue;
+    } catch (const std::exception&) {
+      flush();  // what was read before the failure is still stored
+      throw;
     }
     if (pending.records.size() > before) {
       polled.fetch_add(static_cast<int64_t>(pending.records.size() - before));
@@ -221,6 +234,13 @@ void PipelineRunner::runSource() {
     }
   }
   flush();  // on stop: what was read so far is delivered and committed (graceful drain)
+}
+
+void PipelineRunner::collectDeadLetters(Batch& pending, std::size_t from) {
+  source_->drainDeadLetters(pending.deadLetters);
+  for (std::size_t i = from; i < pending.deadLetters.size(); ++i) {
+    if (pending.deadLetters[i].plugin.empty()) pending.deadLetters[i].plugin = spec_.source.name;
+  }
 }
 
 void PipelineRunner::runWorker() {

@@ -43,6 +43,8 @@ class PipelineRunner {
  private:
   void runSource();
   void runWorker();
+  // Moves the source's dead letters into the batch being filled, stamped with the source's name.
+  void collectDeadLetters(Batch& pending, std::size_t from);
   void fail(const std::string& message);
   void finishOne();
   // Waits for the next retry; false when stopping. Logs what failed and when it retries.
@@ -62,6 +64,7 @@ class PipelineRunner {
   std::unique_ptr<Queue> queue_;
   std::thread sourceThread_, workerThread_;
   std::atomic<bool> failed_{false};
+  std::string sourceFailure_;  // set by the source thread before it closes the queue
   std::atomic<int> running_{0};
   std::function<void()> onFinished_;
 };

@@ -66,6 +66,10 @@ class Source : public Plugin {
   virtual Poll poll(std::vector<Record>& out, std::size_t maxRecords) = 0;
   // State covering every record returned so far; committed with the batch that holds them.
   virtual std::string checkpoint() const = 0;
+  // Input the source could not turn into records (a damaged stretch of a file, ...), moved to
+  // `out` after each poll(): committed as dead letters with the batch, so nothing is skipped
+  // silently.
+  virtual void drainDeadLetters(std::vector<DeadLetter>& out) {}
 };
 
 class Transform : public Plugin {

@@ -1,21 +1,54 @@
 // file: reads JSON lines from a file or a glob of files (plain or .gz, e.g. GH Archive hours), in
-// natural order. Checkpoint = current file + byte offset (uncompressed), so a restart resumes
-// exactly after the last committed line.
-#include <Poco/File.h>
+// natural order. It remembers every file it has finished (with its size and modification time) and
+// where it is inside the ones it has begun, so a later run with another glob reads exactly the
+// files it has not read, in any order, and says how many it skipped. A file that changed after it
+// was read is named in a warning. Damage inside a .gz file: every line before it is delivered;
+// then the pipeline stops naming the file and byte (on_corrupt: fail), or the damage becomes a
+// dead letter and the next file is read (on_corrupt: skip).
 #include <Poco/Glob.h>
-#include <Poco/InflatingStream.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <sys/stat.h>
 
 #include <algorithm>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
+#include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include "etl/sdk.h"
+#include "line_reader.h"
 #include "natural_order.h"
 
 namespace {
+
+// What a finished file looked like, to notice when it changes afterwards.
+struct Seen {
+  int64_t size = -1;
+  int64_t mtimeNs = -1;
+  bool operator==(const Seen& o) const { return size == o.size && mtimeNs == o.mtimeNs; }
+};
+
+std::optional<Seen> statFile(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return std::nullopt;
+  return Seen{static_cast<int64_t>(info.st_size),
+              static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000LL + info.st_mtim.tv_nsec};
+}
+
+int64_t nonNegative(const Poco::Dynamic::Var& value, const std::string& what) {
+  int64_t n = 0;
+  try {
+    if (!value.isInteger()) throw etl::CheckpointError("");
+    n = value.convert<int64_t>();
+  } catch (const std::exception&) {
+    throw etl::CheckpointError(what + " is not an integer");
+  }
+  if (n < 0) throw etl::CheckpointError(what + " is negative (" + std::to_string(n) + ")");
+  return n;
+}
 
 class FileSource : public etl::Source {
  public:
@@ -23,54 +56,77 @@ class FileSource : public etl::Source {
       : context_(context),
         pattern_(config.getString("path")),
         stream_(config.getString("stream")),
-        keyField_(config.has("key_field") ? config.getString("key_field") : "") {}
+        keyField_(config.has("key_field") ? config.getString("key_field") : ""),
+        skipDamaged_(config.getString("on_corrupt") == "skip") {
+    const std::string& mode = config.getString("on_corrupt");
+    if (mode != "fail" && mode != "skip") {
+      throw std::runtime_error(config.location("on_corrupt") +
+                               ": on_corrupt must be fail or skip, got '" + mode + "'");
+    }
+  }
 
   void open(const std::string& checkpoint) override {
+    readCheckpoint(checkpoint);
     std::set<std::string> found;
     Poco::Glob::glob(pattern_, found);
-    files_.assign(found.begin(), found.end());
-    std::sort(files_.begin(), files_.end(), etl_file::naturalLess);
-    if (files_.empty()) {
-      throw std::runtime_error("no file matches '" + pattern_ + "'");
-    }
-    if (!checkpoint.empty()) {
-      auto state = Poco::JSON::Parser().parse(checkpoint).extract<Poco::JSON::Object::Ptr>();
-      std::string file = state->getValue<std::string>("file");
-      offset_ = state->getValue<uint64_t>("offset");
-      bool done = state->optValue<bool>("done", false);
-      // Files sorted before the checkpoint's are finished; resume inside the checkpoint's file.
-      index_ = static_cast<std::size_t>(
-          std::lower_bound(files_.begin(), files_.end(), file, etl_file::naturalLess) -
-          files_.begin());
-      if (index_ >= files_.size() || files_[index_] != file) {
-        context_.logger.warning("checkpoint file " + file +
-                                " no longer matches; continuing after it");
-        offset_ = 0;
-      } else if (done) {
-        ++index_, offset_ = 0;
+    std::vector<std::string> files(found.begin(), found.end());
+    std::sort(files.begin(), files.end(), etl_file::naturalLess);
+    if (files.empty()) throw std::runtime_error("no file matches '" + pattern_ + "'");
+    std::size_t skipped = 0;
+    for (const auto& file : files) {
+      auto done = done_.find(file);
+      if (done == done_.end()) {
+        todo_.push_back(file);
+        continue;
+      }
+      ++skipped;
+      auto now = statFile(file);
+      if (now && !(*now == done->second)) {
+        context_.logger.warning(file + " changed since it was read (size " +
+                                std::to_string(done->second.size) + " -> " +
+                                std::to_string(now->size) +
+                                " bytes, or a new modification time); it is not read again. To "
+                                "read it again, give it a new name");
       }
     }
-    context_.logger.information(std::to_string(files_.size()) + " file(s) match " + pattern_ +
-                                (index_ > 0 || offset_ > 0
-                                     ? ", resuming at file " + std::to_string(index_ + 1) +
-                                           " offset " + std::to_string(offset_)
-                                     : ""));
+    std::string resume;
+    for (const auto& [file, offset] : partial_) {
+      bool matched = std::find(todo_.begin(), todo_.end(), file) != todo_.end();
+      if (matched) {
+        resume += ", resuming " + file + " at byte " + std::to_string(offset);
+      } else {
+        context_.logger.warning(file + " was read up to byte " + std::to_string(offset) +
+                                " but no longer matches '" + pattern_ +
+                                "': the rest of it is read when a glob matches it again");
+      }
+    }
+    context_.logger.information(std::to_string(files.size()) + " file(s) match " + pattern_ + ": " +
+                                std::to_string(skipped) + " already read (skipped), " +
+                                std::to_string(todo_.size()) + " to read" + resume);
   }
 
   Poll poll(std::vector<etl::Record>& out, std::size_t maxRecords) override {
     std::size_t produced = 0;
     std::string line;
     while (produced < maxRecords) {
-      if (!input_ && !openCurrent()) return {Status::Done, {}};
-      if (!std::getline(*input_, line)) {
-        if (input_->bad()) throw std::runtime_error("read error in " + files_[index_]);
-        finishCurrent();
+      if (!reader_) {
+        if (next_ >= todo_.size()) return {Status::Done, {}};
+        openNext();
+        if (!reader_) continue;  // damaged before its checkpoint, skipped
+      }
+      try {
+        if (!reader_->next(line)) {
+          finishCurrent();
+          continue;
+        }
+      } catch (const etl_file::DamagedInput& damage) {
+        onDamage(damage, reader_->partialLine());  // throws unless skipping
         continue;
       }
-      offset_ += line.size() + (input_->eof() ? 0 : 1);
+      partial_[current()] = reader_->offset();
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      // One exact allocation per record; `line` keeps its buffer for the next getline.
+      // One exact allocation per record; `line` keeps its buffer for the next read.
       std::string raw;
       raw.reserve(line.size() + etl::Record::kPadding);
       raw.assign(line);
@@ -88,69 +144,138 @@ class FileSource : public etl::Source {
     return {Status::More, {}};
   }
 
+  void drainDeadLetters(std::vector<etl::DeadLetter>& out) override {
+    for (auto& letter : deadLetters_) out.push_back(std::move(letter));
+    deadLetters_.clear();
+  }
+
   std::string checkpoint() const override {
-    if (files_.empty()) return {};
-    Poco::JSON::Object state;
-    bool finished = index_ >= files_.size();
-    state.set("file", finished ? files_.back() : files_[index_]);
-    state.set("offset", offset_);
-    state.set("done", finished || doneCurrent_);
+    Poco::JSON::Object state, done, partial;
+    for (const auto& [file, seen] : done_) {
+      Poco::JSON::Array entry;
+      entry.add(seen.size);
+      entry.add(seen.mtimeNs);
+      done.set(file, entry);
+    }
+    for (const auto& [file, offset] : partial_) partial.set(file, offset);
+    state.set("done", done);
+    state.set("partial", partial);
     std::ostringstream out;
     state.stringify(out);
     return out.str();
   }
 
  private:
-  bool openCurrent() {
-    if (index_ >= files_.size()) return false;
-    const std::string& path = files_[index_];
-    file_ = std::make_unique<std::ifstream>(path, std::ios::binary);
-    if (!*file_) throw etl::RetryableError("cannot open " + path);
-    bool gzip = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
-    if (gzip) {
-      inflater_ = std::make_unique<Poco::InflatingInputStream>(
-          *file_, Poco::InflatingStreamBuf::STREAM_GZIP);
-      input_ = inflater_.get();
-      // Compressed files cannot seek: skip what was already committed.
-      std::vector<char> skip(1 << 16);
-      uint64_t left = offset_;
-      while (left > 0 && input_->read(skip.data(), std::min<uint64_t>(left, skip.size()))) {
-        left -= static_cast<uint64_t>(input_->gcount());
-      }
-      if (left > 0) throw std::runtime_error(path + " is shorter than its checkpoint offset");
-    } else {
-      file_->seekg(static_cast<std::streamoff>(offset_));
-      input_ = file_.get();
+  const std::string& current() const { return todo_[next_]; }
+
+  void readCheckpoint(const std::string& checkpoint) {
+    if (checkpoint.empty()) return;
+    Poco::JSON::Object::Ptr state;
+    try {
+      state = Poco::JSON::Parser().parse(checkpoint).extract<Poco::JSON::Object::Ptr>();
+    } catch (const std::exception&) {
+      throw etl::CheckpointError("it is not a JSON object: '" + checkpoint.substr(0, 60) + "'");
     }
-    doneCurrent_ = false;
-    context_.logger.information("reading file " + std::to_string(index_ + 1) + "/" +
-                                std::to_string(files_.size()) + ": " + path);
-    return true;
+    if (state->has("done") && state->get("done").isBoolean()) {
+      // The format before finished files were remembered: one file and an offset, every file
+      // sorted before it finished.
+      readHighWaterMark(*state);
+      return;
+    }
+    auto done = state->getObject("done");
+    auto partial = state->getObject("partial");
+    if (!done || !partial) {
+      throw etl::CheckpointError("it has no 'done' and 'partial' objects (not a file checkpoint)");
+    }
+    for (const auto& name : done->getNames()) {
+      auto entry = done->getArray(name);
+      if (!entry || entry->size() != 2) {
+        throw etl::CheckpointError("done['" + name + "'] is not [size, mtime]");
+      }
+      done_[name] = {nonNegative(entry->get(0), "the size of " + name),
+                     nonNegative(entry->get(1), "the mtime of " + name)};
+    }
+    for (const auto& name : partial->getNames()) {
+      partial_[name] =
+          static_cast<uint64_t>(nonNegative(partial->get(name), "the offset in " + name));
+    }
+  }
+
+  void readHighWaterMark(const Poco::JSON::Object& state) {
+    if (!state.has("file") || !state.get("file").isString()) {
+      throw etl::CheckpointError("'file' is missing or not a string");
+    }
+    std::string file = state.getValue<std::string>("file");
+    uint64_t offset = static_cast<uint64_t>(nonNegative(state.get("offset"), "'offset'"));
+    std::set<std::string> found;
+    Poco::Glob::glob(pattern_, found);
+    for (const auto& f : found) {
+      if (etl_file::naturalLess(f, file)) done_[f] = statFile(f).value_or(Seen{});
+    }
+    if (state.getValue<bool>("done")) {
+      done_[file] = statFile(file).value_or(Seen{});
+    } else {
+      partial_[file] = offset;
+    }
+  }
+
+  void openNext() {
+    const std::string& path = current();
+    auto at = partial_.find(path);
+    uint64_t offset = at == partial_.end() ? 0 : at->second;
+    try {
+      reader_ = std::make_unique<etl_file::LineReader>(path, offset);
+    } catch (const etl_file::DamagedInput& damage) {
+      onDamage(damage, "");
+      return;
+    } catch (const std::exception& e) {
+      // It matched when the run began: a file that vanished or became unreadable does not come
+      // back by waiting, and skipping it silently would lose it.
+      throw std::runtime_error(std::string(e.what()) + " (it matched '" + pattern_ +
+                               "' when the run began)");
+    }
+    context_.logger.information("reading file " + std::to_string(next_ + 1) + "/" +
+                                std::to_string(todo_.size()) + ": " + path +
+                                (offset ? " from byte " + std::to_string(offset) : ""));
   }
 
   void finishCurrent() {
     context_.metrics.counter(context_.pipeline + ".files_done").fetch_add(1);
-    input_ = nullptr;
-    inflater_.reset();
-    file_.reset();
-    if (index_ + 1 < files_.size()) {
-      ++index_;
-      offset_ = 0;
-    } else {
-      doneCurrent_ = true;  // stay on the last file, marked done, so the checkpoint says so
-      index_ = files_.size();
+    const std::string& path = current();
+    done_[path] = statFile(path).value_or(Seen{});
+    partial_.erase(path);
+    reader_.reset();
+    ++next_;
+  }
+
+  void onDamage(const etl_file::DamagedInput& damage, const std::string& partialLine) {
+    if (!skipDamaged_) {
+      // Every complete line before the damage was returned and is committed before the pipeline
+      // stops (the runner delivers what a failing source read).
+      throw std::runtime_error(std::string(damage.what()) +
+                               ". To record it as a dead letter and go on with the next file, set "
+                               "on_corrupt: skip");
     }
+    std::string reason = std::string(damage.what()) + "; the rest of the file was skipped";
+    context_.logger.warning(reason);
+    etl::Record record(stream_, partialLine);
+    record.metadata()["file"] = current();
+    record.metadata()["file_offset"] = std::to_string(damage.fileOffset);
+    record.metadata()["offset"] = std::to_string(damage.dataOffset);
+    deadLetters_.push_back({std::move(record), {}, reason});
+    context_.metrics.counter(context_.pipeline + ".files_damaged").fetch_add(1);
+    finishCurrent();
   }
 
   etl::Context& context_;
   std::string pattern_, stream_, keyField_;
-  std::vector<std::string> files_;
-  std::size_t index_ = 0;
-  uint64_t offset_ = 0;
-  bool doneCurrent_ = false;
-  std::unique_ptr<std::ifstream> file_;
-  std::unique_ptr<Poco::InflatingInputStream> inflater_;
-  std::istream* input_ = nullptr;
+  bool skipDamaged_;
+  std::map<std::string, Seen> done_;         // finished files
+  std::map<std::string, uint64_t> partial_;  // begun, not finished: uncompressed offset
+  std::vector<std::string> todo_;            // this run's files, in natural order
+  std::size_t next_ = 0;                     // index in todo_ of the file being read
+  std::unique_ptr<etl_file::LineReader> reader_;
+  std::vector<etl::DeadLetter> deadLetters_;
 };
 
 const etl::ConfigField kSchema[] = {
@@ -159,10 +284,14 @@ const etl::ConfigField kSchema[] = {
     {"stream", etl::Type::String, etl::Optional, "events", "stream name given to every record"},
     {"key_field", etl::Type::String, etl::Optional, nullptr,
      "dotted JSON path whose value becomes the record key (e.g. id)"},
+    {"on_corrupt", etl::Type::String, etl::Optional, "fail",
+     "a damaged .gz file: fail (stop, naming file and byte, after storing every line before it) "
+     "or skip (a dead letter naming file and byte, then the next file)",
+     nullptr, nullptr, "fail|skip"},
     {}};
 
 }  // namespace
 
-ETL_PLUGIN(FileSource, "file", etl::Kind::Source, "1.0.0",
-           "JSON lines from files or a glob of files, plain or gzip; resumes at a byte offset",
+ETL_PLUGIN(FileSource, "file", etl::Kind::Source, "2.0.0",
+           "JSON lines from files or a glob of files, plain or gzip; remembers every file it read",
            kSchema)

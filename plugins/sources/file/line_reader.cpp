@@ -1,0 +1,130 @@
+#include "line_reader.h"
+
+#include <cerrno>
+#include <cstring>
+
+namespace etl_file {
+namespace {
+constexpr std::size_t kChunk = 1 << 16;
+}
+
+LineReader::LineReader(const std::string& path, uint64_t offset)
+    : path_(path), in_(kChunk), buffer_(kChunk) {
+  file_ = std::fopen(path.c_str(), "rb");
+  if (!file_) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+  gzip_ = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
+  if (gzip_) {
+    if (inflateInit2(&zs_, 15 + 16) != Z_OK) {  // 15 + 16: gzip framing only
+      std::fclose(file_);
+      throw std::runtime_error("cannot start decompressing " + path);
+    }
+    inflating_ = true;
+  } else if (offset > 0 && std::fseek(file_, static_cast<long>(offset), SEEK_SET) != 0) {
+    std::fclose(file_);
+    throw std::runtime_error("cannot seek in " + path + ": " + std::strerror(errno));
+  }
+  if (!gzip_) {
+    offset_ = offset;
+    return;
+  }
+  // A compressed file cannot seek: decompress and drop what was already committed.
+  while (offset_ < offset) {
+    if (begin_ == end_ && !fill()) {
+      damaged("ends at uncompressed byte " + std::to_string(offset_) + ", before its checkpoint (" +
+              std::to_string(offset) + "): the file was replaced or cut");
+    }
+    std::size_t skip =
+        static_cast<std::size_t>(std::min<uint64_t>(end_ - begin_, offset - offset_));
+    begin_ += skip;
+    offset_ += skip;
+  }
+}
+
+LineReader::~LineReader() {
+  if (gzip_) inflateEnd(&zs_);
+  if (file_) std::fclose(file_);
+}
+
+void LineReader::damaged(const std::string& what) {
+  throw DamagedInput(path_ + ": " + what + " (at byte " + std::to_string(fileOffset_) +
+                         " of the file; lines up to uncompressed byte " + std::to_string(offset_) +
+                         " were read)",
+                     fileOffset_, offset_);
+}
+
+bool LineReader::fill() {
+  begin_ = end_ = 0;
+  if (!gzip_) {
+    std::size_t n = std::fread(buffer_.data(), 1, buffer_.size(), file_);
+    if (n == 0 && std::ferror(file_)) {
+      throw std::runtime_error("read error in " + path_ + ": " + std::strerror(errno));
+    }
+    end_ = n;
+    fileOffset_ += n;
+    return n > 0;
+  }
+  while (end_ == 0) {
+    if (zs_.avail_in == 0) {
+      std::size_t n = std::fread(in_.data(), 1, in_.size(), file_);
+      if (n == 0 && std::ferror(file_)) {
+        throw std::runtime_error("read error in " + path_ + ": " + std::strerror(errno));
+      }
+      if (n == 0) {
+        if (inflating_) damaged("the gzip stream is truncated (the file ends before its end)");
+        return false;  // clean end after the last member
+      }
+      zs_.next_in = in_.data();
+      zs_.avail_in = static_cast<uInt>(n);
+    }
+    if (!inflating_) {
+      // Another gzip member follows (concatenated .gz files are valid gzip).
+      if (inflateReset(&zs_) != Z_OK) damaged("cannot restart decompression");
+      inflating_ = true;
+    }
+    zs_.next_out = reinterpret_cast<Bytef*>(buffer_.data());
+    zs_.avail_out = static_cast<uInt>(buffer_.size());
+    uInt before = zs_.avail_in;
+    int status = inflate(&zs_, Z_NO_FLUSH);
+    fileOffset_ += before - zs_.avail_in;
+    end_ = buffer_.size() - zs_.avail_out;
+    if (status == Z_STREAM_END) {
+      inflating_ = false;
+    } else if (status == Z_DATA_ERROR || status == Z_NEED_DICT || status == Z_MEM_ERROR) {
+      damaged(std::string("corrupt gzip data: ") + (zs_.msg ? zs_.msg : "data error"));
+    } else if (status == Z_BUF_ERROR && zs_.avail_in > 0 && end_ == 0) {
+      damaged("corrupt gzip data: decompression made no progress");
+    }
+  }
+  return true;
+}
+
+bool LineReader::next(std::string& line) {
+  pending_.clear();
+  while (true) {
+    if (begin_ == end_) {
+      if (!fill()) {  // on damage, pending_ keeps the partial line for the caller
+        if (pending_.empty()) return false;
+        line.swap(pending_);  // a last line without a newline
+        pending_.clear();
+        offset_ += line.size();
+        return true;
+      }
+    }
+    const char* start = buffer_.data() + begin_;
+    const void* newline = std::memchr(start, '\n', end_ - begin_);
+    if (!newline) {
+      pending_.append(start, end_ - begin_);
+      begin_ = end_;
+      continue;
+    }
+    std::size_t n = static_cast<std::size_t>(static_cast<const char*>(newline) - start);
+    pending_.append(start, n);
+    begin_ += n + 1;
+    line.swap(pending_);
+    pending_.clear();
+    offset_ += line.size() + 1;
+    return true;
+  }
+}
+
+}  // namespace etl_file
