@@ -233,7 +233,10 @@ class EtlrunApp : public Poco::Util::ServerApplication {
                         : f->defaultValue ? std::string("default: ") +
                                                 (*f->defaultValue ? f->defaultValue : "\"\"")
                                           : std::string("optional"))
-                    << ")\n      " << f->description << "\n";
+                    << (f->choices ? std::string(", one of ") + f->choices : "")
+                    << (f->min ? std::string(", at least ") + f->min : "")
+                    << (f->max ? std::string(", at most ") + f->max : "") << ")\n      "
+                    << f->description << "\n";
         }
         return kExitOk;
       } catch (const etl::PluginError& e) {

@@ -37,6 +37,30 @@ std::size_t editDistance(const std::string& a, const std::string& b) {
 
 namespace {
 
+// Milliseconds of "250ms", "30s", "5m", "24h", "2d" or plain seconds; nullopt with `problem` set
+// when malformed or longer than ten years (beyond that a duration is a typo, and arithmetic on it
+// overflows).
+std::optional<int64_t> durationMs(const std::string& text, std::string& problem) {
+  static const std::regex duration("([0-9]+(\\.[0-9]+)?)(ms|s|m|h|d)?");
+  std::smatch m;
+  if (!std::regex_match(text, m, duration)) {
+    problem = "like 250ms, 30s, 5m, 24h";
+    return std::nullopt;
+  }
+  double amount = std::stod(m[1]);
+  std::string unit = m[3];
+  double ms = unit == "ms"  ? amount
+              : unit == "m" ? amount * 60e3
+              : unit == "h" ? amount * 3600e3
+              : unit == "d" ? amount * 86400e3
+                            : amount * 1e3;
+  if (ms > 3650 * 86400e3) {
+    problem = "too large: at most 3650d";
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(ms);
+}
+
 std::string didYouMean(const std::string& key, const std::vector<std::string>& candidates) {
   std::string best;
   std::size_t bestDistance = std::max<std::size_t>(2, key.size() / 3) + 1;
@@ -129,6 +153,7 @@ class Validator {
       i = close;
     }
     if (fromEnv) *fromEnv = substituted;
+    lastFromEnv_ = substituted;
     return out;
   }
 
@@ -205,23 +230,70 @@ class Validator {
         return mismatch(shown + " (true or false)");
       }
       case Type::Duration: {
-        static const std::regex duration("([0-9]+(\\.[0-9]+)?)(ms|s|m|h|d)?");
-        std::smatch m;
-        if (!std::regex_match(*text, m, duration)) {
-          return mismatch(shown + " (like 250ms, 30s, 5m, 24h)");
-        }
-        double amount = std::stod(m[1]);
-        std::string unit = m[3];
-        double ms = unit == "ms"  ? amount
-                    : unit == "m" ? amount * 60e3
-                    : unit == "h" ? amount * 3600e3
-                    : unit == "d" ? amount * 86400e3
-                                  : amount * 1e3;
-        return Config::Value(std::chrono::milliseconds(static_cast<int64_t>(ms)));
+        std::string problem;
+        auto ms = durationMs(*text, problem);
+        if (!ms) return mismatch(shown + " (" + problem + ")");
+        return Config::Value(std::chrono::milliseconds(*ms));
       }
       default:
         return std::nullopt;
     }
+  }
+
+  // Checks a typed value against a key's bounds and choices (see ConfigField); records an error
+  // and returns false when it is outside them.
+  bool withinLimits(const YAML::Node& node, const std::string& key, const ConfigField& field,
+                    const Config::Value& value) {
+    std::string shown =
+        lastFromEnv_ ? "" : ", got '" + (node.IsScalar() ? node.Scalar() : "") + "'";
+    if (field.choices && std::holds_alternative<std::string>(value)) {
+      std::string choices = field.choices;
+      std::string v = std::get<std::string>(value);
+      std::string padded = "|" + choices + "|";
+      if (padded.find("|" + v + "|") == std::string::npos) {
+        std::vector<std::string> options;
+        for (std::size_t at = 0, bar; at <= choices.size(); at = bar + 1) {
+          bar = choices.find('|', at);
+          if (bar == std::string::npos) bar = choices.size();
+          options.push_back(choices.substr(at, bar - at));
+        }
+        std::string list;
+        for (const auto& o : options) list += (list.empty() ? "" : ", ") + o;
+        std::string hint = lastFromEnv_ ? "" : didYouMean(v, options);
+        if (hint.rfind(" (did you mean", 0) != 0) hint.clear();  // the list is already shown
+        error(node, "'" + key + "' must be one of " + list + shown + hint);
+        return false;
+      }
+    }
+    auto number = [&](const Config::Value& v) -> double {
+      if (auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
+      if (auto* d = std::get_if<double>(&v)) return *d;
+      if (auto* ms = std::get_if<std::chrono::milliseconds>(&v))
+        return static_cast<double>(ms->count());
+      return 0;
+    };
+    auto bound = [&](const char* text) -> std::optional<double> {
+      if (!text) return std::nullopt;
+      if (field.type == Type::Duration) {
+        std::string problem;
+        auto ms = durationMs(text, problem);
+        return ms ? std::optional<double>(static_cast<double>(*ms)) : std::nullopt;
+      }
+      return std::stod(text);
+    };
+    if (field.type != Type::Int && field.type != Type::Double && field.type != Type::Duration) {
+      return true;
+    }
+    double n = number(value);
+    if (auto low = bound(field.min); low && n < *low) {
+      error(node, "'" + key + "' must be at least " + field.min + shown);
+      return false;
+    }
+    if (auto high = bound(field.max); high && n > *high) {
+      error(node, "'" + key + "' must be at most " + field.max + shown);
+      return false;
+    }
+    return true;
   }
 
   // Checks that `node` is a map, that keys are unique and known; calls `onKey` for each.
@@ -255,6 +327,7 @@ class Validator {
   std::string path_;
   const EnvLookup& env_;
   std::vector<std::string> errors_;
+  bool lastFromEnv_ = false;  // the last scalar read came (partly) from the environment
 };
 
 std::optional<PluginSpec> pluginBlock(Validator& v, PluginLoader& loader, const YAML::Node& node,
@@ -296,7 +369,9 @@ std::optional<PluginSpec> pluginBlock(Validator& v, PluginLoader& loader, const 
               const ConfigField* field = d.schema;
               while (field->key != key) ++field;
               if (auto typed = v.typed(value, key, field->type)) {
-                spec.config.set(key, *typed, v.at(keyNode.Mark()));
+                if (v.withinLimits(value, key, *field, *typed)) {
+                  spec.config.set(key, *typed, v.at(keyNode.Mark()));
+                }
               }
             });
   for (const ConfigField* f = d.schema; f && f->key; ++f) {
@@ -316,37 +391,63 @@ std::optional<PluginSpec> pluginBlock(Validator& v, PluginLoader& loader, const 
   return spec;
 }
 
-void batchBlock(Validator& v, const YAML::Node& node, PipelineSpec& p) {
-  v.mapKeys(node, "batch", {"max_records", "max_latency", "queue"},
+// The runner's own keys, with the same kind of limits as plugin keys.
+const ConfigField kBatchKeys[] = {{"max_records", Type::Int, false, nullptr, "", "1", "1000000"},
+                                  {"max_latency", Type::Duration, false, nullptr, "", "1ms", "1h"},
+                                  {"queue", Type::Int, false, nullptr, "", "1", "1000"},
+                                  {}};
+const ConfigField kRetryKeys[] = {
+    {"initial_backoff", Type::Duration, false, nullptr, "", "10ms", "1h"},
+    {"max_backoff", Type::Duration, false, nullptr, "", "10ms", "24h"},
+    {"give_up_after", Type::Duration, false, nullptr, "", "1s", nullptr},
+    {}};
+
+// Validates a map of the runner's keys; calls `onValue` for each valid one.
+template <class OnValue>
+void runnerBlock(Validator& v, const YAML::Node& node, const std::string& what,
+                 const ConfigField* keys, OnValue onValue) {
+  std::vector<std::string> names;
+  for (const ConfigField* f = keys; f->key; ++f) names.push_back(f->key);
+  v.mapKeys(node, what, names,
             [&](const std::string& key, const YAML::Node&, const YAML::Node& value) {
-              Type type = key == "max_latency" ? Type::Duration : Type::Int;
-              auto typed = v.typed(value, key, type);
-              if (!typed) return;
-              if (type == Type::Duration) {
-                p.maxLatency = std::get<std::chrono::milliseconds>(*typed);
-                return;
-              }
-              int64_t n = std::get<int64_t>(*typed);
-              if (n < 1) {
-                v.error(value, "'" + key + "' must be at least 1");
-                return;
-              }
-              (key == "max_records" ? p.maxRecords : p.queueBatches) = static_cast<std::size_t>(n);
+              const ConfigField* field = keys;
+              while (field->key != key) ++field;
+              auto typed = v.typed(value, key, field->type);
+              if (typed && v.withinLimits(value, key, *field, *typed)) onValue(key, value, *typed);
             });
 }
 
+void batchBlock(Validator& v, const YAML::Node& node, PipelineSpec& p) {
+  runnerBlock(v, node, "batch", kBatchKeys,
+              [&](const std::string& key, const YAML::Node&, const Config::Value& value) {
+                if (key == "max_latency") {
+                  p.maxLatency = std::get<std::chrono::milliseconds>(value);
+                } else {
+                  (key == "max_records" ? p.maxRecords : p.queueBatches) =
+                      static_cast<std::size_t>(std::get<int64_t>(value));
+                }
+              });
+}
+
 void retryBlock(Validator& v, const YAML::Node& node, PipelineSpec& p) {
-  v.mapKeys(node, "retry", {"initial_backoff", "max_backoff", "give_up_after"},
-            [&](const std::string& key, const YAML::Node&, const YAML::Node& value) {
-              auto typed = v.typed(value, key, Type::Duration);
-              if (!typed) return;
-              auto duration = std::get<std::chrono::milliseconds>(*typed);
-              if (key == "give_up_after") {
-                p.retryGiveUp = duration;
-              } else {
-                (key == "initial_backoff" ? p.retryInitial : p.retryMax) = duration;
-              }
-            });
+  const YAML::Node* maxNode = nullptr;
+  YAML::Node maxValue;
+  runnerBlock(v, node, "retry", kRetryKeys,
+              [&](const std::string& key, const YAML::Node& valueNode, const Config::Value& value) {
+                auto duration = std::get<std::chrono::milliseconds>(value);
+                if (key == "give_up_after") {
+                  p.retryGiveUp = duration;
+                } else if (key == "initial_backoff") {
+                  p.retryInitial = duration;
+                } else {
+                  p.retryMax = duration;
+                  maxValue = valueNode;
+                  maxNode = &maxValue;
+                }
+              });
+  if (p.retryMax < p.retryInitial) {
+    v.error(maxNode ? *maxNode : node, "'max_backoff' must be at least 'initial_backoff'");
+  }
 }
 
 }  // namespace

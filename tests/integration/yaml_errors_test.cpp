@@ -62,6 +62,40 @@ const Mistake kMistakes[] = {
     {"unterminated_quote",
      "pipelines:\n  p:\n    source: {plugin: file, path: \"x}\n    sink: {plugin: jsonl}\n", "",
      "YAML syntax error"},
+    // Values a run would spin on or overflow with: range-checked before anything starts.
+    {"zero_backoff",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink: {plugin: jsonl}\n"
+     "    retry: {initial_backoff: 0}\n",
+     "5:30", "'initial_backoff' must be at least 10ms, got '0'"},
+    {"huge_duration",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink: {plugin: jsonl}\n"
+     "    retry: {max_backoff: 99999999999999999999h}\n",
+     "5:26", "'max_backoff' must be a duration, got '99999999999999999999h' (too large"},
+    {"backoff_inverted",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink: {plugin: jsonl}\n"
+     "    retry: {initial_backoff: 10m, max_backoff: 1m}\n",
+     "5:48", "'max_backoff' must be at least 'initial_backoff'"},
+    {"zero_latency",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink: {plugin: jsonl}\n"
+     "    batch: {max_latency: 0ms}\n",
+     "5:26", "'max_latency' must be at least 1ms"},
+    {"plugin_key_out_of_range",
+     "pipelines:\n  p:\n    source: {plugin: github_events, per_page: 500}\n"
+     "    sink: {plugin: jsonl}\n",
+     "3:47", "'per_page' must be at most 100, got '500'"},
+    {"plugin_duration_too_short",
+     "pipelines:\n  p:\n    source: {plugin: github_events, timeout: 0s}\n"
+     "    sink: {plugin: jsonl}\n",
+     "3:46", "'timeout' must be at least 100ms"},
+    {"not_one_of_the_choices",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n"
+     "    transforms: [{plugin: event_filter, match: {type: [A]}, mode: maybe}]\n"
+     "    sink: {plugin: jsonl}\n",
+     "4:67", "'mode' must be one of keep, drop, got 'maybe'"},
+    {"choice_typo",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x, on_corrupt: skp}\n"
+     "    sink: {plugin: jsonl}\n",
+     "3:49", "'on_corrupt' must be one of fail, skip, got 'skp' (did you mean 'skip'?)"},
 };
 
 void PrintTo(const Mistake& m, std::ostream* os) {

@@ -29,13 +29,20 @@ const char* typeName(Type type);
 constexpr bool Required = true;
 constexpr bool Optional = false;
 
-// One key of a plugin's schema. An array of these ends with an empty entry ({}).
+// One key of a plugin's schema. An array of these ends with an empty entry ({}). The limits make
+// `etlrun validate` refuse what the plugin would refuse at start.
 struct ConfigField {
   const char* key = nullptr;
   Type type = Type::String;
   bool required = false;
   const char* defaultValue = nullptr;  // in YAML syntax; nullptr = no default
   const char* description = "";
+  // Int, Double, Duration: inclusive bounds in the key's own syntax ("1", "0.5", "10ms");
+  // nullptr = unbounded on that side (durations are always at most 3650d).
+  const char* min = nullptr;
+  const char* max = nullptr;
+  // String: the allowed values separated by '|' ("fail|skip"); nullptr = any string.
+  const char* choices = nullptr;
 };
 
 class Config {

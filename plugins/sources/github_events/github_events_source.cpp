@@ -39,9 +39,6 @@ class GitHubEventsSource : public etl::Source {
         seen_(static_cast<std::size_t>(config.getInt("remember_ids"))) {
     while (!baseUrl_.empty() && baseUrl_.back() == '/') baseUrl_.pop_back();
     if (endpoint_.empty() || endpoint_[0] != '/') endpoint_ = "/" + endpoint_;
-    if (perPage_ < 1 || perPage_ > 100) {
-      throw std::runtime_error(config.location("per_page") + ": per_page must be 1..100");
-    }
     host_ =
         baseUrl_.substr(baseUrl_.find("://") == std::string::npos ? 0 : baseUrl_.find("://") + 3);
     host_ = host_.substr(0, host_.find_first_of(":/"));
@@ -189,16 +186,19 @@ const etl::ConfigField kSchema[] = {
     {"token", etl::Type::String, etl::Optional, "",
      "token(s), comma-separated; use ${GITHUB_TOKEN:-}. Never logged"},
     {"stream", etl::Type::String, etl::Optional, "github_events", "stream of the emitted records"},
-    {"per_page", etl::Type::Int, etl::Optional, "100", "events per page (GitHub's maximum: 100)"},
+    {"per_page", etl::Type::Int, etl::Optional, "100", "events per page (GitHub's maximum: 100)",
+     "1", "100"},
     {"max_pages", etl::Type::Int, etl::Optional, "3",
-     "pages followed per poll while all events are new (the timeline holds ~300)"},
+     "pages followed per poll while all events are new (the timeline holds ~300)", "1", "100"},
     {"min_poll_interval", etl::Type::Duration, etl::Optional, "60s",
-     "never poll sooner, even if X-Poll-Interval allows it"},
-    {"timeout", etl::Type::Duration, etl::Optional, "30s", "connect/read timeout of one request"},
+     "never poll sooner, even if X-Poll-Interval allows it", "0s", "24h"},
+    {"timeout", etl::Type::Duration, etl::Optional, "30s", "connect/read timeout of one request",
+     "100ms", "10m"},
     {"remember_ids", etl::Type::Int, etl::Optional, "3000",
-     "how many recent event ids are kept to drop repeats (bounded memory)"},
+     "how many recent event ids are kept to drop repeats (bounded memory)", "1", "1000000"},
     {"reserve", etl::Type::Double, etl::Optional, "0.2",
-     "share of the rate-limit budget lower-priority plugins (enrichment) may never spend"},
+     "share of the rate-limit budget lower-priority plugins (enrichment) may never spend", "0",
+     "1"},
     {}};
 
 }  // namespace

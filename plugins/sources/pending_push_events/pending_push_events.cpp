@@ -68,10 +68,11 @@ const etl::ConfigField kSchema[] = {
     store::kEmbeddedPathKey,
     {"stream", etl::Type::String, etl::Optional, "enrichment_claims", "stream of the claims"},
     {"lease", etl::Type::Duration, etl::Optional, "5m",
-     "a claim older than this is taken back (its process died)"},
-    {"poll_interval", etl::Type::Duration, etl::Optional, "10s", "wait when nothing is due"},
+     "a claim older than this is taken back (its process died)", "1s"},
+    {"poll_interval", etl::Type::Duration, etl::Optional, "10s", "wait when nothing is due",
+     "100ms", "1h"},
     {"report_interval", etl::Type::Duration, etl::Optional, "5m",
-     "how often the queue's counts are logged"},
+     "how often the queue's counts are logged", "1s"},
     {}};
 
 }  // namespace

@@ -13,10 +13,7 @@ class EventFilter : public etl::Transform {
     for (const auto& [field, values] : config.getStringListMap("match")) {
       match_.push_back({field, std::set<std::string>(values.begin(), values.end())});
     }
-    keep_ = config.getString("mode") == "keep";
-    if (!keep_ && config.getString("mode") != "drop") {
-      throw std::runtime_error(config.location("mode") + ": mode must be keep or drop");
-    }
+    keep_ = config.getString("mode") == "keep";  // the schema allows only keep or drop
     if (config.has("streams")) {
       const auto& streams = config.getStringList("streams");
       streams_.insert(streams.begin(), streams.end());
@@ -69,7 +66,8 @@ class EventFilter : public etl::Transform {
 const etl::ConfigField kSchema[] = {
     {"match", etl::Type::StringListMap, etl::Required, nullptr,
      "field -> accepted values; all fields must match ({type: [PushEvent]})"},
-    {"mode", etl::Type::String, etl::Optional, "keep", "keep or drop the matching records"},
+    {"mode", etl::Type::String, etl::Optional, "keep", "keep or drop the matching records", nullptr,
+     nullptr, "keep|drop"},
     {"streams", etl::Type::StringList, etl::Optional, nullptr,
      "only look at records of these streams; others pass through"},
     {}};

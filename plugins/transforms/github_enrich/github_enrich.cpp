@@ -242,12 +242,14 @@ const etl::ConfigField kSchema[] = {
     {"input_stream", etl::Type::String, etl::Optional, "enrichment_claims", "stream of claims"},
     {"ttl", etl::Type::Duration, etl::Optional, "24h",
      "cached actors/repositories younger than "
-     "this are used without a request"},
+     "this are used without a request",
+     "0s"},
     {"max_attempts", etl::Type::Int, etl::Optional, "5",
-     "failures before a push event is failed for good"},
+     "failures before a push event is failed for good", "1", "1000"},
     {"retry_backoff", etl::Type::Duration, etl::Optional, "10m",
-     "wait before the first retry of a failed push event; doubles each attempt"},
-    {"timeout", etl::Type::Duration, etl::Optional, "30s", "connect/read timeout of one request"},
+     "wait before the first retry of a failed push event; doubles each attempt", "1s", "30d"},
+    {"timeout", etl::Type::Duration, etl::Optional, "30s", "connect/read timeout of one request",
+     "100ms", "10m"},
     {}};
 
 }  // namespace
