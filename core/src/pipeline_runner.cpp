@@ -82,7 +82,7 @@ void PipelineRunner::start(std::function<void()> onFinished) {
     } catch (const std::exception& e) {
       // What the source read before it failed was delivered: the worker commits it, then the
       // pipeline fails with this message.
-      sourceFailure_ = std::string("source '") + spec_.source.name + "': " + e.what();
+      sourceFailure_ = sourceStage_ + ": " + e.what();
     }
     queue_->close(failed_);
     finishOne();
@@ -140,9 +140,11 @@ bool PipelineRunner::backoff(const std::string& what, const std::exception& erro
 }
 
 void PipelineRunner::runSource() {
+  sourceStage_ = "source '" + spec_.source.name + "'";
   std::string checkpoint;
   try {
     if (sink_->commitsCheckpoints()) {
+      sourceStage_ = "sink '" + spec_.sink.name + "' (reading the checkpoint)";
       TimePoint since{};
       for (int attempt = 1;; ++attempt) {
         try {
@@ -155,6 +157,7 @@ void PipelineRunner::runSource() {
     } else {
       checkpoint = CheckpointFile(services_.stateDir, spec_.name).load();
     }
+    sourceStage_ = "source '" + spec_.source.name + "'";
     source_->open(checkpoint);
   } catch (const CheckpointError& e) {
     // Where the checkpoint lives (asked now: a sink knows once it has connected).

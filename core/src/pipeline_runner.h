@@ -64,7 +64,8 @@ class PipelineRunner {
   std::unique_ptr<Queue> queue_;
   std::thread sourceThread_, workerThread_;
   std::atomic<bool> failed_{false};
-  std::string sourceFailure_;  // set by the source thread before it closes the queue
+  std::string sourceFailure_;           // set by the source thread before it closes the queue
+  std::string sourceStage_ = "source";  // what the source thread is doing, for its errors
   std::atomic<int> running_{0};
   std::function<void()> onFinished_;
 };

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
 #include <stdexcept>
 
 namespace etltest {
@@ -95,7 +96,7 @@ TestDatabase::~TestDatabase() {
   }
 }
 
-PrivatePostgres::PrivatePostgres() {
+PrivatePostgres::PrivatePostgres(const std::string& superuserPassword) {
   char pattern[] = "/tmp/etlrun-privpg-XXXXXX";
   if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
   dir_ = pattern;
@@ -103,7 +104,17 @@ PrivatePostgres::PrivatePostgres() {
   if (geteuid() == 0) {
     if (std::system(("chown postgres " + dir_).c_str()) != 0) throw std::runtime_error("chown");
   }
-  run(pgBin() + "/initdb -D " + dir_ + "/data -U postgres -A trust --no-sync -E UTF8 --no-locale");
+  std::string auth = "-A trust";
+  if (!superuserPassword.empty()) {
+    std::string pwfile = dir_ + "/pwfile";
+    std::ofstream(pwfile) << superuserPassword << "\n";
+    if (geteuid() == 0 && std::system(("chown postgres " + pwfile).c_str()) != 0) {
+      throw std::runtime_error("chown");
+    }
+    auth = "--auth-local=trust --auth-host=scram-sha-256 --pwfile=" + pwfile;
+  }
+  run(pgBin() + "/initdb -D " + dir_ + "/data -U postgres " + auth +
+      " --no-sync -E UTF8 --no-locale");
   start();
 }
 

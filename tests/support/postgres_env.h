@@ -24,10 +24,11 @@ class TestDatabase {
   std::string server_, name_, conninfo_, uri_;
 };
 
-// Its own initdb'd server on a free port; start()/stop() at will.
+// Its own initdb'd server on a free port; start()/stop() at will. With `superuserPassword`, TCP
+// connections need a password (scram-sha-256) instead of being trusted.
 class PrivatePostgres {
  public:
-  PrivatePostgres();
+  explicit PrivatePostgres(const std::string& superuserPassword = "");
   ~PrivatePostgres();
   void start();
   void stop();
