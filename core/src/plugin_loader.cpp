@@ -104,7 +104,26 @@ const PluginDescriptor& PluginLoader::load(const std::string& name) {
   }
   auto describe =
       reinterpret_cast<const PluginDescriptor* (*)()>(library->getSymbol("etl_plugin_descriptor"));
-  const PluginDescriptor* descriptor = describe();
+  const PluginDescriptor* descriptor = nullptr;
+  try {
+    descriptor = describe();
+  } catch (...) {
+    throw PluginError("plugin '" + name + "' (" + path + ") threw while describing itself");
+  }
+  // A hand-written or half-built library can hand back anything: check before using it.
+  std::string broken;
+  if (!descriptor) {
+    broken = "returned no descriptor";
+  } else if (!descriptor->name || !descriptor->create) {
+    broken = "has a descriptor without a name or a factory";
+  } else if (descriptor->kind != Kind::Source && descriptor->kind != Kind::Transform &&
+             descriptor->kind != Kind::Sink) {
+    broken = "declares an unknown kind";
+  }
+  if (!broken.empty()) {
+    throw PluginError("plugin '" + name + "' (" + path + ") " + broken +
+                      ": it is not usable; rebuild it with ETL_PLUGIN(...) from etl/sdk.h");
+  }
   if (name != descriptor->name) {
     throw PluginError(path + " declares plugin '" + descriptor->name +
                       "', but its file name says '" + name + "'");

@@ -47,6 +47,35 @@ TEST(PluginLoader, RefusesAPluginBuiltForAnotherAbi) {
   EXPECT_STREQ(loader.load("jsonl").name, "jsonl");
 }
 
+TEST(PluginLoader, RefusesAPluginWhoseDescriptorIsNullNamingIt) {
+  etl::PluginLoader loader({ETLTEST_BAD_PLUGIN_DIR, etltest::pluginDir()});
+  try {
+    loader.load("null_descriptor");
+    FAIL() << "a plugin without a descriptor was accepted";
+  } catch (const etl::PluginError& e) {
+    std::string message = e.what();
+    EXPECT_NE(message.find("plugin 'null_descriptor'"), std::string::npos) << message;
+    EXPECT_NE(message.find("returned no descriptor"), std::string::npos) << message;
+  }
+  // Through etlrun: listed as refused (not a crash), and a pipeline naming it is a config error.
+  std::string path = std::string(ETLTEST_BAD_PLUGIN_DIR) + ":" + etltest::pluginDir();
+  auto list = etltest::runProcess(etltest::etlrunBinary(), {"--plugin-path=" + path, "plugins"});
+  EXPECT_EQ(list.exitCode, 0) << list.err;
+  EXPECT_NE(list.out.find("null_descriptor"), std::string::npos) << list.out;
+  auto one = etltest::runProcess(etltest::etlrunBinary(),
+                                 {"--plugin-path=" + path, "plugins", "null_descriptor"});
+  EXPECT_EQ(one.exitCode, 78) << one.err;
+  EXPECT_NE(one.err.find("returned no descriptor"), std::string::npos) << one.err;
+  etltest::TempDir dir;
+  etltest::writeFile(dir / "p.yaml",
+                     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n"
+                     "    sink: {plugin: null_descriptor}\n");
+  auto run = etltest::runProcess(etltest::etlrunBinary(),
+                                 {"--plugin-path=" + path, "validate", dir / "p.yaml"});
+  EXPECT_EQ(run.exitCode, 78) << run.err;
+  EXPECT_NE(run.err.find("returned no descriptor"), std::string::npos) << run.err;
+}
+
 TEST(PluginLoader, EtlrunPluginsCommandShowsRefusalAndSchema) {
   auto list = etltest::runProcess(
       etltest::etlrunBinary(),
