@@ -190,6 +190,31 @@ TEST_F(GitHubSource, ASlowFeedIsCapturedCompletelyAcrossRestarts) {
 
 // --- through the real etlrun binary, real time ---
 
+TEST(GitHubEtlrun, ARefusedTokenFailsAtOnceWithExit70) {
+  etltest::TempDir dir;
+  fakegh::FakeGitHub fake(etl::systemClock());
+  fake.fail("/events", 401,
+            R"({"message":"Bad credentials","documentation_url":"https://docs.github.com/rest"})");
+  fake.start();
+  const std::string token = "ghp_Revoked0123456789abcdefXYZ";
+  etltest::writeFile(dir / "p.yaml",
+                     "pipelines:\n  ingest:\n    source: {plugin: github_events, "
+                     "base_url: " +
+                         fake.baseUrl() +
+                         ", token: \"${GITHUB_TOKEN}\"}\n"
+                         "    sink: {plugin: jsonl, path: \"" +
+                         (dir / "out.jsonl") + "\"}\n");
+  auto start = std::chrono::steady_clock::now();
+  auto result = etltest::runEtlrun({"--state-dir=" + (dir / "state"), dir / "p.yaml"},
+                                   {{"GITHUB_TOKEN", token}});
+  EXPECT_EQ(result.exitCode, 70) << result.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20)) << "retried";
+  EXPECT_EQ(fake.requests().size(), 1u) << "a 401 was retried";
+  EXPECT_NE(result.err.find("HTTP 401"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("check the token"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find(token), std::string::npos) << result.err;
+}
+
 TEST(GitHubEtlrun, TheTokenNeverAppearsInLogsOutputOrState) {
   etltest::TempDir dir;
   fakegh::FakeGitHub fake(etl::systemClock());

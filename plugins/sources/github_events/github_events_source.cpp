@@ -50,15 +50,23 @@ class GitHubEventsSource : public etl::Source {
         "polling " + baseUrl_ + endpoint_ +
         (token_.empty() ? " unauthenticated (60 requests/hour)" : " with a token"));
     if (checkpoint.empty()) return;
-    auto state = Poco::JSON::Parser().parse(checkpoint).extract<Poco::JSON::Object::Ptr>();
-    etag_ = state->optValue<std::string>("etag", "");
-    nextPollAt_ =
-        etl::TimePoint(std::chrono::milliseconds(state->optValue<int64_t>("next_poll_ms", 0)));
-    if (auto ids = state->getArray("recent_ids")) {
-      for (std::size_t i = 0; i < ids->size(); ++i)
-        seen_.add(ids->getElement<std::string>(static_cast<unsigned>(i)));
+    try {
+      auto state = Poco::JSON::Parser().parse(checkpoint).extract<Poco::JSON::Object::Ptr>();
+      etag_ = state->optValue<std::string>("etag", "");
+      int64_t nextPoll = state->optValue<int64_t>("next_poll_ms", 0);
+      if (nextPoll < 0) throw etl::CheckpointError("next_poll_ms is negative");
+      nextPollAt_ = etl::TimePoint(std::chrono::milliseconds(nextPoll));
+      if (auto ids = state->getArray("recent_ids")) {
+        for (std::size_t i = 0; i < ids->size(); ++i)
+          seen_.add(ids->getElement<std::string>(static_cast<unsigned>(i)));
+      }
+      if (state->has("budget")) context_.http.restoreBudget(state->getValue<std::string>("budget"));
+    } catch (const etl::CheckpointError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw etl::CheckpointError(std::string("it is not a github_events checkpoint (") + e.what() +
+                                 ")");
     }
-    if (state->has("budget")) context_.http.restoreBudget(state->getValue<std::string>("budget"));
   }
 
   Poll poll(std::vector<etl::Record>& out, std::size_t) override {
