@@ -236,6 +236,26 @@ TEST_F(BrokenCheckpoint, AnEmptiedCoreCheckpointFileIsRefused) {
       << result.err;
 }
 
+TEST(FileNames, ANameThatIsNotUtf8DoesNotStopABackfillIntoPostgres) {
+  // File names are bytes; the checkpoint naming them is committed as text with the rows.
+  etltest::TempDir dir;
+  etltest::TestDatabase db;
+  std::string odd = dir / "2021-07-21-\xff\xfe.json";
+  etltest::writeFile(odd, etltest::readFile(etltest::dataDir() + kHour));
+  std::string path = dir / "p.yaml";
+  etltest::writeFile(path, "pipelines:\n  backfill:\n    source: {plugin: file, path: \"" +
+                               (dir / "2021-07-21-*.json") +
+                               "\", stream: github_events}\n    sink: {plugin: postgres, "
+                               "connection: \"" +
+                               db.uri() + "\"}\n");
+  auto first = etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), path});
+  ASSERT_EQ(first.exitCode, 0) << first.err;
+  EXPECT_EQ(db.count("SELECT count(*) FROM github_events"), 200);
+  auto again = etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), path});
+  ASSERT_EQ(again.exitCode, 0) << again.err;
+  EXPECT_NE(again.err.find("1 already read (skipped), 0 to read"), std::string::npos) << again.err;
+}
+
 TEST(BrokenPostgresCheckpoint, NamesTheTableAndTheStatementThatResetsIt) {
   etltest::TempDir dir;
   etltest::TestDatabase db;

@@ -5,6 +5,7 @@
 // was read is named in a warning. Damage inside a .gz file: every line before it is delivered;
 // then the pipeline stops naming the file and byte (on_corrupt: fail), or the damage becomes a
 // dead letter and the next file is read (on_corrupt: skip).
+#include <Poco/Base64Decoder.h>
 #include <Poco/Glob.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -36,6 +37,21 @@ std::optional<Seen> statFile(const std::string& path) {
   if (::stat(path.c_str(), &info) != 0) return std::nullopt;
   return Seen{static_cast<int64_t>(info.st_size),
               static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000LL + info.st_mtim.tv_nsec};
+}
+
+// File names are bytes; a checkpoint is stored as text. A name that is not valid UTF-8 is kept
+// in base64 behind a "b64:" prefix, so one odd file name cannot make the checkpoint unstorable.
+std::string encodeName(const std::string& name) {
+  if (etl::isStorableText(name) && name.rfind("b64:", 0) != 0) return name;
+  return "b64:" + etl::base64(name);
+}
+
+std::string decodeName(const std::string& text) {
+  if (text.rfind("b64:", 0) != 0) return text;
+  std::istringstream in(text.substr(4));
+  Poco::Base64Decoder decoder(in);
+  std::string name((std::istreambuf_iterator<char>(decoder)), std::istreambuf_iterator<char>());
+  return name;
 }
 
 int64_t nonNegative(const Poco::Dynamic::Var& value, const std::string& what) {
@@ -155,9 +171,9 @@ class FileSource : public etl::Source {
       Poco::JSON::Array entry;
       entry.add(seen.size);
       entry.add(seen.mtimeNs);
-      done.set(file, entry);
+      done.set(encodeName(file), entry);
     }
-    for (const auto& [file, offset] : partial_) partial.set(file, offset);
+    for (const auto& [file, offset] : partial_) partial.set(encodeName(file), offset);
     state.set("done", done);
     state.set("partial", partial);
     std::ostringstream out;
@@ -192,11 +208,11 @@ class FileSource : public etl::Source {
       if (!entry || entry->size() != 2) {
         throw etl::CheckpointError("done['" + name + "'] is not [size, mtime]");
       }
-      done_[name] = {nonNegative(entry->get(0), "the size of " + name),
-                     nonNegative(entry->get(1), "the mtime of " + name)};
+      done_[decodeName(name)] = {nonNegative(entry->get(0), "the size of " + name),
+                                 nonNegative(entry->get(1), "the mtime of " + name)};
     }
     for (const auto& name : partial->getNames()) {
-      partial_[name] =
+      partial_[decodeName(name)] =
           static_cast<uint64_t>(nonNegative(partial->get(name), "the offset in " + name));
     }
   }
