@@ -1,6 +1,8 @@
 #include "etl/clock.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
 
 namespace etl {
 
@@ -39,6 +41,18 @@ bool ManualClock::sleepUntil(TimePoint deadline, const StopSignal& stop) {
   while (current < target && !now_.compare_exchange_weak(current, target)) {
   }
   return !stop.requested();
+}
+
+std::string isoTime(TimePoint t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000 - (ms % 1000 < 0 ? 1 : 0));
+  int millis = static_cast<int>(((ms % 1000) + 1000) % 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buffer[80];
+  std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, millis);
+  return buffer;
 }
 
 }  // namespace etl

@@ -22,6 +22,10 @@ const char* typeName(Type type) {
       return "list of strings";
     case Type::StringListMap:
       return "map of string lists";
+    case Type::Document:
+      return "YAML document";
+    case Type::Connection:
+      return "connection";
   }
   return "?";
 }
@@ -38,9 +42,11 @@ const char* kindName(Kind kind) {
   return "?";
 }
 
-void Config::set(const std::string& key, Value value, std::string location) {
+void Config::set(const std::string& key, Value value, std::string location,
+                 std::map<std::string, std::string> locations) {
   values_[key] = std::move(value);
   locations_[key] = std::move(location);
+  for (auto& [path, where] : locations) locations_[key + "/" + path] = std::move(where);
 }
 
 const Config::Value& Config::value(const std::string& key) const {
@@ -52,8 +58,22 @@ const Config::Value& Config::value(const std::string& key) const {
 }
 
 std::string Config::location(const std::string& key) const {
-  auto it = locations_.find(key);
-  return it == locations_.end() ? std::string() : it->second;
+  // The nearest known place: a path inside a document falls back to its parent's.
+  for (std::string path = key;;) {
+    auto it = locations_.find(path);
+    if (it != locations_.end()) return it->second;
+    std::size_t slash = path.rfind('/');
+    if (slash == std::string::npos) return {};
+    path.erase(slash);
+  }
+}
+
+const Config::Connection& Config::getConnection(const std::string& key) const {
+  return std::get<Connection>(value(key));
+}
+
+const std::string& Config::getDocument(const std::string& key) const {
+  return std::get<Json>(value(key)).text;
 }
 
 const std::string& Config::getString(const std::string& key) const {

@@ -39,15 +39,6 @@ std::unique_ptr<T> create(const PluginSpec& spec, Context& context) {
   return std::unique_ptr<T>(typed);
 }
 
-std::string formatTime(TimePoint t) {
-  std::time_t seconds = Clock_::to_time_t(t);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buffer[32];
-  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buffer;
-}
-
 }  // namespace
 
 PipelineRunner::PipelineRunner(const PipelineSpec& spec, Services services)
@@ -134,7 +125,7 @@ bool PipelineRunner::backoff(const std::string& what, const std::exception& erro
   TimePoint next = now + Millis(base.count() / 2 + jitter(random));
   if (notBefore && *notBefore > next) next = *notBefore;
   logger_.warning(what + " failed (attempt " + std::to_string(attempt) + "): " + error.what() +
-                  "; retrying at " + formatTime(next));
+                  "; retrying at " + isoTime(next));
   services_.metrics.counter(spec_.name + ".retries").fetch_add(1);
   return services_.clock.sleepUntil(next, services_.stop);
 }

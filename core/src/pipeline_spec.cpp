@@ -1,11 +1,16 @@
 #include "pipeline_spec.h"
 
+#include <Poco/File.h>
+#include <Poco/Path.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <regex>
 #include <set>
+
+#include "etl/record.h"
 
 namespace etl {
 
@@ -192,6 +197,28 @@ class Validator {
         }
         return map;
       }
+      case Type::Document: {
+        std::string json;
+        locations_.clear();
+        if (!toJson(node, key, "", json)) return std::nullopt;
+        return Config::Value(Config::Json{json});
+      }
+      case Type::Connection: {
+        auto name = scalar(node, key);
+        if (!name) return std::nullopt;
+        auto it = connections_.find(*name);
+        if (it != connections_.end()) return Config::Value(it->second);
+        // A URI or libpq key=value written in place (never echoed: it may hold a password).
+        if (name->find_first_of(":=") != std::string::npos) {
+          return Config::Value(Config::Connection{"", *name, ""});
+        }
+        std::vector<std::string> declared;
+        for (const auto& [n, uri] : connections_) declared.push_back(n);
+        error(node, "'" + key + "': no connection named '" + *name +
+                        "' in this file's connections" +
+                        (declared.empty() ? " (it declares none)" : didYouMean(*name, declared)));
+        return std::nullopt;
+      }
       default:
         break;
     }
@@ -238,6 +265,58 @@ class Validator {
       default:
         return std::nullopt;
     }
+  }
+
+  // A YAML node as JSON text, recording where each inner node is (locations()). Scalars are
+  // strings after ${VAR} substitution; YAML null is null.
+  bool toJson(const YAML::Node& node, const std::string& key, const std::string& path,
+              std::string& out) {
+    if (!path.empty()) locations_[path] = at(node.Mark());
+    std::string prefix = path.empty() ? "" : path + "/";
+    if (node.IsMap()) {
+      out += "{";
+      bool first = true;
+      std::set<std::string> seen;
+      for (auto it = node.begin(); it != node.end(); ++it) {
+        if (!it->first.IsScalar()) {
+          error(it->first, "keys in '" + key + "' must be plain names");
+          return false;
+        }
+        const std::string& name = it->first.Scalar();
+        if (!seen.insert(name).second) {
+          error(it->first, "duplicate key '" + name + "' in '" + key + "'");
+          return false;
+        }
+        out += first ? "" : ",";
+        first = false;
+        appendJsonString(out, name);
+        out += ":";
+        if (!toJson(it->second, key, prefix + name, out)) return false;
+      }
+      out += "}";
+      return true;
+    }
+    if (node.IsSequence()) {
+      out += "[";
+      for (std::size_t i = 0; i < node.size(); ++i) {
+        out += i ? "," : "";
+        if (!toJson(node[i], key, prefix + std::to_string(i), out)) return false;
+      }
+      out += "]";
+      return true;
+    }
+    if (!node.IsDefined() || node.IsNull()) {
+      out += "null";
+      return true;
+    }
+    auto text = scalar(node, key);
+    if (!text) return false;
+    appendJsonString(out, *text);
+    return true;
+  }
+  std::map<std::string, std::string> takeLocations() { return std::move(locations_); }
+  void setConnections(std::map<std::string, Config::Connection> connections) {
+    connections_ = std::move(connections);
   }
 
   // Checks a typed value against a key's bounds and choices (see ConfigField); records an error
@@ -328,6 +407,8 @@ class Validator {
   const EnvLookup& env_;
   std::vector<std::string> errors_;
   bool lastFromEnv_ = false;  // the last scalar read came (partly) from the environment
+  std::map<std::string, std::string> locations_;           // of the last Document's inner nodes
+  std::map<std::string, Config::Connection> connections_;  // the file's connections
 };
 
 std::optional<PluginSpec> pluginBlock(Validator& v, PluginLoader& loader, const YAML::Node& node,
@@ -370,7 +451,7 @@ std::optional<PluginSpec> pluginBlock(Validator& v, PluginLoader& loader, const 
               while (field->key != key) ++field;
               if (auto typed = v.typed(value, key, field->type)) {
                 if (v.withinLimits(value, key, *field, *typed)) {
-                  spec.config.set(key, *typed, v.at(keyNode.Mark()));
+                  spec.config.set(key, *typed, v.at(keyNode.Mark()), v.takeLocations());
                 }
               }
             });
@@ -381,10 +462,13 @@ std::optional<PluginSpec> pluginBlock(Validator& v, PluginLoader& loader, const 
                         "' (" + typeName(f->type) + ": " + f->description + ")");
     } else if (f->defaultValue) {
       // Defaults of list and map keys are YAML; scalar defaults are taken literally ("-").
-      bool structured = f->type == Type::StringList || f->type == Type::StringListMap;
+      bool structured = f->type == Type::StringList || f->type == Type::StringListMap ||
+                        f->type == Type::Document;
       YAML::Node value = structured ? YAML::Load(f->defaultValue) : YAML::Node(f->defaultValue);
       auto typed = v.typed(value, f->key, f->type);
-      if (typed) spec.config.set(f->key, *typed, "default of plugin " + spec.name);
+      if (typed) {
+        spec.config.set(f->key, *typed, "default of plugin " + spec.name, v.takeLocations());
+      }
     }
   }
   if (v.errors().size() != errorsBefore) return std::nullopt;
@@ -468,9 +552,54 @@ PipelineFile loadPipelineFile(const std::string& path, PluginLoader& loader, con
     throw ConfigErrors({v.at(root.Mark()) + ": a pipeline file is a map with a 'pipelines' key"});
   }
   bool sawPipelines = false;
+  // Connections first: plugins of any pipeline refer to them by name.
+  if (YAML::Node connections = root["connections"]) {
+    std::map<std::string, Config::Connection> named;
+    if (!connections.IsMap()) {
+      v.error(connections, "'connections' must map names to database URIs");
+    } else {
+      std::string dir = Poco::Path(Poco::Path(path).absolute()).parent().toString();
+      for (auto it = connections.begin(); it != connections.end(); ++it) {
+        std::string name = it->first.Scalar();
+        static const std::regex validName("[A-Za-z0-9_-]+");
+        if (!std::regex_match(name, validName)) {
+          v.error(it->first,
+                  "connection name '" + name + "' may use only letters, digits, '_' and '-'");
+          continue;
+        }
+        Config::Connection connection{name, "", ""};
+        if (it->second.IsMap()) {
+          // {uri: ..., migrations: folder}: the folder is relative to the pipeline file.
+          v.mapKeys(it->second, "connection '" + name + "'", {"uri", "migrations"},
+                    [&](const std::string& key, const YAML::Node&, const YAML::Node& value) {
+                      auto text = v.scalar(value, key);
+                      if (!text) return;
+                      if (key == "uri") {
+                        connection.uri = *text;
+                      } else {
+                        connection.migrations =
+                            Poco::Path(dir).resolve(Poco::Path(*text)).toString();
+                        Poco::File folder(connection.migrations);
+                        if (!folder.exists() || !folder.isDirectory()) {
+                          v.error(value,
+                                  "migrations folder " + connection.migrations + " does not exist");
+                        }
+                      }
+                    });
+          if (!it->second["uri"]) v.error(it->second, "connection '" + name + "' has no 'uri'");
+        } else if (auto uri = v.scalar(it->second, name)) {
+          connection.uri = *uri;
+        }
+        named[name] = connection;
+      }
+    }
+    for (const auto& [name, c] : named) file.connections[name] = c.uri;
+    v.setConnections(std::move(named));
+  }
   v.mapKeys(
-      root, "the pipeline file", {"pipelines", "state_dir"},
+      root, "the pipeline file", {"pipelines", "state_dir", "connections"},
       [&](const std::string& key, const YAML::Node& keyNode, const YAML::Node& value) {
+        if (key == "connections") return;  // read above
         if (key == "state_dir") {
           if (auto s = v.scalar(value, key)) file.stateDir = *s;
           return;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -40,6 +41,7 @@ struct PipelineSpec {
 struct PipelineFile {
   std::string path;
   std::string stateDir = ".etlrun";
+  std::map<std::string, std::string> connections;  // name -> URI, declared once per file
   std::vector<PipelineSpec> pipelines;
 };
 

@@ -263,6 +263,62 @@ bool Record::has(std::string_view path) const {
   }
 }
 
+std::optional<std::string> Record::text(std::string_view path) const {
+  try {
+    simdjson::ondemand::value value;
+    auto error = parsed(identity_, raw_).at_pointer(toJsonPointer(path)).get(value);
+    if (error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS) {
+      parseCache().identity = 0;
+      return std::nullopt;
+    }
+    if (error == simdjson::INCORRECT_TYPE) {
+      throw FieldError("field '" + std::string(path) + "': a parent is not an object or array");
+    }
+    simdjson::ondemand::json_type type;
+    if (!error) error = value.type().get(type);
+    std::string_view view;
+    std::string out;
+    if (!error) {
+      switch (type) {
+        case simdjson::ondemand::json_type::null:
+          parseCache().identity = 0;
+          return std::nullopt;
+        case simdjson::ondemand::json_type::string:
+          error = value.get_string().get(view);
+          break;
+        case simdjson::ondemand::json_type::number:
+        case simdjson::ondemand::json_type::boolean:
+          view = value.raw_json_token();
+          while (!view.empty() && (view.back() == ' ' || view.back() == '\n' ||
+                                   view.back() == '\r' || view.back() == '\t')) {
+            view.remove_suffix(1);
+          }
+          break;
+        case simdjson::ondemand::json_type::object: {
+          simdjson::ondemand::object object;
+          error = value.get_object().get(object);
+          if (!error) error = object.raw_json().get(view);
+          break;
+        }
+        case simdjson::ondemand::json_type::array: {
+          simdjson::ondemand::array array;
+          error = value.get_array().get(array);
+          if (!error) error = array.raw_json().get(view);
+          break;
+        }
+      }
+    }
+    if (error) {
+      throw FieldError("field '" + std::string(path) + "': " + simdjson::error_message(error));
+    }
+    out.assign(view.data(), view.size());
+    return out;
+  } catch (...) {
+    parseCache().identity = 0;
+    throw;
+  }
+}
+
 std::optional<std::size_t> Record::count(std::string_view path) const {
   try {
     simdjson::ondemand::value value;

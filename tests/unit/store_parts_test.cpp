@@ -107,7 +107,7 @@ TEST(PushEventRow, NamesTheMissingRequiredField) {
   }
 }
 
-std::string value(const store::Connection& c, const std::string& key) {
+std::string value(const sql::Connection& c, const std::string& key) {
   for (std::size_t i = 0; i < c.keywords.size(); ++i) {
     if (c.keywords[i] == key) return c.values[i];
   }
@@ -116,7 +116,7 @@ std::string value(const store::Connection& c, const std::string& key) {
 
 TEST(ConnectionString, LibpqParsesUrisWithEncodedPasswordsAndKeyValueWithQuotes) {
   // A password with a space, a quote and a backslash, percent-encoded in a URI.
-  auto c = store::parseConnection(
+  auto c = sql::parseConnection(
       "postgresql://etl:pa%20ss%27%5Cx@db.example:6543/events?sslmode=require", "");
   EXPECT_EQ(value(c, "user"), "etl");
   EXPECT_EQ(value(c, "password"), "pa ss'\\x");
@@ -125,21 +125,21 @@ TEST(ConnectionString, LibpqParsesUrisWithEncodedPasswordsAndKeyValueWithQuotes)
   EXPECT_EQ(value(c, "connect_timeout"), "10");
   EXPECT_EQ(c.description, "postgresql://etl@db.example:6543/events");
   // The same password in key=value form, quoted and escaped the libpq way.
-  auto kv = store::parseConnection(R"(host=/tmp port=5 dbname=x user=u password='pa ss\'\\x')", "");
+  auto kv = sql::parseConnection(R"(host=/tmp port=5 dbname=x user=u password='pa ss\'\\x')", "");
   EXPECT_EQ(value(kv, "password"), "pa ss'\\x");
   EXPECT_EQ(kv.description, "postgresql://u@/tmp:5/x");
 }
 
 TEST(ConnectionString, AMistakeIsPermanentAndNeverEchoesThePassword) {
   try {
-    store::parseConnection("host=h user=u password=hunter2 bogus_option=1", "");
+    sql::parseConnection("host=h user=u password=hunter2 bogus_option=1", "");
     FAIL() << "an invalid option was accepted";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("bogus_option"), std::string::npos) << e.what();
     EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos) << e.what();
   }
   try {
-    store::parseConnection("postgresql://u:hunter2%zz@h/d", "");
+    sql::parseConnection("postgresql://u:hunter2%zz@h/d", "");
     FAIL() << "a bad percent-encoding was accepted";
   } catch (const std::runtime_error& e) {
     EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos) << e.what();
@@ -148,13 +148,13 @@ TEST(ConnectionString, AMistakeIsPermanentAndNeverEchoesThePassword) {
 
 TEST(ConnectionString, PasswordComesFromTheEnvironmentAndIsScrubbed) {
   setenv("ETLTEST_DB_PASSWORD", "from-env-secret", 1);
-  auto c = store::parseConnection("postgresql://etl@h:1/d", "ETLTEST_DB_PASSWORD");
+  auto c = sql::parseConnection("postgresql://etl@h:1/d", "ETLTEST_DB_PASSWORD");
   EXPECT_EQ(value(c, "password"), "from-env-secret");
   std::string driver = "Connection failed: from-env-secret rejected and password=other";
-  std::string clean = store::scrub(driver, c);
+  std::string clean = sql::scrub(driver, c);
   EXPECT_EQ(clean.find("secret"), std::string::npos) << clean;
   EXPECT_EQ(clean.find("other"), std::string::npos) << clean;
-  EXPECT_EQ(store::scrub("see postgresql://u:pw@h/d", c), "see postgresql://u:<redacted>@h/d");
+  EXPECT_EQ(sql::scrub("see postgresql://u:pw@h/d", c), "see postgresql://u:<redacted>@h/d");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <string>
 
 namespace etl {
 
@@ -38,6 +39,10 @@ class Clock {
 
 // The real wall clock.
 Clock& systemClock();
+
+// ISO 8601 UTC with milliseconds ("2026-01-12T17:54:01.000Z"): the one timestamp format etlrun
+// writes, which PostgreSQL's timestamptz reads and SQLite compares as text.
+std::string isoTime(TimePoint t);
 
 // Virtual time for tests: starts at a given instant; sleeping jumps straight to the deadline.
 class ManualClock : public Clock {

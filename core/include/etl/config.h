@@ -23,6 +23,10 @@ enum class Type {
   Duration,       // "250ms", "30s", "5m", "24h", or a plain number of seconds
   StringList,     // [a, b] or a single scalar
   StringListMap,  // {field: [value, ...], ...}
+  Document,       // any YAML (maps, lists, scalars), handed over as JSON text: scalars become
+                  // strings (${VAR} substituted), YAML null becomes null
+  Connection,     // the name of an entry of the file's `connections:` (or a URI written in place);
+                  // read with getConnection(): URI and migrations
 };
 const char* typeName(Type type);
 
@@ -49,8 +53,17 @@ class Config {
  public:
   using StringList = std::vector<std::string>;
   using StringListMap = std::map<std::string, StringList>;
+  struct Json {
+    std::string text;
+  };
+  // A database connection declared under the file's `connections:`.
+  struct Connection {
+    std::string name;        // "" when the URI was written in place
+    std::string uri;         // postgresql://..., libpq key=value, or sqlite:PATH
+    std::string migrations;  // folder of versioned SQL files for it ("" = none), absolute
+  };
   using Value = std::variant<std::string, int64_t, double, bool, std::chrono::milliseconds,
-                             StringList, StringListMap>;
+                             StringList, StringListMap, Json, Connection>;
 
   bool has(const std::string& key) const { return values_.count(key) != 0; }
   const std::string& getString(const std::string& key) const;
@@ -60,11 +73,16 @@ class Config {
   std::chrono::milliseconds getDuration(const std::string& key) const;
   const StringList& getStringList(const std::string& key) const;
   const StringListMap& getStringListMap(const std::string& key) const;
-  // "file:line:column" of a key in the pipeline file, for errors a plugin finds at start.
+  // Document keys: the JSON text.
+  const std::string& getDocument(const std::string& key) const;
+  const Connection& getConnection(const std::string& key) const;
+  // "file:line:column" of a key in the pipeline file, for errors a plugin finds at start. Inside
+  // a Document key, a path of member names and list indexes: "tables/push_events/columns/ref".
   std::string location(const std::string& key) const;
 
-  // Used by the core while validating.
-  void set(const std::string& key, Value value, std::string location = {});
+  // Used by the core while validating. `locations` are those of a Document's inner nodes.
+  void set(const std::string& key, Value value, std::string location = {},
+           std::map<std::string, std::string> locations = {});
 
  private:
   const Value& value(const std::string& key) const;

@@ -53,6 +53,10 @@ class Record {
   template <class T>
   std::optional<T> find(std::string_view path) const;
   bool has(std::string_view path) const;
+  // The field as text, the way a database's input function reads it: a string unescaped, a number
+  // or boolean as written, an object or array as its JSON; nullopt when missing or null. Throws
+  // FieldError for invalid JSON or a parent that is not an object or array.
+  std::optional<std::string> text(std::string_view path) const;
   // Number of elements of an array (or members of an object); nullopt if missing, null or scalar.
   std::optional<std::size_t> count(std::string_view path) const;
 

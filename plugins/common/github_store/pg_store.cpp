@@ -22,6 +22,10 @@
 namespace store {
 namespace {
 
+using sql::Connection;
+using sql::parseConnection;
+using sql::scrub;
+
 constexpr long long kMigrationLock = 7283764101LL;  // pg_advisory_lock key for migrations
 
 // A row the database refused because of its data (SQLSTATE classes 22 and 23).

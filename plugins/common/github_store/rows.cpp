@@ -73,18 +73,6 @@ EnrichmentRow enrichmentRow(const etl::Record& r) {
 
 }  // namespace
 
-std::string isoTime(etl::TimePoint t) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buffer[80];
-  std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buffer;
-}
-
 etl::Record entityRecord(const Streams& streams, const EntityRow& row) {
   etl::Record record(row.kind == EntityKind::Actor ? streams.actors : streams.repositories,
                      row.raw.value_or(""), std::to_string(row.id));

@@ -76,8 +76,7 @@ struct Rows {
   std::vector<DeadLetterRow> deadLetters;
 };
 
-// ISO 8601 UTC with milliseconds: the one timestamp format both stores compare as text or parse.
-std::string isoTime(etl::TimePoint t);
+using etl::isoTime;
 
 // How enrichment hands its results to the sink: records whose raw bytes are the API's JSON and
 // whose metadata carries the rest (see rows.cpp).

@@ -8,7 +8,7 @@
 #include <regex>
 #include <stdexcept>
 
-namespace store {
+namespace sql {
 
 Connection parseConnection(const std::string& text, const std::string& passwordEnv) {
   char* error = nullptr;
@@ -67,4 +67,4 @@ std::string scrub(std::string message, const Connection& connection) {
   return std::regex_replace(message, uriPassword, "$1:<redacted>@");
 }
 
-}  // namespace store
+}  // namespace sql

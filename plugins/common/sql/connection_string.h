@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace store {
+namespace sql {
 
 struct Connection {
   std::vector<std::string> keywords, values;  // for libpq; may hold the password
@@ -21,4 +21,4 @@ Connection parseConnection(const std::string& text, const std::string& passwordE
 // Removes the password and anything password-like from a driver's error message.
 std::string scrub(std::string message, const Connection& connection);
 
-}  // namespace store
+}  // namespace sql

@@ -1,0 +1,93 @@
+// A database that stores rows into declared tables, exactly once: each batch's rows of every
+// table, its dead letters and its checkpoint commit in one transaction. Rows the database refuses
+// for their data become dead letters in that same transaction; the rest commits. Two dialects,
+// chosen by the connection URI the way JDBC URLs work: postgresql://... (or libpq key=value) and
+// sqlite:PATH.
+#pragma once
+
+#include <Poco/Logger.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dead_letters.h"
+#include "migrations.h"
+
+namespace sql {
+
+struct Column {
+  std::string name;
+  std::string type;           // for create: auto (PostgreSQL type names); "" = text
+  bool update = true;         // upsert/update: this column is overwritten
+  bool keepWhenNull = false;  // upsert/update: a NULL keeps the stored value
+};
+
+enum class Mode {
+  Insert,  // new keys are inserted; an existing key is ignored (or refused: conflictIsError)
+  Upsert,  // new keys are inserted, existing ones updated
+  Update,  // existing keys are updated; others are ignored
+};
+
+struct TableSpec {
+  std::string name;  // may be schema-qualified: analytics.events
+  std::vector<Column> columns;
+  std::vector<std::string> key;  // the conflict key (a unique constraint of the table)
+  Mode mode = Mode::Insert;
+  bool conflictIsError = false;  // insert: a duplicate key is a dead letter
+};
+
+using Row = std::vector<std::optional<std::string>>;  // a table's values as text, NULL = nullopt
+
+struct Refusal {
+  std::size_t table = 0, row = 0;
+  std::string reason;
+};
+
+struct WriteResult {
+  std::vector<int64_t> stored;  // per table: rows inserted or updated
+  std::vector<Refusal> refused;
+};
+
+struct DatabaseOptions {
+  std::string uri;            // postgresql://..., key=value, or sqlite:PATH
+  std::string stateDir;       // a relative sqlite: path is relative to it
+  std::string migrations;     // folder of versioned SQL files ("" = none)
+  bool createTables = false;  // create: auto
+  std::vector<TableSpec> tables;
+};
+
+class Database {
+ public:
+  virtual ~Database() = default;
+  virtual std::string describe() const = 0;
+  virtual Dialect dialect() const = 0;
+  // Connects if needed; the first time, applies pending migrations (under a lock: concurrent
+  // starts apply each once) and creates missing tables (createTables). Throws etl::RetryableError
+  // while the database cannot be reached, std::runtime_error for what cannot heal.
+  virtual void open() = 0;
+  virtual std::optional<std::string> loadCheckpoint(const std::string& pipeline) = 0;
+  // `rows[i]` are rows of tables[i]. `letterFor` turns a refused row into its dead letter.
+  virtual WriteResult write(const std::vector<std::vector<Row>>& rows,
+                            const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
+                            const std::string& checkpoint,
+                            const std::function<DeadLetterRow(const Refusal&)>& letterFor) = 0;
+};
+
+// The database a URI names: "sqlite:PATH" (relative paths under options.stateDir), anything else
+// PostgreSQL. Nothing is opened yet.
+std::unique_ptr<Database> makeDatabase(DatabaseOptions options, Poco::Logger& logger);
+
+// Helpers shared by both dialects (statements.cpp).
+std::string quoteIdentifier(const std::string& name);  // "a"."b" for a.b
+std::string unqualified(const std::string& name);      // b for a.b, quoted
+// The statement storing one row of `table`; placeholders from `placeholder(i)` (0-based).
+std::string rowStatement(const TableSpec& table,
+                         const std::function<std::string(std::size_t)>& placeholder);
+// CREATE TABLE IF NOT EXISTS from the declared columns, with `typeOf` mapping declared types.
+std::string createStatement(const TableSpec& table,
+                            const std::function<std::string(const std::string&)>& typeOf);
+
+}  // namespace sql

@@ -1,0 +1,180 @@
+#include "pg_session.h"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <regex>
+
+#include "etl/errors.h"
+
+namespace sql {
+namespace {
+
+// What to tell an operator for a connection the server refused for good (SQLSTATE class 28:
+// authentication; 3D000: no such database).
+std::string hintFor(const std::string& state) {
+  if (state.rfind("28", 0) == 0) {
+    return "check the user and the password (PGPASSWORD, or the connection's password) and "
+           "pg_hba.conf";
+  }
+  if (state == "3D000") return "create the database, or fix dbname in the connection";
+  return "";
+}
+
+// "FATAL:  28P01: password authentication failed ..." (verbose libpq errors) -> "28P01".
+std::string sqlstateIn(const std::string& message) {
+  static const std::regex state("(FATAL|ERROR|PANIC):  ([0-9A-Z]{5}): ");
+  std::smatch m;
+  return std::regex_search(message, m, state) ? m[2].str() : std::string();
+}
+
+void trimEnd(std::string& text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+}
+
+}  // namespace
+
+std::string PgSession::describe() const {
+  return connection_ ? connection_->description : "PostgreSQL";
+}
+
+void PgSession::disconnect() {
+  if (pg_) PQfinish(pg_);
+  pg_ = nullptr;
+}
+
+// A refusal that waiting cannot cure (wrong password, no such database, a password needed and
+// none given) is permanent; the rest (server down, starting up, too many connections, network)
+// is retried by the runner.
+void PgSession::connect() {
+  disconnect();
+  // Parsed here, not at construction: a mistake fails the pipeline (exit 70) with a message, and
+  // the environment (PGPASSWORD) is read when the connection is made.
+  if (!connection_) connection_ = parseConnection(uri_, "PGPASSWORD");
+  std::vector<const char*> keys, values;
+  int timeoutSeconds = 10;
+  for (std::size_t i = 0; i < connection_->keywords.size(); ++i) {
+    keys.push_back(connection_->keywords[i].c_str());
+    values.push_back(connection_->values[i].c_str());
+    if (connection_->keywords[i] == "connect_timeout") {
+      timeoutSeconds = std::max(2, std::atoi(connection_->values[i].c_str()));
+    }
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  pg_ = PQconnectStartParams(keys.data(), values.data(), 0);
+  if (!pg_) throw etl::RetryableError("cannot connect to " + describe() + ": out of memory");
+  // Verbose errors carry the server's SQLSTATE, which tells a refusal from an outage.
+  PQsetErrorVerbosity(pg_, PQERRORS_VERBOSE);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeoutSeconds);
+  PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+  while (PQstatus(pg_) != CONNECTION_BAD && state != PGRES_POLLING_OK &&
+         state != PGRES_POLLING_FAILED) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) {
+      disconnect();
+      throw etl::RetryableError("cannot connect to " + describe() + ": timed out after " +
+                                std::to_string(timeoutSeconds) + " s");
+    }
+    pollfd fd{PQsocket(pg_), static_cast<short>(state == PGRES_POLLING_READING ? POLLIN : POLLOUT),
+              0};
+    if (::poll(&fd, 1, static_cast<int>(std::min<int64_t>(left, 1000))) == 0) continue;
+    state = PQconnectPoll(pg_);
+  }
+  if (PQstatus(pg_) == CONNECTION_OK) {
+    PQsetErrorVerbosity(pg_, PQERRORS_DEFAULT);
+    return;
+  }
+  std::string message = scrub(PQerrorMessage(pg_), *connection_);
+  bool needsPassword = PQconnectionNeedsPassword(pg_);
+  disconnect();
+  trimEnd(message);
+  std::string hint = hintFor(sqlstateIn(message));
+  if (needsPassword) hint = "the server asks for a password and none was given: " + hintFor("28");
+  std::string what = "cannot connect to " + describe() + ": " + message;
+  if (!hint.empty()) throw std::runtime_error(what + " (" + hint + ")");
+  throw etl::RetryableError(what);
+}
+
+void PgSession::exec(const std::string& statement) {
+  Result r(query(statement));
+}
+
+PGresult* PgSession::query(const std::string& statement) {
+  return check(PQexec(pg_, statement.c_str()), statement.substr(0, 60));
+}
+
+PGresult* PgSession::params(const std::string& statement, const std::vector<Param>& values) {
+  std::vector<const char*> pointers;
+  std::vector<int> lengths, formats;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const auto& v = values[i].value;
+    if (v && !values[i].binary && std::memchr(v->data(), 0, v->size())) {
+      throw DataError("value $" + std::to_string(i + 1) +
+                      " holds a NUL byte, which PostgreSQL text cannot store");
+    }
+    pointers.push_back(v ? v->data() : nullptr);
+    lengths.push_back(v ? static_cast<int>(v->size()) : 0);
+    formats.push_back(values[i].binary ? 1 : 0);
+  }
+  return check(PQexecParams(pg_, statement.c_str(), static_cast<int>(pointers.size()), nullptr,
+                            pointers.data(), lengths.data(), formats.data(), 0),
+               statement.substr(0, 60));
+}
+
+void PgSession::copy(const std::string& target, const std::string& options,
+                     const std::string& data) {
+  Result start(check(PQexec(pg_, ("COPY " + target + " FROM STDIN " + options).c_str()),
+                     "starting COPY into " + target, PGRES_COPY_IN));
+  // PQputCopyData takes an int length: send large batches in pieces.
+  const std::size_t chunk = 1 << 30;
+  for (std::size_t at = 0; at < data.size(); at += chunk) {
+    int n = static_cast<int>(std::min(chunk, data.size() - at));
+    if (PQputCopyData(pg_, data.data() + at, n) != 1) connectionFailure("sending COPY data");
+  }
+  if (PQputCopyEnd(pg_, nullptr) != 1) connectionFailure("ending COPY");
+  Result end(check(PQgetResult(pg_), "COPY into " + target));
+  while (PGresult* extra = PQgetResult(pg_)) PQclear(extra);
+}
+
+void PgSession::rollback() {
+  if (pg_ && PQstatus(pg_) == CONNECTION_OK && PQtransactionStatus(pg_) != PQTRANS_IDLE) {
+    PQclear(PQexec(pg_, "ROLLBACK"));
+  }
+}
+
+void PgSession::connectionFailure(const std::string& what) {
+  std::string message = pg_ ? PQerrorMessage(pg_) : "";
+  if (connection_) message = scrub(message, *connection_);
+  trimEnd(message);
+  disconnect();  // reconnect on the next attempt
+  throw etl::RetryableError(what + " on " + describe() + ": " + message);
+}
+
+PGresult* PgSession::check(PGresult* result, const std::string& what, ExecStatusType expected) {
+  ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  if (status == expected || (expected == PGRES_COMMAND_OK && status == PGRES_TUPLES_OK)) {
+    return result;
+  }
+  std::string state = result && PQresultErrorField(result, PG_DIAG_SQLSTATE)
+                          ? PQresultErrorField(result, PG_DIAG_SQLSTATE)
+                          : "";
+  std::string message = result ? PQresultErrorMessage(result) : PQerrorMessage(pg_);
+  if (result) PQclear(result);
+  trimEnd(message);
+  if (connection_) message = scrub(message, *connection_);
+  if (PQstatus(pg_) != CONNECTION_OK || state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 ||
+      state.rfind("53", 0) == 0 || state == "40001" || state == "40P01" || state.empty()) {
+    connectionFailure(what + " (" + message + ")");
+  }
+  if (state.rfind("22", 0) == 0 || state.rfind("23", 0) == 0) {
+    throw DataError(message + " [SQLSTATE " + state + "]");
+  }
+  throw std::runtime_error(what + ": " + message + " [SQLSTATE " + state + "]");
+}
+
+}  // namespace sql

@@ -1,0 +1,86 @@
+// One libpq connection with the error handling every PostgreSQL plugin needs: connection settings
+// parsed by libpq, refusals that cannot heal (authentication, missing database) told apart from
+// outages, failed statements classified (the row's data, the connection, or a bug), text values
+// passed with their length and bytes in binary, COPY.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "connection_string.h"
+#include "sql_error.h"
+
+namespace sql {
+
+// A statement parameter: text (NULL when empty), or bytes sent in binary format (bytea).
+struct Param {
+  std::optional<std::string> value;
+  bool binary = false;
+  Param(std::optional<std::string> v) : value(std::move(v)) {}  // NOLINT: implicit on purpose
+  Param(std::string v) : value(std::move(v)) {}                 // NOLINT
+  Param(const char* v) : value(std::string(v)) {}               // NOLINT
+  static Param bytes(std::optional<std::string> v) {
+    Param p(std::move(v));
+    p.binary = true;
+    return p;
+  }
+};
+
+// Owns a PGresult.
+struct Result {
+  PGresult* result = nullptr;
+  explicit Result(PGresult* r) : result(r) {}
+  ~Result() {
+    if (result) PQclear(result);
+  }
+  Result(const Result&) = delete;
+  Result& operator=(const Result&) = delete;
+  int rows() const { return PQntuples(result); }
+  std::string value(int row, int column) const { return PQgetvalue(result, row, column); }
+  bool isNull(int row, int column) const { return PQgetisnull(result, row, column); }
+  long long affected() const { return std::atoll(PQcmdTuples(result)); }
+};
+
+class PgSession {
+ public:
+  // `uri`: postgresql://..., or libpq key=value. Nothing happens until connect().
+  explicit PgSession(std::string uri) : uri_(std::move(uri)) {}
+  ~PgSession() { disconnect(); }
+  PgSession(const PgSession&) = delete;
+  PgSession& operator=(const PgSession&) = delete;
+
+  bool connected() const { return pg_ && PQstatus(pg_) == CONNECTION_OK; }
+  // Throws std::runtime_error for what cannot heal (bad settings, wrong password, no such
+  // database) and etl::RetryableError for the rest.
+  void connect();
+  void disconnect();
+  std::string describe() const;
+
+  void exec(const std::string& statement);
+  PGresult* query(const std::string& statement);
+  // Text parameters holding a NUL throw DataError: PostgreSQL text cannot store one, and a C
+  // string would cut the value there.
+  PGresult* params(const std::string& statement, const std::vector<Param>& values);
+  // COPY `target` FROM STDIN with `options`, sending `data`.
+  void copy(const std::string& target, const std::string& options, const std::string& data);
+  void rollback();  // if a transaction is open; never throws
+
+  // Classifies a failed result: lost connection and transient states -> RetryableError (and a
+  // reconnect next time), SQLSTATE 22/23 -> DataError, anything else -> std::runtime_error.
+  PGresult* check(PGresult* result, const std::string& what,
+                  ExecStatusType expected = PGRES_COMMAND_OK);
+  PGconn* handle() { return pg_; }
+
+ private:
+  [[noreturn]] void connectionFailure(const std::string& what);
+
+  std::string uri_;
+  std::optional<Connection> connection_;
+  PGconn* pg_ = nullptr;
+};
+
+}  // namespace sql

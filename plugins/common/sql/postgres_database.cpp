@@ -1,0 +1,322 @@
+// PostgreSQL: each table's rows are COPY'd (text format: the columns' own input functions parse
+// timestamps, numerics, booleans, jsonb) into a temp table shaped like the target, then moved with
+// one INSERT ... SELECT ... ON CONFLICT (or UPDATE ... FROM) per table; dead letters and the
+// checkpoint follow in the same transaction. If the database refuses a row, the batch is redone
+// row by row with a savepoint per row, and only the refused rows become dead letters.
+#include <cstring>
+
+#include "database.h"
+#include "etl/errors.h"
+#include "pg_session.h"
+
+namespace sql {
+namespace {
+
+constexpr long long kSchemaLock = 7283764101LL;  // pg_advisory_lock key for schema changes
+
+// COPY text format: backslash, newline, carriage return and tab escaped; NULL is \N.
+void copyField(std::string& out, const std::optional<std::string>& value) {
+  if (!value) {
+    out += "\\N";
+    return;
+  }
+  const char* p = value->data();
+  const char* end = p + value->size();
+  while (p < end) {
+    const char* special = p;
+    while (special < end && *special != '\\' && *special != '\n' && *special != '\r' &&
+           *special != '\t') {
+      ++special;
+    }
+    out.append(p, special);
+    if (special == end) break;
+    out += *special == '\\' ? "\\\\" : *special == '\n' ? "\\n" : *special == '\r' ? "\\r" : "\\t";
+    p = special + 1;
+  }
+}
+
+class PostgresDatabase : public Database {
+ public:
+  PostgresDatabase(DatabaseOptions options, Poco::Logger& logger)
+      : options_(std::move(options)), session_(options_.uri), logger_(logger) {
+    for (const auto& t : options_.tables) {
+      statements_.push_back(
+          rowStatement(t, [](std::size_t i) { return "$" + std::to_string(i + 1); }));
+    }
+  }
+
+  std::string describe() const override { return session_.describe(); }
+  Dialect dialect() const override { return Dialect::Postgres; }
+
+  void open() override {
+    if (session_.connected()) return;
+    session_.connect();
+    try {
+      // lz4 compresses large jsonb values about twice as fast as the default pglz, and that is
+      // the single backend's main cost per row. Servers built without lz4 keep pglz.
+      PQclear(PQexec(session_.handle(), "SET default_toast_compression = 'lz4'"));
+      if (!prepared_) prepareSchema();
+      for (std::size_t i = 0; i < options_.tables.size(); ++i) stageTable(i);
+    } catch (...) {
+      session_.disconnect();  // all or nothing: the next attempt starts again
+      throw;
+    }
+    logger_.information("connected to " + describe());
+  }
+
+  std::optional<std::string> loadCheckpoint(const std::string& pipeline) override {
+    open();
+    Result r(
+        session_.params("SELECT checkpoint FROM etl_checkpoints WHERE pipeline = $1", {pipeline}));
+    if (r.rows() == 0) return std::nullopt;
+    return r.value(0, 0);
+  }
+
+  WriteResult write(const std::vector<std::vector<Row>>& rows,
+                    const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
+                    const std::string& checkpoint,
+                    const std::function<DeadLetterRow(const Refusal&)>& letterFor) override {
+    open();
+    try {
+      if (copyable(rows)) {
+        try {
+          return writeBulk(rows, letters, pipeline, checkpoint);
+        } catch (const DataError& e) {
+          session_.rollback();
+          logger_.warning(std::string("batch refused (") + e.what() + "): storing it row by row");
+        }
+      }
+      return writeRowByRow(rows, letters, pipeline, checkpoint, letterFor);
+    } catch (...) {
+      session_.rollback();
+      throw;
+    }
+  }
+
+ private:
+  // A NUL cannot travel in COPY text; such a batch goes row by row, where the row is refused.
+  static bool copyable(const std::vector<std::vector<Row>>& rows) {
+    for (const auto& table : rows) {
+      for (const auto& row : table) {
+        for (const auto& v : row) {
+          if (v && std::memchr(v->data(), 0, v->size())) return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  std::string stage(std::size_t i) const { return "etl_stage_" + std::to_string(i); }
+
+  std::string columnList(const TableSpec& t, const std::string& prefix = "") const {
+    std::string out;
+    for (const auto& c : t.columns)
+      out += (out.empty() ? "" : ", ") + prefix + quoteIdentifier(c.name);
+    return out;
+  }
+
+  // A temp table with the target's column types (so COPY parses each value as the target would),
+  // plus an ordinal for keeping the last of several rows with one key.
+  void stageTable(std::size_t i) {
+    const TableSpec& t = options_.tables[i];
+    session_.exec("CREATE TEMP TABLE " + stage(i) + " ON COMMIT DELETE ROWS AS SELECT " +
+                  columnList(t) + " FROM " + quoteIdentifier(t.name) + " WITH NO DATA");
+    if (t.mode != Mode::Insert)
+      session_.exec("ALTER TABLE " + stage(i) + " ADD COLUMN etl_ord bigserial");
+  }
+
+  // Internal tables, the user's migrations and create: auto, under one lock.
+  void prepareSchema() {
+    session_.exec("SELECT pg_advisory_lock(" + std::to_string(kSchemaLock) + ")");
+    try {
+      session_.exec(R"(CREATE TABLE IF NOT EXISTS etl_schema_migrations (
+          version integer PRIMARY KEY, name text NOT NULL,
+          applied_at timestamptz NOT NULL DEFAULT now()))");
+      session_.exec(R"(CREATE TABLE IF NOT EXISTS etl_checkpoints (
+          pipeline text PRIMARY KEY, checkpoint text NOT NULL,
+          updated_at timestamptz NOT NULL DEFAULT now()))");
+      session_.exec(R"(CREATE TABLE IF NOT EXISTS etl_dead_letters (
+          id bigserial PRIMARY KEY, fingerprint text NOT NULL UNIQUE, pipeline text NOT NULL,
+          plugin text NOT NULL, stream text, reason text NOT NULL, record text NOT NULL,
+          record_bytes bytea, created_at timestamptz NOT NULL DEFAULT now()))");
+      session_.exec("ALTER TABLE etl_dead_letters ADD COLUMN IF NOT EXISTS record_bytes bytea");
+      if (!options_.migrations.empty()) migrate();
+      for (const auto& t : options_.tables) ensureTable(t);
+    } catch (...) {
+      session_.rollback();
+      PQclear(PQexec(session_.handle(),
+                     ("SELECT pg_advisory_unlock(" + std::to_string(kSchemaLock) + ")").c_str()));
+      throw;
+    }
+    session_.exec("SELECT pg_advisory_unlock(" + std::to_string(kSchemaLock) + ")");
+    prepared_ = true;
+  }
+
+  void migrate() {
+    for (const auto& m : readMigrations(options_.migrations, Dialect::Postgres)) {
+      Result applied(session_.params("SELECT 1 FROM etl_schema_migrations WHERE version = $1",
+                                     {std::to_string(m.version)}));
+      if (applied.rows() > 0) continue;
+      session_.exec("BEGIN");
+      try {
+        session_.exec(m.statements);
+      } catch (const std::exception& e) {
+        throw std::runtime_error("migration " + m.file + " failed: " + e.what());
+      }
+      Result r(session_.params("INSERT INTO etl_schema_migrations (version, name) VALUES ($1, $2)",
+                               {std::to_string(m.version), m.name}));
+      session_.exec("COMMIT");
+      logger_.information("applied migration " + std::to_string(m.version) + ": " + m.name);
+    }
+  }
+
+  void ensureTable(const TableSpec& t) {
+    Result exists(session_.params("SELECT to_regclass($1) IS NOT NULL", {quoteIdentifier(t.name)}));
+    if (exists.value(0, 0) == "t") return;
+    if (!options_.createTables) {
+      throw std::runtime_error("table " + t.name + " does not exist in " + describe() +
+                               ": create it in a migration, or set create: auto");
+    }
+    session_.exec(createStatement(t, [](const std::string& type) { return type; }));
+    logger_.information("created table " + t.name + " (create: auto)");
+  }
+
+  WriteResult writeBulk(const std::vector<std::vector<Row>>& rows,
+                        const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
+                        const std::string& checkpoint) {
+    WriteResult result;
+    result.stored.assign(rows.size(), 0);
+    session_.exec("BEGIN");
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i].empty()) continue;
+      const TableSpec& t = options_.tables[i];
+      std::string data;
+      std::size_t bytes = 0;
+      for (const auto& row : rows[i]) {
+        for (const auto& v : row) bytes += (v ? v->size() : 2) + 1;
+      }
+      data.reserve(bytes + bytes / 16);
+      for (const auto& row : rows[i]) {
+        for (std::size_t c = 0; c < row.size(); ++c) {
+          if (c) data.push_back('\t');
+          copyField(data, row[c]);
+        }
+        data.push_back('\n');
+      }
+      session_.copy(stage(i) + " (" + columnList(t) + ")", "(FORMAT text)", data);
+      Result r(session_.query(mergeStatement(i)));
+      result.stored[i] = r.affected();
+    }
+    finish(letters, pipeline, checkpoint);
+    return result;
+  }
+
+  // Moves a staged batch into its table, as the row statement would one row at a time.
+  std::string mergeStatement(std::size_t i) const {
+    const TableSpec& t = options_.tables[i];
+    std::string key;
+    for (const auto& k : t.key) key += (key.empty() ? "" : ", ") + quoteIdentifier(k);
+    // Several rows of one batch with the same key: the last one wins, as it would row by row.
+    std::string latest = t.mode == Mode::Insert || key.empty()
+                             ? "SELECT " + columnList(t) + " FROM " + stage(i)
+                             : "SELECT DISTINCT ON (" + key + ") " + columnList(t) + " FROM " +
+                                   stage(i) + " ORDER BY " + key + ", etl_ord DESC";
+    std::string self = unqualified(t.name);
+    auto value = [&](const Column& c, const std::string& incoming) {
+      return c.keepWhenNull
+                 ? "COALESCE(" + incoming + ", " + self + "." + quoteIdentifier(c.name) + ")"
+                 : incoming;
+    };
+    auto isKey = [&](const Column& c) {
+      return std::find(t.key.begin(), t.key.end(), c.name) != t.key.end();
+    };
+    if (t.mode == Mode::Update) {
+      std::string sets, where;
+      for (const auto& c : t.columns) {
+        std::string name = quoteIdentifier(c.name);
+        if (isKey(c)) {
+          where += (where.empty() ? "" : " AND ") + self + "." + name + " = s." + name;
+        } else if (c.update) {
+          sets += (sets.empty() ? "" : ", ") + name + " = " + value(c, "s." + name);
+        }
+      }
+      return "UPDATE " + quoteIdentifier(t.name) + " SET " + sets + " FROM (" + latest +
+             ") s WHERE " + where;
+    }
+    std::string statement =
+        "INSERT INTO " + quoteIdentifier(t.name) + " (" + columnList(t) + ") " + latest;
+    if (t.mode == Mode::Upsert) {
+      std::string sets;
+      for (const auto& c : t.columns) {
+        if (!c.update || isKey(c)) continue;
+        std::string name = quoteIdentifier(c.name);
+        sets += (sets.empty() ? "" : ", ") + name + " = " + value(c, "excluded." + name);
+      }
+      return statement + " ON CONFLICT (" + key + ") DO " +
+             (sets.empty() ? "NOTHING" : "UPDATE SET " + sets);
+    }
+    if (t.conflictIsError) return statement;
+    return statement + " ON CONFLICT " + (key.empty() ? "" : "(" + key + ") ") + "DO NOTHING";
+  }
+
+  WriteResult writeRowByRow(const std::vector<std::vector<Row>>& rows,
+                            const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
+                            const std::string& checkpoint,
+                            const std::function<DeadLetterRow(const Refusal&)>& letterFor) {
+    WriteResult result;
+    result.stored.assign(rows.size(), 0);
+    std::vector<DeadLetterRow> all = letters;
+    session_.exec("BEGIN");
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      for (std::size_t r = 0; r < rows[i].size(); ++r) {
+        std::vector<Param> values(rows[i][r].begin(), rows[i][r].end());
+        session_.exec("SAVEPOINT etl_row");
+        try {
+          Result done(session_.params(statements_[i], values));
+          session_.exec("RELEASE SAVEPOINT etl_row");
+          result.stored[i] += done.affected();
+        } catch (const DataError& e) {
+          session_.exec("ROLLBACK TO SAVEPOINT etl_row");
+          result.refused.push_back({i, r, e.what()});
+          all.push_back(letterFor(result.refused.back()));
+        }
+      }
+    }
+    finish(all, pipeline, checkpoint);
+    return result;
+  }
+
+  // Dead letters and the checkpoint, then COMMIT.
+  void finish(const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
+              const std::string& checkpoint) {
+    for (const auto& l : letters) {
+      Result r(session_.params(
+          "INSERT INTO etl_dead_letters (fingerprint, pipeline, plugin, stream, reason, record, "
+          "record_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (fingerprint) DO NOTHING",
+          {l.fingerprint, pipeline, l.plugin, l.stream, l.reason, l.record,
+           Param::bytes(l.recordBytes)}));
+    }
+    if (!checkpoint.empty()) {
+      Result r(
+          session_.params("INSERT INTO etl_checkpoints (pipeline, checkpoint) VALUES ($1, $2) "
+                          "ON CONFLICT (pipeline) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, "
+                          "updated_at = now()",
+                          {pipeline, checkpoint}));
+    }
+    session_.exec("COMMIT");
+  }
+
+  DatabaseOptions options_;
+  PgSession session_;
+  Poco::Logger& logger_;
+  std::vector<std::string> statements_;  // per table: one row
+  bool prepared_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Database> makePostgresDatabase(DatabaseOptions options, Poco::Logger& logger) {
+  return std::make_unique<PostgresDatabase>(std::move(options), logger);
+}
+
+}  // namespace sql

@@ -1,0 +1,196 @@
+// SQLite, the embedded default: the same tables, the same statements (SQLite speaks
+// INSERT ... ON CONFLICT), rows bound as text with their length so the column's affinity converts
+// them, everything of a batch in one IMMEDIATE transaction. A statement SQLite refuses rolls back
+// alone; its row becomes a dead letter and the rest of the batch commits.
+#include <Poco/Path.h>
+
+#include "database.h"
+#include "etl/errors.h"
+#include "sqlite_session.h"
+
+namespace sql {
+namespace {
+
+// SQLite has no jsonb, timestamptz or boolean: such values are kept as the text they came as.
+std::string sqliteType(const std::string& declared) {
+  std::string t;
+  for (char c : declared) t += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (t == "bigint" || t == "integer" || t == "int" || t == "smallint" || t == "int8" ||
+      t == "int4" || t == "bigserial" || t == "serial") {
+    return "INTEGER";
+  }
+  if (t == "double precision" || t == "real" || t == "float8" || t == "float4" ||
+      t.rfind("numeric", 0) == 0 || t.rfind("decimal", 0) == 0) {
+    return "REAL";
+  }
+  if (t == "bytea" || t == "blob") return "BLOB";
+  return "TEXT";
+}
+
+class SqliteDatabase : public Database {
+ public:
+  SqliteDatabase(DatabaseOptions options, std::string path, Poco::Logger& logger)
+      : options_(std::move(options)), session_(std::move(path)), logger_(logger) {}
+
+  std::string describe() const override { return "sqlite:" + session_.path(); }
+  Dialect dialect() const override { return Dialect::Sqlite; }
+
+  void open() override {
+    if (session_.isOpen()) return;
+    try {
+      session_.open();
+      prepareSchema();
+      for (const auto& t : options_.tables) {
+        statements_.push_back(std::make_unique<SqliteSession::Statement>(
+            session_, rowStatement(t, [](std::size_t) { return std::string("?"); })));
+      }
+    } catch (...) {
+      statements_.clear();
+      session_.close();  // all or nothing: the next attempt starts again
+      throw;
+    }
+    logger_.information("using the embedded SQLite store " + session_.path());
+  }
+
+  std::optional<std::string> loadCheckpoint(const std::string& pipeline) override {
+    open();
+    SqliteSession::Statement select(session_,
+                                    "SELECT checkpoint FROM etl_checkpoints WHERE pipeline = ?");
+    if (!select.run({pipeline})) return std::nullopt;
+    return select.text(0).value_or("");
+  }
+
+  WriteResult write(const std::vector<std::vector<Row>>& rows,
+                    const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
+                    const std::string& checkpoint,
+                    const std::function<DeadLetterRow(const Refusal&)>& letterFor) override {
+    open();
+    WriteResult result;
+    result.stored.assign(rows.size(), 0);
+    std::vector<DeadLetterRow> all = letters;
+    session_.exec("BEGIN IMMEDIATE");
+    try {
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        for (std::size_t r = 0; r < rows[i].size(); ++r) {
+          try {
+            statements_[i]->run(rows[i][r]);
+            result.stored[i] += statements_[i]->changes();
+          } catch (const DataError& e) {
+            result.refused.push_back({i, r, e.what()});
+            all.push_back(letterFor(result.refused.back()));
+          }
+        }
+      }
+      SqliteSession::Statement letter(
+          session_,
+          "INSERT OR IGNORE INTO etl_dead_letters (fingerprint, pipeline, plugin, stream, reason, "
+          "record, record_bytes) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      for (const auto& l : all) {
+        letter.bindBlob(7, l.recordBytes);
+        letter.run({l.fingerprint, pipeline, l.plugin, l.stream, l.reason, l.record});
+      }
+      if (!checkpoint.empty()) {
+        SqliteSession::Statement save(
+            session_,
+            "INSERT INTO etl_checkpoints (pipeline, checkpoint) VALUES (?, ?) ON CONFLICT "
+            "(pipeline) DO UPDATE SET checkpoint = excluded.checkpoint, "
+            "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')");
+        save.run({pipeline, checkpoint});
+      }
+      session_.exec("COMMIT");
+    } catch (...) {
+      session_.rollback();
+      throw;
+    }
+    return result;
+  }
+
+ private:
+  // Internal tables, the user's migrations and create: auto, in one IMMEDIATE transaction:
+  // concurrent starts wait for each other.
+  void prepareSchema() {
+    session_.exec("BEGIN IMMEDIATE");
+    try {
+      session_.exec(R"(CREATE TABLE IF NOT EXISTS etl_schema_migrations (
+            version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+            applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
+          CREATE TABLE IF NOT EXISTS etl_checkpoints (
+            pipeline TEXT PRIMARY KEY, checkpoint TEXT NOT NULL,
+            updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
+          CREATE TABLE IF NOT EXISTS etl_dead_letters (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, fingerprint TEXT NOT NULL UNIQUE,
+            pipeline TEXT NOT NULL, plugin TEXT NOT NULL, stream TEXT, reason TEXT NOT NULL,
+            record TEXT NOT NULL, record_bytes BLOB,
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));)");
+      SqliteSession::Statement column(
+          session_,
+          "SELECT 1 FROM pragma_table_info('etl_dead_letters') WHERE name = 'record_bytes'");
+      if (!column.run({}))
+        session_.exec("ALTER TABLE etl_dead_letters ADD COLUMN record_bytes BLOB");
+      if (!options_.migrations.empty()) migrate();
+      for (const auto& t : options_.tables) ensureTable(t);
+      session_.exec("COMMIT");
+    } catch (...) {
+      session_.rollback();
+      throw;
+    }
+  }
+
+  void migrate() {
+    SqliteSession::Statement applied(session_,
+                                     "SELECT 1 FROM etl_schema_migrations WHERE version = ?");
+    SqliteSession::Statement record(
+        session_, "INSERT INTO etl_schema_migrations (version, name) VALUES (?, ?)");
+    for (const auto& m : readMigrations(options_.migrations, Dialect::Sqlite)) {
+      if (applied.run({std::to_string(m.version)})) continue;
+      try {
+        session_.exec(m.statements);
+      } catch (const std::exception& e) {
+        throw std::runtime_error("migration " + m.file + " failed: " + e.what());
+      }
+      record.run({std::to_string(m.version), m.name});
+      logger_.information("applied migration " + std::to_string(m.version) + ": " + m.name);
+    }
+  }
+
+  void ensureTable(const TableSpec& t) {
+    std::size_t dot = t.name.rfind('.');
+    std::string bare = dot == std::string::npos ? t.name : t.name.substr(dot + 1);
+    SqliteSession::Statement exists(
+        session_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+    if (exists.run({bare})) return;
+    if (!options_.createTables) {
+      throw std::runtime_error("table " + t.name + " does not exist in " + describe() +
+                               ": create it in a migration, or set create: auto");
+    }
+    session_.exec(createStatement(t, sqliteType));
+    logger_.information("created table " + t.name + " (create: auto)");
+  }
+
+  DatabaseOptions options_;
+  SqliteSession session_;
+  Poco::Logger& logger_;
+  std::vector<std::unique_ptr<SqliteSession::Statement>> statements_;  // per table: one row
+};
+
+}  // namespace
+
+std::unique_ptr<Database> makePostgresDatabase(DatabaseOptions options, Poco::Logger& logger);
+
+std::unique_ptr<Database> makeDatabase(DatabaseOptions options, Poco::Logger& logger) {
+  if (options.uri.rfind("sqlite:", 0) == 0) {
+    std::string path = options.uri.substr(7);
+    if (path.rfind("//", 0) == 0) path = path.substr(2);  // sqlite:///abs or sqlite://rel
+    if (path.empty()) throw std::runtime_error("sqlite: needs a file path (sqlite:etlrun.sqlite)");
+    if (Poco::Path(path).isRelative()) path = options.stateDir + "/" + path;
+    return std::make_unique<SqliteDatabase>(std::move(options), path, logger);
+  }
+  if (options.uri.empty()) {
+    throw std::runtime_error(
+        "no database: the connection is empty (use sqlite:PATH for the "
+        "embedded store or postgresql://user@host:port/db)");
+  }
+  return makePostgresDatabase(std::move(options), logger);
+}
+
+}  // namespace sql

@@ -1,0 +1,150 @@
+// sql: stores any stream into any table, declared in YAML: for each table the stream it takes and
+// where each column's value comes from (a dotted JSON path, the whole record, its key or stream, a
+// constant, the load time). PostgreSQL or SQLite, chosen by the connection's URI
+// (postgresql://..., sqlite:PATH); values go through the database's own input functions, so
+// timestamps, numerics, booleans and jsonb need no C++. Every table's rows, the batch's dead
+// letters and its checkpoint commit in one transaction: exactly once across kill -9.
+#include <map>
+
+#include "database.h"
+#include "etl/sdk.h"
+#include "table_mapping.h"
+
+namespace {
+
+class SqlSink : public etl::Sink {
+ public:
+  SqlSink(const etl::Config& config, etl::Context& context)
+      : context_(context),
+        tables_(sql_sink::parseTables(config, "tables")),
+        dropUnmatched_(config.getString("unmatched") == "drop") {
+    const auto& connection = config.getConnection("connection");
+    sql::DatabaseOptions options;
+    options.uri = connection.uri;
+    options.stateDir = context.stateDir;
+    options.migrations = connection.migrations;
+    options.createTables = config.getString("create") == "auto";
+    for (std::size_t i = 0; i < tables_.size(); ++i) {
+      options.tables.push_back(tables_[i].spec);
+      byStream_[tables_[i].stream].push_back(i);
+    }
+    database_ = sql::makeDatabase(std::move(options), context.logger);
+    for (const auto& t : tables_) {
+      stored_.push_back(&context.metrics.counter(context.pipeline + "." + t.spec.name + "_stored"));
+    }
+  }
+
+  bool commitsCheckpoints() const override { return true; }
+  bool storesDeadLetters() const override { return true; }
+
+  std::string committedCheckpoint() override {
+    auto checkpoint = database_->loadCheckpoint(context_.pipeline);
+    if (!checkpoint) return {};
+    // A checkpoint is never committed empty: an empty one was edited by hand.
+    if (checkpoint->find_first_not_of(" \t\r\n") == std::string::npos) {
+      throw etl::CheckpointError("the stored checkpoint is empty");
+    }
+    return *checkpoint;
+  }
+
+  CheckpointLocation checkpointLocation() const override {
+    std::string reset = "DELETE FROM etl_checkpoints WHERE pipeline = '" + context_.pipeline + "'";
+    std::string where = database_->describe();
+    if (database_->dialect() == sql::Dialect::Sqlite) {
+      reset = "run: sqlite3 " + where.substr(7) + " \"" + reset + "\"";
+    }
+    return {"table etl_checkpoints of " + where, reset};
+  }
+
+  void write(etl::Batch& batch) override {
+    std::string now = etl::isoTime(context_.clock.now());
+    std::vector<std::vector<sql::Row>> rows(tables_.size());
+    std::vector<std::vector<std::size_t>> origin(tables_.size());  // row -> index in batch.records
+    std::size_t unmatched = 0;
+    for (std::size_t r = 0; r < batch.records.size(); ++r) {
+      const etl::Record& record = batch.records[r];
+      auto mapped = byStream_.find(record.stream());
+      if (mapped == byStream_.end()) {
+        if (dropUnmatched_) {
+          ++unmatched;
+        } else {
+          batch.reject(record, "no table for stream '" + record.stream() + "'");
+        }
+        continue;
+      }
+      // All of a record's rows, or none of them.
+      std::vector<std::pair<std::size_t, sql::Row>> made;
+      try {
+        for (std::size_t t : mapped->second) {
+          if (sql_sink::matches(tables_[t], record)) {
+            made.emplace_back(t, sql_sink::rowOf(tables_[t], record, now));
+          }
+        }
+      } catch (const etl::FieldError& e) {
+        batch.reject(record, e.what());
+        continue;
+      }
+      if (made.empty()) {
+        if (dropUnmatched_) {
+          ++unmatched;
+        } else {
+          batch.reject(record, "no table of stream '" + record.stream() + "' takes it (where)");
+        }
+        continue;
+      }
+      for (auto& [t, row] : made) {
+        rows[t].push_back(std::move(row));
+        origin[t].push_back(r);
+      }
+    }
+    std::vector<sql::DeadLetterRow> letters;
+    for (auto& letter : batch.deadLetters) {
+      if (letter.plugin.empty()) letter.plugin = context_.plugin;
+      letters.push_back(sql::deadLetterRow(letter));
+    }
+    std::vector<etl::DeadLetter> refused;
+    auto letterFor = [&](const sql::Refusal& refusal) {
+      refused.push_back({batch.records[origin[refusal.table][refusal.row]], context_.plugin,
+                         "table " + tables_[refusal.table].spec.name + ": " + refusal.reason});
+      return sql::deadLetterRow(refused.back());
+    };
+    sql::WriteResult result =
+        database_->write(rows, letters, context_.pipeline, batch.checkpoint, letterFor);
+    // Rows the database refused were dead-lettered in the transaction; the runner reports them.
+    for (auto& letter : refused) batch.deadLetters.push_back(std::move(letter));
+    for (std::size_t t = 0; t < tables_.size(); ++t) stored_[t]->fetch_add(result.stored[t]);
+    if (unmatched) {
+      context_.metrics.counter(context_.pipeline + ".unmatched_dropped")
+          .fetch_add(static_cast<int64_t>(unmatched));
+    }
+  }
+
+ private:
+  etl::Context& context_;
+  std::vector<sql_sink::TableMapping> tables_;
+  std::map<std::string, std::vector<std::size_t>> byStream_;
+  bool dropUnmatched_;
+  std::unique_ptr<sql::Database> database_;
+  std::vector<std::atomic<int64_t>*> stored_;
+};
+
+const etl::ConfigField kSchema[] = {
+    {"connection", etl::Type::Connection, etl::Required, nullptr,
+     "a name under the file's connections: (URI postgresql://... or sqlite:PATH, relative to "
+     "state_dir; optional migrations folder), or a URI in place"},
+    {"tables", etl::Type::Document, etl::Required, nullptr, sql_sink::kTablesHelp},
+    {"create", etl::Type::String, etl::Optional, "none",
+     "auto: create a missing table from the declared columns' types (text when none)", nullptr,
+     nullptr, "none|auto"},
+    {"unmatched", etl::Type::String, etl::Optional, "dead_letter",
+     "a record no table takes (its stream has no table, or no table's where matches): a "
+     "dead_letter, or drop it (counted in <pipeline>.unmatched_dropped)",
+     nullptr, nullptr, "dead_letter|drop"},
+    {}};
+
+}  // namespace
+
+ETL_PLUGIN(SqlSink, "sql", etl::Kind::Sink, "1.0.0",
+           "Any stream into any table by YAML, PostgreSQL or SQLite (from the connection URI), "
+           "exactly once",
+           kSchema)

@@ -1,0 +1,254 @@
+#include "table_mapping.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/ParseHandler.h>
+#include <Poco/JSON/Parser.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace sql_sink {
+
+const char* const kTablesHelp =
+    "table name -> {stream (default: the table name), where ({field: [values]}), mode "
+    "(insert|upsert|update), key ([columns]: the unique key), on_conflict (insert: ignore|error), "
+    "update ([columns] an upsert or update overwrites; default: all but the key), columns: "
+    "{name: a dotted path, or {path | value: record|key|stream|now | const: X, required, type "
+    "(for create: auto), keep_existing (a NULL keeps the stored value)}}}";
+
+namespace {
+
+using Poco::JSON::Object;
+
+// Reads the mapping document, naming where each mistake is.
+class Reader {
+ public:
+  Reader(const etl::Config& config, std::string key) : config_(config), key_(std::move(key)) {}
+
+  [[noreturn]] void fail(const std::string& path, const std::string& message) const {
+    std::string where = config_.location(key_ + (path.empty() ? "" : "/" + path));
+    throw std::runtime_error((where.empty() ? "" : where + ": ") + message);
+  }
+
+  std::string text(const Object::Ptr& object, const std::string& name, const std::string& path,
+                   const std::string& fallback) const {
+    if (!object->has(name) || object->isNull(name)) return fallback;
+    auto value = object->get(name);
+    if (!value.isString()) fail(path + "/" + name, "'" + name + "' must be a single value");
+    return value.extract<std::string>();
+  }
+
+  bool flag(const Object::Ptr& object, const std::string& name, const std::string& path) const {
+    std::string v = text(object, name, path, "false");
+    if (v == "true" || v == "yes" || v == "on") return true;
+    if (v == "false" || v == "no" || v == "off") return false;
+    fail(path + "/" + name, "'" + name + "' must be true or false, got '" + v + "'");
+  }
+
+  std::vector<std::string> list(const Object::Ptr& object, const std::string& name,
+                                const std::string& path) const {
+    std::vector<std::string> out;
+    if (!object->has(name) || object->isNull(name)) return out;
+    auto value = object->get(name);
+    if (value.isString()) return {value.extract<std::string>()};
+    auto array = object->getArray(name);
+    if (!array) fail(path + "/" + name, "'" + name + "' must be a list of names");
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      auto item = array->get(static_cast<unsigned>(i));
+      if (!item.isString()) fail(path + "/" + name + "/" + std::to_string(i), "expected a name");
+      out.push_back(item.extract<std::string>());
+    }
+    return out;
+  }
+
+  void onlyKeys(const Object::Ptr& object, const std::string& path,
+                const std::vector<std::string>& known) const {
+    for (const auto& name : object->getNames()) {
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        std::string all;
+        for (const auto& k : known) all += (all.empty() ? "" : ", ") + k;
+        fail(path + "/" + name, "unknown key '" + name + "' (valid keys: " + all + ")");
+      }
+    }
+  }
+
+  TableMapping table(const std::string& name, const Object::Ptr& body) const {
+    std::string path = name;
+    onlyKeys(body, path, {"stream", "where", "mode", "key", "on_conflict", "update", "columns"});
+    TableMapping t;
+    t.spec.name = name;
+    t.stream = text(body, "stream", path, name);
+    std::string mode = text(body, "mode", path, "insert");
+    if (mode == "insert") {
+      t.spec.mode = sql::Mode::Insert;
+    } else if (mode == "upsert") {
+      t.spec.mode = sql::Mode::Upsert;
+    } else if (mode == "update") {
+      t.spec.mode = sql::Mode::Update;
+    } else {
+      fail(path + "/mode", "mode must be insert, upsert or update, got '" + mode + "'");
+    }
+    t.spec.key = list(body, "key", path);
+    std::string conflict = text(body, "on_conflict", path, "ignore");
+    if (conflict != "ignore" && conflict != "error") {
+      fail(path + "/on_conflict", "on_conflict must be ignore or error, got '" + conflict + "'");
+    }
+    if (body->has("on_conflict") && t.spec.mode != sql::Mode::Insert) {
+      fail(path + "/on_conflict", "on_conflict is for mode: insert (upsert updates, update skips)");
+    }
+    t.spec.conflictIsError = conflict == "error";
+    if (t.spec.mode != sql::Mode::Insert && t.spec.key.empty()) {
+      fail(path, "mode: " + mode + " needs a key (the columns of a unique constraint)");
+    }
+    auto columns = body->getObject("columns");
+    if (!columns || columns->size() == 0) fail(path, "table '" + name + "' has no columns");
+    for (const auto& column : columns->getNames()) {
+      std::string at = path + "/columns/" + column;
+      sql::Column c;
+      c.name = column;
+      ColumnSource source;
+      auto value = columns->get(column);
+      if (value.isString()) {
+        source.path = value.extract<std::string>();
+      } else if (auto spec = columns->getObject(column)) {
+        onlyKeys(spec, at, {"path", "value", "const", "required", "type", "keep_existing"});
+        int given = spec->has("path") + spec->has("value") + spec->has("const");
+        if (given != 1) fail(at, "a column takes exactly one of path, value or const");
+        if (spec->has("path")) source.path = text(spec, "path", at, "");
+        if (spec->has("value")) {
+          std::string v = text(spec, "value", at, "");
+          using K = ColumnSource::Kind;
+          source.kind = v == "record"   ? K::Record
+                        : v == "key"    ? K::Key
+                        : v == "stream" ? K::Stream
+                        : v == "now"    ? K::Now
+                                        : K::Path;
+          if (source.kind == K::Path) {
+            fail(at + "/value", "value must be record, key, stream or now, got '" + v + "'");
+          }
+        }
+        if (spec->has("const")) {
+          source.kind = ColumnSource::Kind::Const;
+          if (!spec->isNull("const")) source.value = text(spec, "const", at, "");
+        }
+        source.required = flag(spec, "required", at);
+        c.type = text(spec, "type", at, "");
+        c.keepWhenNull = flag(spec, "keep_existing", at);
+      } else {
+        fail(at, "a column is a dotted path or a map {path | value | const, required, type}");
+      }
+      if (source.kind == ColumnSource::Kind::Path && source.path.empty()) fail(at, "empty path");
+      std::string type = c.type;
+      std::transform(type.begin(), type.end(), type.begin(), ::tolower);
+      source.validateJson =
+          source.kind == ColumnSource::Kind::Record && (type == "json" || type == "jsonb");
+      t.spec.columns.push_back(c);
+      t.sources.push_back(source);
+    }
+    for (const auto& k : t.spec.key) {
+      auto it = std::find_if(t.spec.columns.begin(), t.spec.columns.end(),
+                             [&](const sql::Column& c) { return c.name == k; });
+      if (it == t.spec.columns.end()) fail(path + "/key", "key column '" + k + "' is not a column");
+    }
+    if (body->has("update")) {
+      if (t.spec.mode == sql::Mode::Insert)
+        fail(path + "/update", "update is for upsert and update");
+      auto chosen = list(body, "update", path);
+      for (auto& c : t.spec.columns) {
+        c.update = std::find(chosen.begin(), chosen.end(), c.name) != chosen.end();
+      }
+      for (const auto& u : chosen) {
+        if (std::none_of(t.spec.columns.begin(), t.spec.columns.end(),
+                         [&](const sql::Column& c) { return c.name == u; })) {
+          fail(path + "/update", "update names '" + u + "', which is not a column");
+        }
+      }
+    }
+    if (auto where = body->getObject("where")) {
+      for (const auto& field : where->getNames()) {
+        auto values = list(where, field, path + "/where");
+        t.where.emplace_back(field, std::set<std::string>(values.begin(), values.end()));
+      }
+    }
+    return t;
+  }
+
+ private:
+  const etl::Config& config_;
+  std::string key_;
+};
+
+}  // namespace
+
+std::vector<TableMapping> parseTables(const etl::Config& config, const std::string& key) {
+  Reader reader(config, key);
+  Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));  // keep the YAML's order
+  Object::Ptr root;
+  try {
+    root = parser.parse(config.getDocument(key)).extract<Object::Ptr>();
+  } catch (const std::exception&) {
+    reader.fail("", "'" + key + "' must map table names to their mappings");
+  }
+  std::vector<TableMapping> tables;
+  for (const auto& name : root->getNames()) {
+    auto body = root->getObject(name);
+    if (!body) reader.fail(name, "table '" + name + "' must be a map with columns");
+    tables.push_back(reader.table(name, body));
+  }
+  if (tables.empty()) reader.fail("", "no tables declared");
+  return tables;
+}
+
+bool matches(const TableMapping& table, const etl::Record& record) {
+  for (const auto& [field, accepted] : table.where) {
+    auto value = record.text(field);
+    if (!value || !accepted.count(*value)) return false;
+  }
+  return true;
+}
+
+sql::Row rowOf(const TableMapping& table, const etl::Record& record, const std::string& now) {
+  sql::Row row;
+  row.reserve(table.sources.size());
+  for (std::size_t i = 0; i < table.sources.size(); ++i) {
+    const ColumnSource& s = table.sources[i];
+    std::optional<std::string> value;
+    switch (s.kind) {
+      case ColumnSource::Kind::Path:
+        value = record.text(s.path);
+        if (!value && s.required) {
+          throw etl::FieldError("field '" + s.path + "' (column " + table.spec.columns[i].name +
+                                " of " + table.spec.name + ") is missing or null");
+        }
+        break;
+      case ColumnSource::Kind::Record:
+        if (s.validateJson) {
+          std::string invalid = record.jsonError();
+          if (!invalid.empty()) throw etl::FieldError("invalid JSON: " + invalid);
+        }
+        value = record.raw();
+        break;
+      case ColumnSource::Kind::Key:
+        if (!record.key().empty()) value = record.key();
+        break;
+      case ColumnSource::Kind::Stream:
+        value = record.stream();
+        break;
+      case ColumnSource::Kind::Now:
+        value = now;
+        break;
+      case ColumnSource::Kind::Const:
+        value = s.value;
+        break;
+    }
+    if (!value && s.required) {
+      throw etl::FieldError("column " + table.spec.columns[i].name + " of " + table.spec.name +
+                            " is required and has no value");
+    }
+    row.push_back(std::move(value));
+  }
+  return row;
+}
+
+}  // namespace sql_sink
