@@ -21,6 +21,7 @@
 
 #include "etl/record.h"
 #include "event_generator.h"
+#include "shipped_pipelines.h"
 #include "test_env.h"
 
 namespace {
@@ -157,11 +158,13 @@ int main(int argc, char** argv) {
   exec(conn, "DROP TABLE bench_raw");
 
   std::string yaml = dir / "bench.yaml";
-  std::ofstream(yaml)
-      << "pipelines:\n  bench:\n    source: {plugin: file, path: \"" << input
-      << "\", stream: github_events}\n    transforms: [{plugin: push_event_parser}]\n"
-      << "    sink: {plugin: postgres, connection: \"" << uri << "\"}\n"
-      << "    batch: {max_records: 2000, max_latency: 2s, queue: 4}\n";
+  // The shipped backfill pipeline's sink, into the benchmark's server.
+  std::ofstream(yaml) << etltest::githubConnection(uri)
+                      << "pipelines:\n  bench:\n    source: {plugin: file, path: \"" << input
+                      << "\", stream: github_events}\n    transforms: [{plugin: "
+                         "push_event_parser}]\n"
+                      << etltest::shippedSink("gharchive.yaml", "backfill")
+                      << "    batch: {max_records: 2000, max_latency: 2s, queue: 4}\n";
   exec(conn,
        "DROP TABLE IF EXISTS github_events, push_events, actors, repositories, etl_checkpoints, "
        "etl_dead_letters, etl_schema_migrations");

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "postgres_env.h"
+#include "shipped_pipelines.h"
 #include "test_env.h"
 
 namespace {
@@ -40,11 +41,13 @@ class DatabaseErrors : public testing::Test {
   // GH Archive hour -> postgres with this connection; --once: a retry loop would last 15 minutes.
   Run run(const std::string& connection, const std::map<std::string, std::string>& env = {}) {
     std::string path = dir_ / "p.yaml";
-    etltest::writeFile(path, "pipelines:\n  backfill:\n    source: {plugin: file, path: \"" +
-                                 etltest::dataDir() +
-                                 "/gharchive/gharchive_2021-07-21_hour06_200events.jsonl\", "
-                                 "stream: github_events}\n    sink: {plugin: postgres, "
-                                 "connection: \"${ETL_DATABASE}\"}\n");
+    etltest::writeFile(
+        path, etltest::githubConnection("${ETL_DATABASE}") +
+                  "pipelines:\n  backfill:\n    source: {plugin: file, path: \"" +
+                  etltest::dataDir() +
+                  "/gharchive/gharchive_2021-07-21_hour06_200events.jsonl\", "
+                  "stream: github_events}\n    transforms: [{plugin: push_event_parser}]\n" +
+                  etltest::shippedSink("gharchive.yaml", "backfill"));
     std::map<std::string, std::string> all = env;
     all["ETL_DATABASE"] = connection;
     if (!all.count("PGPASSWORD")) all["-PGPASSWORD"] = "";

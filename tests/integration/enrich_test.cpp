@@ -17,6 +17,7 @@
 #include "pipeline_runner.h"
 #include "postgres_env.h"
 #include "quota_http_client.h"
+#include "shipped_pipelines.h"
 #include "simulated_clock.h"
 #include "test_env.h"
 
@@ -98,9 +99,10 @@ class Enrichment : public testing::TestWithParam<bool> {
     fake_.setRateLimit(5000, 5000);
     fake_.start();
   }
-  std::string sinkConfig() const {
-    return GetParam() ? "connection: \"" + db_->uri() + "\""
-                      : "embedded_path: \"" + (dir_ / "store.sqlite") + "\"";
+  // The `connections:` block naming this backend `github`, as the shipped pipelines do.
+  std::string connection() const {
+    return etltest::githubConnection(GetParam() ? db_->uri()
+                                                : etltest::sqliteUri(dir_ / "store.sqlite"));
   }
   int64_t count(const std::string& statement) {
     if (GetParam()) return db_->count(statement);
@@ -113,21 +115,18 @@ class Enrichment : public testing::TestWithParam<bool> {
 
   // ingest (events API) and enrich, as pipelines/github.yaml has them, against the fake.
   std::string pipelines(const std::string& enrichExtra = "", bool ingest = true) {
-    std::string store = sinkConfig();
-    std::string yaml = "pipelines:\n";
+    std::string yaml = connection() + "pipelines:\n";
     if (ingest) {
       yaml += "  ingest:\n    source: {plugin: github_events, base_url: \"" + fake_.baseUrl() +
-              "\", min_poll_interval: 1s}\n    transforms: [{plugin: push_event_parser}]\n"
-              "    sink: {plugin: postgres, " +
-              store + "}\n";
+              "\", min_poll_interval: 1s}\n    transforms: [{plugin: push_event_parser}]\n" +
+              etltest::shippedSink("github.yaml", "ingest");
     }
-    yaml += "  enrich:\n    source: {plugin: pending_push_events, " + store +
-            ", lease: 2h, poll_interval: 30s}\n"
-            "    transforms:\n      - {plugin: github_enrich, " +
-            store + ", base_url: \"" + fake_.baseUrl() + "\"" + enrichExtra +
-            "}\n"
-            "    sink: {plugin: postgres, " +
-            store + "}\n    batch: {max_records: 100}\n";
+    yaml +=
+        "  enrich:\n    source: {plugin: pending_push_events, connection: github, lease: 2h, "
+        "poll_interval: 30s}\n"
+        "    transforms:\n      - {plugin: github_enrich, connection: github, base_url: \"" +
+        fake_.baseUrl() + "\"" + enrichExtra + "}\n" +
+        etltest::shippedSink("github.yaml", "enrich") + "    batch: {max_records: 100}\n";
     return yaml;
   }
 
@@ -300,10 +299,10 @@ TEST_P(EnrichmentOnPostgres, SharesSixtyRequestsAnHourWithoutStarvingIngestion) 
   etltest::writeFile(dir_ / "backfill.jsonl", lines);
   etltest::writeFile(
       dir_ / "backfill.yaml",
-      "pipelines:\n  backfill:\n    source: {plugin: file, path: \"" + (dir_ / "backfill.jsonl") +
-          "\", stream: github_events}\n    transforms: [{plugin: push_event_parser}]\n"
-          "    sink: {plugin: postgres, " +
-          sinkConfig() + "}\n");
+      connection() + "pipelines:\n  backfill:\n    source: {plugin: file, path: \"" +
+          (dir_ / "backfill.jsonl") +
+          "\", stream: github_events}\n    transforms: [{plugin: push_event_parser}]\n" +
+          etltest::shippedSink("gharchive.yaml", "backfill"));
   ASSERT_EQ(
       etltest::runEtlrun({"--once", "--state-dir=" + (dir_ / "state"), dir_ / "backfill.yaml"})
           .exitCode,
@@ -367,21 +366,18 @@ TEST(EnrichmentCrash, KillNineMidEnrichmentLeavesNothingStuckAndRefetchesAtMostO
   }
   fake.start();
   etltest::writeFile(dir / "in.jsonl", lines);
-  std::string store = "connection: \"" + db.uri() + "\"";
   etltest::writeFile(
       dir / "p.yaml",
-      "pipelines:\n  backfill:\n    source: {plugin: file, path: \"" + (dir / "in.jsonl") +
-          "\", stream: github_events}\n    transforms: [{plugin: push_event_parser}]\n"
-          "    sink: {plugin: postgres, " +
-          store +
-          "}\n"
-          "  enrich:\n    source: {plugin: pending_push_events, " +
-          store +
-          ", lease: 2s, poll_interval: 200ms}\n"
-          "    transforms: [{plugin: github_enrich, " +
-          store + ", base_url: \"" + fake.baseUrl() + "\"}]\n    sink: {plugin: postgres, " +
-          store +
-          "}\n"
+      etltest::githubConnection(db.uri()) +
+          "pipelines:\n  backfill:\n    source: {plugin: file, "
+          "path: \"" +
+          (dir / "in.jsonl") +
+          "\", stream: github_events}\n    transforms: [{plugin: push_event_parser}]\n" +
+          etltest::shippedSink("gharchive.yaml", "backfill") +
+          "  enrich:\n    source: {plugin: pending_push_events, connection: github, lease: 2s, "
+          "poll_interval: 200ms}\n"
+          "    transforms: [{plugin: github_enrich, connection: github, base_url: \"" +
+          fake.baseUrl() + "\"}]\n" + etltest::shippedSink("github.yaml", "enrich") +
           "    batch: {max_records: 8}\n");
   int pid = etltest::startEtlrun({"--state-dir=" + (dir / "state"), dir / "p.yaml"}, dir / "out",
                                  dir / "err");

@@ -13,6 +13,7 @@
 #include "etl/record.h"
 #include "event_generator.h"
 #include "postgres_env.h"
+#include "shipped_pipelines.h"
 #include "test_env.h"
 
 namespace {
@@ -243,11 +244,10 @@ TEST(FileNames, ANameThatIsNotUtf8DoesNotStopABackfillIntoPostgres) {
   std::string odd = dir / "2021-07-21-\xff\xfe.json";
   etltest::writeFile(odd, etltest::readFile(etltest::dataDir() + kHour));
   std::string path = dir / "p.yaml";
-  etltest::writeFile(path, "pipelines:\n  backfill:\n    source: {plugin: file, path: \"" +
-                               (dir / "2021-07-21-*.json") +
-                               "\", stream: github_events}\n    sink: {plugin: postgres, "
-                               "connection: \"" +
-                               db.uri() + "\"}\n");
+  etltest::writeFile(path, etltest::githubConnection(db.uri()) +
+                               "pipelines:\n  backfill:\n    source: {plugin: file, path: \"" +
+                               (dir / "2021-07-21-*.json") + "\", stream: github_events}\n" +
+                               etltest::shippedSink("gharchive.yaml", "backfill"));
   auto first = etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), path});
   ASSERT_EQ(first.exitCode, 0) << first.err;
   EXPECT_EQ(db.count("SELECT count(*) FROM github_events"), 200);
@@ -260,11 +260,10 @@ TEST(BrokenPostgresCheckpoint, NamesTheTableAndTheStatementThatResetsIt) {
   etltest::TempDir dir;
   etltest::TestDatabase db;
   std::string path = dir / "p.yaml";
-  etltest::writeFile(path, "pipelines:\n  backfill:\n    source: {plugin: file, path: \"" +
-                               etltest::dataDir() + kHour +
-                               "\", stream: github_events}\n    sink: {plugin: postgres, "
-                               "connection: \"" +
-                               db.uri() + "\"}\n");
+  etltest::writeFile(path, etltest::githubConnection(db.uri()) +
+                               "pipelines:\n  backfill:\n    source: {plugin: file, path: \"" +
+                               etltest::dataDir() + kHour + "\", stream: github_events}\n" +
+                               etltest::shippedSink("gharchive.yaml", "backfill"));
   ASSERT_EQ(etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), path}).exitCode, 0);
   for (const char* broken : {"garbage", "", "{\"done\":{},\"partial\":{\"x\":-3}}"}) {
     SCOPED_TRACE(broken);

@@ -80,6 +80,10 @@ class Database {
 // PostgreSQL. Nothing is opened yet.
 std::unique_ptr<Database> makeDatabase(DatabaseOptions options, Poco::Logger& logger);
 
+// The file of a "sqlite:PATH" URI (a relative path is under `stateDir`); nullopt for any other
+// URI. Throws for "sqlite:" without a path.
+std::optional<std::string> sqlitePathOf(const std::string& uri, const std::string& stateDir);
+
 // Helpers shared by both dialects (statements.cpp).
 std::string quoteIdentifier(const std::string& name);  // "a"."b" for a.b
 std::string unqualified(const std::string& name);      // b for a.b, quoted

@@ -42,7 +42,7 @@ class SqliteDatabase : public Database {
       prepareSchema();
       for (const auto& t : options_.tables) {
         statements_.push_back(std::make_unique<SqliteSession::Statement>(
-            session_, rowStatement(t, [](std::size_t) { return std::string("?"); })));
+            session_, rowStatement(t, [](std::size_t i) { return "?" + std::to_string(i + 1); })));
       }
     } catch (...) {
       statements_.clear();
@@ -177,13 +177,18 @@ class SqliteDatabase : public Database {
 
 std::unique_ptr<Database> makePostgresDatabase(DatabaseOptions options, Poco::Logger& logger);
 
+std::optional<std::string> sqlitePathOf(const std::string& uri, const std::string& stateDir) {
+  if (uri.rfind("sqlite:", 0) != 0) return std::nullopt;
+  std::string path = uri.substr(7);
+  if (path.rfind("//", 0) == 0) path = path.substr(2);  // sqlite:///abs or sqlite://rel
+  if (path.empty()) throw std::runtime_error("sqlite: needs a file path (sqlite:etlrun.sqlite)");
+  if (Poco::Path(path).isRelative()) path = stateDir + "/" + path;
+  return path;
+}
+
 std::unique_ptr<Database> makeDatabase(DatabaseOptions options, Poco::Logger& logger) {
-  if (options.uri.rfind("sqlite:", 0) == 0) {
-    std::string path = options.uri.substr(7);
-    if (path.rfind("//", 0) == 0) path = path.substr(2);  // sqlite:///abs or sqlite://rel
-    if (path.empty()) throw std::runtime_error("sqlite: needs a file path (sqlite:etlrun.sqlite)");
-    if (Poco::Path(path).isRelative()) path = options.stateDir + "/" + path;
-    return std::make_unique<SqliteDatabase>(std::move(options), path, logger);
+  if (auto path = sqlitePathOf(options.uri, options.stateDir)) {
+    return std::make_unique<SqliteDatabase>(std::move(options), *path, logger);
   }
   if (options.uri.empty()) {
     throw std::runtime_error(

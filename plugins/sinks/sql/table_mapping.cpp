@@ -11,7 +11,8 @@
 namespace sql_sink {
 
 const char* const kTablesHelp =
-    "table name -> {stream (default: the table name), where ({field: [values]}), mode "
+    "table name (or a label, with table: NAME) -> {stream (default: the table name), where "
+    "({field: [values]}), mode "
     "(insert|upsert|update), key ([columns]: the unique key), on_conflict (insert: ignore|error), "
     "update ([columns] an upsert or update overwrites; default: all but the key), columns: "
     "{name: a dotted path, or {path | value: record|key|stream|now | const: X, required, type "
@@ -75,9 +76,10 @@ class Reader {
 
   TableMapping table(const std::string& name, const Object::Ptr& body) const {
     std::string path = name;
-    onlyKeys(body, path, {"stream", "where", "mode", "key", "on_conflict", "update", "columns"});
+    onlyKeys(body, path,
+             {"table", "stream", "where", "mode", "key", "on_conflict", "update", "columns"});
     TableMapping t;
-    t.spec.name = name;
+    t.spec.name = text(body, "table", path, name);
     t.stream = text(body, "stream", path, name);
     std::string mode = text(body, "mode", path, "insert");
     if (mode == "insert") {

@@ -11,7 +11,8 @@ class PendingPushEvents : public etl::Source {
  public:
   PendingPushEvents(const etl::Config& config, etl::Context& context)
       : context_(context),
-        store_(store::openStore(config, context)),
+        store_(
+            store::openStore(config.getConnection("connection"), context.stateDir, context.logger)),
         stream_(config.getString("stream")),
         lease_(config.getDuration("lease")),
         pollInterval_(config.getDuration("poll_interval")),
@@ -22,7 +23,7 @@ class PendingPushEvents : public etl::Source {
   Poll poll(std::vector<etl::Record>& out, std::size_t maxRecords) override {
     etl::TimePoint now = context_.clock.now();
     if (now >= nextReport_) report();
-    auto claims = store_->claim(store::isoTime(now), store::isoTime(now - lease_),
+    auto claims = store_->claim(etl::isoTime(now), etl::isoTime(now - lease_),
                                 static_cast<int64_t>(maxRecords));
     for (const auto& c : claims) {
       std::string json = "{\"push_id\":" + std::to_string(c.pushId) +
@@ -63,9 +64,8 @@ class PendingPushEvents : public etl::Source {
 };
 
 const etl::ConfigField kSchema[] = {
-    store::kConnectionKey,
-    store::kPasswordEnvKey,
-    store::kEmbeddedPathKey,
+    {"connection", etl::Type::Connection, etl::Required, nullptr,
+     "the database holding push_events (a name under connections:)"},
     {"stream", etl::Type::String, etl::Optional, "enrichment_claims", "stream of the claims"},
     {"lease", etl::Type::Duration, etl::Optional, "5m",
      "a claim older than this is taken back (its process died)", "1s"},

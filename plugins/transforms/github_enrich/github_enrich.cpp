@@ -45,10 +45,14 @@ class GitHubEnrich : public etl::Transform {
  public:
   GitHubEnrich(const etl::Config& config, etl::Context& context)
       : context_(context),
-        store_(store::openStore(config, context)),
+        store_(
+            store::openStore(config.getConnection("connection"), context.stateDir, context.logger)),
         baseUrl_(config.getString("base_url")),
         token_(config.getString("token")),
         input_(config.getString("input_stream")),
+        actorsStream_(config.getString("actors_stream")),
+        repositoriesStream_(config.getString("repositories_stream")),
+        outcomesStream_(config.getString("outcomes_stream")),
         ttl_(config.getDuration("ttl")),
         retryBackoff_(config.getDuration("retry_backoff")),
         timeout_(config.getDuration("timeout")),
@@ -89,33 +93,44 @@ class GitHubEnrich : public etl::Transform {
     std::map<int64_t, Outcome> actorOutcome = resolve(EntityKind::Actor, actors, batch);
     std::map<int64_t, Outcome> repoOutcome = resolve(EntityKind::Repository, repos, batch);
 
-    store::Streams streams;
     std::map<std::string, int64_t> outcomes;
     for (const auto& c : claims) {
       const Outcome& a = actorOutcome[c.actorId];
       const Outcome& r = repoOutcome[c.repositoryId];
-      store::EnrichmentRow row;
-      row.pushId = c.pushId;
-      row.attempts = c.attempts;
+      int64_t attempts = c.attempts;
+      std::string status;
+      std::optional<std::string> nextAttemptAt, error;
       if (a.state == Outcome::Gone || r.state == Outcome::Gone) {
-        row.status = "gone";
-        row.error = a.state == Outcome::Gone ? "actor gone" : "repository gone";
+        status = "gone";
+        error = a.state == Outcome::Gone ? "actor gone" : "repository gone";
       } else if (a.state == Outcome::Deferred || r.state == Outcome::Deferred) {
-        row.status = "pending";  // the budget ran out: not an attempt
-        row.nextAttemptAt = store::isoTime(std::max(a.until, r.until));
+        status = "pending";  // the budget ran out: not an attempt
+        nextAttemptAt = etl::isoTime(std::max(a.until, r.until));
       } else if (a.state == Outcome::Failed || r.state == Outcome::Failed) {
-        row.attempts = c.attempts + 1;
-        row.status = "failed";
-        row.error = a.state == Outcome::Failed ? "actor: " + a.error : "repository: " + r.error;
-        auto wait = retryBackoff_ * (1LL << std::min<int64_t>(row.attempts - 1, 10));
-        row.nextAttemptAt =
-            store::isoTime(now_ + std::min<etl::Millis>(wait, std::chrono::hours(24)));
-        if (row.attempts >= maxAttempts_) row.nextAttemptAt.reset();  // final
+        attempts = c.attempts + 1;
+        status = "failed";
+        error = a.state == Outcome::Failed ? "actor: " + a.error : "repository: " + r.error;
+        auto wait = retryBackoff_ * (1LL << std::min<int64_t>(attempts - 1, 10));
+        nextAttemptAt = etl::isoTime(now_ + std::min<etl::Millis>(wait, std::chrono::hours(24)));
+        if (attempts >= maxAttempts_) nextAttemptAt.reset();  // final
       } else {
-        row.status = "completed";
+        status = "completed";
       }
-      ++outcomes[row.status];
-      batch.records.push_back(store::enrichmentRecord(streams, row));
+      ++outcomes[status];
+      // {push_id, status, attempts[, next_attempt_at][, error]}: the sink updates push_events.
+      std::string json = "{\"push_id\":" + std::to_string(c.pushId) + ",\"status\":";
+      etl::appendJsonString(json, status);
+      json += ",\"attempts\":" + std::to_string(attempts);
+      if (nextAttemptAt) {
+        json += ",\"next_attempt_at\":";
+        etl::appendJsonString(json, *nextAttemptAt);
+      }
+      if (error) {
+        json += ",\"error\":";
+        etl::appendJsonString(json, *error);
+      }
+      json += "}";
+      batch.records.emplace_back(outcomesStream_, std::move(json), std::to_string(c.pushId));
     }
     auto& m = context_.metrics;
     const std::string& p = context_.pipeline;
@@ -131,7 +146,7 @@ class GitHubEnrich : public etl::Transform {
                std::to_string(looked) + ", requests " + std::to_string(stats_.requests) +
                " (304: " + std::to_string(stats_.notModified) + ")";
     if (rateLimitedUntil_)
-      summary += "; request budget spent until " + store::isoTime(*rateLimitedUntil_);
+      summary += "; request budget spent until " + etl::isoTime(*rateLimitedUntil_);
     context_.logger.information(summary);
   }
 
@@ -142,7 +157,6 @@ class GitHubEnrich : public etl::Transform {
     for (const auto& [id, name] : names) ids.push_back(id);
     auto cache = store_->cached(kind, ids);
     std::map<int64_t, Outcome> outcomes;
-    store::Streams streams;
     for (const auto& [id, name] : names) {
       auto hit = cache.find(id);
       bool fresh = hit != cache.end() && now_ - parseIso(hit->second.fetchedAt) < ttl_;
@@ -160,13 +174,13 @@ class GitHubEnrich : public etl::Transform {
         continue;
       }
       std::string etag = hit != cache.end() && hit->second.status == "ok" ? hit->second.etag : "";
-      outcomes[id] = fetch(kind, id, name, etag, batch, streams);
+      outcomes[id] = fetch(kind, id, name, etag, batch);
     }
     return outcomes;
   }
 
   Outcome fetch(EntityKind kind, int64_t id, const std::string& name, const std::string& etag,
-                etl::Batch& batch, const store::Streams& streams) {
+                etl::Batch& batch) {
     etl::HttpRequest request;
     if (kind == EntityKind::Actor) {
       request.url = baseUrl_ + "/users/" + encode(name);
@@ -191,31 +205,44 @@ class GitHubEnrich : public etl::Transform {
       return {Outcome::Failed, e.what(), {}};
     }
     ++stats_.requests;
-    store::EntityRow row;
-    row.kind = kind;
-    row.id = id;
-    row.name = name;
-    row.fetchedAt = store::isoTime(now_);
-    row.etag = etag;
+    // {id, fetched_at[, name, etag, status, raw]}: what is absent keeps its stored value (a 304
+    // only refreshes fetched_at; a gone entity keeps its last known JSON).
+    std::string json = "{\"id\":" + std::to_string(id) + ",\"fetched_at\":";
+    etl::appendJsonString(json, etl::isoTime(now_));
+    auto add = [&](const char* field, const std::string& value) {
+      json += std::string(",\"") + field + "\":";
+      etl::appendJsonString(json, value);
+    };
+    bool gone = false;
     switch (response.status) {
-      case 200:
-        row.raw = response.body;
-        row.etag = response.header("ETag");
+      case 200: {
+        etl::Record body("api", response.body);
+        std::string invalid = body.jsonError();
+        if (!invalid.empty()) return {Outcome::Failed, "unreadable answer: " + invalid, {}};
+        add("name", name);
+        add("etag", response.header("ETag"));
+        add("status", "ok");
+        json += ",\"raw\":" + response.body;
         break;
+      }
       case 304:
         ++stats_.notModified;
-        row.refreshOnly = true;
         break;
       case 404:
       case 410:
       case 451:
-        row.status = "gone";
+        gone = true;
+        add("name", name);
+        add("etag", etag);
+        add("status", "gone");
         break;
       default:
         return {Outcome::Failed, "HTTP " + std::to_string(response.status), {}};
     }
-    batch.records.push_back(store::entityRecord(streams, row));
-    return {row.status == "gone" ? Outcome::Gone : Outcome::Ok, {}, {}};
+    json += "}";
+    batch.records.emplace_back(kind == EntityKind::Actor ? actorsStream_ : repositoriesStream_,
+                               std::move(json), std::to_string(id));
+    return {gone ? Outcome::Gone : Outcome::Ok, {}, {}};
   }
 
   struct Stats {
@@ -224,7 +251,7 @@ class GitHubEnrich : public etl::Transform {
 
   etl::Context& context_;
   std::unique_ptr<store::Store> store_;
-  std::string baseUrl_, token_, input_;
+  std::string baseUrl_, token_, input_, actorsStream_, repositoriesStream_, outcomesStream_;
   etl::Millis ttl_, retryBackoff_, timeout_;
   int64_t maxAttempts_;
   etl::TimePoint now_{};
@@ -233,13 +260,18 @@ class GitHubEnrich : public etl::Transform {
 };
 
 const etl::ConfigField kSchema[] = {
-    store::kConnectionKey,
-    store::kPasswordEnvKey,
-    store::kEmbeddedPathKey,
+    {"connection", etl::Type::Connection, etl::Required, nullptr,
+     "the database holding the actors and repositories already fetched (the cache)"},
     {"base_url", etl::Type::String, etl::Optional, "https://api.github.com", "API root"},
     {"token", etl::Type::String, etl::Optional, "",
      "token(s); use ${GITHUB_TOKEN:-}. Never logged"},
     {"input_stream", etl::Type::String, etl::Optional, "enrichment_claims", "stream of claims"},
+    {"actors_stream", etl::Type::String, etl::Optional, "actors",
+     "stream of fetched actors: {id, fetched_at, name, etag, status, raw}"},
+    {"repositories_stream", etl::Type::String, etl::Optional, "repositories",
+     "stream of fetched repositories: {id, fetched_at, name, etag, status, raw}"},
+    {"outcomes_stream", etl::Type::String, etl::Optional, "push_enrichment",
+     "stream of each push event's outcome: {push_id, status, attempts, next_attempt_at, error}"},
     {"ttl", etl::Type::Duration, etl::Optional, "24h",
      "cached actors/repositories younger than "
      "this are used without a request",
