@@ -472,6 +472,21 @@ std::optional<PluginSpec> pluginBlock(Validator& v, PluginLoader& loader, const 
     }
   }
   if (v.errors().size() != errorsBefore) return std::nullopt;
+  if (d.check) {
+    try {
+      d.check(spec.config);
+    } catch (const std::exception& e) {
+      // The plugin names the place when it can ("file:line:column: ..."); otherwise its block.
+      std::string message = e.what();
+      bool located = message.rfind(v.at(YAML::Mark::null_mark()), 0) == 0;
+      if (located) {
+        v.errors().push_back(message);
+      } else {
+        v.error(node, where + " (plugin '" + spec.name + "'): " + message);
+      }
+      return std::nullopt;
+    }
+  }
   return spec;
 }
 

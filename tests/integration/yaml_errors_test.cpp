@@ -1,5 +1,7 @@
 // Each YAML mistake a user can make gives "file:line:column: message" and exit code 78 from
 // `etlrun validate` (and from a run), and the run starts nothing.
+#include <Poco/DirectoryIterator.h>
+#include <Poco/String.h>
 #include <gtest/gtest.h>
 
 #include "test_env.h"
@@ -92,6 +94,23 @@ const Mistake kMistakes[] = {
      "    transforms: [{plugin: event_filter, match: {type: [A]}, mode: maybe}]\n"
      "    sink: {plugin: jsonl}\n",
      "4:67", "'mode' must be one of keep, drop, got 'maybe'"},
+    // The sql sink's table mapping is checked by validate too, each mistake where it is.
+    {"mapping_unknown_column_key",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink:\n      plugin: sql\n"
+     "      connection: \"sqlite:x.sqlite\"\n      tables:\n        t:\n          columns:\n"
+     "            a: {pth: id}\n",
+     "10:22", "unknown key 'pth' (valid keys: path, value, const, required, type, keep_existing)"},
+    {"mapping_upsert_without_key",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink:\n      plugin: sql\n"
+     "      connection: \"sqlite:x.sqlite\"\n      tables:\n        t:\n          mode: upsert\n"
+     "          columns: {a: id}\n",
+     "9:11", "mode: upsert needs a key"},
+    {"unknown_connection",
+     "connections:\n  warehouse: \"sqlite:w.sqlite\"\npipelines:\n  p:\n"
+     "    source: {plugin: file, path: x}\n    sink: {plugin: sql, connection: warehous, "
+     "tables: {t: {columns: {a: id}}}}\n",
+     "6:37",
+     "no connection named 'warehous' in this file's connections (did you mean 'warehouse'?)"},
     {"choice_typo",
      "pipelines:\n  p:\n    source: {plugin: file, path: x, on_corrupt: skp}\n"
      "    sink: {plugin: jsonl}\n",
@@ -130,12 +149,16 @@ INSTANTIATE_TEST_SUITE_P(Etlrun, YamlMistake, testing::ValuesIn(kMistakes),
                            return std::string(info.param.name);
                          });
 
-TEST(EtlrunCli, ValidateAcceptsTheShippedPipelines) {
-  for (const char* file : {"pipelines/example-file.yaml"}) {
-    auto result = etltest::runEtlrun({"validate", etltest::sourceDir() + "/" + file},
-                                     {{"GHARCHIVE_FILES", "x"}});
-    EXPECT_EQ(result.exitCode, 0) << file << "\n" << result.err;
+TEST(EtlrunCli, ValidateAcceptsEveryShippedPipeline) {
+  int files = 0;
+  for (Poco::DirectoryIterator it(etltest::sourceDir() + "/pipelines"), end; it != end; ++it) {
+    if (!Poco::endsWith(it.name(), std::string(".yaml"))) continue;
+    ++files;
+    auto result =
+        etltest::runEtlrun({"validate", it.path().toString()}, {{"GHARCHIVE_FILES", "x"}});
+    EXPECT_EQ(result.exitCode, 0) << it.name() << "\n" << result.err;
   }
+  EXPECT_GE(files, 4);
 }
 
 TEST(EtlrunCli, HelpVersionAndUsage) {

@@ -127,21 +127,24 @@ const etl::PluginDescriptor kSource{
     "1",
     "",
     kSourceSchema,
-    [](const etl::Config& c, etl::Context& x) -> etl::Plugin* { return new CountingSource(c, x); }};
+    [](const etl::Config& c, etl::Context& x) -> etl::Plugin* { return new CountingSource(c, x); },
+    nullptr};
 const etl::PluginDescriptor kTransform{
     "reject_tens",
     etl::Kind::Transform,
     "1",
     "",
     kNoSchema,
-    [](const etl::Config& c, etl::Context& x) -> etl::Plugin* { return new RejectTens(c, x); }};
+    [](const etl::Config& c, etl::Context& x) -> etl::Plugin* { return new RejectTens(c, x); },
+    nullptr};
 const etl::PluginDescriptor kSink{
     "observing",
     etl::Kind::Sink,
     "1",
     "",
     kSinkSchema,
-    [](const etl::Config& c, etl::Context& x) -> etl::Plugin* { return new ObservingSink(c, x); }};
+    [](const etl::Config& c, etl::Context& x) -> etl::Plugin* { return new ObservingSink(c, x); },
+    nullptr};
 
 class RunnerTest : public testing::Test {
  protected:

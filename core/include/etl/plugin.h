@@ -12,6 +12,8 @@
 #include <Poco/Logger.h>
 
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "etl/batch.h"
@@ -100,6 +102,9 @@ class Sink : public Plugin {
 };
 
 using CreateFn = Plugin* (*)(const Config&, Context&);
+// Checks what a schema cannot express (a nested document, keys that depend on each other) without
+// creating the plugin: `etlrun validate` reports what it throws, as it would at start.
+using CheckFn = void (*)(const Config&);
 
 struct PluginDescriptor {
   const char* name;
@@ -108,7 +113,24 @@ struct PluginDescriptor {
   const char* description;
   const ConfigField* schema;  // ends with an empty entry
   CreateFn create;
+  CheckFn check;  // nullptr when the class has no `static void check(const etl::Config&)`
 };
+
+namespace detail {
+template <class T, class = void>
+struct HasCheck : std::false_type {};
+template <class T>
+struct HasCheck<T, std::void_t<decltype(T::check(std::declval<const Config&>()))>>
+    : std::true_type {};
+template <class T>
+constexpr CheckFn checkOf() {
+  if constexpr (HasCheck<T>::value) {
+    return &T::check;
+  } else {
+    return nullptr;
+  }
+}
+}  // namespace detail
 
 }  // namespace etl
 
@@ -116,7 +138,8 @@ struct PluginDescriptor {
 
 // Declares a plugin: ETL_PLUGIN(MyClass, "my_name", etl::Kind::Sink, "1.0.0", "what it does",
 // kSchema) where kSchema is a `static const etl::ConfigField[]` ending with {} and MyClass has a
-// constructor (const etl::Config&, etl::Context&).
+// constructor (const etl::Config&, etl::Context&), and optionally a
+// `static void check(const etl::Config&)` that throws for a mistake (see CheckFn).
 #define ETL_PLUGIN(Class, Name, KindValue, Version, Description, Schema)       \
   ETL_PLUGIN_EXPORT unsigned etl_plugin_abi() {                                \
     return ETL_PLUGIN_ABI_VERSION;                                             \
@@ -130,6 +153,7 @@ struct PluginDescriptor {
         Schema,                                                                \
         [](const etl::Config& config, etl::Context& context) -> etl::Plugin* { \
           return new Class(config, context);                                   \
-        }};                                                                    \
+        },                                                                     \
+        etl::detail::checkOf<Class>()};                                        \
     return &descriptor;                                                        \
   }

@@ -34,6 +34,9 @@ class SqlSink : public etl::Sink {
     }
   }
 
+  // The table mapping, checked by `etlrun validate` before anything starts.
+  static void check(const etl::Config& config) { sql_sink::parseTables(config, "tables"); }
+
   bool commitsCheckpoints() const override { return true; }
   bool storesDeadLetters() const override { return true; }
 

@@ -1,0 +1,134 @@
+// Any stream into any table by YAML alone: the shipped pipelines/gharchive-activity.yaml stores GH
+// Archive IssuesEvents (an upsert: each issue's latest state) and WatchEvents (an insert) into
+// tables it creates itself, on PostgreSQL and on the embedded SQLite file, exactly once under
+// kill -9; a missing required value is a dead letter naming its path, a missing optional one NULL.
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <map>
+#include <random>
+#include <thread>
+
+#include "etl/record.h"
+#include "event_generator.h"
+#include "postgres_env.h"
+#include "test_env.h"
+
+namespace {
+
+class Tables : public testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    if (GetParam()) db_ = std::make_unique<etltest::TestDatabase>();
+  }
+  std::map<std::string, std::string> env(int batch) const {
+    return {{"GHARCHIVE_FILES", dir_ / "hours-*.json"},
+            {"ETL_STATE_DIR", dir_ / "state"},
+            {"ACTIVITY_BATCH", std::to_string(batch)},
+            {GetParam() ? "ETL_DATABASE" : "-ETL_DATABASE", GetParam() ? db_->uri() : ""}};
+  }
+  std::string pipeline() const {
+    return etltest::sourceDir() + "/pipelines/gharchive-activity.yaml";
+  }
+  std::vector<std::string> column(const std::string& statement) const {
+    if (GetParam()) return etltest::sql(db_->conninfo(), statement);
+    Poco::Data::SQLite::Connector::registerConnector();
+    Poco::Data::Session session("SQLite", dir_ / "state/activity.sqlite");
+    std::vector<std::string> values;
+    session << statement, Poco::Data::Keywords::into(values), Poco::Data::Keywords::now;
+    return values;
+  }
+  int64_t count(const std::string& statement) const { return std::stoll(column(statement).at(0)); }
+
+  etltest::TempDir dir_;
+  std::unique_ptr<etltest::TestDatabase> db_;
+};
+
+TEST_P(Tables, IssuesAndStarsByYamlAloneExactlyOnceUnderKillNine) {
+  // Three "hours" of real recorded events with fresh ids; issues recur (upserts), and two
+  // hostile IssuesEvents: one without the required issue id, one without the optional closed_at.
+  auto templates = etltest::templateEvents(etltest::dataDir());
+  uint64_t id = 40000000000;
+  std::string noIssueId, noClosedAt;
+  for (const auto& t : templates) {
+    if (t.find("\"type\":\"IssuesEvent\"") == std::string::npos) continue;
+    noIssueId = etltest::withUniqueIds(t, 39999999998);
+    std::size_t at = noIssueId.find("\"id\":", noIssueId.find("\"issue\":"));
+    noIssueId.replace(at, 5, "\"id_gone\":");
+    noClosedAt = etltest::withUniqueIds(t, 39999999999);
+    break;
+  }
+  ASSERT_FALSE(noIssueId.empty());
+  for (int hour = 0; hour < 3; ++hour) {
+    std::string lines = hour == 0 ? noIssueId + "\n" + noClosedAt + "\n" : "";
+    for (int i = 0; i < 4000; ++i) {
+      lines +=
+          etltest::withUniqueIds(templates[static_cast<std::size_t>(i) % templates.size()], id++) +
+          "\n";
+    }
+    etltest::writeFile(dir_ / ("hours-" + std::to_string(hour) + ".json"), lines);
+  }
+  // What a correct store holds, worked out independently of etlrun.
+  std::map<std::string, std::string> lastEventOfIssue;  // issue id -> last event id, file order
+  std::set<std::string> stars;
+  for (int hour = 0; hour < 3; ++hour) {
+    for (const auto& line :
+         etltest::readLines(dir_ / ("hours-" + std::to_string(hour) + ".json"))) {
+      etl::Record r("events", line);
+      auto type = r.get<std::string>("type");
+      if (type == "WatchEvent") stars.insert(r.get<std::string>("id"));
+      if (type == "IssuesEvent" && r.has("payload.issue.id")) {
+        lastEventOfIssue[*r.text("payload.issue.id")] = r.get<std::string>("id");
+      }
+    }
+  }
+  ASSERT_GT(stars.size(), 50u);
+  ASSERT_GE(lastEventOfIssue.size(), 3u);
+
+  std::mt19937 random(std::random_device{}());
+  for (int i = 0; i < 8; ++i) {
+    int pid = etltest::startEtlrun({pipeline()}, dir_ / "out", dir_ / "err", env(150));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 + random() % 300));
+    ::kill(pid, SIGKILL);
+    etltest::waitFor(pid);
+  }
+  auto last = etltest::runEtlrun({"--once", pipeline()}, env(150));
+  ASSERT_EQ(last.exitCode, 0) << last.err;
+
+  EXPECT_EQ(count("SELECT count(*) FROM stars"), static_cast<int64_t>(stars.size()));
+  EXPECT_EQ(count("SELECT count(DISTINCT event_id) FROM stars"),
+            static_cast<int64_t>(stars.size()));
+  EXPECT_EQ(count("SELECT count(*) FROM issues"), static_cast<int64_t>(lastEventOfIssue.size()));
+  for (const auto& [issue, event] : lastEventOfIssue) {
+    EXPECT_EQ(column("SELECT last_event_id FROM issues WHERE issue_id = " + issue).at(0), event)
+        << "issue " << issue << " does not hold its latest event";
+  }
+  // jsonb (or JSON text in SQLite) holds the whole event and the labels array.
+  const char* starJson = GetParam()
+                             ? "SELECT count(*) FROM stars WHERE event->>'id' = event_id AND "
+                               "event->>'type' = 'WatchEvent'"
+                             : "SELECT count(*) FROM stars WHERE json_extract(event, '$.id') = "
+                               "event_id AND json_extract(event, '$.type') = 'WatchEvent'";
+  EXPECT_EQ(count(starJson), static_cast<int64_t>(stars.size()));
+  EXPECT_EQ(count(GetParam() ? "SELECT count(*) FROM issues WHERE jsonb_typeof(labels) = 'array'"
+                             : "SELECT count(*) FROM issues WHERE json_type(labels) = 'array'"),
+            static_cast<int64_t>(lastEventOfIssue.size()));
+  // Optional and absent: NULL. Required and absent: a dead letter naming the path.
+  EXPECT_GT(count("SELECT count(*) FROM issues WHERE closed_at IS NULL"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM etl_dead_letters WHERE reason LIKE "
+                  "'%payload.issue.id%missing%'"),
+            1);
+  auto again = etltest::runEtlrun({"--once", pipeline()}, env(150));
+  ASSERT_EQ(again.exitCode, 0) << again.err;
+  EXPECT_NE(again.err.find("3 already read (skipped)"), std::string::npos) << again.err;
+  EXPECT_EQ(count("SELECT count(*) FROM stars"), static_cast<int64_t>(stars.size()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Tables, testing::Values(true, false),
+                         [](const testing::TestParamInfo<bool>& info) {
+                           return std::string(info.param ? "PostgreSQL" : "EmbeddedSQLite");
+                         });
+
+}  // namespace
