@@ -161,6 +161,16 @@ TEST(EtlrunCli, ValidateAcceptsEveryShippedPipeline) {
   EXPECT_GE(files, 4);
 }
 
+TEST(EtlrunCli, PluginsSqlDocumentsEveryMappingKey) {
+  auto doc = etltest::runEtlrun({"plugins", "sql"});
+  ASSERT_EQ(doc.exitCode, 0) << doc.err;
+  for (const char* key : {"connection", "tables", "create", "unmatched", "table:", "stream:",
+                          "where:", "mode:", "key:", "on_conflict:", "update:", "columns:",
+                          "path:", "value:", "const:", "required:", "type:", "keep_existing:"}) {
+    EXPECT_NE(doc.out.find(key), std::string::npos) << key << " is not documented:\n" << doc.out;
+  }
+}
+
 TEST(EtlrunCli, HelpVersionAndUsage) {
   auto help = etltest::runEtlrun({"--help"});
   EXPECT_EQ(help.exitCode, 0);

@@ -11,12 +11,26 @@
 namespace sql_sink {
 
 const char* const kTablesHelp =
-    "table name (or a label, with table: NAME) -> {stream (default: the table name), where "
-    "({field: [values]}), mode "
-    "(insert|upsert|update), key ([columns]: the unique key), on_conflict (insert: ignore|error), "
-    "update ([columns] an upsert or update overwrites; default: all but the key), columns: "
-    "{name: a dotted path, or {path | value: record|key|stream|now | const: X, required, type "
-    "(for create: auto), keep_existing (a NULL keeps the stored value)}}}";
+    "table name (or a label, with table:) -> its mapping; tables are written in this order:\n"
+    "        table: NAME            the table when the key is a label (schema.table allowed)\n"
+    "        stream: S              takes records of stream S (default: the table name)\n"
+    "        where: {f: [v, ...]}   only records whose field f (dotted path) is one of the values\n"
+    "        mode: insert           insert | upsert (insert, or update by key) | update (only\n"
+    "                               existing keys; others are skipped)\n"
+    "        key: [c, ...]          the unique key (required for upsert and update)\n"
+    "        on_conflict: ignore    insert: ignore | error (a duplicate key is a dead letter)\n"
+    "        update: [c, ...]       upsert/update: the columns overwritten (default: all but key)\n"
+    "        columns:               column name -> a dotted path (payload.commits.0.sha), or:\n"
+    "          path: P              a dotted JSON path; strings unescaped, numbers and booleans\n"
+    "                               as written, objects and arrays as JSON; missing/null: NULL\n"
+    "          value: V             record (the whole record) | key | stream | now (load time)\n"
+    "          const: X             a constant (null: NULL)\n"
+    "          required: true       missing or null: the record is a dead letter naming the path\n"
+    "          type: T              for create: auto (PostgreSQL type names; default text); a\n"
+    "                               json/jsonb column of value: record is validated whole\n"
+    "          keep_existing: true  upsert/update: a NULL keeps the stored value\n"
+    "      Values go through the database's own input functions (COPY text in PostgreSQL, column\n"
+    "      affinity in SQLite): timestamps, numerics, booleans and jsonb need no conversion.";
 
 namespace {
 
