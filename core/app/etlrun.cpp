@@ -2,6 +2,7 @@
 // nothing more right now); also validates files and lists plugins.
 #include <Poco/AutoPtr.h>
 #include <Poco/ConsoleChannel.h>
+#include <Poco/File.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
 #include <Poco/PatternFormatter.h>
@@ -141,8 +142,15 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     auto& logger = Poco::Logger::get("etlrun");
     etl::StopSignal stop;
     etl::Metrics metrics;
-    etl::QuotaHttpClient http(etl::systemClock());
     std::string stateDir = config().getString("etlrun.stateDir", file.stateDir);
+    etl::HttpClientOptions httpOptions;
+    try {
+      Poco::File(stateDir).createDirectories();
+      httpOptions.budgetFile = stateDir + "/http_budgets.json";
+    } catch (const Poco::Exception& e) {
+      logger.warning("request budgets are not kept across restarts: " + e.displayText());
+    }
+    etl::QuotaHttpClient http(etl::systemClock(), httpOptions);
     bool once = config().hasProperty("etlrun.once");
     std::vector<std::unique_ptr<etl::PipelineRunner>> runners;
     try {

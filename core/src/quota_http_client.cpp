@@ -1,5 +1,6 @@
 #include "quota_http_client.h"
 
+#include <Poco/DateTimeParser.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/Net/Context.h>
@@ -13,10 +14,12 @@
 #include <Poco/URI.h>
 
 #include <cmath>
+#include <optional>
 #include <random>
 #include <sstream>
 
 #include "etl/errors.h"
+#include "etl/files.h"
 
 namespace etl {
 namespace {
@@ -36,6 +39,20 @@ TimePoint fromEpoch(int64_t seconds) {
 }
 int64_t toEpoch(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+// Retry-After: a number of seconds, or an HTTP date.
+std::optional<TimePoint> retryAfterOf(const std::string& value, TimePoint now) {
+  if (value.empty()) return std::nullopt;
+  int64_t seconds = toInt(Poco::trim(value), -1);
+  if (seconds >= 0) return now + std::chrono::seconds(seconds);
+  try {
+    int zone = 0;
+    Poco::DateTime date = Poco::DateTimeParser::parse(value, zone);
+    return TimePoint(std::chrono::seconds(date.timestamp().epochTime() - zone));
+  } catch (const Poco::Exception&) {
+    return std::nullopt;
+  }
 }
 
 Poco::Net::Context::Ptr tlsContext() {
@@ -69,9 +86,32 @@ std::string HttpResponse::header(const std::string& name) const {
 }
 
 QuotaHttpClient::QuotaHttpClient(Clock& clock, HttpClientOptions options)
-    : clock_(clock), options_(std::move(options)), logger_(Poco::Logger::get("http")) {}
+    : clock_(clock), options_(std::move(options)), logger_(Poco::Logger::get("http")) {
+  if (!options_.budgetFile.empty()) {
+    if (auto saved = readFileIfExists(options_.budgetFile)) restoreBudget(*saved);
+  }
+}
 
-QuotaHttpClient::~QuotaHttpClient() = default;
+QuotaHttpClient::~QuotaHttpClient() {
+  try {
+    saveBudgets(true);
+  } catch (const std::exception& e) {
+    logger_.warning(std::string("cannot keep the request budgets: ") + e.what());
+  }
+}
+
+// A restart must not burst past a limit it already used up: the budgets go to a file, at most
+// once a second (a crash loses at most that second, and restoring keeps the cautious view).
+void QuotaHttpClient::saveBudgets(bool force) {
+  if (options_.budgetFile.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    TimePoint now = clock_.now();
+    if (!force && now - savedAt_ < std::chrono::seconds(1)) return;
+    savedAt_ = now;
+  }
+  writeFileAtomically(options_.budgetFile, budgetSnapshot(), false);
+}
 
 std::string QuotaHttpClient::budgetKey(const std::string& host, const std::string& token) {
   if (token.empty()) return host + "|anon";
@@ -159,21 +199,36 @@ void QuotaHttpClient::admit(const std::string& key, const std::string& host, Pri
 }
 
 void QuotaHttpClient::learn(const std::string& key, const HttpResponse& response) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::unique_lock<std::mutex> lock(mutex_);
   Budget& b = budgets_[key];
   TimePoint now = clock_.now();
+  // X-RateLimit-* (GitHub, and most APIs): Reset is an epoch time. The IETF RateLimit-* fields:
+  // Reset is a number of seconds from now.
   int64_t limit = toInt(response.header("X-RateLimit-Limit"), -1);
   int64_t remaining = toInt(response.header("X-RateLimit-Remaining"), -1);
   int64_t reset = toInt(response.header("X-RateLimit-Reset"), -1);
+  std::optional<TimePoint> resetAt;
+  if (reset > 0) resetAt = fromEpoch(reset);
+  if (limit < 0)
+    limit =
+        toInt(Poco::trim(response.header("RateLimit-Limit")
+                             .substr(0, response.header("RateLimit-Limit").find_first_of(",;"))),
+              -1);
+  if (remaining < 0) remaining = toInt(response.header("RateLimit-Remaining"), -1);
+  if (!resetAt) {
+    int64_t delta = toInt(response.header("RateLimit-Reset"), -1);
+    if (delta >= 0) resetAt = now + std::chrono::seconds(delta);
+  }
   if (limit >= 0) b.limit = limit;
   if (remaining >= 0) b.remaining = remaining;  // the server's count wins over ours
-  if (reset > 0) b.resetAt = fromEpoch(reset);
+  if (resetAt) b.resetAt = *resetAt;
+  std::optional<TimePoint> retryAfter = retryAfterOf(response.header("Retry-After"), now);
+  if (response.status == 503 && retryAfter) b.blockedUntil = *retryAfter;
   if (response.status == 403 || response.status == 429) {
-    int64_t retryAfter = toInt(response.header("Retry-After"), -1);
-    if (retryAfter >= 0) {
-      b.blockedUntil = now + std::chrono::seconds(retryAfter);
-    } else if (remaining == 0 && reset > 0) {
-      b.blockedUntil = fromEpoch(reset);
+    if (retryAfter) {
+      b.blockedUntil = *retryAfter;
+    } else if (remaining == 0 && resetAt) {
+      b.blockedUntil = *resetAt;
     } else {
       // Secondary limit with no hint: at least a minute, doubling while it persists.
       b.blockedUntil = now + options_.secondaryLimitWait * (1LL << std::min(b.secondaryStrikes, 6));
@@ -182,6 +237,8 @@ void QuotaHttpClient::learn(const std::string& key, const HttpResponse& response
   } else if (response.status < 400) {
     b.secondaryStrikes = 0;
   }
+  lock.unlock();
+  saveBudgets(false);
 }
 
 std::unique_ptr<Poco::Net::HTTPClientSession> QuotaHttpClient::takeSession(
@@ -226,7 +283,6 @@ HttpResponse QuotaHttpClient::send(const std::string& url, const HttpRequest& re
   Poco::Net::HTTPRequest httpRequest(Poco::Net::HTTPRequest::HTTP_GET, uri.getPathAndQuery(),
                                      Poco::Net::HTTPMessage::HTTP_1_1);
   httpRequest.set("User-Agent", options_.userAgent);
-  httpRequest.set("Accept", "application/vnd.github+json");
   for (const auto& [name, value] : request.headers) httpRequest.set(name, value);
   if (!token.empty()) httpRequest.set("Authorization", "Bearer " + token);
   session->sendRequest(httpRequest);

@@ -23,6 +23,9 @@ struct HttpClientOptions {
   Millis maxBackoff{60000};
   Millis secondaryLimitWait{60000};  // 403/429 without Retry-After and with quota left
   std::size_t maxBodyBytes = 64 << 20;
+  // Where the budgets survive a restart (written at most once a second and at exit; read at
+  // start). "" = kept in memory only.
+  std::string budgetFile;
 };
 
 class QuotaHttpClient : public HttpClient {
@@ -32,8 +35,9 @@ class QuotaHttpClient : public HttpClient {
   HttpResponse get(const HttpRequest& request, const StopSignal& stop) override;
   void setReserve(const std::string& host, double share) override;
   void reserveForSchedule(const std::string& host, Millis interval, int requestsPerPoll) override;
-  std::string budgetSnapshot() const override;
-  void restoreBudget(const std::string& snapshot) override;
+  // Budget state (contains no credential), and its restoration: the budget file's content.
+  std::string budgetSnapshot() const;
+  void restoreBudget(const std::string& snapshot);
 
   struct Budget {
     int64_t limit = -1;  // -1: unknown until the first response
@@ -50,6 +54,7 @@ class QuotaHttpClient : public HttpClient {
   std::string chooseToken(const std::string& host, const std::string& tokens);
   void admit(const std::string& key, const std::string& host, Priority priority);
   void learn(const std::string& key, const HttpResponse& response);
+  void saveBudgets(bool force);
   HttpResponse send(const std::string& url, const HttpRequest& request, const std::string& token);
   std::unique_ptr<Poco::Net::HTTPClientSession> takeSession(const std::string& scheme,
                                                             const std::string& host, int port);
@@ -66,6 +71,7 @@ class QuotaHttpClient : public HttpClient {
     int requests;
   };
   std::map<std::string, Schedule> schedules_;
+  TimePoint savedAt_{};
   std::multimap<std::string, std::unique_ptr<Poco::Net::HTTPClientSession>> idle_;
 };
 

@@ -26,8 +26,7 @@ class GitHubSource : public testing::Test {
  protected:
   void SetUp() override { fake_.start(); }
 
-  // Runs github_events -> jsonl for `length` of virtual time, with a fresh process's state (new
-  // HTTP client: only the checkpoint carries over).
+  // Runs github_events -> jsonl for `length` of virtual time, as a fresh process would.
   void run(etl::Millis length, const std::string& extraSourceConfig = "") {
     etl::StopSignal stop;
     clock_.runFor(length, stop);
@@ -43,7 +42,10 @@ class GitHubSource : public testing::Test {
                            "    retry: {initial_backoff: 1s, max_backoff: 2m}\n");
     etl::PluginLoader loader({etltest::pluginDir()});
     auto spec = etl::loadPipelineFile(dir_ / "p.yaml", loader).pipelines.at(0);
-    etl::QuotaHttpClient http(clock_);
+    // A fresh process's client: only the checkpoint and the budget file carry over.
+    etl::HttpClientOptions options;
+    options.budgetFile = dir_ / "http_budgets.json";
+    etl::QuotaHttpClient http(clock_, options);
     etl::PipelineRunner runner(spec,
                                etl::Services{clock_, stop, metrics_, http, dir_ / "state", false});
     runner.start();
@@ -170,7 +172,7 @@ TEST_F(GitHubSource, ARestartResumesWithoutBurstingPastTheLimit) {
   fake_.setPollInterval(60);
   fake_.autoPublish(templates_, 20s, 50);
   run(40min);  // the quota is gone by now
-  run(30min);  // a new process: the checkpoint holds the budget and the reset time
+  run(30min);  // a new process: the budget file holds the budget and the reset time
   run(50min);
   EXPECT_EQ(fake_.violations(), 0);
   auto ids = outputIds();

@@ -101,8 +101,6 @@ TEST(PluginLoader, PluginsWithTheSameSymbolNamesDoNotClash) {
     etl::HttpResponse get(const etl::HttpRequest&, const etl::StopSignal&) override { return {}; }
     void setReserve(const std::string&, double) override {}
     void reserveForSchedule(const std::string&, etl::Millis, int) override {}
-    std::string budgetSnapshot() const override { return {}; }
-    void restoreBudget(const std::string&) override {}
   } http;
   etl::Context context{"p",  "t",   Poco::Logger::get("p.t"), etl::systemClock(), stop, metrics,
                        http, "/tmp"};

@@ -1,7 +1,9 @@
 // etl/http.h: the shared, quota-aware HTTP client.
 //
 // One client per process. It keeps one request budget per (host, credential), learnt from every
-// response's X-RateLimit-* headers, and refuses to send a request it knows would be refused.
+// response's rate-limit headers (X-RateLimit-*, the IETF RateLimit-* fields, Retry-After), and
+// refuses to send a request it knows would be refused. The budgets are the client's own state,
+// kept across restarts by the core (state_dir/http_budgets.json), never in a checkpoint.
 // High-priority callers (ingestion) can hold back a reserve that low-priority callers (enrichment)
 // never spend. Transient failures are retried with backoff inside get(); when the budget is spent
 // it throws etl::RateLimitedError, when the server keeps failing etl::RetryableError, both with the
@@ -57,9 +59,6 @@ class HttpClient {
   // priority callers leave enough of each budget for all of its polls until the budget resets.
   virtual void reserveForSchedule(const std::string& host, Millis interval,
                                   int requestsPerPoll = 1) = 0;
-  // Budget state, for a checkpoint (contains no credential), and its restoration at start.
-  virtual std::string budgetSnapshot() const = 0;
-  virtual void restoreBudget(const std::string& snapshot) = 0;
 };
 
 }  // namespace etl

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dead_letters.h"
@@ -39,7 +40,9 @@ struct TableSpec {
   bool conflictIsError = false;  // insert: a duplicate key is a dead letter
 };
 
-using Row = std::vector<std::optional<std::string>>;  // a table's values as text, NULL = nullopt
+// A table's values as text (NULL = nullopt), viewing memory the caller keeps alive during write():
+// the records themselves for whole-record values, so a batch's raw JSON is never copied per row.
+using Row = std::vector<std::optional<std::string_view>>;
 
 struct Refusal {
   std::size_t table = 0, row = 0;

@@ -15,7 +15,7 @@ namespace {
 constexpr long long kSchemaLock = 7283764101LL;  // pg_advisory_lock key for schema changes
 
 // COPY text format: backslash, newline, carriage return and tab escaped; NULL is \N.
-void copyField(std::string& out, const std::optional<std::string>& value) {
+void copyField(std::string& out, const std::optional<std::string_view>& value) {
   if (!value) {
     out += "\\N";
     return;
@@ -269,7 +269,10 @@ class PostgresDatabase : public Database {
     session_.exec("BEGIN");
     for (std::size_t i = 0; i < rows.size(); ++i) {
       for (std::size_t r = 0; r < rows[i].size(); ++r) {
-        std::vector<Param> values(rows[i][r].begin(), rows[i][r].end());
+        std::vector<Param> values;
+        for (const auto& v : rows[i][r]) {
+          values.emplace_back(v ? std::optional<std::string>(std::string(*v)) : std::nullopt);
+        }
         session_.exec("SAVEPOINT etl_row");
         try {
           Result done(session_.params(statements_[i], values));

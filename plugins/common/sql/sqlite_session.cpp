@@ -68,7 +68,7 @@ void SqliteSession::Statement::bindBlob(int index, const std::optional<std::stri
   blobs_.emplace_back(index, bytes);
 }
 
-void SqliteSession::Statement::bind(const std::vector<std::optional<std::string>>& values) {
+void SqliteSession::Statement::bind(const std::vector<std::optional<std::string_view>>& values) {
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);
   for (std::size_t i = 0; i < values.size(); ++i) {
@@ -96,7 +96,7 @@ bool SqliteSession::Statement::step() {
   session_.fail(rc, sql_.substr(0, 60));
 }
 
-bool SqliteSession::Statement::run(const std::vector<std::optional<std::string>>& values) {
+bool SqliteSession::Statement::run(const std::vector<std::optional<std::string_view>>& values) {
   bind(values);
   return step();
 }

@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sql_error.h"
@@ -37,14 +38,14 @@ class SqliteSession {
     Statement& operator=(const Statement&) = delete;
     // Binds parameters 1..n (nullopt: NULL) and runs the statement; returns true while a row is
     // available (read it with text()), false when done. Throws DataError for a refused row.
-    bool run(const std::vector<std::optional<std::string>>& values);
+    bool run(const std::vector<std::optional<std::string_view>>& values);
     bool next();                                                        // the following result row
     void bindBlob(int index, const std::optional<std::string>& bytes);  // before run()
     std::optional<std::string> text(int column) const;
     int changes() const;
 
    private:
-    void bind(const std::vector<std::optional<std::string>>& values);
+    void bind(const std::vector<std::optional<std::string_view>>& values);
     bool step();
     SqliteSession& session_;
     sqlite3_stmt* stmt_ = nullptr;

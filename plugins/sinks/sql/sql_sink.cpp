@@ -63,6 +63,7 @@ class SqlSink : public etl::Sink {
     std::string now = etl::isoTime(context_.clock.now());
     std::vector<std::vector<sql::Row>> rows(tables_.size());
     std::vector<std::vector<std::size_t>> origin(tables_.size());  // row -> index in batch.records
+    std::deque<std::string> values;  // what the rows view besides the records themselves
     std::size_t unmatched = 0;
     for (std::size_t r = 0; r < batch.records.size(); ++r) {
       const etl::Record& record = batch.records[r];
@@ -80,7 +81,7 @@ class SqlSink : public etl::Sink {
       try {
         for (std::size_t t : mapped->second) {
           if (sql_sink::matches(tables_[t], record)) {
-            made.emplace_back(t, sql_sink::rowOf(tables_[t], record, now));
+            made.emplace_back(t, sql_sink::rowOf(tables_[t], record, now, values));
           }
         }
       } catch (const etl::FieldError& e) {

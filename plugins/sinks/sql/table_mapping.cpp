@@ -224,15 +224,19 @@ bool matches(const TableMapping& table, const etl::Record& record) {
   return true;
 }
 
-sql::Row rowOf(const TableMapping& table, const etl::Record& record, const std::string& now) {
+sql::Row rowOf(const TableMapping& table, const etl::Record& record, const std::string& now,
+               std::deque<std::string>& storage) {
   sql::Row row;
   row.reserve(table.sources.size());
   for (std::size_t i = 0; i < table.sources.size(); ++i) {
     const ColumnSource& s = table.sources[i];
-    std::optional<std::string> value;
+    std::optional<std::string_view> value;
     switch (s.kind) {
       case ColumnSource::Kind::Path:
-        value = record.text(s.path);
+        if (auto text = record.text(s.path)) {
+          storage.push_back(std::move(*text));
+          value = storage.back();
+        }
         if (!value && s.required) {
           throw etl::FieldError("field '" + s.path + "' (column " + table.spec.columns[i].name +
                                 " of " + table.spec.name + ") is missing or null");

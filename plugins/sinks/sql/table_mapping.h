@@ -3,6 +3,7 @@
 // sink's `tables:` YAML; every mistake is reported with its file:line:column.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -37,9 +38,12 @@ std::vector<TableMapping> parseTables(const etl::Config& config, const std::stri
 // Whether `record` passes the table's `where` (throws etl::FieldError for unreadable JSON).
 bool matches(const TableMapping& table, const etl::Record& record);
 
-// The table's row for `record`; `now` is the load time (ISO 8601 UTC). Throws etl::FieldError
-// naming the path of a required value that is missing or null, or the reason JSON is invalid.
-sql::Row rowOf(const TableMapping& table, const etl::Record& record, const std::string& now);
+// The table's row for `record`; `now` is the load time (ISO 8601 UTC). Values view `record`,
+// `now`, the mapping, or strings appended to `storage`, which must outlive the row. Throws
+// etl::FieldError naming the path of a required value that is missing or null, or why the JSON
+// is invalid.
+sql::Row rowOf(const TableMapping& table, const etl::Record& record, const std::string& now,
+               std::deque<std::string>& storage);
 
 // The documentation of the mapping keys, for `etlrun plugins sql`.
 extern const char* const kTablesHelp;

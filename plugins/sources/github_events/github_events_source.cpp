@@ -5,7 +5,8 @@
 // events are emitted oldest first with their verbatim JSON. The timeline only reaches ~300 events
 // back and a page covers about a second of global activity, so on /events this is a sample; when a
 // whole reachable window was new, events were probably missed, and that is logged and counted.
-// Checkpoint: ETag, recent ids, next allowed poll time, and the client's rate-limit budgets.
+// Checkpoint: ETag, recent ids, next allowed poll time (the rate-limit budgets are the shared
+// client's, kept by the core).
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -60,7 +61,6 @@ class GitHubEventsSource : public etl::Source {
         for (std::size_t i = 0; i < ids->size(); ++i)
           seen_.add(ids->getElement<std::string>(static_cast<unsigned>(i)));
       }
-      if (state->has("budget")) context_.http.restoreBudget(state->getValue<std::string>("budget"));
     } catch (const etl::CheckpointError&) {
       throw;
     } catch (const std::exception& e) {
@@ -81,6 +81,7 @@ class GitHubEventsSource : public etl::Source {
       request.url = url;
       request.token = token_;
       request.credentialOrigin = baseUrl_;  // a Link to elsewhere is followed without the token
+      request.headers.emplace_back("Accept", "application/vnd.github+json");
       request.timeout = timeout_;
       request.priority = etl::Priority::High;
       if (pages == 0 && !etag_.empty()) request.headers.emplace_back("If-None-Match", etag_);
@@ -156,7 +157,6 @@ class GitHubEventsSource : public etl::Source {
     Poco::JSON::Array ids;
     for (const auto& id : seen_.list()) ids.add(id);
     state.set("recent_ids", ids);
-    state.set("budget", context_.http.budgetSnapshot());
     std::ostringstream out;
     state.stringify(out);
     return out.str();

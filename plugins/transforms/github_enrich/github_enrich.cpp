@@ -192,6 +192,7 @@ class GitHubEnrich : public etl::Transform {
     request.priority = etl::Priority::Low;
     request.token = token_;
     request.credentialOrigin = baseUrl_;  // a 301 to another host is followed without it
+    request.headers.emplace_back("Accept", "application/vnd.github+json");
     request.timeout = timeout_;
     if (!etag.empty()) request.headers.emplace_back("If-None-Match", etag);
     etl::HttpResponse response;
