@@ -1,7 +1,7 @@
 // Ingest benchmark, all on the same PostgreSQL server in one run:
 //   (a)  COPY of the raw lines into a one-column jsonb table: the server's limit
 //   (b)  the naive way: per event a SELECT, then an INSERT, each in its own transaction
-//   (c)  etlrun: file -> push_event_parser -> postgres (the real binary and plugins)
+//   (c)  etlrun: file -> push_event_parser -> sql     (the real binary and plugins)
 //   (a') COPY again at the end, to show how much the machine drifted during the run
 // Prints events/s and MB/s of each, the ratios c/a and c/b, and etlrun's peak RSS.
 //   bench_ingest [events=200000] [naive_events=20000]
@@ -199,7 +199,7 @@ int main(int argc, char** argv) {
                    std::to_string(naiveCount) + " events)")
                       .c_str(),
                   naiveCount, b);
-  double rc = row("(c)  etlrun file -> push_event_parser -> postgres", count, c.seconds);
+  double rc = row("(c)  etlrun file -> push_event_parser -> sql     ", count, c.seconds);
   double ra2 = row("(a') COPY again, after the others (drift check)", count, a2);
   double rLz4 = row("(a-lz4) COPY into one jsonb column, lz4 compression", count, aLz4);
   double limit = (ra + ra2) / 2;
