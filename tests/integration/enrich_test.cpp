@@ -121,12 +121,12 @@ class Enrichment : public testing::TestWithParam<bool> {
               "\", min_poll_interval: 1s}\n    transforms: [{plugin: push_event_parser}]\n" +
               etltest::shippedSink("github.yaml", "ingest");
     }
-    yaml +=
-        "  enrich:\n    source: {plugin: pending_push_events, connection: github, lease: 2h, "
-        "poll_interval: 30s}\n"
-        "    transforms:\n      - {plugin: github_enrich, connection: github, base_url: \"" +
-        fake_.baseUrl() + "\"" + enrichExtra + "}\n" +
-        etltest::shippedSink("github.yaml", "enrich") + "    batch: {max_records: 100}\n";
+    yaml += "  enrich:\n" +
+            etltest::shippedBlock("github.yaml", "enrich", "source",
+                                  {{"lease", "lease: 2h\n      poll_interval: 30s"}}) +
+            "    transforms:\n      - {plugin: github_enrich, connection: github, base_url: \"" +
+            fake_.baseUrl() + "\"" + enrichExtra + "}\n" +
+            etltest::shippedSink("github.yaml", "enrich") + "    batch: {max_records: 100}\n";
     return yaml;
   }
 
@@ -373,9 +373,9 @@ TEST(EnrichmentCrash, KillNineMidEnrichmentLeavesNothingStuckAndRefetchesAtMostO
           "path: \"" +
           (dir / "in.jsonl") +
           "\", stream: github_events}\n    transforms: [{plugin: push_event_parser}]\n" +
-          etltest::shippedSink("gharchive.yaml", "backfill") +
-          "  enrich:\n    source: {plugin: pending_push_events, connection: github, lease: 2s, "
-          "poll_interval: 200ms}\n"
+          etltest::shippedSink("gharchive.yaml", "backfill") + "  enrich:\n" +
+          etltest::shippedBlock("github.yaml", "enrich", "source",
+                                {{"lease", "lease: 2s\n      poll_interval: 200ms"}}) +
           "    transforms: [{plugin: github_enrich, connection: github, base_url: \"" +
           fake.baseUrl() + "\"}]\n" + etltest::shippedSink("github.yaml", "enrich") +
           "    batch: {max_records: 8}\n");

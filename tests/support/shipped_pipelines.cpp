@@ -20,20 +20,36 @@ bool blank(const std::string& line) {
 
 }  // namespace
 
-std::string shippedSink(const std::string& file, const std::string& pipeline) {
+std::string shippedBlock(const std::string& file, const std::string& pipeline,
+                         const std::string& name,
+                         const std::map<std::string, std::string>& replace) {
   std::istringstream in(readFile(sourceDir() + "/pipelines/" + file));
   std::string line, block;
-  bool inPipeline = false, inSink = false;
+  bool inPipeline = false, inBlock = false;
   while (std::getline(in, line)) {
     if (blank(line)) continue;
     std::size_t indent = indentOf(line);
     if (indent == 2) inPipeline = line == "  " + pipeline + ":";
-    if (inSink && indent <= 4) break;
-    if (inPipeline && indent == 4 && line == "    sink:") inSink = true;
-    if (inSink) block += line + "\n";
+    if (inBlock && indent <= 4) break;
+    if (inPipeline && indent == 4 && line == "    " + name + ":") inBlock = true;
+    if (!inBlock) continue;
+    bool replaced = false;
+    for (const auto& [key, lines] : replace) {
+      if (line.compare(indent, key.size() + 1, key + ":") == 0) {
+        block += std::string(indent, ' ') + lines + "\n";
+        replaced = true;
+      }
+    }
+    if (!replaced) block += line + "\n";
   }
-  if (block.empty()) throw std::runtime_error("no sink in pipelines/" + file + " " + pipeline);
+  if (block.empty()) {
+    throw std::runtime_error("no " + name + " in pipelines/" + file + " " + pipeline);
+  }
   return block;
+}
+
+std::string shippedSink(const std::string& file, const std::string& pipeline) {
+  return shippedBlock(file, pipeline, "sink");
 }
 
 std::string githubConnection(const std::string& uri) {

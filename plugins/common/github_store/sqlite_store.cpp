@@ -1,5 +1,4 @@
-// The enrichment's reads on the embedded SQLite store. One writer at a time: a claim is one
-// IMMEDIATE transaction, so concurrent claimers never take the same row.
+// The enrichment's cache reads on the embedded SQLite store.
 #include "database.h"
 #include "sqlite_session.h"
 #include "store.h"
@@ -20,40 +19,6 @@ class SqliteStore : public Store {
     logger_.information("using the embedded SQLite store " + session_.path());
   }
 
-  std::vector<Claim> claim(const std::string& nowIso, const std::string& leaseCutoff,
-                           int64_t limit) override {
-    open();
-    std::vector<Claim> claims;
-    session_.exec("BEGIN IMMEDIATE");
-    try {
-      sql::SqliteSession::Statement due(
-          session_,
-          "SELECT p.push_id, p.actor_id, p.repository_id, p.attempts, "
-          "json_extract(e.raw, '$.actor.login'), json_extract(e.raw, '$.repo.name') "
-          "FROM push_events p LEFT JOIN github_events e ON e.event_id = p.event_id "
-          "WHERE (p.enrichment_status = 'pending' AND (p.next_attempt_at IS NULL OR "
-          "p.next_attempt_at <= ?1)) OR (p.enrichment_status = 'failed' AND "
-          "p.next_attempt_at <= ?1) OR (p.enrichment_status = 'in_progress' AND "
-          "p.claimed_at < ?2) ORDER BY p.push_id LIMIT ?3");
-      for (bool row = due.run({nowIso, leaseCutoff, std::to_string(limit)}); row;
-           row = due.next()) {
-        claims.push_back({std::stoll(*due.text(0)), std::stoll(*due.text(1)),
-                          std::stoll(*due.text(2)), due.text(4).value_or(""),
-                          due.text(5).value_or(""), std::stoll(*due.text(3))});
-      }
-      sql::SqliteSession::Statement mark(
-          session_,
-          "UPDATE push_events SET enrichment_status = 'in_progress', claimed_at = ? "
-          "WHERE push_id = ?");
-      for (const auto& c : claims) mark.run({nowIso, std::to_string(c.pushId)});
-      session_.exec("COMMIT");
-    } catch (...) {
-      session_.rollback();
-      throw;
-    }
-    return claims;
-  }
-
   std::map<int64_t, CachedEntity> cached(EntityKind kind,
                                          const std::vector<int64_t>& ids) override {
     open();
@@ -70,17 +35,6 @@ class SqliteStore : public Store {
           select.text(1).value_or(""), select.text(2).value_or(""), select.text(3).value_or("ok")};
     }
     return found;
-  }
-
-  std::map<std::string, int64_t> enrichmentCounts() override {
-    open();
-    std::map<std::string, int64_t> counts;
-    sql::SqliteSession::Statement select(
-        session_, "SELECT enrichment_status, count(*) FROM push_events GROUP BY 1");
-    for (bool row = select.run({}); row; row = select.next()) {
-      counts[*select.text(0)] = std::stoll(*select.text(1));
-    }
-    return counts;
   }
 
  private:

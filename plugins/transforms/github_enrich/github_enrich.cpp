@@ -76,8 +76,9 @@ class GitHubEnrich : public etl::Transform {
         Claim c{record.get<int64_t>("push_id"), record.get<int64_t>("actor_id"),
                 record.get<int64_t>("repository_id"), record.get<int64_t>("attempts")};
         claims.push_back(c);
-        std::string login = record.get<std::string>("actor_login");
-        std::string name = record.get<std::string>("repo_name");
+        // Absent (a push stored before they were kept): "no name known", a failure.
+        std::string login = record.find<std::string>("actor_login").value_or("");
+        std::string name = record.find<std::string>("repo_name").value_or("");
         if (actors[c.actorId].empty()) actors[c.actorId] = login;
         if (repos[c.repositoryId].empty()) repos[c.repositoryId] = name;
       } catch (const etl::FieldError& e) {
@@ -266,7 +267,8 @@ const etl::ConfigField kSchema[] = {
     {"base_url", etl::Type::String, etl::Optional, "https://api.github.com", "API root"},
     {"token", etl::Type::String, etl::Optional, "",
      "token(s); use ${GITHUB_TOKEN:-}. Never logged"},
-    {"input_stream", etl::Type::String, etl::Optional, "enrichment_claims", "stream of claims"},
+    {"input_stream", etl::Type::String, etl::Optional, "claims",
+     "stream of claims: {push_id, actor_id, actor_login, repository_id, repo_name, attempts}"},
     {"actors_stream", etl::Type::String, etl::Optional, "actors",
      "stream of fetched actors: {id, fetched_at, name, etag, status, raw}"},
     {"repositories_stream", etl::Type::String, etl::Optional, "repositories",

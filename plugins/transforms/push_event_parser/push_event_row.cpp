@@ -32,6 +32,9 @@ std::string rowFromEvent(const etl::Record& event) {
   // Payloads before ~2013 (the 2012 events API) have no `before`: stored as NULL.
   auto before = event.find<std::string>("payload.before");
   std::string createdAt = event.get<std::string>("created_at");
+  // What enrichment asks the API with, so its work queue needs no join.
+  auto login = event.find<std::string>("actor.login");
+  auto repoName = event.find<std::string>("repo.name");
 
   std::string row = "{\"push_id\":" + std::to_string(pushId);
   addString(row, "event_id", eventId);
@@ -41,6 +44,8 @@ std::string rowFromEvent(const etl::Record& event) {
   addString(row, "head", head);
   if (before) addString(row, "before", *before);
   addString(row, "created_at", createdAt);
+  if (login) addString(row, "actor_login", *login);
+  if (repoName) addString(row, "repo_name", *repoName);
   // Optional: gone from the API since 2025-10-07, present in GH Archive history.
   if (auto size = event.find<int64_t>("payload.size")) addNumber(row, "size", *size);
   if (auto distinct = event.find<int64_t>("payload.distinct_size")) {
