@@ -7,13 +7,18 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <deque>
 #include <map>
 #include <random>
+#include <set>
 #include <thread>
 
+#include "claim_queue.h"
+#include "database.h"
 #include "etl/record.h"
 #include "event_generator.h"
 #include "postgres_env.h"
+#include "shipped_pipelines.h"
 #include "test_env.h"
 
 namespace {
@@ -127,6 +132,79 @@ TEST_P(Tables, IssuesAndStarsByYamlAloneExactlyOnceUnderKillNine) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Tables, testing::Values(true, false),
+                         [](const testing::TestParamInfo<bool>& info) {
+                           return std::string(info.param ? "PostgreSQL" : "EmbeddedSQLite");
+                         });
+
+}  // namespace
+
+namespace {
+
+// Two claimers on one queue table at once never get the same row; a claim older than the lease
+// is taken back; a final failure (ready status, no due time) is never claimed again.
+class ClaimQueue : public testing::TestWithParam<bool> {};
+
+TEST_P(ClaimQueue, ConcurrentClaimersShareNothingAndLeasesExpire) {
+  etltest::TempDir dir;
+  std::unique_ptr<etltest::TestDatabase> db;
+  std::string uri = etltest::sqliteUri(dir / "queue.sqlite");
+  if (GetParam()) {
+    db = std::make_unique<etltest::TestDatabase>();
+    uri = db->uri();
+  }
+  sql::DatabaseOptions options;
+  options.uri = uri;
+  options.createTables = true;
+  sql::TableSpec jobs;
+  jobs.name = "jobs";
+  jobs.key = {"id"};
+  jobs.columns = {{"id", "bigint"},
+                  {"status", "text"},
+                  {"due_at", "text"},
+                  {"claimed_at", "text"},
+                  {"payload", "text"}};
+  options.tables = {jobs};
+  auto database = sql::makeDatabase(options, Poco::Logger::get("test"));
+  std::vector<sql::Row> rows;
+  std::deque<std::string> texts;
+  for (int i = 1; i <= 400; ++i) {
+    texts.push_back(std::to_string(i));
+    std::string_view id = texts.back();
+    bool finalFailure = i % 100 == 0;  // failed, with no due time: never again
+    rows.push_back({id, finalFailure ? "failed" : "pending", std::nullopt, std::nullopt, "x"});
+  }
+  database->write({rows}, {}, "setup", "",
+                  [](const sql::Refusal&) { return sql::DeadLetterRow{}; });
+
+  sql::ClaimSpec spec{"jobs",        "id",     {"id", "payload"}, "status", {"pending", "failed"},
+                      "in_progress", "due_at", "claimed_at"};
+  std::vector<std::vector<std::string>> claimed(2);
+  std::vector<std::thread> claimers;
+  for (int c = 0; c < 2; ++c) {
+    claimers.emplace_back([&, c] {
+      auto queue = sql::makeClaimQueue(uri, dir.path(), spec, Poco::Logger::get("test"));
+      for (int round = 0; round < 50; ++round) {
+        for (auto& json : queue->claim("2026-01-01T00:00:00.000Z", "2025-12-31T23:55:00.000Z", 7)) {
+          claimed[c].push_back(*etl::Record("c", json).text("id"));
+        }
+      }
+    });
+  }
+  for (auto& t : claimers) t.join();
+  std::set<std::string> all;
+  for (const auto& list : claimed) {
+    for (const auto& id : list) EXPECT_TRUE(all.insert(id).second) << "row " << id << " twice";
+  }
+  EXPECT_EQ(all.size(), 396u) << "every due row once, final failures never";
+  auto queue = sql::makeClaimQueue(uri, dir.path(), spec, Poco::Logger::get("test"));
+  EXPECT_EQ(queue->counts()["in_progress"], 396);
+  // Within the lease nothing comes back; after it, every claim of a dead claimer does.
+  EXPECT_TRUE(queue->claim("2026-01-01T00:01:00.000Z", "2025-12-31T23:56:00.000Z", 1000).empty());
+  EXPECT_EQ(queue->claim("2026-01-01T00:10:00.000Z", "2026-01-01T00:05:00.000Z", 1000).size(),
+            396u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ClaimQueue, testing::Values(true, false),
                          [](const testing::TestParamInfo<bool>& info) {
                            return std::string(info.param ? "PostgreSQL" : "EmbeddedSQLite");
                          });
