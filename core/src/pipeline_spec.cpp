@@ -451,7 +451,8 @@ std::optional<PluginSpec> pluginBlock(Validator& v, PluginLoader& loader, const 
               while (field->key != key) ++field;
               if (auto typed = v.typed(value, key, field->type)) {
                 if (v.withinLimits(value, key, *field, *typed)) {
-                  spec.config.set(key, *typed, v.at(keyNode.Mark()), v.takeLocations());
+                  ConfigBuilder::set(spec.config, key, *typed, v.at(keyNode.Mark()),
+                                     v.takeLocations());
                 }
               }
             });
@@ -467,7 +468,8 @@ std::optional<PluginSpec> pluginBlock(Validator& v, PluginLoader& loader, const 
       YAML::Node value = structured ? YAML::Load(f->defaultValue) : YAML::Node(f->defaultValue);
       auto typed = v.typed(value, f->key, f->type);
       if (typed) {
-        spec.config.set(f->key, *typed, "default of plugin " + spec.name, v.takeLocations());
+        ConfigBuilder::set(spec.config, f->key, *typed, "default of plugin " + spec.name,
+                           v.takeLocations());
       }
     }
   }

@@ -16,6 +16,16 @@
 
 namespace etl {
 
+// The core's write access to a Config (plugins only read theirs).
+class ConfigBuilder {
+ public:
+  // `locations` are those of a Document's inner nodes.
+  static void set(Config& config, const std::string& key, Config::Value value,
+                  std::string location = {}, std::map<std::string, std::string> locations = {}) {
+    config.set(key, std::move(value), std::move(location), std::move(locations));
+  }
+};
+
 struct PluginSpec {
   std::string name;
   std::string location;  // file:line:column of the block

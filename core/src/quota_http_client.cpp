@@ -310,15 +310,16 @@ HttpResponse QuotaHttpClient::send(const std::string& url, const HttpRequest& re
   return response;
 }
 
-HttpResponse QuotaHttpClient::get(const HttpRequest& request, const StopSignal& stop) {
-  thread_local std::mt19937_64 random{std::random_device{}()};
+// One attempt (and its redirects): a transient failure is a RetryableError at once, and the one
+// retry layer, the runner's (or the caller's own queue, like enrichment's), owns the backoff.
+HttpResponse QuotaHttpClient::get(const HttpRequest& request, const StopSignal&) {
   std::string url = request.url;
   const std::string tokenOrigin =
       request.credentialOrigin.empty() ? originOf(url) : originOf(request.credentialOrigin);
   std::string host = Poco::URI(url).getHost();
   const std::string tokens = chooseToken(host, request.token);
   std::string lastError;
-  for (int attempt = 1, redirects = 0; attempt <= options_.maxAttempts; ++attempt) {
+  for (int redirects = 0;;) {
     // The credential goes to its own origin only (as curl and browsers do): never to another host
     // or port that a redirect or a link names, and never from https down to http.
     std::string origin = originOf(url);
@@ -378,7 +379,6 @@ HttpResponse QuotaHttpClient::get(const HttpRequest& request, const StopSignal& 
           ++redirects <= 5) {
         url = Poco::URI(Poco::URI(url), response.header("Location")).toString();
         host = Poco::URI(url).getHost();
-        --attempt;  // a redirect is not a failure
         continue;
       }
       if (response.status < 500) {
@@ -387,20 +387,8 @@ HttpResponse QuotaHttpClient::get(const HttpRequest& request, const StopSignal& 
       }
       lastError = "HTTP " + std::to_string(response.status);
     }
-    if (attempt == options_.maxAttempts) break;
-    auto base = options_.initialBackoff * (1LL << (attempt - 1));
-    if (base > options_.maxBackoff) base = options_.maxBackoff;
-    std::uniform_int_distribution<int64_t> jitter(0, base.count() / 2);
-    TimePoint next = clock_.now() + Millis(base.count() / 2 + jitter(random));
-    logger_.warning("GET " + host + Poco::URI(url).getPath() + " failed (" + lastError +
-                    "), attempt " + std::to_string(attempt) + " of " +
-                    std::to_string(options_.maxAttempts));
-    if (!clock_.sleepUntil(next, stop)) break;
-    lastError.clear();
+    throw RetryableError("GET " + host + Poco::URI(url).getPath() + " failed: " + lastError);
   }
-  throw RetryableError("GET " + host + Poco::URI(url).getPath() + " failed after " +
-                           std::to_string(options_.maxAttempts) + " attempts: " + lastError,
-                       clock_.now() + options_.maxBackoff / 4);
 }
 
 std::string QuotaHttpClient::budgetSnapshot() const {

@@ -1,6 +1,6 @@
 // The process-wide HTTP client behind etl::HttpClient: keep-alive sessions (HTTP and HTTPS with
 // certificate verification), explicit timeouts, one rate-limit budget per (host, credential),
-// priorities with a reserve, bounded retries with backoff for transient failures.
+// priorities with a reserve. It does not retry: the runner does (one retry layer).
 #pragma once
 
 #include <Poco/Logger.h>
@@ -18,9 +18,6 @@ namespace etl {
 
 struct HttpClientOptions {
   std::string userAgent = "etlrun/0.1 (+https://github.com/etlrun/etlrun)";
-  int maxAttempts = 4;  // per get(): transient failures retried inside
-  Millis initialBackoff{1000};
-  Millis maxBackoff{60000};
   Millis secondaryLimitWait{60000};  // 403/429 without Retry-After and with quota left
   std::size_t maxBodyBytes = 64 << 20;
   // Where the budgets survive a restart (written at most once a second and at exit; read at

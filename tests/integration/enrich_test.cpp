@@ -415,11 +415,11 @@ TEST_P(Enrichment, FailuresAreRetriedWithBackoffUpToMaxAttemptsAndPartialResults
   EXPECT_EQ(count("SELECT count(*) FROM push_events WHERE enrichment_status = 'failed' AND "
                   "attempts = 3 AND next_attempt_at IS NULL AND last_error LIKE 'repository:%'"),
             1);
-  // The actor was fetched once and kept; the repository was tried three times (each try retried
-  // inside the HTTP client), never a fourth.
+  // The actor was fetched once and kept; the repository was asked three times, one request each
+  // (the queue's backoff is the one retry layer), never a fourth.
   EXPECT_EQ(count("SELECT count(*) FROM actors WHERE id = 1 AND status = 'ok'"), 1);
   EXPECT_EQ(fake_.requestsFor("/users/"), 1);
-  EXPECT_EQ(fake_.requestsFor("/repos/"), 3 * 4);
+  EXPECT_EQ(fake_.requestsFor("/repos/"), 3);
   EXPECT_EQ(metrics_.counter("enrich.enrich_failed").load(), 3);
 }
 

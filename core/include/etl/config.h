@@ -80,11 +80,10 @@ class Config {
   // a Document key, a path of member names and list indexes: "tables/push_events/columns/ref".
   std::string location(const std::string& key) const;
 
-  // Used by the core while validating. `locations` are those of a Document's inner nodes.
+ private:
+  friend class ConfigBuilder;  // the core fills a Config while validating; plugins only read it
   void set(const std::string& key, Value value, std::string location = {},
            std::map<std::string, std::string> locations = {});
-
- private:
   const Value& value(const std::string& key) const;
   std::map<std::string, Value> values_;
   std::map<std::string, std::string> locations_;

@@ -5,9 +5,9 @@
 // refuses to send a request it knows would be refused. The budgets are the client's own state,
 // kept across restarts by the core (state_dir/http_budgets.json), never in a checkpoint.
 // High-priority callers (ingestion) can hold back a reserve that low-priority callers (enrichment)
-// never spend. Transient failures are retried with backoff inside get(); when the budget is spent
-// it throws etl::RateLimitedError, when the server keeps failing etl::RetryableError, both with the
-// earliest sensible retry time.
+// never spend. get() makes one attempt (following redirects): when the budget is spent it throws
+// etl::RateLimitedError with the time it comes back; a transient failure (5xx, timeout, reset)
+// throws etl::RetryableError, and the runner's backoff retries the work.
 #pragma once
 
 #include <string>
