@@ -344,8 +344,11 @@ FakeGitHub::Response FakeGitHub::feedPage(const std::string& path,
   Response response;
   std::string etag = weakEtag(body);
   int lastPage = std::max<int>(1, static_cast<int>((reachable + perPage - 1) / perPage));
-  std::string base = (linkBase_.empty() ? baseUrl() : linkBase_) + path +
-                     "?per_page=" + std::to_string(perPage) + "&page=";
+  // linkFeedTo("/"): links are relative ("/events?..."), as a proxy in front of GitHub may send.
+  std::string base = (linkBase_.empty()  ? baseUrl()
+                      : linkBase_ == "/" ? ""
+                                         : linkBase_) +
+                     path + "?per_page=" + std::to_string(perPage) + "&page=";
   std::string link;
   auto add = [&](int p, const char* rel) {
     link += (link.empty() ? "" : ", ") + std::string("<") + base + std::to_string(p) + ">; rel=\"" +

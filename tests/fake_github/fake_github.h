@@ -88,7 +88,7 @@ class FakeGitHub {
   // receives. Every events request is answered with `status` (301/302/307/308) to the same path
   // and query on `otherBase`; or every feed page's Link rel="next" (and last/prev) points there.
   void redirectFeedTo(const std::string& otherBase, int status = 302);
-  void linkFeedTo(const std::string& otherBase);
+  void linkFeedTo(const std::string& otherBase);  // "/": relative links
 
   std::vector<LoggedRequest> requests() const;
   int violations() const;

@@ -96,6 +96,24 @@ TEST_F(Credentials, ANextPageLinkToAnotherOriginIsFollowedWithoutTheToken) {
   for (const auto& r : fake_.requests()) EXPECT_TRUE(r.authorized) << r.target;
 }
 
+TEST_F(Credentials, ARelativeNextLinkIsFollowedOnTheSameOriginWithTheToken) {
+  std::vector<std::string> events;
+  for (int i = 0; i < 150; ++i) {
+    std::string t = templates_[static_cast<std::size_t>(i) % templates_.size()];
+    std::size_t start = t.find("\"id\":\"") + 6, end = t.find('"', start);
+    events.push_back(t.substr(0, start) + std::to_string(81000000000LL + i) + t.substr(end));
+  }
+  fake_.publish(events);
+  fake_.linkFeedTo("/");
+  EXPECT_TRUE(run(5s));
+  bool followed = false;
+  for (const auto& r : fake_.requests()) {
+    followed |= r.target.find("page=2") != std::string::npos;
+    EXPECT_TRUE(r.authorized) << r.target;
+  }
+  EXPECT_TRUE(followed) << "the relative next link was not followed";
+}
+
 TEST_F(Credentials, TheSameHostOnAnotherPortIsAnotherOrigin) {
   // other_ listens on 127.0.0.1 too: only the port differs, and that is enough to withhold it.
   ASSERT_NE(fake_.port(), other_.port());

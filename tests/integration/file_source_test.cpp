@@ -221,6 +221,17 @@ TEST_F(BrokenCheckpoint, GarbageWrongTypesNegativeOffsetsAndEmptiedFilesAreRefus
   EXPECT_EQ(distinct(), 60u);
 }
 
+TEST_F(BrokenCheckpoint, AFileShorterThanItsCheckpointIsNamedNotSkipped) {
+  makeHours("2021-07-21", 1, 30, false);
+  std::string file = dir_ / "2021-07-21-0.json";
+  ASSERT_EQ(run(dir_ / "2021-07-21-*.json").exitCode, 0);
+  breakWith(R"({"done":{},"partial":{")" + file + R"(":999999}})");
+  auto result = run(dir_ / "2021-07-21-*.json");
+  EXPECT_EQ(result.exitCode, 70) << result.err;
+  EXPECT_NE(result.err.find(file + ": has "), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("the file was replaced or cut"), std::string::npos) << result.err;
+}
+
 TEST_F(BrokenCheckpoint, AnEmptiedCoreCheckpointFileIsRefused) {
   // A sink that cannot hold checkpoints (stdout): the core keeps it in state_dir.
   makeHours("2021-07-21", 1, 5, false);

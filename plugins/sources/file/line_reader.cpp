@@ -1,5 +1,6 @@
 #include "line_reader.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -19,24 +20,45 @@ LineReader::LineReader(const std::string& path, uint64_t offset)
       throw std::runtime_error("cannot start decompressing " + path);
     }
     inflating_ = true;
-  } else if (offset > 0 && std::fseek(file_, static_cast<long>(offset), SEEK_SET) != 0) {
-    std::fclose(file_);
-    throw std::runtime_error("cannot seek in " + path + ": " + std::strerror(errno));
+  } else if (offset > 0) {
+    // A plain file shorter than its checkpoint was replaced or cut: say so, never skip silently.
+    if (std::fseek(file_, 0, SEEK_END) != 0 || static_cast<uint64_t>(std::ftell(file_)) < offset) {
+      uint64_t size = static_cast<uint64_t>(std::max<long>(0, std::ftell(file_)));
+      std::fclose(file_);
+      file_ = nullptr;
+      throw DamagedInput(path + ": has " + std::to_string(size) + " bytes, fewer than its " +
+                             "checkpoint's " + std::to_string(offset) +
+                             ": the file was replaced or cut",
+                         size, size);
+    }
+    if (std::fseek(file_, static_cast<long>(offset), SEEK_SET) != 0) {
+      std::fclose(file_);
+      file_ = nullptr;
+      throw std::runtime_error("cannot seek in " + path + ": " + std::strerror(errno));
+    }
   }
   if (!gzip_) {
     offset_ = offset;
     return;
   }
   // A compressed file cannot seek: decompress and drop what was already committed.
-  while (offset_ < offset) {
-    if (begin_ == end_ && !fill()) {
-      damaged("ends at uncompressed byte " + std::to_string(offset_) + ", before its checkpoint (" +
-              std::to_string(offset) + "): the file was replaced or cut");
+  try {
+    while (offset_ < offset) {
+      if (begin_ == end_ && !fill()) {
+        damaged("ends at uncompressed byte " + std::to_string(offset_) +
+                ", before its checkpoint (" + std::to_string(offset) +
+                "): the file was replaced or cut");
+      }
+      std::size_t skip =
+          static_cast<std::size_t>(std::min<uint64_t>(end_ - begin_, offset - offset_));
+      begin_ += skip;
+      offset_ += skip;
     }
-    std::size_t skip =
-        static_cast<std::size_t>(std::min<uint64_t>(end_ - begin_, offset - offset_));
-    begin_ += skip;
-    offset_ += skip;
+  } catch (...) {
+    // No destructor runs for a constructor that throws.
+    inflateEnd(&zs_);
+    std::fclose(file_);
+    throw;
   }
 }
 

@@ -10,6 +10,7 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/URI.h>
 
 #include <algorithm>
 #include <sstream>
@@ -117,7 +118,8 @@ class GitHubEventsSource : public etl::Source {
       }
       if (overlap || page.empty()) break;
       auto links = github::parseLinkHeader(response.header("Link"));
-      url = links.count("next") ? links["next"] : "";
+      // A relative link is resolved against the page it came from.
+      url = links.count("next") ? Poco::URI(Poco::URI(url), links["next"]).toString() : "";
     }
     // Nothing from before, and every reachable page was new: the feed outran us.
     bool reachedEnd = !overlap;
