@@ -46,6 +46,15 @@ class Credentials : public testing::Test {
     return !runner.failed();
   }
 
+  // 150 events with ids from `firstId`: more than one page of 100.
+  std::vector<std::string> moreThanAPage(uint64_t firstId) {
+    std::vector<std::string> events;
+    for (uint64_t i = 0; i < 150; ++i) {
+      events.push_back(etltest::withUniqueIds(templates_[i % templates_.size()], firstId + i));
+    }
+    return events;
+  }
+
   void expectNothingAuthorizedReached(const fakegh::FakeGitHub& server) {
     for (const auto& r : server.requests()) {
       EXPECT_FALSE(r.authorized) << "the token reached another origin: GET " << r.target;
@@ -78,12 +87,7 @@ TEST_F(Credentials, AFeedRedirectedToAnotherOriginIsFollowedWithoutTheToken) {
 
 TEST_F(Credentials, ANextPageLinkToAnotherOriginIsFollowedWithoutTheToken) {
   // More events than one page holds, all new: the source follows rel="next", which points away.
-  std::vector<std::string> events;
-  for (int i = 0; i < 150; ++i) {
-    std::string t = templates_[static_cast<std::size_t>(i) % templates_.size()];
-    std::size_t start = t.find("\"id\":\"") + 6, end = t.find('"', start);
-    events.push_back(t.substr(0, start) + std::to_string(80000000000LL + i) + t.substr(end));
-  }
+  auto events = moreThanAPage(80000000000);
   fake_.publish(events);
   other_.publish(events);
   fake_.linkFeedTo(other_.baseUrl());
@@ -97,12 +101,7 @@ TEST_F(Credentials, ANextPageLinkToAnotherOriginIsFollowedWithoutTheToken) {
 }
 
 TEST_F(Credentials, ARelativeNextLinkIsFollowedOnTheSameOriginWithTheToken) {
-  std::vector<std::string> events;
-  for (int i = 0; i < 150; ++i) {
-    std::string t = templates_[static_cast<std::size_t>(i) % templates_.size()];
-    std::size_t start = t.find("\"id\":\"") + 6, end = t.find('"', start);
-    events.push_back(t.substr(0, start) + std::to_string(81000000000LL + i) + t.substr(end));
-  }
+  auto events = moreThanAPage(81000000000);
   fake_.publish(events);
   fake_.linkFeedTo("/");
   EXPECT_TRUE(run(5s));
