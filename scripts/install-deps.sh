@@ -2,7 +2,8 @@
 # Installs the Debian packages etlrun needs to build, test and run (skips what is already there).
 set -euo pipefail
 packages=(build-essential cmake pkg-config libpoco-dev libyaml-cpp-dev libsimdjson-dev
-          libgtest-dev zlib1g-dev libpq-dev postgresql-15 gzip procps openssl)
+          libgtest-dev zlib1g-dev libpq-dev libsqlite3-dev postgresql-15 gzip procps openssl
+          python3-yaml python3-jsonschema)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -18,6 +18,7 @@
 #include <iostream>
 #include <mutex>
 
+#include "json_schema.h"
 #include "pipeline_runner.h"
 #include "pipeline_spec.h"
 #include "plugin_loader.h"
@@ -65,7 +66,7 @@ class EtlrunApp : public Poco::Util::ServerApplication {
   void onHelp(const std::string&, const std::string&) {
     Poco::Util::HelpFormatter help(options());
     help.setCommand("etlrun");
-    help.setUsage("[options] PIPELINE.yaml | validate PIPELINE.yaml | plugins [NAME]");
+    help.setUsage("[options] PIPELINE.yaml | validate PIPELINE.yaml | plugins [NAME] | schema");
     help.setHeader("Runs the ETL pipelines declared in a YAML file.");
     help.format(std::cout);
     exitEarly_ = true;
@@ -105,10 +106,14 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     etl::PluginLoader loader(pluginPath_);
     if (args.empty()) {
       std::cerr << "usage: etlrun [options] PIPELINE.yaml | validate PIPELINE.yaml | plugins [NAME]"
-                   " (--help for more)\n";
+                   " | schema (--help for more)\n";
       return kExitUsage;
     }
     if (args[0] == "plugins") return listPlugins(loader, args.size() > 1 ? args[1] : "");
+    if (args[0] == "schema") {
+      std::cout << etl::pipelineJsonSchema(loader);
+      return kExitOk;
+    }
     if (args[0] == "validate") {
       if (args.size() != 2) {
         std::cerr << "usage: etlrun validate PIPELINE.yaml\n";

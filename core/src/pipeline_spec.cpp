@@ -492,6 +492,8 @@ std::optional<PluginSpec> pluginBlock(Validator& v, PluginLoader& loader, const 
   return spec;
 }
 
+}  // namespace
+
 // The runner's own keys, with the same kind of limits as plugin keys.
 const ConfigField kBatchKeys[] = {{"max_records", Type::Int, false, nullptr, "", "1", "1000000"},
                                   {"max_latency", Type::Duration, false, nullptr, "", "1ms", "1h"},
@@ -502,6 +504,15 @@ const ConfigField kRetryKeys[] = {
     {"max_backoff", Type::Duration, false, nullptr, "", "10ms", "24h"},
     {"give_up_after", Type::Duration, false, nullptr, "", "1s", nullptr},
     {}};
+
+const ConfigField* batchKeys() {
+  return kBatchKeys;
+}
+const ConfigField* retryKeys() {
+  return kRetryKeys;
+}
+
+namespace {
 
 // Validates a map of the runner's keys; calls `onValue` for each valid one.
 template <class OnValue>

@@ -72,6 +72,10 @@ EnvLookup processEnvironment();
 PipelineFile loadPipelineFile(const std::string& path, PluginLoader& loader,
                               const EnvLookup& env = processEnvironment());
 
+// The keys of a pipeline's `batch:` and `retry:` blocks (each array ends with an empty entry).
+const ConfigField* batchKeys();
+const ConfigField* retryKeys();
+
 // Edit distance, for "did you mean".
 std::size_t editDistance(const std::string& a, const std::string& b);
 

@@ -13,57 +13,58 @@ struct Mistake {
   const char* yaml;
   const char* where;    // expected "line:column"
   const char* message;  // expected part of the message
+  bool schema = false;  // also rejected by `etlrun schema`'s JSON Schema (an editor sees it)
 };
 
 const Mistake kMistakes[] = {
     {"bad_indentation",
      "pipelines:\n  p:\n    source:\n      plugin: file\n     path: x\n    sink: {plugin: jsonl}\n",
-     "5:6", "YAML syntax error"},
+     "5:6", "YAML syntax error", true},
     {"unknown_key_did_you_mean",
      "pipelines:\n  p:\n    source: {plugin: file, path: x, steam: s}\n    sink: {plugin: jsonl}\n",
-     "3:37", "unknown key 'steam' in pipeline 'p' source (plugin 'file') (did you mean 'stream'?)"},
+     "3:37", "unknown key 'steam' in pipeline 'p' source (plugin 'file') (did you mean 'stream'?)", true},
     {"wrong_type",
      "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink: {plugin: jsonl}\n"
      "    batch: {max_records: many}\n",
-     "5:26", "'max_records' must be a integer, got 'many'"},
+     "5:26", "'max_records' must be a integer, got 'many'", true},
     {"missing_source", "pipelines:\n  p:\n    sink: {plugin: jsonl}\n", "2:3",
-     "pipeline 'p' has no 'source'"},
+     "pipeline 'p' has no 'source'", true},
     {"unknown_plugin",
      "pipelines:\n  p:\n    source: {plugin: fil, path: x}\n    sink: {plugin: jsonl}\n", "3:22",
      "unknown plugin 'fil'; known plugins: event_filter, file, github_enrich, github_events, "
-     "jsonl, "},
+     "jsonl, ", true},
     {"unset_required_variable",
      "pipelines:\n  p:\n    source: {plugin: file, path: \"${INPUT_FILES:?name the input}\"}\n"
      "    sink: {plugin: jsonl}\n",
      "3:34", "environment variable INPUT_FILES is not set: name the input"},
     {"missing_required_key",
      "pipelines:\n  p:\n    source: {plugin: file}\n    sink: {plugin: jsonl}\n", "3:13",
-     "missing required key 'path'"},
+     "missing required key 'path'", true},
     {"plugin_of_wrong_kind",
      "pipelines:\n  p:\n    source: {plugin: jsonl}\n    sink: {plugin: jsonl}\n", "3:22",
-     "plugin 'jsonl' is a sink, but pipeline 'p' source needs a source"},
+     "plugin 'jsonl' is a sink, but pipeline 'p' source needs a source", true},
     {"unknown_pipeline_key",
      "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sinks: {plugin: jsonl}\n", "4:5",
-     "unknown key 'sinks' in pipeline 'p' (did you mean 'sink'?)"},
+     "unknown key 'sinks' in pipeline 'p' (did you mean 'sink'?)", true},
     {"transforms_not_a_list",
      "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    transforms: {plugin: "
      "event_filter}\n"
      "    sink: {plugin: jsonl}\n",
-     "4:17", "'transforms' must be a list"},
+     "4:17", "'transforms' must be a list", true},
     {"duplicate_key",
      "pipelines:\n  p:\n    source: {plugin: file, path: x, path: y}\n    sink: {plugin: jsonl}\n",
      "3:37", "duplicate key 'path'"},
     {"bad_duration",
      "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink: {plugin: jsonl}\n"
      "    batch: {max_latency: soon}\n",
-     "5:26", "'max_latency' must be a duration"},
-    {"missing_pipelines", "state_dir: /tmp/x\n", "1:1", "missing required key 'pipelines'"},
+     "5:26", "'max_latency' must be a duration", true},
+    {"missing_pipelines", "state_dir: /tmp/x\n", "1:1", "missing required key 'pipelines'", true},
     {"list_instead_of_map_value",
      "pipelines:\n  p:\n    source: {plugin: file, path: [a, b]}\n    sink: {plugin: jsonl}\n",
-     "3:34", "'path' must be a string, not a list"},
+     "3:34", "'path' must be a string, not a list", true},
     {"unterminated_quote",
      "pipelines:\n  p:\n    source: {plugin: file, path: \"x}\n    sink: {plugin: jsonl}\n", "",
-     "YAML syntax error"},
+     "YAML syntax error", true},
     // Values a run would spin on or overflow with: range-checked before anything starts.
     {"zero_backoff",
      "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink: {plugin: jsonl}\n"
@@ -84,7 +85,7 @@ const Mistake kMistakes[] = {
     {"plugin_key_out_of_range",
      "pipelines:\n  p:\n    source: {plugin: github_events, per_page: 500}\n"
      "    sink: {plugin: jsonl}\n",
-     "3:47", "'per_page' must be at most 100, got '500'"},
+     "3:47", "'per_page' must be at most 100, got '500'", true},
     {"plugin_duration_too_short",
      "pipelines:\n  p:\n    source: {plugin: github_events, timeout: 0s}\n"
      "    sink: {plugin: jsonl}\n",
@@ -93,7 +94,7 @@ const Mistake kMistakes[] = {
      "pipelines:\n  p:\n    source: {plugin: file, path: x}\n"
      "    transforms: [{plugin: event_filter, match: {type: [A]}, mode: maybe}]\n"
      "    sink: {plugin: jsonl}\n",
-     "4:67", "'mode' must be one of keep, drop, got 'maybe'"},
+     "4:67", "'mode' must be one of keep, drop, got 'maybe'", true},
     // The sql sink's table mapping is checked by validate too, each mistake where it is.
     {"mapping_unknown_column_key",
      "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink:\n      plugin: sql\n"
@@ -114,7 +115,7 @@ const Mistake kMistakes[] = {
     {"choice_typo",
      "pipelines:\n  p:\n    source: {plugin: file, path: x, on_corrupt: skp}\n"
      "    sink: {plugin: jsonl}\n",
-     "3:49", "'on_corrupt' must be one of fail, skip, got 'skp' (did you mean 'skip'?)"},
+     "3:49", "'on_corrupt' must be one of fail, skip, got 'skp' (did you mean 'skip'?)", true},
 };
 
 void PrintTo(const Mistake& m, std::ostream* os) {
@@ -159,6 +160,57 @@ TEST(EtlrunCli, ValidateAcceptsEveryShippedPipeline) {
     EXPECT_EQ(result.exitCode, 0) << it.name() << "\n" << result.err;
   }
   EXPECT_GE(files, 4);
+}
+
+// `etlrun schema` is a JSON Schema editors check pipeline files with (yaml-language-server). Checked
+// here with Debian's python3-jsonschema: it accepts every shipped pipeline and rejects the mistakes
+// of the corpus above that a schema can see.
+TEST(JsonSchema, AcceptsEveryShippedPipelineAndRejectsTheCorpusMistakes) {
+  etltest::TempDir dir;
+  auto schema = etltest::runEtlrun({"schema"});
+  ASSERT_EQ(schema.exitCode, 0) << schema.err;
+  etltest::writeFile(dir / "schema.json", schema.out);
+  etltest::writeFile(dir / "check.py", R"(import json, sys, yaml, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft7Validator.check_schema(schema)
+validator = jsonschema.Draft7Validator(schema)
+for path in sys.argv[2:]:
+    try:
+        errors = list(validator.iter_errors(yaml.safe_load(open(path))))
+    except yaml.YAMLError as e:
+        errors = [e]
+    print(path, "OK" if not errors else "INVALID: " + str(errors[0]).splitlines()[0])
+)");
+  std::vector<std::string> args{dir / "check.py", dir / "schema.json"};
+  int shipped = 0;
+  for (Poco::DirectoryIterator it(etltest::sourceDir() + "/pipelines"), end; it != end; ++it) {
+    if (!Poco::endsWith(it.name(), std::string(".yaml"))) continue;
+    args.push_back(it.path().toString());
+    ++shipped;
+    // Each shipped pipeline names the schema for editors.
+    EXPECT_NE(etltest::readFile(it.path().toString()).find("# yaml-language-server: $schema="),
+              std::string::npos)
+        << it.name();
+  }
+  int mistakes = 0;
+  for (const auto& m : kMistakes) {
+    if (!m.schema) continue;
+    args.push_back(dir / (std::string(m.name) + ".yaml"));
+    etltest::writeFile(args.back(), m.yaml);
+    ++mistakes;
+  }
+  auto result = etltest::runProcess("/usr/bin/python3", args);
+  ASSERT_EQ(result.exitCode, 0) << result.err;
+  for (std::size_t i = 2; i < args.size(); ++i) {
+    bool isMistake = i >= 2 + static_cast<std::size_t>(shipped);
+    std::string line = args[i] + (isMistake ? " INVALID" : " OK");
+    EXPECT_NE(result.out.find(line), std::string::npos) << line << " expected in:\n" << result.out;
+  }
+  EXPECT_GE(shipped, 4);
+  EXPECT_GE(mistakes, 14);
+  // The copy editors read next to the pipelines is the current one.
+  EXPECT_EQ(etltest::readFile(etltest::sourceDir() + "/pipelines/etlrun.schema.json"), schema.out)
+      << "pipelines/etlrun.schema.json is stale: build/etlrun schema > pipelines/etlrun.schema.json";
 }
 
 TEST(EtlrunCli, PluginsSqlDocumentsEveryMappingKey) {
