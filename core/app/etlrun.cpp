@@ -18,6 +18,7 @@
 #include <iostream>
 #include <mutex>
 
+#include "health.h"
 #include "json_schema.h"
 #include "pipeline_runner.h"
 #include "pipeline_spec.h"
@@ -176,16 +177,9 @@ class EtlrunApp : public Poco::Util::ServerApplication {
       try {
         status = std::make_unique<etl::StatusServer>(
             config().getString("etlrun.http"), metrics, [&runners] {
-              bool healthy = true;
-              std::string json = "{\"pipelines\":{";
-              for (std::size_t i = 0; i < runners.size(); ++i) {
-                const auto& r = *runners[i];
-                const char* state = r.failed() ? "failed" : r.finished() ? "finished" : "running";
-                healthy = healthy && !r.failed();
-                json += (i ? ",\"" : "\"") + r.name() + "\":\"" + state + "\"";
-              }
-              json += std::string("},\"status\":\"") + (healthy ? "ok" : "failing") + "\"}";
-              return std::make_pair(healthy, json);
+              std::vector<const etl::PipelineRunner*> all;
+              for (const auto& r : runners) all.push_back(r.get());
+              return etl::healthReport(all, etl::systemClock().now());
             });
         logger.information("serving /metrics and /health on " + config().getString("etlrun.http"));
       } catch (const Poco::Exception& e) {

@@ -38,6 +38,11 @@ class BoundedQueue {
     return item;
   }
 
+  bool empty() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return items_.empty();
+  }
+
   // No more pushes; pop() drains what is left. `discard` drops queued items (on failure).
   void close(bool discard = false) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -51,7 +56,7 @@ class BoundedQueue {
   std::size_t capacity_;
   bool closed_ = false;
   std::deque<T> items_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable notFull_, notEmpty_;
 };
 

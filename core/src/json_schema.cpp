@@ -65,7 +65,8 @@ std::string objectSchema(const ConfigField* fields, const std::string& extraProp
   for (const ConfigField* f = fields; f && f->key; ++f) {
     std::string field = scalarSchema(*f);
     std::string doc = f->description ? f->description : "";
-    if (!doc.empty()) field.insert(1, R"("description":)" + quoted(doc) + (field.size() > 2 ? "," : ""));
+    if (!doc.empty())
+      field.insert(1, R"("description":)" + quoted(doc) + (field.size() > 2 ? "," : ""));
     properties += (properties.empty() ? "" : ",") + quoted(f->key) + ":" + field;
     if (f->required) required.push_back(f->key);
   }
@@ -93,8 +94,7 @@ std::string pipelineJsonSchema(PluginLoader& loader) {
     definitions += (definitions.empty() ? "" : ",") + quoted(id) + ":" +
                    objectSchema(d->schema, R"("plugin":{"const":)" + quoted(name) + "}", {"plugin"},
                                 std::string(d->description ? d->description : "") + " (" +
-                                    kindName(d->kind) + " " + (d->version ? d->version : "") +
-                                    ")");
+                                    kindName(d->kind) + " " + (d->version ? d->version : "") + ")");
     byKind[d->kind].push_back(id);
   }
   auto oneOf = [&](Kind kind) {
@@ -104,12 +104,13 @@ std::string pipelineJsonSchema(PluginLoader& loader) {
     }
     return R"({"oneOf":[)" + list + "]}";
   };
-  std::string pipeline =
-      R"({"type":"object","properties":{"source":)" + oneOf(Kind::Source) +
-      R"(,"transforms":{"type":["array","null"],"items":)" + oneOf(Kind::Transform) +
-      R"(},"sink":)" + oneOf(Kind::Sink) + R"(,"batch":)" + objectSchema(batchKeys(), "", {}, "") +
-      R"(,"retry":)" + objectSchema(retryKeys(), "", {}, "") +
-      R"(},"required":["source","sink"],"additionalProperties":false})";
+  std::string pipeline = R"({"type":"object","properties":{"source":)" + oneOf(Kind::Source) +
+                         R"(,"transforms":{"type":["array","null"],"items":)" +
+                         oneOf(Kind::Transform) + R"(},"sink":)" + oneOf(Kind::Sink) +
+                         R"(,"batch":)" + objectSchema(batchKeys(), "", {}, "") + R"(,"retry":)" +
+                         objectSchema(retryKeys(), "", {}, "") + R"(,"health":)" +
+                         objectSchema(healthKeys(), "", {}, "") +
+                         R"(},"required":["source","sink"],"additionalProperties":false})";
   std::string connection =
       R"({"anyOf":[{"type":"string"},{"type":"object","properties":{"uri":{"type":"string"},)"
       R"("migrations":{"type":"string"}},"required":["uri"],"additionalProperties":false}]})";

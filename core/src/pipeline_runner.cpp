@@ -66,6 +66,7 @@ PipelineRunner::~PipelineRunner() {
 
 void PipelineRunner::start(std::function<void()> onFinished) {
   onFinished_ = std::move(onFinished);
+  progressed();  // a pipeline that just started is not stale
   running_ = 2;
   sourceThread_ = std::thread([this] {
     try {
@@ -101,7 +102,16 @@ void PipelineRunner::finishOne() {
   if (--running_ == 0 && onFinished_) onFinished_();
 }
 
+std::string PipelineRunner::failure() const {
+  std::lock_guard<std::mutex> lock(failureMutex_);
+  return failure_;
+}
+
 void PipelineRunner::fail(const std::string& message) {
+  {
+    std::lock_guard<std::mutex> lock(failureMutex_);
+    failure_ = message;
+  }
   failed_ = true;
   logger_.critical("pipeline stopped: " + message);
   queue_->close(true);
@@ -221,6 +231,10 @@ void PipelineRunner::runSource() {
     if (full || late || poll.status != Source::Status::More) {
       if (!flush()) return;
     }
+    // Caught up: nothing more to read right now and nothing waiting for the sink.
+    if (poll.status != Source::Status::More && pending.records.empty() && queue_->empty()) {
+      progressed();
+    }
     if (poll.status == Source::Status::Done) break;
     if (poll.status == Source::Status::Idle) {
       if (services_.once) break;
@@ -291,6 +305,7 @@ void PipelineRunner::runWorker() {
         if (!sink_->commitsCheckpoints() && !work.checkpoint.empty()) {
           checkpointFile.save(work.checkpoint);
         }
+        progressed();
         out.fetch_add(static_cast<int64_t>(work.records.size()));
         dead.fetch_add(static_cast<int64_t>(work.deadLetters.size()));
         for (const auto& letter : work.deadLetters) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +38,11 @@ class PipelineRunner {
   void start(std::function<void()> onFinished = {});
   void join();
   bool failed() const { return failed_; }
+  // Why it failed ("" while it has not).
+  std::string failure() const;
+  // The last time a batch committed or the source was caught up with nothing in flight.
+  TimePoint lastProgress() const { return TimePoint(TimePoint::duration(lastProgress_.load())); }
+  const PipelineSpec& spec() const { return spec_; }
   bool finished() const { return running_ == 0; }
   const std::string& name() const { return spec_.name; }
 
@@ -64,6 +70,10 @@ class PipelineRunner {
   std::unique_ptr<Queue> queue_;
   std::thread sourceThread_, workerThread_;
   std::atomic<bool> failed_{false};
+  mutable std::mutex failureMutex_;
+  std::string failure_;
+  std::atomic<TimePoint::rep> lastProgress_{0};
+  void progressed() { lastProgress_ = services_.clock.now().time_since_epoch().count(); }
   std::string sourceFailure_;           // set by the source thread before it closes the queue
   std::string sourceStage_ = "source";  // what the source thread is doing, for its errors
   std::atomic<int> running_{0};

@@ -505,6 +505,16 @@ const ConfigField kRetryKeys[] = {
     {"give_up_after", Type::Duration, false, nullptr, "", "1s", nullptr},
     {}};
 
+const ConfigField kHealthKeys[] = {
+    {"max_staleness", Type::Duration, false, nullptr,
+     "unhealthy when neither a batch committed nor the source was caught up for this long", "1s",
+     nullptr},
+    {}};
+
+const ConfigField* healthKeys() {
+  return kHealthKeys;
+}
+
 const ConfigField* batchKeys() {
   return kBatchKeys;
 }
@@ -649,7 +659,7 @@ PipelineFile loadPipelineFile(const std::string& path, PluginLoader& loader, con
           const YAML::Node& body = it->second;
           std::string where = "pipeline '" + p.name + "'";
           bool haveSource = false, haveSink = false;
-          v.mapKeys(body, where, {"source", "transforms", "sink", "batch", "retry"},
+          v.mapKeys(body, where, {"source", "transforms", "sink", "batch", "retry", "health"},
                     [&](const std::string& k, const YAML::Node& kn, const YAML::Node& val) {
                       if (k == "source") {
                         haveSource = true;
@@ -672,6 +682,12 @@ PipelineFile loadPipelineFile(const std::string& path, PluginLoader& loader, con
                         }
                       } else if (k == "batch") {
                         batchBlock(v, val, p);
+                      } else if (k == "health") {
+                        runnerBlock(
+                            v, val, "health", kHealthKeys,
+                            [&](const std::string&, const YAML::Node&, const Config::Value& value) {
+                              p.maxStaleness = std::get<std::chrono::milliseconds>(value);
+                            });
                       } else {
                         retryBlock(v, val, p);
                       }

@@ -46,6 +46,9 @@ struct PipelineSpec {
   // retry.give_up_after: a retryable failure lasting this long fails the pipeline. Unset: never,
   // except with --once, where the runner applies a default (a cron job must end).
   std::optional<Millis> retryGiveUp;
+  // health.max_staleness: /health turns 503 when the pipeline has neither committed a batch nor
+  // been caught up for this long. Unset: only a failure makes it unhealthy.
+  std::optional<Millis> maxStaleness;
 };
 
 struct PipelineFile {
@@ -75,6 +78,7 @@ PipelineFile loadPipelineFile(const std::string& path, PluginLoader& loader,
 // The keys of a pipeline's `batch:` and `retry:` blocks (each array ends with an empty entry).
 const ConfigField* batchKeys();
 const ConfigField* retryKeys();
+const ConfigField* healthKeys();
 
 // Edit distance, for "did you mean".
 std::size_t editDistance(const std::string& a, const std::string& b);

@@ -319,10 +319,47 @@ TEST(GitHubEtlrun, ServesMetricsAndHealthWhileRunning) {
       << metrics.second;
   auto health = httpGet(port, "/health");
   EXPECT_EQ(health.first, 200);
-  EXPECT_EQ(health.second, R"({"pipelines":{"ingest":"running"},"status":"ok"})");
+  EXPECT_NE(health.second.find(R"("ingest":{"state":"running","last_progress":")"),
+            std::string::npos)
+      << health.second;
+  EXPECT_NE(health.second.find(R"("status":"ok")"), std::string::npos) << health.second;
   EXPECT_EQ(httpGet(port, "/nothing").first, 404);
   ::kill(pid, SIGTERM);
   EXPECT_EQ(etltest::waitFor(pid, 60), 0);
+}
+
+TEST(GitHubEtlrun, HealthTurns503WhenAPipelineMakesNoProgressForLongerThanItsStaleness) {
+  // A database that never answers: the pipeline waits (retrying), commits nothing, goes stale.
+  etltest::TempDir dir;
+  unsigned short port;
+  {
+    Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", 0));
+    port = probe.address().port();
+  }
+  etltest::writeFile(
+      dir / "p.yaml",
+      "pipelines:\n  stuck:\n    source: {plugin: file, path: \"" + etltest::dataDir() +
+          "/gharchive/gharchive_2021-07-21_hour06_200events.jsonl" +
+          "\"}\n    sink: {plugin: sql, connection: \"postgresql://etl@127.0.0.1:1/db\", "
+          "tables: {t: {columns: {id: id}}}}\n    health: {max_staleness: 1s}\n"
+          "    retry: {initial_backoff: 100ms, max_backoff: 200ms}\n");
+  int pid = etltest::startEtlrun({"--http=127.0.0.1:" + std::to_string(port),
+                                  "--state-dir=" + (dir / "state"), dir / "p.yaml"},
+                                 dir / "out", dir / "err");
+  std::pair<int, std::string> health;
+  for (int i = 0; i < 100 && health.first != 503; ++i) {
+    std::this_thread::sleep_for(100ms);
+    try {
+      health = httpGet(port, "/health");
+    } catch (const std::exception&) {  // not listening yet
+    }
+  }
+  EXPECT_EQ(health.first, 503) << health.second << etltest::readFile(dir / "err");
+  EXPECT_NE(health.second.find(R"("stuck":{"state":"stale")"), std::string::npos) << health.second;
+  EXPECT_NE(health.second.find("health.max_staleness: 1 s"), std::string::npos) << health.second;
+  EXPECT_NE(health.second.find(R"("status":"failing")"), std::string::npos) << health.second;
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(etltest::waitFor(pid, 30), 0);
 }
 
 }  // namespace
