@@ -13,11 +13,13 @@
 #include <Poco/Util/ServerApplication.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <iomanip>
 #include <iostream>
 #include <mutex>
 
+#include "etl/text.h"
 #include "health.h"
 #include "json_schema.h"
 #include "pipeline_runner.h"
@@ -62,12 +64,27 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     options.addOption(Option("http", "", "serve /metrics and /health on ADDRESS (127.0.0.1:9187)")
                           .argument("ADDRESS")
                           .binding("etlrun.http"));
+    // Filters of `etlrun dead-letters`.
+    options.addOption(Option("pipeline", "", "dead-letters: only this pipeline")
+                          .argument("NAME")
+                          .binding("etlrun.dl.pipeline"));
+    options.addOption(Option("plugin", "", "dead-letters: only those this plugin refused")
+                          .argument("NAME")
+                          .binding("etlrun.dl.plugin"));
+    options.addOption(Option("reason", "", "dead-letters: only those whose reason contains TEXT")
+                          .argument("TEXT")
+                          .binding("etlrun.dl.reason"));
+    options.addOption(Option("older-than", "", "dead-letters: only those older than DURATION (1h)")
+                          .argument("DURATION")
+                          .binding("etlrun.dl.olderThan"));
   }
 
   void onHelp(const std::string&, const std::string&) {
     Poco::Util::HelpFormatter help(options());
     help.setCommand("etlrun");
-    help.setUsage("[options] PIPELINE.yaml | validate PIPELINE.yaml | plugins [NAME] | schema");
+    help.setUsage(
+        "[options] PIPELINE.yaml | validate PIPELINE.yaml | plugins [NAME] | schema | "
+        "dead-letters PIPELINE.yaml [list | show ID | replay [ID] | purge [ID]]");
     help.setHeader("Runs the ETL pipelines declared in a YAML file.");
     help.format(std::cout);
     exitEarly_ = true;
@@ -111,6 +128,7 @@ class EtlrunApp : public Poco::Util::ServerApplication {
       return kExitUsage;
     }
     if (args[0] == "plugins") return listPlugins(loader, args.size() > 1 ? args[1] : "");
+    if (args[0] == "dead-letters") return deadLetters(args, loader);
     if (args[0] == "schema") {
       std::cout << etl::pipelineJsonSchema(loader);
       return kExitOk;
@@ -225,6 +243,77 @@ class EtlrunApp : public Poco::Util::ServerApplication {
       logger.information("total " + name + " = " + std::to_string(value));
     }
     return failed ? kExitSoftware : kExitOk;
+  }
+
+  // etlrun dead-letters FILE [list | show ID | replay [ID] | purge [ID]] with --pipeline, --plugin,
+  // --reason, --older-than: the dead letters the file's sinks keep, and what to do with them.
+  int deadLetters(const ArgVec& args, etl::PluginLoader& loader) {
+    std::string action = args.size() > 2 ? args[2] : "list";
+    bool wantsId = action == "show";
+    bool takesId = wantsId || action == "replay" || action == "purge";
+    if (args.size() < 2 || (action != "list" && !takesId) || args.size() > (takesId ? 4u : 3u) ||
+        (wantsId && args.size() != 4)) {
+      std::cerr << "usage: etlrun dead-letters PIPELINE.yaml [list | show ID | replay [ID] | "
+                   "purge [ID]] [--pipeline=NAME] [--plugin=NAME] [--reason=TEXT] "
+                   "[--older-than=DURATION]\n";
+      return kExitUsage;
+    }
+    auto file = load(args[1], loader);
+    if (!file) return kExitConfig;
+    etl::DeadLetterFilter filter;
+    filter.plugin = config().getString("etlrun.dl.plugin", "");
+    filter.reasonContains = config().getString("etlrun.dl.reason", "");
+    if (args.size() == 4) filter.id = std::atoll(args[3].c_str());
+    if (config().hasProperty("etlrun.dl.olderThan")) {
+      std::string text = config().getString("etlrun.dl.olderThan");
+      auto ms = etl::parseDuration(text);
+      if (!ms) {
+        std::cerr << "etlrun: --older-than wants a duration like 30m or 2d, got '" << text << "'\n";
+        return kExitUsage;
+      }
+      filter.createdBefore = etl::isoTime(etl::systemClock().now() - *ms);
+    }
+    std::string only = config().getString("etlrun.dl.pipeline", "");
+    etl::StopSignal stop;
+    etl::Metrics metrics;
+    etl::QuotaHttpClient http(etl::systemClock());
+    std::string stateDir = config().getString("etlrun.stateDir", file->stateDir);
+    bool any = false;
+    try {
+      for (const auto& spec : file->pipelines) {
+        if (!only.empty() && spec.name != only) continue;
+        any = true;
+        etl::PipelineRunner runner(
+            spec, etl::Services{etl::systemClock(), stop, metrics, http, stateDir});
+        if (action == "list" || action == "show") {
+          for (const auto& l : runner.deadLetters(filter)) {
+            // One letter a line: the reason's own line breaks become spaces.
+            std::string reason = etl::storableText(l.reason);
+            std::replace(reason.begin(), reason.end(), '\n', ' ');
+            std::cout << l.id << "\t" << l.createdAt << "\t" << l.pipeline << "\t" << l.plugin
+                      << "\t" << l.stream << "\t" << reason << "\n";
+            if (action == "show") std::cout << etl::storableText(l.record) << "\n";
+          }
+        } else if (action == "replay") {
+          auto r = runner.replay(filter);
+          std::cout << spec.name << ": replayed " << r.replayed << ", stored and removed "
+                    << r.removed << ", still dead " << r.stillDead << "\n";
+        } else {
+          std::cout << spec.name << ": purged " << runner.purge(filter) << "\n";
+        }
+      }
+    } catch (const etl::RetryableError& e) {
+      std::cerr << "etlrun: " << e.what() << " (try again)\n";
+      return kExitSoftware;
+    } catch (const std::exception& e) {
+      std::cerr << "etlrun: " << e.what() << "\n";
+      return kExitSoftware;
+    }
+    if (!any) {
+      std::cerr << "etlrun: no pipeline named '" << only << "' in " << args[1] << "\n";
+      return kExitUsage;
+    }
+    return kExitOk;
   }
 
   int listPlugins(etl::PluginLoader& loader, const std::string& only) {

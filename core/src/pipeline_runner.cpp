@@ -1,6 +1,7 @@
 #include "pipeline_runner.h"
 
 #include <random>
+#include <set>
 
 #include "bounded_queue.h"
 #include "state_files.h"
@@ -249,6 +250,56 @@ void PipelineRunner::collectDeadLetters(Batch& pending, std::size_t from) {
   for (std::size_t i = from; i < pending.deadLetters.size(); ++i) {
     if (pending.deadLetters[i].plugin.empty()) pending.deadLetters[i].plugin = spec_.source.name;
   }
+}
+
+std::vector<StoredDeadLetter> PipelineRunner::deadLetters(DeadLetterFilter filter) {
+  if (!sink_->storesDeadLetters()) {
+    throw std::runtime_error("sink '" + spec_.sink.name + "' keeps no dead letters: pipeline '" +
+                             spec_.name + "' writes them to " +
+                             DeadLetterFile(services_.stateDir, spec_.name).path() +
+                             " (JSON lines)");
+  }
+  filter.pipeline = spec_.name;
+  return sink_->deadLetters(filter);
+}
+
+PipelineRunner::Replay PipelineRunner::replay(DeadLetterFilter filter) {
+  Replay result;
+  for (std::size_t left = filter.limit ? filter.limit : SIZE_MAX; left > 0;) {
+    // A batch at a time, by id: letters that fail again are passed over, not read again.
+    DeadLetterFilter page = filter;
+    page.limit = std::min(left, spec_.maxRecords);
+    std::vector<StoredDeadLetter> letters = deadLetters(page);
+    if (letters.empty()) break;
+    filter.afterId = letters.back().id;
+    left -= letters.size();
+    Batch batch;
+    for (const auto& l : letters) batch.records.emplace_back(l.stream, l.record);
+    for (auto& [name, transform] : transforms_) {
+      std::size_t before = batch.deadLetters.size();
+      transform->apply(batch);
+      for (std::size_t i = before; i < batch.deadLetters.size(); ++i) {
+        batch.deadLetters[i].plugin = name;
+      }
+    }
+    sink_->write(batch);  // no checkpoint: nothing about the source moves
+    std::set<std::pair<std::string, std::string>> failing;
+    for (const auto& d : batch.deadLetters) failing.emplace(d.record.stream(), d.record.raw());
+    std::vector<int64_t> done;
+    for (const auto& l : letters) {
+      if (!failing.count({l.stream, l.record})) done.push_back(l.id);
+    }
+    result.replayed += letters.size();
+    result.removed += sink_->removeDeadLetters(done);
+    result.stillDead += letters.size() - done.size();
+  }
+  return result;
+}
+
+std::size_t PipelineRunner::purge(DeadLetterFilter filter) {
+  std::vector<int64_t> ids;
+  for (const auto& l : deadLetters(filter)) ids.push_back(l.id);
+  return sink_->removeDeadLetters(ids);
 }
 
 void PipelineRunner::runWorker() {

@@ -43,6 +43,18 @@ class PipelineRunner {
   // The last time a batch committed or the source was caught up with nothing in flight.
   TimePoint lastProgress() const { return TimePoint(TimePoint::duration(lastProgress_.load())); }
   const PipelineSpec& spec() const { return spec_; }
+
+  // `etlrun dead-letters`, on a runner that is not started: the dead letters its sink keeps for
+  // this pipeline (throws when the sink keeps none: they are in the state directory's file).
+  std::vector<StoredDeadLetter> deadLetters(DeadLetterFilter filter);
+  // Runs the selected letters through the transforms and the sink again (no checkpoint moves;
+  // storing is idempotent) and removes those that now go through; the others stay, and a letter
+  // that fails anew for another reason is recorded with that reason.
+  struct Replay {
+    std::size_t replayed = 0, removed = 0, stillDead = 0;
+  };
+  Replay replay(DeadLetterFilter filter);
+  std::size_t purge(DeadLetterFilter filter);
   bool finished() const { return running_ == 0; }
   const std::string& name() const { return spec_.name; }
 

@@ -505,6 +505,13 @@ const ConfigField kRetryKeys[] = {
     {"give_up_after", Type::Duration, false, nullptr, "", "1s", nullptr},
     {}};
 
+std::optional<Millis> parseDuration(const std::string& text) {
+  std::string problem;
+  auto ms = durationMs(text, problem);
+  if (!ms) return std::nullopt;
+  return Millis(*ms);
+}
+
 const ConfigField kHealthKeys[] = {
     {"max_staleness", Type::Duration, false, nullptr,
      "unhealthy when neither a batch committed nor the source was caught up for this long", "1s",

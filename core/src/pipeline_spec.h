@@ -75,6 +75,9 @@ EnvLookup processEnvironment();
 PipelineFile loadPipelineFile(const std::string& path, PluginLoader& loader,
                               const EnvLookup& env = processEnvironment());
 
+// "250ms", "30s", "5m", "24h", "2d" or plain seconds; nullopt when malformed or over 3650d.
+std::optional<Millis> parseDuration(const std::string& text);
+
 // The keys of a pipeline's `batch:` and `retry:` blocks (each array ends with an empty entry).
 const ConfigField* batchKeys();
 const ConfigField* retryKeys();

@@ -1,6 +1,7 @@
 // etl/batch.h: what moves between plugins: records plus the checkpoint that covers them.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,25 @@ struct DeadLetter {
   Record record;
   std::string plugin;
   std::string reason;
+};
+
+// A dead letter as a sink keeps it, for `etlrun dead-letters`.
+struct StoredDeadLetter {
+  int64_t id = 0;
+  std::string pipeline, plugin, stream, reason;
+  std::string record;     // the exact bytes
+  std::string createdAt;  // ISO 8601 UTC
+};
+
+// Which stored dead letters: every set field must match.
+struct DeadLetterFilter {
+  std::string pipeline;
+  std::string plugin;
+  std::string reasonContains;
+  std::string createdBefore;  // ISO 8601 UTC; "" = any age
+  int64_t id = 0;             // 0 = any
+  int64_t afterId = 0;        // only ids above it (paging)
+  std::size_t limit = 0;      // 0 = all
 };
 
 struct Batch {

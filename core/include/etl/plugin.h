@@ -97,8 +97,11 @@ class Sink : public Plugin {
     std::string reset;  // "DELETE FROM etl_checkpoints WHERE pipeline = 'ingest'"
   };
   virtual CheckpointLocation checkpointLocation() const { return {}; }
-  // True when write() stores batch.deadLetters itself.
+  // True when write() stores batch.deadLetters itself; it then lists and removes them for
+  // `etlrun dead-letters` (list, show, replay after a fix, purge).
   virtual bool storesDeadLetters() const { return false; }
+  virtual std::vector<StoredDeadLetter> deadLetters(const DeadLetterFilter&) { return {}; }
+  virtual std::size_t removeDeadLetters(const std::vector<int64_t>&) { return 0; }
 };
 
 using CreateFn = Plugin* (*)(const Config&, Context&);

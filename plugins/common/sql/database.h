@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "dead_letters.h"
+#include "etl/batch.h"
 #include "migrations.h"
 
 namespace sql {
@@ -72,6 +73,9 @@ class Database {
   // while the database cannot be reached, std::runtime_error for what cannot heal.
   virtual void open() = 0;
   virtual std::optional<std::string> loadCheckpoint(const std::string& pipeline) = 0;
+  // The stored dead letters `filter` selects, by id; and their removal (returns how many).
+  virtual std::vector<etl::StoredDeadLetter> deadLetters(const etl::DeadLetterFilter& filter) = 0;
+  virtual std::size_t removeDeadLetters(const std::vector<int64_t>& ids) = 0;
   // `rows[i]` are rows of tables[i]. `letterFor` turns a refused row into its dead letter.
   virtual WriteResult write(const std::vector<std::vector<Row>>& rows,
                             const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
@@ -93,6 +97,13 @@ std::string unqualified(const std::string& name);      // b for a.b, quoted
 // The statement storing one row of `table`; placeholders from `placeholder(i)` (0-based).
 std::string rowStatement(const TableSpec& table,
                          const std::function<std::string(std::size_t)>& placeholder);
+// SELECT id, pipeline, plugin, stream, reason, record, hex of record_bytes, created_at FROM
+// etl_dead_letters for `filter`; its parameters are appended to `values`.
+std::string deadLetterQuery(const etl::DeadLetterFilter& filter, Dialect dialect,
+                            std::vector<std::string>& values);
+// A stored dead letter from the query's columns (record_bytes, as hex, wins over record).
+etl::StoredDeadLetter storedDeadLetter(const std::vector<std::optional<std::string>>& columns);
+
 // CREATE TABLE IF NOT EXISTS from the declared columns, with `typeOf` mapping declared types.
 std::string createStatement(const TableSpec& table,
                             const std::function<std::string(const std::string&)>& typeOf);

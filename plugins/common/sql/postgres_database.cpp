@@ -72,6 +72,33 @@ class PostgresDatabase : public Database {
     return r.value(0, 0);
   }
 
+  std::vector<etl::StoredDeadLetter> deadLetters(const etl::DeadLetterFilter& filter) override {
+    open();
+    std::vector<std::string> values;
+    std::string query = deadLetterQuery(filter, Dialect::Postgres, values);
+    Result r(session_.params(query, std::vector<Param>(values.begin(), values.end())));
+    std::vector<etl::StoredDeadLetter> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      std::vector<std::optional<std::string>> columns;
+      for (int c = 0; c < 8; ++c) {
+        columns.push_back(r.isNull(i, c) ? std::nullopt
+                                         : std::optional<std::string>(r.value(i, c)));
+      }
+      out.push_back(storedDeadLetter(columns));
+    }
+    return out;
+  }
+
+  std::size_t removeDeadLetters(const std::vector<int64_t>& ids) override {
+    if (ids.empty()) return 0;
+    open();
+    std::string list = "{";
+    for (std::size_t i = 0; i < ids.size(); ++i) list += (i ? "," : "") + std::to_string(ids[i]);
+    Result r(
+        session_.params("DELETE FROM etl_dead_letters WHERE id = ANY($1::bigint[])", {list + "}"}));
+    return static_cast<std::size_t>(r.affected());
+  }
+
   WriteResult write(const std::vector<std::vector<Row>>& rows,
                     const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
                     const std::string& checkpoint,

@@ -60,6 +60,38 @@ class SqliteDatabase : public Database {
     return select.text(0).value_or("");
   }
 
+  std::vector<etl::StoredDeadLetter> deadLetters(const etl::DeadLetterFilter& filter) override {
+    open();
+    std::vector<std::string> values;
+    SqliteSession::Statement select(session_, deadLetterQuery(filter, Dialect::Sqlite, values));
+    std::vector<std::optional<std::string_view>> bound(values.begin(), values.end());
+    std::vector<etl::StoredDeadLetter> out;
+    for (bool row = select.run(bound); row; row = select.next()) {
+      std::vector<std::optional<std::string>> columns;
+      for (int c = 0; c < 8; ++c) columns.push_back(select.text(c));
+      out.push_back(storedDeadLetter(columns));
+    }
+    return out;
+  }
+
+  std::size_t removeDeadLetters(const std::vector<int64_t>& ids) override {
+    open();
+    std::size_t removed = 0;
+    SqliteSession::Statement remove(session_, "DELETE FROM etl_dead_letters WHERE id = ?");
+    session_.exec("BEGIN IMMEDIATE");
+    try {
+      for (int64_t id : ids) {
+        remove.run({std::to_string(id)});
+        removed += static_cast<std::size_t>(remove.changes());
+      }
+      session_.exec("COMMIT");
+    } catch (...) {
+      session_.rollback();
+      throw;
+    }
+    return removed;
+  }
+
   WriteResult write(const std::vector<std::vector<Row>>& rows,
                     const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
                     const std::string& checkpoint,

@@ -75,6 +75,57 @@ std::string rowStatement(const TableSpec& t,
          "DO NOTHING";
 }
 
+std::string deadLetterQuery(const etl::DeadLetterFilter& filter, Dialect dialect,
+                            std::vector<std::string>& values) {
+  bool postgres = dialect == Dialect::Postgres;
+  auto placeholder = [&](std::size_t i) { return (postgres ? "$" : "?") + std::to_string(i); };
+  std::string where;
+  auto add = [&](const std::string& condition, const std::string& value) {
+    values.push_back(value);
+    where += (where.empty() ? " WHERE " : " AND ") + condition + placeholder(values.size());
+  };
+  if (filter.id) add("id = ", std::to_string(filter.id));
+  if (filter.afterId) add("id > ", std::to_string(filter.afterId));
+  if (!filter.pipeline.empty()) add("pipeline = ", filter.pipeline);
+  if (!filter.plugin.empty()) add("plugin = ", filter.plugin);
+  if (!filter.reasonContains.empty()) {
+    std::string pattern = "%";
+    for (char c : filter.reasonContains) {
+      if (c == '%' || c == '_' || c == '\\') pattern += '\\';
+      pattern += c;
+    }
+    values.push_back(pattern + "%");
+    where += std::string(where.empty() ? " WHERE " : " AND ") + "reason LIKE " +
+             placeholder(values.size()) + " ESCAPE '\\'";
+  }
+  if (!filter.createdBefore.empty()) add("created_at < ", filter.createdBefore);
+  // record_bytes as hex: both dialects have a function for it (see hexOfBytes).
+  return "SELECT id, pipeline, plugin, coalesce(stream, ''), reason, record, " +
+         std::string(postgres ? "encode(record_bytes, 'hex')" : "hex(record_bytes)") +
+         ", created_at FROM etl_dead_letters" + where + " ORDER BY id" +
+         (filter.limit ? " LIMIT " + std::to_string(filter.limit) : "");
+}
+
+etl::StoredDeadLetter storedDeadLetter(const std::vector<std::optional<std::string>>& c) {
+  etl::StoredDeadLetter letter;
+  letter.id = std::stoll(c.at(0).value_or("0"));
+  letter.pipeline = c.at(1).value_or("");
+  letter.plugin = c.at(2).value_or("");
+  letter.stream = c.at(3).value_or("");
+  letter.reason = c.at(4).value_or("");
+  letter.record = c.at(5).value_or("");
+  if (c.at(6) && !c.at(6)->empty()) {
+    const std::string& hex = *c.at(6);
+    auto digit = [](char h) { return h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10; };
+    letter.record.clear();
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+      letter.record.push_back(static_cast<char>(digit(hex[i]) * 16 + digit(hex[i + 1])));
+    }
+  }
+  letter.createdAt = c.at(7).value_or("");
+  return letter;
+}
+
 std::string createStatement(const TableSpec& t,
                             const std::function<std::string(const std::string&)>& typeOf) {
   std::string body;

@@ -59,6 +59,13 @@ class SqlSink : public etl::Sink {
     return {"table etl_checkpoints of " + where, reset};
   }
 
+  std::vector<etl::StoredDeadLetter> deadLetters(const etl::DeadLetterFilter& filter) override {
+    return database_->deadLetters(filter);
+  }
+  std::size_t removeDeadLetters(const std::vector<int64_t>& ids) override {
+    return database_->removeDeadLetters(ids);
+  }
+
   void write(etl::Batch& batch) override {
     std::string now = etl::isoTime(context_.clock.now());
     std::vector<std::vector<sql::Row>> rows(tables_.size());
