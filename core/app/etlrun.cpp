@@ -193,8 +193,24 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     std::unique_ptr<etl::StatusServer> status;
     if (config().hasProperty("etlrun.http")) {
       try {
+        // Gauges read at scrape time: each pipeline's freshness, each request budget.
+        auto metricsText = [&metrics, &runners, &http] {
+          auto now = etl::systemClock().now();
+          for (const auto& r : runners) {
+            metrics.gauge("seconds_since_progress", {{"pipeline", r->name()}})
+                .store(std::chrono::duration_cast<std::chrono::seconds>(now - r->lastProgress())
+                           .count());
+          }
+          for (const auto& [key, budget] : http.budgets()) {
+            std::size_t bar = key.find('|');
+            etl::Labels labels{{"host", key.substr(0, bar)}, {"credential", key.substr(bar + 1)}};
+            metrics.gauge("http_budget_remaining", labels).store(budget.remaining);
+            metrics.gauge("http_budget_limit", labels).store(budget.limit);
+          }
+          return metrics.prometheus();
+        };
         status = std::make_unique<etl::StatusServer>(
-            config().getString("etlrun.http"), metrics, [&runners] {
+            config().getString("etlrun.http"), metricsText, [&runners] {
               std::vector<const etl::PipelineRunner*> all;
               for (const auto& r : runners) all.push_back(r.get());
               return etl::healthReport(all, etl::systemClock().now());

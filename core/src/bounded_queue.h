@@ -38,9 +38,10 @@ class BoundedQueue {
     return item;
   }
 
-  bool empty() const {
+  bool empty() const { return size() == 0; }
+  std::size_t size() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return items_.empty();
+    return items_.size();
   }
 
   // No more pushes; pop() drains what is left. `discard` drops queued items (on failure).

@@ -306,6 +306,8 @@ void PipelineRunner::runWorker() {
   CheckpointFile checkpointFile(services_.stateDir, spec_.name);
   DeadLetterFile deadLetterFile(services_.stateDir, spec_.name);
   auto& out = services_.metrics.counter(spec_.name + ".records_out");
+  auto& writeLatency = services_.metrics.histogram("batch_write", {{"pipeline", spec_.name}});
+  auto& depth = services_.metrics.gauge("queue_batches", {{"pipeline", spec_.name}});
   auto& dead = services_.metrics.counter(spec_.name + ".dead_letters");
   auto& in = services_.metrics.counter(spec_.name + ".records_in");
   // Progress every 10 s of real time: long backfills say how far they are and how fast they go.
@@ -320,9 +322,25 @@ void PipelineRunner::runWorker() {
         "progress: " + std::to_string(total) + " records read (" +
         std::to_string(static_cast<int64_t>((total - lastIn) / std::max(seconds, 1e-3))) + "/s), " +
         std::to_string(out.load()) + " written, " + std::to_string(dead.load()) + " dead letters";
+    std::string mine = "pipeline=\"" + spec_.name + "\"";
     for (const auto& [name, value] : services_.metrics.snapshot()) {
-      if (name.rfind(spec_.name + ".", 0) != 0) continue;
-      std::string shortName = name.substr(spec_.name.size() + 1);
+      std::string shortName;
+      if (name.rfind(spec_.name + ".", 0) == 0) {
+        shortName = name.substr(spec_.name.size() + 1);
+      } else if (name.find(mine) != std::string::npos) {
+        // A labeled metric of this pipeline, its other labels kept: rows_stored{table="t"}.
+        shortName = name;
+        shortName.erase(shortName.find(mine), mine.size());
+        for (const auto& [from, to] : {std::pair<std::string, std::string>{"{,", "{"},
+                                       {",}", "}"},
+                                       {",,", ","},
+                                       {"{}", ""}}) {
+          std::size_t at = shortName.find(from);
+          if (at != std::string::npos) shortName.replace(at, from.size(), to);
+        }
+      } else {
+        continue;
+      }
       if (shortName == "records_in" || shortName == "records_out" || shortName == "dead_letters")
         continue;
       line += ", " + shortName + " " + std::to_string(value);
@@ -332,6 +350,7 @@ void PipelineRunner::runWorker() {
     lastIn = total;
   };
   while (auto batch = queue_->pop()) {
+    depth.store(static_cast<int64_t>(queue_->size()));
     TimePoint failingSince{};
     for (int attempt = 1;; ++attempt) {
       // Plugins work on a copy so that a retry starts again from the source's batch.
@@ -348,7 +367,10 @@ void PipelineRunner::runWorker() {
         }
         stage = "sink " + spec_.sink.name;
         std::size_t rejectedBefore = work.deadLetters.size();
+        auto started = std::chrono::steady_clock::now();
         sink_->write(work);
+        writeLatency.observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         for (std::size_t i = rejectedBefore; i < work.deadLetters.size(); ++i) {
           if (work.deadLetters[i].plugin.empty()) work.deadLetters[i].plugin = spec_.sink.name;
         }

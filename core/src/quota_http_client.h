@@ -44,6 +44,11 @@ class QuotaHttpClient : public HttpClient {
     int secondaryStrikes = 0;
   };
   Budget budget(const std::string& host, const std::string& token) const;
+  // Every budget, by "host|anon" or "host|token-<hash>" (never the credential itself).
+  std::map<std::string, Budget> budgets() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return budgets_;
+  }
 
  private:
   // A budget key never contains the credential itself: "host|anon" or "host|token-<hash>".

@@ -36,8 +36,8 @@ std::string reply(int status, const char* reason, const std::string& type, const
 
 }  // namespace
 
-StatusServer::StatusServer(const std::string& address, Metrics& metrics, HealthFn health)
-    : metrics_(metrics),
+StatusServer::StatusServer(const std::string& address, MetricsFn metrics, HealthFn health)
+    : metrics_(std::move(metrics)),
       health_(std::move(health)),
       socket_(Poco::Net::SocketAddress(address), 64) {
   if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -75,7 +75,7 @@ std::string StatusServer::respond(const std::string& request) const {
                  "Allow: GET, HEAD\r\n");
   }
   if (target == "/metrics") {
-    return reply(200, "OK", "text/plain; version=0.0.4", metrics_.prometheus(), head);
+    return reply(200, "OK", "text/plain; version=0.0.4", metrics_(), head);
   }
   if (target == "/health") {
     auto [healthy, json] = health_();

@@ -20,9 +20,11 @@ namespace etl {
 
 class StatusServer {
  public:
-  // `health` returns the pipelines' states as JSON and whether all are well.
+  // `metrics` returns the Prometheus text; `health` the pipelines' states as JSON and whether all
+  // are well.
+  using MetricsFn = std::function<std::string()>;
   using HealthFn = std::function<std::pair<bool, std::string>()>;
-  StatusServer(const std::string& address, Metrics& metrics, HealthFn health);
+  StatusServer(const std::string& address, MetricsFn metrics, HealthFn health);
   ~StatusServer();
   unsigned short port() const;
 
@@ -30,7 +32,7 @@ class StatusServer {
   void run();
   std::string respond(const std::string& request) const;
 
-  Metrics& metrics_;
+  MetricsFn metrics_;
   HealthFn health_;
   Poco::Net::ServerSocket socket_;
   int wake_[2] = {-1, -1};  // a byte here ends run()

@@ -309,14 +309,27 @@ TEST(GitHubEtlrun, ServesMetricsAndHealthWhileRunning) {
   std::pair<int, std::string> metrics;
   for (int i = 0; i < 100; ++i) {
     metrics = httpGet(port, "/metrics");
-    if (metrics.second.find("etlrun_ingest_records_out 30") != std::string::npos) break;
+    if (metrics.second.find(R"(etlrun_records_out_total{pipeline="ingest"} 30)") !=
+        std::string::npos) {
+      break;
+    }
     std::this_thread::sleep_for(50ms);
   }
   EXPECT_EQ(metrics.first, 200) << etltest::readFile(dir / "err");
-  EXPECT_NE(metrics.second.find("etlrun_ingest_records_out 30"), std::string::npos)
-      << metrics.second;
-  EXPECT_NE(metrics.second.find("etlrun_ingest_github_requests 1"), std::string::npos)
-      << metrics.second;
+  // Prometheus conventions: _total counters with labels, gauges, a histogram, # TYPE lines.
+  for (const char* line :
+       {"# TYPE etlrun_records_out_total counter\n",
+        "etlrun_records_out_total{pipeline=\"ingest\"} 30\n",
+        "etlrun_github_requests_total{pipeline=\"ingest\"} 1\n",
+        "# TYPE etlrun_queue_batches gauge\n", "# TYPE etlrun_seconds_since_progress gauge\n",
+        "etlrun_seconds_since_progress{pipeline=\"ingest\"} ",
+        "# TYPE etlrun_http_budget_remaining gauge\n",
+        "etlrun_http_budget_remaining{host=\"127.0.0.1\",credential=\"anon\"} ",
+        "# TYPE etlrun_batch_write_seconds histogram\n",
+        "etlrun_batch_write_seconds_bucket{pipeline=\"ingest\",le=\"+Inf\"} ",
+        "etlrun_batch_write_seconds_count{pipeline=\"ingest\"} "}) {
+    EXPECT_NE(metrics.second.find(line), std::string::npos) << line << "\n" << metrics.second;
+  }
   auto health = httpGet(port, "/health");
   EXPECT_EQ(health.first, 200);
   EXPECT_NE(health.second.find(R"("ingest":{"state":"running","last_progress":")"),

@@ -139,7 +139,9 @@ TEST_P(Store, StoresEachEventOnceAndAReplayAddsNothing) {
   auto replay = runOnce(pipeline("replay", dir_ / "in.jsonl", 64));
   ASSERT_EQ(replay.exitCode, 0) << replay.err;
   expectStored(in);
-  EXPECT_NE(replay.err.find("events_stored = 0"), std::string::npos) << replay.err;
+  EXPECT_NE(replay.err.find(R"(rows_stored{pipeline="replay",table="github_events"} = 0)"),
+            std::string::npos)
+      << replay.err;
   // Every payload shape was parsed: old (size, commits), new (no size).
   EXPECT_GT(backend_.count("SELECT count(*) FROM push_events WHERE size IS NULL"), 0);
   EXPECT_GT(backend_.count("SELECT count(*) FROM push_events WHERE commit_count > 0"), 0);

@@ -27,9 +27,9 @@ std::string exchange(unsigned short port, const std::string& request) {
 class StatusServerTest : public testing::Test {
  protected:
   etl::Metrics metrics_;
-  etl::StatusServer server_{"127.0.0.1:0", metrics_, [] {
-                              return std::make_pair(true, std::string("{\"status\":\"ok\"}"));
-                            }};
+  etl::StatusServer server_{
+      "127.0.0.1:0", [this] { return metrics_.prometheus(); },
+      [] { return std::make_pair(true, std::string("{\"status\":\"ok\"}")); }};
 };
 
 TEST_F(StatusServerTest, AnswersAtOnceWhileIdleAndSlowClientsHoldConnections) {

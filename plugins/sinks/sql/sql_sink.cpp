@@ -30,7 +30,8 @@ class SqlSink : public etl::Sink {
     }
     database_ = sql::makeDatabase(std::move(options), context.logger);
     for (const auto& t : tables_) {
-      stored_.push_back(&context.metrics.counter(context.pipeline + "." + t.spec.name + "_stored"));
+      stored_.push_back(&context.metrics.counter(
+          "rows_stored", {{"pipeline", context.pipeline}, {"table", t.spec.name}}));
     }
   }
 

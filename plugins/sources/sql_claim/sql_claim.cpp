@@ -60,7 +60,8 @@ class SqlClaim : public etl::Source {
     std::string line = "queue:";
     for (const auto& [status, n] : counts) {
       line += " " + status + " " + std::to_string(n) + ",";
-      context_.metrics.counter(context_.pipeline + ".queue_" + status).store(n);
+      context_.metrics.gauge("queue_rows", {{"pipeline", context_.pipeline}, {"status", status}})
+          .store(n);
     }
     if (line.back() == ',') line.pop_back();
     context_.logger.information(line);
