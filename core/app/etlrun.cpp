@@ -12,12 +12,14 @@
 #include <Poco/Util/OptionSet.h>
 #include <Poco/Util/ServerApplication.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
 #include <iomanip>
 #include <iostream>
 #include <mutex>
+#include <thread>
 
 #include "etl/text.h"
 #include "health.h"
@@ -25,6 +27,7 @@
 #include "pipeline_runner.h"
 #include "pipeline_spec.h"
 #include "plugin_loader.h"
+#include "progress.h"
 #include "quota_http_client.h"
 #include "status_server.h"
 
@@ -232,6 +235,24 @@ class EtlrunApp : public Poco::Util::ServerApplication {
         changed.notify_all();
       });
     }
+    // On a terminal, one live line redrawn twice a second (files, records, rate, ETA); in a log
+    // (stderr not a terminal) only the runners' lines every 10 s.
+    std::atomic<bool> liveEnds{false};
+    std::thread live;
+    if (::isatty(STDERR_FILENO)) {
+      live = std::thread([&] {
+        std::vector<std::unique_ptr<etl::ProgressMeter>> meters;
+        for (const auto& r : runners) {
+          meters.push_back(std::make_unique<etl::ProgressMeter>(metrics, r->name()));
+        }
+        while (!liveEnds && stop.waitUntil(etl::Clock_::now() + std::chrono::milliseconds(500))) {
+          std::string text;
+          for (auto& m : meters) text += (text.empty() ? "" : " | ") + m->line();
+          std::cerr << "\r\033[K" << text << std::flush;
+        }
+        std::cerr << "\n";
+      });
+    }
     // Ends the wait below when every pipeline is done or one failed; a signal ends it as well.
     std::thread monitor([&] {
       std::unique_lock<std::mutex> lock(mutex);
@@ -250,6 +271,8 @@ class EtlrunApp : public Poco::Util::ServerApplication {
       changed.notify_all();
     }
     monitor.join();
+    liveEnds = true;
+    if (live.joinable()) live.join();
     bool failed = false;
     for (auto& runner : runners) {
       runner->join();

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "bounded_queue.h"
+#include "progress.h"
 #include "state_files.h"
 
 namespace etl {
@@ -309,19 +310,14 @@ void PipelineRunner::runWorker() {
   auto& writeLatency = services_.metrics.histogram("batch_write", {{"pipeline", spec_.name}});
   auto& depth = services_.metrics.gauge("queue_batches", {{"pipeline", spec_.name}});
   auto& dead = services_.metrics.counter(spec_.name + ".dead_letters");
-  auto& in = services_.metrics.counter(spec_.name + ".records_in");
   // Progress every 10 s of real time: long backfills say how far they are and how fast they go.
+  ProgressMeter meter(services_.metrics, spec_.name);
   auto lastReport = Clock_::now();
-  int64_t lastIn = 0;
   auto report = [&](bool final) {
     auto now = Clock_::now();
     double seconds = std::chrono::duration<double>(now - lastReport).count();
     if (!final && seconds < 10) return;
-    int64_t total = in.load();
-    std::string line =
-        "progress: " + std::to_string(total) + " records read (" +
-        std::to_string(static_cast<int64_t>((total - lastIn) / std::max(seconds, 1e-3))) + "/s), " +
-        std::to_string(out.load()) + " written, " + std::to_string(dead.load()) + " dead letters";
+    std::string line = "progress: " + meter.line(false);
     std::string mine = "pipeline=\"" + spec_.name + "\"";
     for (const auto& [name, value] : services_.metrics.snapshot()) {
       std::string shortName;
@@ -341,13 +337,13 @@ void PipelineRunner::runWorker() {
       } else {
         continue;
       }
-      if (shortName == "records_in" || shortName == "records_out" || shortName == "dead_letters")
+      if (shortName == "records_in" || shortName == "records_out" || shortName == "dead_letters" ||
+          shortName == "files_done" || shortName == "files_total")
         continue;
       line += ", " + shortName + " " + std::to_string(value);
     }
     logger_.information(line);
     lastReport = now;
-    lastIn = total;
   };
   while (auto batch = queue_->pop()) {
     depth.store(static_cast<int64_t>(queue_->size()));

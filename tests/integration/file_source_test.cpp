@@ -1,11 +1,13 @@
 // The file source against what a backfill meets in the wild, through the real etlrun binary:
 // hours loaded out of order, files changed after they were read, truncated and corrupt .gz files,
 // a file that disappears mid-run, and broken checkpoints.
+#include <Poco/File.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -288,6 +290,50 @@ TEST(BrokenPostgresCheckpoint, NamesTheTableAndTheStatementThatResetsIt) {
     EXPECT_NE(result.err.find("DELETE FROM etl_checkpoints WHERE pipeline = 'backfill'"),
               std::string::npos)
         << result.err;
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// On a terminal a backfill redraws one live line (records, rate, files done/total); with stderr
+// not a terminal, nothing of the kind is written.
+TEST(Progress, ALiveLineOnATerminalOnlyThere) {
+  etltest::TempDir dir;
+  std::string fifo = dir / "2021-07-21-0.json";  // a slow first file: the test writes it
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  etltest::writeFile(dir / "2021-07-21-1.json", etltest::readFile(etltest::dataDir() + kHour));
+  std::string yaml = dir / "p.yaml";
+  etltest::writeFile(yaml, "pipelines:\n  backfill:\n    source: {plugin: file, path: \"" +
+                               (dir / "2021-07-21-*.json") +
+                               "\"}\n    sink: {plugin: jsonl, path: \"" + (dir / "out.jsonl") +
+                               "\", fsync: false}\n");
+  for (bool terminal : {true, false}) {
+    SCOPED_TRACE(terminal ? "terminal" : "pipe");
+    if (Poco::File(dir / "state").exists()) Poco::File(dir / "state").remove(true);
+    std::remove((dir / "out.jsonl").c_str());
+    std::remove((dir / "out.jsonl.checkpoint").c_str());
+    std::string command = etltest::etlrunBinary() + " --plugin-path=" + etltest::pluginDir() +
+                          " --once --state-dir=" + (dir / "state") + " " + yaml;
+    int pid = terminal
+                  ? etltest::startProcess("/usr/bin/script", {"-qefc", command, dir / "typescript"},
+                                          dir / "stdout", dir / "stderr")
+                  : etltest::startEtlrun({"--once", "--state-dir=" + (dir / "state"), yaml},
+                                         dir / "stdout", dir / "stderr");
+    {
+      std::ofstream writer(fifo);
+      writer << etltest::readLines(etltest::dataDir() + kHour)[0] << "\n" << std::flush;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1300));  // a few redraws
+    }
+    ASSERT_EQ(etltest::waitFor(pid, 60), 0) << etltest::readFile(dir / "stderr");
+    std::string screen = etltest::readFile(terminal ? dir / "typescript" : dir / "stderr");
+    bool live = screen.find("\r\033[K") != std::string::npos;
+    EXPECT_EQ(live, terminal) << screen;
+    if (terminal) {
+      EXPECT_NE(screen.find("\r\033[Kbackfill: "), std::string::npos) << screen;
+      EXPECT_NE(screen.find("files 0/2"), std::string::npos) << screen;
+    }
   }
 }
 

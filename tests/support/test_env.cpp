@@ -144,6 +144,12 @@ ProcessResult runEtlrun(const std::vector<std::string>& args,
   return runProcess(etlrunBinary(), all, env);
 }
 
+int startProcess(const std::string& command, const std::vector<std::string>& args,
+                 const std::string& stdoutFile, const std::string& stderrFile,
+                 const std::map<std::string, std::string>& env) {
+  return spawn(command, args, stdoutFile, stderrFile, env);
+}
+
 int startEtlrun(const std::vector<std::string>& args, const std::string& stdoutFile,
                 const std::string& stderrFile, const std::map<std::string, std::string>& env) {
   std::vector<std::string> all{"--plugin-path=" + pluginDir()};

@@ -37,6 +37,10 @@ ProcessResult runProcess(const std::string& command, const std::vector<std::stri
 ProcessResult runEtlrun(const std::vector<std::string>& args,
                         const std::map<std::string, std::string>& env = {});
 
+// Starts a program in the background with output redirected to files; returns the pid.
+int startProcess(const std::string& command, const std::vector<std::string>& args,
+                 const std::string& stdoutFile, const std::string& stderrFile,
+                 const std::map<std::string, std::string>& env = {});
 // Starts etlrun in the background with output redirected to files; returns the pid.
 int startEtlrun(const std::vector<std::string>& args, const std::string& stdoutFile,
                 const std::string& stderrFile, const std::map<std::string, std::string>& env = {});
