@@ -28,6 +28,11 @@ std::string scalarSchema(const ConfigField& f) {
   switch (f.type) {
     case Type::String:
     case Type::Connection: {
+      if (f.pattern) {
+        std::string regex = f.pattern;
+        regex = regex.substr(0, regex.find('#'));
+        return withVariable(R"({"type":"string","pattern":)" + quoted(regex) + "}");
+      }
       if (!f.choices) return R"({"type":"string"})";
       std::string list, choices = f.choices;
       for (std::size_t at = 0, bar; at <= choices.size(); at = bar + 1) {

@@ -309,6 +309,7 @@ void PipelineRunner::runWorker() {
   auto& out = services_.metrics.counter(spec_.name + ".records_out");
   auto& writeLatency = services_.metrics.histogram("batch_write", {{"pipeline", spec_.name}});
   auto& depth = services_.metrics.gauge("queue_batches", {{"pipeline", spec_.name}});
+  std::map<std::string, int64_t> written;  // per stream, for etlrun_stream_records_total
   auto& dead = services_.metrics.counter(spec_.name + ".dead_letters");
   // Progress every 10 s of real time: long backfills say how far they are and how fast they go.
   ProgressMeter meter(services_.metrics, spec_.name);
@@ -379,6 +380,21 @@ void PipelineRunner::runWorker() {
         dead.fetch_add(static_cast<int64_t>(work.deadLetters.size()));
         for (const auto& letter : work.deadLetters) {
           logger_.warning("dead letter from " + letter.plugin + ": " + letter.reason);
+          services_.metrics
+              .counter("dead_letter_records", {{"pipeline", spec_.name},
+                                               {"plugin", letter.plugin},
+                                               {"stream", letter.record.stream()}})
+              .fetch_add(1);
+        }
+        for (const auto& record : work.records) {
+          ++written[record.stream()];
+        }
+        for (auto& [stream, n] : written) {
+          if (n == 0) continue;
+          services_.metrics
+              .counter("stream_records", {{"pipeline", spec_.name}, {"stream", stream}})
+              .fetch_add(n);
+          n = 0;
         }
         report(false);
         break;

@@ -344,6 +344,16 @@ class Validator {
         return false;
       }
     }
+    if (field.pattern && std::holds_alternative<std::string>(value)) {
+      std::string spec = field.pattern;
+      std::size_t hash = spec.find('#');
+      std::string meaning = hash == std::string::npos ? spec : spec.substr(hash + 1);
+      if (!std::regex_search(std::get<std::string>(value),
+                             std::regex(spec.substr(0, hash), std::regex::ECMAScript))) {
+        error(node, "'" + key + "' must be " + meaning + shown);
+        return false;
+      }
+    }
     auto number = [&](const Config::Value& v) -> double {
       if (auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
       if (auto* d = std::get_if<double>(&v)) return *d;

@@ -321,6 +321,7 @@ TEST(GitHubEtlrun, ServesMetricsAndHealthWhileRunning) {
        {"# TYPE etlrun_records_out_total counter\n",
         "etlrun_records_out_total{pipeline=\"ingest\"} 30\n",
         "etlrun_github_requests_total{pipeline=\"ingest\"} 1\n",
+        "etlrun_stream_records_total{pipeline=\"ingest\",stream=\"github_events\"} 30\n",
         "# TYPE etlrun_queue_batches gauge\n", "# TYPE etlrun_seconds_since_progress gauge\n",
         "etlrun_seconds_since_progress{pipeline=\"ingest\"} ",
         "# TYPE etlrun_http_budget_remaining gauge\n",

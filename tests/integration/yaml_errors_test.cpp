@@ -22,7 +22,8 @@ const Mistake kMistakes[] = {
      "5:6", "YAML syntax error", true},
     {"unknown_key_did_you_mean",
      "pipelines:\n  p:\n    source: {plugin: file, path: x, steam: s}\n    sink: {plugin: jsonl}\n",
-     "3:37", "unknown key 'steam' in pipeline 'p' source (plugin 'file') (did you mean 'stream'?)", true},
+     "3:37", "unknown key 'steam' in pipeline 'p' source (plugin 'file') (did you mean 'stream'?)",
+     true},
     {"wrong_type",
      "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink: {plugin: jsonl}\n"
      "    batch: {max_records: many}\n",
@@ -32,7 +33,8 @@ const Mistake kMistakes[] = {
     {"unknown_plugin",
      "pipelines:\n  p:\n    source: {plugin: fil, path: x}\n    sink: {plugin: jsonl}\n", "3:22",
      "unknown plugin 'fil'; known plugins: event_filter, file, github_enrich, github_events, "
-     "jsonl, ", true},
+     "jsonl, ",
+     true},
     {"unset_required_variable",
      "pipelines:\n  p:\n    source: {plugin: file, path: \"${INPUT_FILES:?name the input}\"}\n"
      "    sink: {plugin: jsonl}\n",
@@ -112,6 +114,13 @@ const Mistake kMistakes[] = {
      "tables: {t: {columns: {a: id}}}}\n",
      "6:37",
      "no connection named 'warehous' in this file's connections (did you mean 'warehouse'?)"},
+    {"not_matching_the_pattern",
+     "pipelines:\n  p:\n    source: {plugin: github_events, endpoint: /event}\n"
+     "    sink: {plugin: jsonl}\n",
+     "3:47",
+     "'endpoint' must be an events endpoint (/events, /repos/OWNER/REPO/events, ...), "
+     "got '/event'",
+     true},
     {"choice_typo",
      "pipelines:\n  p:\n    source: {plugin: file, path: x, on_corrupt: skp}\n"
      "    sink: {plugin: jsonl}\n",
@@ -162,9 +171,9 @@ TEST(EtlrunCli, ValidateAcceptsEveryShippedPipeline) {
   EXPECT_GE(files, 4);
 }
 
-// `etlrun schema` is a JSON Schema editors check pipeline files with (yaml-language-server). Checked
-// here with Debian's python3-jsonschema: it accepts every shipped pipeline and rejects the mistakes
-// of the corpus above that a schema can see.
+// `etlrun schema` is a JSON Schema editors check pipeline files with (yaml-language-server).
+// Checked here with Debian's python3-jsonschema: it accepts every shipped pipeline and rejects the
+// mistakes of the corpus above that a schema can see.
 TEST(JsonSchema, AcceptsEveryShippedPipelineAndRejectsTheCorpusMistakes) {
   etltest::TempDir dir;
   auto schema = etltest::runEtlrun({"schema"});
@@ -210,15 +219,16 @@ for path in sys.argv[2:]:
   EXPECT_GE(mistakes, 14);
   // The copy editors read next to the pipelines is the current one.
   EXPECT_EQ(etltest::readFile(etltest::sourceDir() + "/pipelines/etlrun.schema.json"), schema.out)
-      << "pipelines/etlrun.schema.json is stale: build/etlrun schema > pipelines/etlrun.schema.json";
+      << "pipelines/etlrun.schema.json is stale: build/etlrun schema > "
+         "pipelines/etlrun.schema.json";
 }
 
 TEST(EtlrunCli, PluginsSqlDocumentsEveryMappingKey) {
   auto doc = etltest::runEtlrun({"plugins", "sql"});
   ASSERT_EQ(doc.exitCode, 0) << doc.err;
   for (const char* key : {"connection", "tables", "create", "unmatched", "table:", "stream:",
-                          "where:", "mode:", "key:", "on_conflict:", "update:", "columns:",
-                          "path:", "value:", "const:", "required:", "type:", "keep_existing:"}) {
+                          "where:", "mode:", "key:", "on_conflict:", "update:", "columns:", "path:",
+                          "value:", "const:", "required:", "type:", "keep_existing:"}) {
     EXPECT_NE(doc.out.find(key), std::string::npos) << key << " is not documented:\n" << doc.out;
   }
 }

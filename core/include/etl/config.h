@@ -47,6 +47,9 @@ struct ConfigField {
   const char* max = nullptr;
   // String: the allowed values separated by '|' ("fail|skip"); nullptr = any string.
   const char* choices = nullptr;
+  // String: an ECMAScript regular expression the whole value must match ("^/[^ ]*$"), with what
+  // it means for the error message after a '#' ("^/.*#a path starting with /").
+  const char* pattern = nullptr;
 };
 
 class Config {

@@ -189,10 +189,14 @@ class GitHubEventsSource : public etl::Source {
 
 const etl::ConfigField kSchema[] = {
     {"base_url", etl::Type::String, etl::Optional, "https://api.github.com",
-     "API root; GitHub Enterprise: https://HOST/api/v3"},
+     "API root; GitHub Enterprise: https://HOST/api/v3", nullptr, nullptr, nullptr,
+     "^https?://[^/ ]+(/[^ ]*)?$#an http(s) URL (https://api.github.com)"},
     {"endpoint", etl::Type::String, etl::Optional, "/events",
      "/events, /repos/{owner}/{repo}/events, /orgs/{org}/events, /users/{user}/events/public, "
-     "/networks/{owner}/{repo}/events"},
+     "/networks/{owner}/{repo}/events",
+     nullptr, nullptr, nullptr,
+     "^/?(events|repos/[^/ ]+/[^/ ]+/events|orgs/[^/ ]+/events|users/[^/ ]+/events(/public)?|"
+     "networks/[^/ ]+/[^/ ]+/events)$#an events endpoint (/events, /repos/OWNER/REPO/events, ...)"},
     {"token", etl::Type::String, etl::Optional, "",
      "token(s), comma-separated; use ${GITHUB_TOKEN:-}. Never logged"},
     {"stream", etl::Type::String, etl::Optional, "github_events", "stream of the emitted records"},

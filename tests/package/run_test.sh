@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Builds the Debian package (cpack), installs it (dpkg -i as root, otherwise unpacked into a temp
+# root), and runs the installed etlrun: validate on every shipped pipeline, then a --once backfill
+# into the embedded store. As root the package is removed again afterwards.
+set -euo pipefail
+build_dir=$1 data_dir=$2
+work=$(mktemp -d /tmp/etlrun-deb-XXXXXX)
+installed=""
+cleanup() {
+  if [ -n "$installed" ]; then dpkg -r etlrun > /dev/null 2>&1 || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+(cd "$build_dir" && cpack -G DEB -B "$work/out" > "$work/cpack.log" 2>&1) \
+  || { cat "$work/cpack.log"; echo "FAIL: cpack"; exit 1; }
+deb=$(ls "$work"/out/etlrun_*.deb)
+dpkg-deb -I "$deb" | grep -q 'Depends:.*libpq5' || { echo "FAIL: no library dependencies"; exit 1; }
+if [ "$(id -u)" -eq 0 ]; then
+  dpkg -i "$deb" > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; echo "FAIL: dpkg -i"; exit 1; }
+  installed=yes
+  root=""
+  getent passwd etlrun > /dev/null || { echo "FAIL: no etlrun user"; exit 1; }
+  [ -d /var/lib/etlrun ] || { echo "FAIL: no /var/lib/etlrun"; exit 1; }
+else
+  dpkg-deb -x "$deb" "$work/root"
+  root="$work/root"
+fi
+etlrun="$root/usr/bin/etlrun"
+unit="$root/lib/systemd/system/etlrun@.service"
+[ -f "$unit" ] || unit="$root/usr/lib/systemd/system/etlrun@.service"
+grep -q '^ExecStart=/usr/bin/etlrun --state-dir=/var/lib/etlrun/%i /etc/etlrun/%i.yaml' "$unit" \
+  || { echo "FAIL: the unit does not run /etc/etlrun/%i.yaml"; exit 1; }
+grep -q '^User=etlrun' "$unit" && grep -q '^Restart=on-failure' "$unit" \
+  || { echo "FAIL: the unit's user or restart policy"; exit 1; }
+
+"$etlrun" --version
+for pipeline in "$root"/usr/share/etlrun/pipelines/*.yaml; do
+  GHARCHIVE_FILES=x "$etlrun" validate "$pipeline" || { echo "FAIL: validate $pipeline"; exit 1; }
+done
+GHARCHIVE_FILES="$data_dir/gharchive/gharchive_2021-07-21_hour06_200events.jsonl" \
+ETL_STATE_DIR="$work/state" ETL_DATABASE= \
+  "$etlrun" --once "$root/usr/share/etlrun/pipelines/gharchive.yaml" 2> "$work/run.log" \
+  || { tail -20 "$work/run.log"; echo "FAIL: the installed backfill"; exit 1; }
+events=$(sqlite3 "$work/state/etlrun.sqlite" 'SELECT count(*) FROM github_events')
+pushes=$(sqlite3 "$work/state/etlrun.sqlite" 'SELECT count(*) FROM push_events')
+[ "$events" = 200 ] && [ "$pushes" = 109 ] \
+  || { echo "FAIL: stored $events events and $pushes pushes, expected 200 and 109"; exit 1; }
+echo "the .deb installs, validates every shipped pipeline and backfills from installed paths: OK"
