@@ -43,6 +43,17 @@ bool ManualClock::sleepUntil(TimePoint deadline, const StopSignal& stop) {
   return !stop.requested();
 }
 
+std::optional<TimePoint> parseIsoTime(const std::string& text) {
+  std::tm utc{};
+  int ms = 0;
+  int fields = std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d.%d", &utc.tm_year, &utc.tm_mon,
+                           &utc.tm_mday, &utc.tm_hour, &utc.tm_min, &utc.tm_sec, &ms);
+  if (fields < 6) return std::nullopt;
+  utc.tm_year -= 1900;
+  utc.tm_mon -= 1;
+  return TimePoint(std::chrono::seconds(timegm(&utc)) + std::chrono::milliseconds(ms));
+}
+
 std::string isoTime(TimePoint t) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   std::time_t seconds = static_cast<std::time_t>(ms / 1000 - (ms % 1000 < 0 ? 1 : 0));

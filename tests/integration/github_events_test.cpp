@@ -323,6 +323,7 @@ TEST(GitHubEtlrun, ServesMetricsAndHealthWhileRunning) {
         "etlrun_github_requests_total{pipeline=\"ingest\"} 1\n",
         "etlrun_stream_records_total{pipeline=\"ingest\",stream=\"github_events\"} 30\n",
         "# TYPE etlrun_queue_batches gauge\n", "# TYPE etlrun_seconds_since_progress gauge\n",
+        "# TYPE etlrun_source_lag_seconds gauge\n",
         "etlrun_seconds_since_progress{pipeline=\"ingest\"} ",
         "# TYPE etlrun_http_budget_remaining gauge\n",
         "etlrun_http_budget_remaining{host=\"127.0.0.1\",credential=\"anon\"} ",

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace etl {
@@ -43,6 +44,8 @@ Clock& systemClock();
 // ISO 8601 UTC with milliseconds ("2026-01-12T17:54:01.000Z"): the one timestamp format etlrun
 // writes, which PostgreSQL's timestamptz reads and SQLite compares as text.
 std::string isoTime(TimePoint t);
+// The other way: "2026-01-12T17:54:01Z", with or without milliseconds (UTC); nullopt if malformed.
+std::optional<TimePoint> parseIsoTime(const std::string& text);
 
 // Virtual time for tests: starts at a given instant; sleeping jumps straight to the deadline.
 class ManualClock : public Clock {

@@ -259,6 +259,9 @@ class FileSource : public etl::Source {
 
   void finishCurrent() {
     context_.metrics.counter(context_.pipeline + ".files_done").fetch_add(1);
+    // How far behind this backfill is: the files it has still to read.
+    context_.metrics.gauge("source_lag_files", {{"pipeline", context_.pipeline}})
+        .store(static_cast<int64_t>(todo_.size() - next_ - 1));
     const std::string& path = current();
     done_[path] = statFile(path).value_or(Seen{});
     partial_.erase(path);

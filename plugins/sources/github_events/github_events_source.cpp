@@ -130,6 +130,19 @@ class GitHubEventsSource : public etl::Source {
                               " page(s) were new, so events published "
                               "between polls were missed (the timeline keeps ~300)");
     }
+    // How far behind the feed this source is: the age of the newest event it has seen.
+    if (!fresh.empty()) {
+      try {
+        auto created = etl::Record("e", fresh.front().raw).find<std::string>("created_at");
+        if (auto at = created ? etl::parseIsoTime(*created) : std::nullopt) newest_ = *at;
+      } catch (const etl::FieldError&) {
+        // An unreadable event is the sink's to dead-letter.
+      }
+    }
+    if (newest_ != etl::TimePoint{}) {
+      context_.metrics.gauge("source_lag_seconds", {{"pipeline", context_.pipeline}})
+          .store(std::chrono::duration_cast<std::chrono::seconds>(now - newest_).count());
+    }
     // Pages are newest first; emit oldest first. Duplicates within one poll (a page boundary
     // shifting under us) are dropped here.
     std::size_t emitted = 0;
@@ -185,6 +198,7 @@ class GitHubEventsSource : public etl::Source {
   github::RecentIds seen_;
   std::string etag_, pendingEtag_;
   etl::TimePoint nextPollAt_{};
+  etl::TimePoint newest_{};  // created_at of the newest event seen
 };
 
 const etl::ConfigField kSchema[] = {

@@ -17,18 +17,6 @@ namespace {
 
 using store::EntityKind;
 
-etl::TimePoint parseIso(const std::string& iso) {
-  std::tm utc{};
-  int ms = 0;
-  if (std::sscanf(iso.c_str(), "%d-%d-%dT%d:%d:%d.%d", &utc.tm_year, &utc.tm_mon, &utc.tm_mday,
-                  &utc.tm_hour, &utc.tm_min, &utc.tm_sec, &ms) < 6) {
-    return {};
-  }
-  utc.tm_year -= 1900;
-  utc.tm_mon -= 1;
-  return etl::TimePoint(std::chrono::seconds(timegm(&utc)) + std::chrono::milliseconds(ms));
-}
-
 std::string encode(const std::string& part) {
   std::string out;
   Poco::URI::encode(part, "!#$&'()*+,/:;=?@[]", out);
@@ -160,7 +148,9 @@ class GitHubEnrich : public etl::Transform {
     std::map<int64_t, Outcome> outcomes;
     for (const auto& [id, name] : names) {
       auto hit = cache.find(id);
-      bool fresh = hit != cache.end() && now_ - parseIso(hit->second.fetchedAt) < ttl_;
+      bool fresh =
+          hit != cache.end() &&
+          now_ - etl::parseIsoTime(hit->second.fetchedAt).value_or(etl::TimePoint{}) < ttl_;
       if (fresh) {
         ++stats_.hits;
         outcomes[id].state = hit->second.status == "gone" ? Outcome::Gone : Outcome::Ok;
