@@ -203,6 +203,11 @@ class EtlrunApp : public Poco::Util::ServerApplication {
             metrics.gauge("seconds_since_progress", {{"pipeline", r->name()}})
                 .store(std::chrono::duration_cast<std::chrono::seconds>(now - r->lastProgress())
                            .count());
+            if (r->lastCommit() != etl::TimePoint{}) {
+              metrics.gauge("seconds_since_commit", {{"pipeline", r->name()}})
+                  .store(std::chrono::duration_cast<std::chrono::seconds>(now - r->lastCommit())
+                             .count());
+            }
           }
           for (const auto& [key, budget] : http.budgets()) {
             std::size_t bar = key.find('|');

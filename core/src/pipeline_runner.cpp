@@ -376,6 +376,7 @@ void PipelineRunner::runWorker() {
           checkpointFile.save(work.checkpoint);
         }
         progressed();
+        lastCommit_ = services_.clock.now().time_since_epoch().count();
         out.fetch_add(static_cast<int64_t>(work.records.size()));
         dead.fetch_add(static_cast<int64_t>(work.deadLetters.size()));
         for (const auto& letter : work.deadLetters) {

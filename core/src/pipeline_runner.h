@@ -42,6 +42,8 @@ class PipelineRunner {
   std::string failure() const;
   // The last time a batch committed or the source was caught up with nothing in flight.
   TimePoint lastProgress() const { return TimePoint(TimePoint::duration(lastProgress_.load())); }
+  // The last time a batch committed (the epoch when none has yet).
+  TimePoint lastCommit() const { return TimePoint(TimePoint::duration(lastCommit_.load())); }
   const PipelineSpec& spec() const { return spec_; }
 
   // `etlrun dead-letters`, on a runner that is not started: the dead letters its sink keeps for
@@ -85,6 +87,7 @@ class PipelineRunner {
   mutable std::mutex failureMutex_;
   std::string failure_;
   std::atomic<TimePoint::rep> lastProgress_{0};
+  std::atomic<TimePoint::rep> lastCommit_{0};
   void progressed() { lastProgress_ = services_.clock.now().time_since_epoch().count(); }
   std::string sourceFailure_;           // set by the source thread before it closes the queue
   std::string sourceStage_ = "source";  // what the source thread is doing, for its errors

@@ -325,6 +325,7 @@ TEST(GitHubEtlrun, ServesMetricsAndHealthWhileRunning) {
         "# TYPE etlrun_queue_batches gauge\n", "# TYPE etlrun_seconds_since_progress gauge\n",
         "# TYPE etlrun_source_lag_seconds gauge\n",
         "etlrun_seconds_since_progress{pipeline=\"ingest\"} ",
+        "etlrun_seconds_since_commit{pipeline=\"ingest\"} ",
         "# TYPE etlrun_http_budget_remaining gauge\n",
         "etlrun_http_budget_remaining{host=\"127.0.0.1\",credential=\"anon\"} ",
         "# TYPE etlrun_batch_write_seconds histogram\n",
