@@ -36,8 +36,6 @@ ProgressMeter::ProgressMeter(Metrics& metrics, std::string pipeline)
       in_(metrics.counter(pipeline_ + ".records_in")),
       out_(metrics.counter(pipeline_ + ".records_out")),
       dead_(metrics.counter(pipeline_ + ".dead_letters")),
-      filesDone_(metrics.counter(pipeline_ + ".files_done")),
-      filesTotal_(metrics.gauge("files_total", {{"pipeline", pipeline_}})),
       started_(std::chrono::steady_clock::now()),
       last_(started_) {}
 
@@ -49,7 +47,14 @@ std::string ProgressMeter::line(bool named) {
                      thousands(static_cast<int64_t>((in - lastIn_) / window)) + "/s), " +
                      thousands(out_.load()) + " written, " + thousands(dead_.load()) +
                      " dead letters";
-  int64_t total = filesTotal_.load(), done = filesDone_.load();
+  // Files only for sources that count them (not created here for the others).
+  auto values = metrics_.snapshot();
+  auto value = [&](const std::string& name) {
+    auto it = values.find(name);
+    return it == values.end() ? int64_t{0} : it->second;
+  };
+  int64_t total = value(labeledName("files_total", {{"pipeline", pipeline_}}));
+  int64_t done = value(pipeline_ + ".files_done");
   if (total > 0) {
     text += ", files " + std::to_string(done) + "/" + std::to_string(total);
     double elapsed = std::chrono::duration<double>(now - started_).count();

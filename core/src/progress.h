@@ -20,7 +20,7 @@ class ProgressMeter {
  private:
   Metrics& metrics_;
   std::string pipeline_;
-  std::atomic<int64_t>&in_, &out_, &dead_, &filesDone_, &filesTotal_;
+  std::atomic<int64_t>&in_, &out_, &dead_;
   std::chrono::steady_clock::time_point started_, last_;
   int64_t lastIn_ = 0;
 };
