@@ -8,6 +8,7 @@
 // Needs ETLTEST_PG / ETLTEST_PG_URI (scripts/with-postgres.sh sets them; bench/run-ingest.sh
 // does everything).
 #include <libpq-fe.h>
+#include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -104,6 +105,48 @@ double naive(PGconn* conn, const std::vector<std::string>& lines, std::size_t co
   return since(start);
 }
 
+// (s): the embedded store's baseline: plain prepared INSERTs of the raw events (fields read with
+// the same JSON view), one transaction per 2000, WAL and synchronous=FULL as etlrun uses.
+double sqlitePlain(const std::vector<std::string>& lines, const std::string& path) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  auto run = [&](const std::string& sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+      throw std::runtime_error(std::string("sqlite: ") + (error ? error : "?"));
+    }
+  };
+  run("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL");
+  run(etltest::readFile(etltest::sourceDir() +
+                        "/pipelines/github/migrations/sqlite/001_github_tables.sql"));
+  sqlite3_stmt* insert = nullptr;
+  sqlite3_prepare_v2(db,
+                     "INSERT OR IGNORE INTO github_events (event_id, type, actor_id, repo_id, "
+                     "created_at, raw) VALUES (?, ?, ?, ?, ?, ?)",
+                     -1, &insert, nullptr);
+  auto start = Clock::now();
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (i % 2000 == 0) run(i ? "COMMIT; BEGIN" : "BEGIN");
+    etl::Record r("github_events", lines[i]);
+    std::string id = r.get<std::string>("id"), type = r.get<std::string>("type");
+    std::string created = r.find<std::string>("created_at").value_or("");
+    sqlite3_bind_text(insert, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert, 2, type.data(), static_cast<int>(type.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(insert, 3, r.find<int64_t>("actor.id").value_or(0));
+    sqlite3_bind_int64(insert, 4, r.find<int64_t>("repo.id").value_or(0));
+    sqlite3_bind_text(insert, 5, created.data(), static_cast<int>(created.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert, 6, lines[i].data(), static_cast<int>(lines[i].size()), SQLITE_STATIC);
+    sqlite3_step(insert);
+    sqlite3_reset(insert);
+  }
+  run("COMMIT");
+  double seconds = since(start);
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+  return seconds;
+}
+
 struct Run {
   double seconds;
   long peakRssKb;
@@ -178,7 +221,21 @@ int main(int argc, char** argv) {
   std::string stored = one(conn, "SELECT count(*) FROM github_events");
   std::string pushes = one(conn, "SELECT count(*) FROM push_events");
 
+  // The embedded SQLite store: etlrun (the shipped sink) beside plain prepared INSERTs.
+  std::string liteYaml = dir / "bench-sqlite.yaml";
+  std::ofstream(liteYaml) << etltest::githubConnection("sqlite:" + (dir / "etlrun.sqlite"))
+                          << "pipelines:\n  bench:\n    source: {plugin: file, path: \"" << input
+                          << "\", stream: github_events}\n    transforms: [{plugin: "
+                             "push_event_parser}]\n"
+                          << etltest::shippedSink("gharchive.yaml", "backfill")
+                          << "    batch: {max_records: 2000, max_latency: 2s, queue: 4}\n";
+  Run d = etlrun(liteYaml, dir / "state-sqlite", dir / "etlrun-sqlite.log");
+  if (d.exitCode != 0) {
+    std::fprintf(stderr, "etlrun into SQLite failed (exit %d)\n", d.exitCode);
+    return 1;
+  }
   auto lines = etltest::readLines(input);
+  double s = sqlitePlain(lines, dir / "plain.sqlite");
   double b = naive(conn, lines, naiveCount);
   exec(conn, "DROP TABLE bench_naive");
   double a2 = copyRaw(conn, input, "bench_raw");
@@ -205,7 +262,13 @@ int main(int argc, char** argv) {
   double limit = (ra + ra2) / 2;
   std::printf("\nc/a = %.2f (a = mean of a and a': %.0f events/s)   c/a-lz4 = %.2f   c/b = %.1fx\n",
               rc / limit, limit, rc / rLz4, rc / rb);
-  std::printf("etlrun peak RSS: %.1f MiB; stored %s events and %s push events\n",
+  std::printf("etlrun peak RSS: %.1f MiB; stored %s events and %s push events\n\n",
               c.peakRssKb / 1024.0, stored.c_str(), pushes.c_str());
+  double rs = row("(s)  SQLite: prepared INSERTs of the events, 2000 a txn", count, s);
+  double rd = row("(d)  etlrun file -> push_event_parser -> sql (SQLite)", count, d.seconds);
+  std::printf(
+      "\nd/s = %.2f (etlrun also stores the push rows, dead letters, checkpoints)   "
+      "etlrun peak RSS: %.1f MiB\n",
+      rd / rs, d.peakRssKb / 1024.0);
   return 0;
 }
