@@ -193,19 +193,16 @@ Lookup lookup(uint64_t identity, const std::string& raw, std::string_view path, 
 Record::Record(std::string stream, std::string raw, std::string key)
     : identity_(nextIdentity++),
       stream_(std::move(stream)),
-      raw_(std::move(raw)),
-      key_(std::move(key)) {
-  reservePadding();
-}
+      raw_(std::make_shared<const std::string>(padded(std::move(raw)))),
+      key_(std::move(key)) {}
 
+// A copy shares the bytes; its own identity keeps the parse cache per object.
 Record::Record(const Record& other)
     : identity_(nextIdentity++),
       stream_(other.stream_),
+      raw_(other.raw_),
       key_(other.key_),
-      metadata_(other.metadata_) {
-  raw_.reserve(other.raw_.size() + kPadding);
-  raw_.assign(other.raw_);
-}
+      metadata_(other.metadata_) {}
 
 Record& Record::operator=(const Record& other) {
   if (this != &other) {
@@ -217,24 +214,30 @@ Record& Record::operator=(const Record& other) {
 
 static_assert(Record::kPadding >= simdjson::SIMDJSON_PADDING, "Record::kPadding is too small");
 
-void Record::reservePadding() {
-  std::size_t wanted = raw_.size() + kPadding;
-  if (raw_.capacity() < wanted) {
-    raw_.reserve(wanted);
-  } else if (raw_.capacity() > 2 * wanted) {
+const std::string& Record::empty() {
+  static const std::string none = padded("");
+  return none;
+}
+
+std::string Record::padded(std::string raw) {
+  std::size_t wanted = raw.size() + kPadding;
+  if (raw.capacity() < wanted) {
+    raw.reserve(wanted);
+  } else if (raw.capacity() > 2 * wanted) {
     // A buffer grown by doubling (getline, appends) would keep up to twice the record's size
     // alive for as long as the record: memory a bounded pipeline does not budget for.
     std::string exact;
     exact.reserve(wanted);
-    exact.assign(raw_);
-    raw_.swap(exact);
+    exact.assign(raw);
+    return exact;
   }
+  return raw;
 }
 
 template <class T>
 T Record::get(std::string_view path) const {
   T out{};
-  switch (lookup(identity_, raw_, path, out)) {
+  switch (lookup(identity_, raw(), path, out)) {
     case Lookup::Found:
       return out;
     case Lookup::Missing:
@@ -248,14 +251,14 @@ T Record::get(std::string_view path) const {
 template <class T>
 std::optional<T> Record::find(std::string_view path) const {
   T out{};
-  if (lookup(identity_, raw_, path, out) == Lookup::Found) return out;
+  if (lookup(identity_, raw(), path, out) == Lookup::Found) return out;
   return std::nullopt;
 }
 
 bool Record::has(std::string_view path) const {
   try {
     simdjson::ondemand::value value;
-    bool found = !parsed(identity_, raw_).at_pointer(toJsonPointer(path)).get(value);
+    bool found = !parsed(identity_, raw()).at_pointer(toJsonPointer(path)).get(value);
     if (!found) parseCache().identity = 0;
     return found;
   } catch (const FieldError&) {
@@ -266,7 +269,7 @@ bool Record::has(std::string_view path) const {
 std::optional<std::string> Record::text(std::string_view path) const {
   try {
     simdjson::ondemand::value value;
-    auto error = parsed(identity_, raw_).at_pointer(toJsonPointer(path)).get(value);
+    auto error = parsed(identity_, raw()).at_pointer(toJsonPointer(path)).get(value);
     if (error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS) {
       parseCache().identity = 0;
       return std::nullopt;
@@ -324,7 +327,7 @@ std::optional<std::size_t> Record::count(std::string_view path) const {
     simdjson::ondemand::value value;
     simdjson::ondemand::json_type type;
     std::size_t n = 0;
-    auto error = parsed(identity_, raw_).at_pointer(toJsonPointer(path)).get(value);
+    auto error = parsed(identity_, raw()).at_pointer(toJsonPointer(path)).get(value);
     if (!error) error = value.type().get(type);
     if (!error && type == simdjson::ondemand::json_type::array) {
       error = value.count_elements().get(n);
@@ -356,7 +359,8 @@ std::optional<std::size_t> Record::count(std::string_view path) const {
 std::string Record::jsonError() const {
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element element;
-  auto error = parser.parse(paddedView(raw_).data(), raw_.size(), false).get(element);
+  const std::string& bytes = raw();
+  auto error = parser.parse(paddedView(bytes).data(), bytes.size(), false).get(element);
   return error ? std::string(simdjson::error_message(error)) : std::string();
 }
 

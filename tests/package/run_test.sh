@@ -17,7 +17,14 @@ trap cleanup EXIT
 deb=$(ls "$work"/out/etlrun_*.deb)
 dpkg-deb -I "$deb" | grep -q 'Depends:.*libpq5' || { echo "FAIL: no library dependencies"; exit 1; }
 if [ "$(id -u)" -eq 0 ]; then
-  dpkg -i "$deb" > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; echo "FAIL: dpkg -i"; exit 1; }
+  # Another package manager may hold dpkg's lock for a moment: wait for it, a little.
+  for attempt in 1 2 3 4 5; do
+    if dpkg -i "$deb" > "$work/dpkg.log" 2>&1; then break; fi
+    if [ "$attempt" = 5 ] || ! grep -qi 'lock' "$work/dpkg.log"; then
+      cat "$work/dpkg.log"; echo "FAIL: dpkg -i"; exit 1
+    fi
+    sleep 3
+  done
   installed=yes
   root=""
   getent passwd etlrun > /dev/null || { echo "FAIL: no etlrun user"; exit 1; }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -39,7 +40,9 @@ class Record {
   void setStream(std::string stream) { stream_ = std::move(stream); }
   const std::string& key() const { return key_; }
   void setKey(std::string key) { key_ = std::move(key); }
-  const std::string& raw() const { return raw_; }
+  // The bytes are immutable and shared: copies of a record (the runner keeps the source's batch
+  // for a retry, dead letters keep their record) cost no copy of them.
+  const std::string& raw() const { return raw_ ? *raw_ : empty(); }
   // Free-form annotations (source file, offset, HTTP ETag ...), never stored by default.
   std::map<std::string, std::string>& metadata() { return metadata_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
@@ -65,12 +68,13 @@ class Record {
   std::string jsonError() const;
 
  private:
-  void reservePadding();
+  static std::string padded(std::string raw);
+  static const std::string& empty();
   // Identifies these bytes for the parse cache: raw_ never changes after construction, and a
   // copy gets a new identity. Several lookups on one record then cost a single parse.
   uint64_t identity_ = 0;
   std::string stream_;
-  std::string raw_;
+  std::shared_ptr<const std::string> raw_;
   std::string key_;
   std::map<std::string, std::string> metadata_;
 };

@@ -126,16 +126,19 @@ PGresult* PgSession::params(const std::string& statement, const std::vector<Para
                statement.substr(0, 60));
 }
 
-void PgSession::copy(const std::string& target, const std::string& options,
-                     const std::string& data) {
+void PgSession::copyStart(const std::string& target, const std::string& options) {
   Result start(check(PQexec(pg_, ("COPY " + target + " FROM STDIN " + options).c_str()),
                      "starting COPY into " + target, PGRES_COPY_IN));
-  // PQputCopyData takes an int length: send large batches in pieces.
-  const std::size_t chunk = 1 << 30;
-  for (std::size_t at = 0; at < data.size(); at += chunk) {
-    int n = static_cast<int>(std::min(chunk, data.size() - at));
-    if (PQputCopyData(pg_, data.data() + at, n) != 1) connectionFailure("sending COPY data");
+}
+
+void PgSession::copyPut(const std::string& data) {
+  if (data.empty()) return;
+  if (PQputCopyData(pg_, data.data(), static_cast<int>(data.size())) != 1) {
+    connectionFailure("sending COPY data");
   }
+}
+
+void PgSession::copyEnd(const std::string& target) {
   if (PQputCopyEnd(pg_, nullptr) != 1) connectionFailure("ending COPY");
   Result end(check(PQgetResult(pg_), "COPY into " + target));
   while (PGresult* extra = PQgetResult(pg_)) PQclear(extra);

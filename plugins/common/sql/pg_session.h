@@ -65,8 +65,11 @@ class PgSession {
   // Text parameters holding a NUL throw DataError: PostgreSQL text cannot store one, and a C
   // string would cut the value there.
   PGresult* params(const std::string& statement, const std::vector<Param>& values);
-  // COPY `target` FROM STDIN with `options`, sending `data`.
-  void copy(const std::string& target, const std::string& options, const std::string& data);
+  // COPY `target` FROM STDIN with `options`: start, send data in pieces (so a batch is never
+  // held whole as COPY text), end.
+  void copyStart(const std::string& target, const std::string& options);
+  void copyPut(const std::string& data);
+  void copyEnd(const std::string& target);
   void rollback();  // if a transaction is open; never throws
 
   // Classifies a failed result: lost connection and transient states -> RetryableError (and a

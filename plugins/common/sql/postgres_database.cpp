@@ -13,6 +13,7 @@ namespace sql {
 namespace {
 
 constexpr long long kSchemaLock = 7283764101LL;  // pg_advisory_lock key for schema changes
+constexpr std::size_t kCopyPiece = 1 << 20;      // COPY data sent at a time
 
 // COPY text format: backslash, newline, carriage return and tab escaped; NULL is \N.
 void copyField(std::string& out, const std::optional<std::string_view>& value) {
@@ -217,20 +218,24 @@ class PostgresDatabase : public Database {
     for (std::size_t i = 0; i < rows.size(); ++i) {
       if (rows[i].empty()) continue;
       const TableSpec& t = options_.tables[i];
+      std::string target = stage(i) + " (" + columnList(t) + ")";
+      session_.copyStart(target, "(FORMAT text)");
+      // In pieces of about 1 MB: memory stays flat whatever the batch holds.
       std::string data;
-      std::size_t bytes = 0;
-      for (const auto& row : rows[i]) {
-        for (const auto& v : row) bytes += (v ? v->size() : 2) + 1;
-      }
-      data.reserve(bytes + bytes / 16);
+      data.reserve(kCopyPiece + kCopyPiece / 4);
       for (const auto& row : rows[i]) {
         for (std::size_t c = 0; c < row.size(); ++c) {
           if (c) data.push_back('\t');
           copyField(data, row[c]);
         }
         data.push_back('\n');
+        if (data.size() >= kCopyPiece) {
+          session_.copyPut(data);
+          data.clear();
+        }
       }
-      session_.copy(stage(i) + " (" + columnList(t) + ")", "(FORMAT text)", data);
+      session_.copyPut(data);
+      session_.copyEnd(target);
       Result r(session_.query(mergeStatement(i)));
       result.stored[i] = r.affected();
     }
