@@ -190,6 +190,56 @@ Lookup lookup(uint64_t identity, const std::string& raw, std::string_view path, 
 
 }  // namespace
 
+namespace {
+
+// The last record fully validated on this thread, kept as a DOM: text() lookups on it that follow
+// (a sink validating a record, then reading its columns) need no second parse.
+struct DomCache {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  uint64_t identity = 0;
+  const char* data = nullptr;
+  std::size_t size = 0;
+};
+
+DomCache& domCache() {
+  thread_local DomCache cache;
+  return cache;
+}
+
+// text() on the DOM: the same rendering as on-demand's, numbers and containers re-serialised
+// (minified), which every database input function reads the same way.
+std::optional<std::string> domText(simdjson::dom::element root, std::string_view path) {
+  simdjson::dom::element value;
+  auto error = root.at_pointer(toJsonPointer(path)).get(value);
+  if (error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS) {
+    return std::nullopt;
+  }
+  if (error == simdjson::INCORRECT_TYPE) {
+    throw FieldError("field '" + std::string(path) + "': a parent is not an object or array");
+  }
+  if (error)
+    throw FieldError("field '" + std::string(path) + "': " + simdjson::error_message(error));
+  switch (value.type()) {
+    case simdjson::dom::element_type::NULL_VALUE:
+      return std::nullopt;
+    case simdjson::dom::element_type::STRING: {
+      std::string_view text = value.get_string().value_unsafe();
+      return std::string(text);
+    }
+    case simdjson::dom::element_type::BOOL:
+      return std::string(value.get_bool().value_unsafe() ? "true" : "false");
+    case simdjson::dom::element_type::INT64:
+      return std::to_string(value.get_int64().value_unsafe());
+    case simdjson::dom::element_type::UINT64:
+      return std::to_string(value.get_uint64().value_unsafe());
+    default:
+      return simdjson::minify(value);
+  }
+}
+
+}  // namespace
+
 Record::Record(std::string stream, std::string raw, std::string key)
     : identity_(nextIdentity++),
       stream_(std::move(stream)),
@@ -267,6 +317,11 @@ bool Record::has(std::string_view path) const {
 }
 
 std::optional<std::string> Record::text(std::string_view path) const {
+  const DomCache& dom = domCache();
+  if (identity_ != 0 && dom.identity == identity_ && dom.data == raw().data() &&
+      dom.size == raw().size()) {
+    return domText(dom.root, path);
+  }
   try {
     simdjson::ondemand::value value;
     auto error = parsed(identity_, raw()).at_pointer(toJsonPointer(path)).get(value);
@@ -357,11 +412,16 @@ std::optional<std::size_t> Record::count(std::string_view path) const {
 }
 
 std::string Record::jsonError() const {
-  thread_local simdjson::dom::parser parser;
-  simdjson::dom::element element;
+  DomCache& cache = domCache();
+  cache.identity = 0;
   const std::string& bytes = raw();
-  auto error = parser.parse(paddedView(bytes).data(), bytes.size(), false).get(element);
-  return error ? std::string(simdjson::error_message(error)) : std::string();
+  auto error = cache.parser.parse(paddedView(bytes).data(), bytes.size(), false).get(cache.root);
+  if (error) return std::string(simdjson::error_message(error));
+  // A record without padding was parsed from a reused scratch buffer: never cache that.
+  if (bytes.capacity() - bytes.size() >= simdjson::SIMDJSON_PADDING) {
+    cache.identity = identity_, cache.data = bytes.data(), cache.size = bytes.size();
+  }
+  return {};
 }
 
 template int64_t Record::get<int64_t>(std::string_view) const;

@@ -146,4 +146,26 @@ TEST(Record, NeverKeepsAnOversizedBuffer) {
   EXPECT_EQ(r.get<int64_t>("actor.id"), 71354125);
 }
 
+TEST(RecordText, TheValidatedDocumentAnswersAsTheLazyViewDoes) {
+  const std::string json =
+      R"({"s":"a\"b\u00e9\n","i":-42,"u":18446744073709551615,"d":1.5,"t":true,"f":false,)"
+      R"("n":null,"o":{"k":[1,{"x":"y"}]},"a":[10,20],"e":"","big":12345678901234})";
+  const char* paths[] = {"s",     "i",       "u",   "d", "t",   "f",       "n",
+                         "o.k.0", "o.k.1.x", "a.1", "e", "big", "missing", "a.9"};
+  etl::Record lazy("r", json), validated("r", json);
+  ASSERT_EQ(validated.jsonError(), "");
+  for (const char* path : paths) {
+    EXPECT_EQ(validated.text(path), lazy.text(path)) << path;
+  }
+  // Containers come back as JSON either way: the same values, whitespace aside.
+  EXPECT_EQ(*validated.text("o"), R"({"k":[1,{"x":"y"}]})");
+  EXPECT_EQ(*lazy.text("a"), "[10,20]");
+  EXPECT_EQ(*validated.text("a"), "[10,20]");
+  EXPECT_THROW(validated.text("s.x"), etl::FieldError);
+  // Another record on the same thread does not read the cached document.
+  etl::Record other("r", R"({"s":"other"})");
+  EXPECT_EQ(*other.text("s"), "other");
+  EXPECT_EQ(*validated.text("s"), "a\"b\u00e9\n");
+}
+
 }  // namespace

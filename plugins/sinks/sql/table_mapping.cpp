@@ -226,6 +226,13 @@ bool matches(const TableMapping& table, const etl::Record& record) {
 
 sql::Row rowOf(const TableMapping& table, const etl::Record& record, const std::string& now,
                std::deque<std::string>& storage) {
+  // Validate first: the validated document then serves every path below (one parse a record).
+  for (const auto& s : table.sources) {
+    if (!s.validateJson) continue;
+    std::string invalid = record.jsonError();
+    if (!invalid.empty()) throw etl::FieldError("invalid JSON: " + invalid);
+    break;
+  }
   sql::Row row;
   row.reserve(table.sources.size());
   for (std::size_t i = 0; i < table.sources.size(); ++i) {
@@ -243,11 +250,7 @@ sql::Row rowOf(const TableMapping& table, const etl::Record& record, const std::
         }
         break;
       case ColumnSource::Kind::Record:
-        if (s.validateJson) {
-          std::string invalid = record.jsonError();
-          if (!invalid.empty()) throw etl::FieldError("invalid JSON: " + invalid);
-        }
-        value = record.raw();
+        value = record.raw();  // validated above when its column is json/jsonb
         break;
       case ColumnSource::Kind::Key:
         if (!record.key().empty()) value = record.key();
