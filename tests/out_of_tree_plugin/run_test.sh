@@ -19,7 +19,8 @@ pipelines:
     sink: {plugin: type_count, path: "$work/counts.txt"}
 YAML
 # The installed etlrun finds its bundled plugins itself; --plugin-path adds the new one.
-"$work/prefix/bin/etlrun" --plugin-path="$(dirname "$plugin")" plugins | grep -q '^type_count  *sink' \
+listed=$("$work/prefix/bin/etlrun" --plugin-path="$(dirname "$plugin")" plugins)
+grep -q '^type_count  *sink' <<< "$listed" \
   || { echo "FAIL: installed etlrun does not list the plugin"; exit 1; }
 "$work/prefix/bin/etlrun" --once --state-dir="$work/state" --plugin-path="$(dirname "$plugin")" "$work/p.yaml"
 grep -qx 'PushEvent 109' "$work/counts.txt" || { echo "FAIL: unexpected counts"; cat "$work/counts.txt"; exit 1; }

@@ -15,7 +15,10 @@ trap cleanup EXIT
 (cd "$build_dir" && cpack -G DEB -B "$work/out" > "$work/cpack.log" 2>&1) \
   || { cat "$work/cpack.log"; echo "FAIL: cpack"; exit 1; }
 deb=$(ls "$work"/out/etlrun_*.deb)
-dpkg-deb -I "$deb" | grep -q 'Depends:.*libpq5' || { echo "FAIL: no library dependencies"; exit 1; }
+# (Into a variable first: with pipefail, grep -q closing the pipe early would fail dpkg-deb.)
+control=$(dpkg-deb -I "$deb")
+grep -q 'Depends:.*libpq5' <<< "$control" \
+  || { echo "$control"; echo "FAIL: no library dependencies"; exit 1; }
 if [ "$(id -u)" -eq 0 ]; then
   # Another package manager may hold dpkg's lock for a moment: wait for it, a little.
   for attempt in 1 2 3 4 5; do
