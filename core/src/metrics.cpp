@@ -100,6 +100,25 @@ std::map<std::string, int64_t> Metrics::snapshot() const {
   return out;
 }
 
+std::map<std::string, int64_t> Metrics::snapshotOf(const std::string& pipeline) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::map<std::string, int64_t> out;
+  for (const auto& [key, e] : entries_) {
+    if (!e.value) continue;
+    Labels others;
+    bool mine = false;
+    for (const auto& label : e.labels) {
+      if (label.first == "pipeline") {
+        mine = label.second == pipeline;
+      } else {
+        others.push_back(label);
+      }
+    }
+    if (mine) out[e.name + labelText(others)] = e.value->load();
+  }
+  return out;
+}
+
 std::string Metrics::prometheus() const {
   // One family per name and kind, its samples together after one # TYPE line.
   std::map<std::string, std::vector<std::string>> families;

@@ -319,25 +319,7 @@ void PipelineRunner::runWorker() {
     double seconds = std::chrono::duration<double>(now - lastReport).count();
     if (!final && seconds < 10) return;
     std::string line = "progress: " + meter.line(false);
-    std::string mine = "pipeline=\"" + spec_.name + "\"";
-    for (const auto& [name, value] : services_.metrics.snapshot()) {
-      std::string shortName;
-      if (name.rfind(spec_.name + ".", 0) == 0) {
-        shortName = name.substr(spec_.name.size() + 1);
-      } else if (name.find(mine) != std::string::npos) {
-        // A labeled metric of this pipeline, its other labels kept: rows_stored{table="t"}.
-        shortName = name;
-        shortName.erase(shortName.find(mine), mine.size());
-        for (const auto& [from, to] : {std::pair<std::string, std::string>{"{,", "{"},
-                                       {",}", "}"},
-                                       {",,", ","},
-                                       {"{}", ""}}) {
-          std::size_t at = shortName.find(from);
-          if (at != std::string::npos) shortName.replace(at, from.size(), to);
-        }
-      } else {
-        continue;
-      }
+    for (const auto& [shortName, value] : services_.metrics.snapshotOf(spec_.name)) {
       if (shortName == "records_in" || shortName == "records_out" || shortName == "dead_letters" ||
           shortName == "files_done" || shortName == "files_total")
         continue;

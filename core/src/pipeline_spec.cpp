@@ -648,7 +648,6 @@ PipelineFile loadPipelineFile(const std::string& path, PluginLoader& loader, con
         named[name] = connection;
       }
     }
-    for (const auto& [name, c] : named) file.connections[name] = c.uri;
     v.setConnections(std::move(named));
   }
   v.mapKeys(

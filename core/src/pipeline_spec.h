@@ -54,7 +54,6 @@ struct PipelineSpec {
 struct PipelineFile {
   std::string path;
   std::string stateDir = ".etlrun";
-  std::map<std::string, std::string> connections;  // name -> URI, declared once per file
   std::vector<PipelineSpec> pipelines;
 };
 

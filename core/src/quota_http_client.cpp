@@ -15,7 +15,6 @@
 
 #include <cmath>
 #include <optional>
-#include <random>
 #include <sstream>
 
 #include "etl/errors.h"

@@ -116,12 +116,29 @@ std::atomic<uint64_t> nextIdentity{1};
 // several fields of one record (a transform reading five fields) share the structural index of
 // a single parse. Any lookup that does not end cleanly drops the entry: simdjson does not promise
 // a document is reusable after an error.
-struct ParseCache {
-  simdjson::ondemand::parser parser;
-  simdjson::ondemand::document doc;
+// Which record a thread-local parse belongs to: its identity and the bytes it was parsed from.
+struct CachedFor {
   uint64_t identity = 0;
   const char* data = nullptr;
   std::size_t size = 0;
+
+  bool is(uint64_t id, const std::string& raw) const {
+    return id != 0 && identity == id && data == raw.data() && size == raw.size();
+  }
+  // A record without padding was parsed from a reused scratch buffer: never cache that.
+  void set(uint64_t id, const std::string& raw) {
+    identity = 0;
+    if (raw.capacity() - raw.size() >= simdjson::SIMDJSON_PADDING) {
+      identity = id, data = raw.data(), size = raw.size();
+    }
+  }
+  void clear() { identity = 0; }
+};
+
+struct ParseCache {
+  simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc;
+  CachedFor key;
 };
 
 ParseCache& parseCache() {
@@ -131,17 +148,13 @@ ParseCache& parseCache() {
 
 simdjson::ondemand::document& parsed(uint64_t identity, const std::string& raw) {
   ParseCache& cache = parseCache();
-  if (identity != 0 && cache.identity == identity && cache.data == raw.data() &&
-      cache.size == raw.size()) {
+  if (cache.key.is(identity, raw)) {
     return cache.doc;
   }
-  cache.identity = 0;
+  cache.key.clear();
   auto error = cache.parser.iterate(paddedView(raw)).get(cache.doc);
   if (error) throw FieldError("invalid JSON: " + std::string(simdjson::error_message(error)));
-  // A record without padding was parsed from a reused scratch buffer: never cache that.
-  if (raw.capacity() - raw.size() >= simdjson::SIMDJSON_PADDING) {
-    cache.identity = identity, cache.data = raw.data(), cache.size = raw.size();
-  }
+  cache.key.set(identity, raw);
   return cache.doc;
 }
 
@@ -180,10 +193,10 @@ template <class T>
 Lookup lookup(uint64_t identity, const std::string& raw, std::string_view path, T& out) {
   try {
     Lookup result = lookupValue(identity, raw, path, out);
-    if (result != Lookup::Found) parseCache().identity = 0;
+    if (result != Lookup::Found) parseCache().key.clear();
     return result;
   } catch (...) {
-    parseCache().identity = 0;
+    parseCache().key.clear();
     throw;
   }
 }
@@ -197,9 +210,7 @@ namespace {
 struct DomCache {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
-  uint64_t identity = 0;
-  const char* data = nullptr;
-  std::size_t size = 0;
+  CachedFor key;
 };
 
 DomCache& domCache() {
@@ -309,7 +320,7 @@ bool Record::has(std::string_view path) const {
   try {
     simdjson::ondemand::value value;
     bool found = !parsed(identity_, raw()).at_pointer(toJsonPointer(path)).get(value);
-    if (!found) parseCache().identity = 0;
+    if (!found) parseCache().key.clear();
     return found;
   } catch (const FieldError&) {
     return false;
@@ -318,15 +329,14 @@ bool Record::has(std::string_view path) const {
 
 std::optional<std::string> Record::text(std::string_view path) const {
   const DomCache& dom = domCache();
-  if (identity_ != 0 && dom.identity == identity_ && dom.data == raw().data() &&
-      dom.size == raw().size()) {
+  if (dom.key.is(identity_, raw())) {
     return domText(dom.root, path);
   }
   try {
     simdjson::ondemand::value value;
     auto error = parsed(identity_, raw()).at_pointer(toJsonPointer(path)).get(value);
     if (error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS) {
-      parseCache().identity = 0;
+      parseCache().key.clear();
       return std::nullopt;
     }
     if (error == simdjson::INCORRECT_TYPE) {
@@ -339,7 +349,7 @@ std::optional<std::string> Record::text(std::string_view path) const {
     if (!error) {
       switch (type) {
         case simdjson::ondemand::json_type::null:
-          parseCache().identity = 0;
+          parseCache().key.clear();
           return std::nullopt;
         case simdjson::ondemand::json_type::string:
           error = value.get_string().get(view);
@@ -372,7 +382,7 @@ std::optional<std::string> Record::text(std::string_view path) const {
     out.assign(view.data(), view.size());
     return out;
   } catch (...) {
-    parseCache().identity = 0;
+    parseCache().key.clear();
     throw;
   }
 }
@@ -394,11 +404,11 @@ std::optional<std::size_t> Record::count(std::string_view path) const {
         ++n;
       }
     } else if (!error) {
-      parseCache().identity = 0;
+      parseCache().key.clear();
       return std::nullopt;
     }
     if (error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS) {
-      parseCache().identity = 0;
+      parseCache().key.clear();
       return std::nullopt;
     }
     if (error) {
@@ -406,21 +416,18 @@ std::optional<std::size_t> Record::count(std::string_view path) const {
     }
     return n;
   } catch (...) {
-    parseCache().identity = 0;
+    parseCache().key.clear();
     throw;
   }
 }
 
 std::string Record::jsonError() const {
   DomCache& cache = domCache();
-  cache.identity = 0;
+  cache.key.clear();
   const std::string& bytes = raw();
   auto error = cache.parser.parse(paddedView(bytes).data(), bytes.size(), false).get(cache.root);
   if (error) return std::string(simdjson::error_message(error));
-  // A record without padding was parsed from a reused scratch buffer: never cache that.
-  if (bytes.capacity() - bytes.size() >= simdjson::SIMDJSON_PADDING) {
-    cache.identity = identity_, cache.data = bytes.data(), cache.size = bytes.size();
-  }
+  cache.key.set(identity_, bytes);
   return {};
 }
 

@@ -47,6 +47,8 @@ class Metrics {
   // Counter and gauge values by display name ("ingest.retries", "rows_stored{pipeline="ingest",
   // table="t"}"), sorted.
   std::map<std::string, int64_t> snapshot() const;
+  // The counters and gauges of one pipeline, named without it: "retries", "rows_stored{table="t"}".
+  std::map<std::string, int64_t> snapshotOf(const std::string& pipeline) const;
   // Prometheus text exposition format, with # TYPE lines.
   std::string prometheus() const;
 

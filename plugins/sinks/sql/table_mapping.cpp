@@ -216,6 +216,13 @@ std::vector<TableMapping> parseTables(const etl::Config& config, const std::stri
   return tables;
 }
 
+bool validates(const TableMapping& table) {
+  for (const auto& s : table.sources) {
+    if (s.validateJson) return true;
+  }
+  return false;
+}
+
 bool matches(const TableMapping& table, const etl::Record& record) {
   for (const auto& [field, accepted] : table.where) {
     auto value = record.text(field);
@@ -226,13 +233,6 @@ bool matches(const TableMapping& table, const etl::Record& record) {
 
 sql::Row rowOf(const TableMapping& table, const etl::Record& record, const std::string& now,
                std::deque<std::string>& storage) {
-  // Validate first: the validated document then serves every path below (one parse a record).
-  for (const auto& s : table.sources) {
-    if (!s.validateJson) continue;
-    std::string invalid = record.jsonError();
-    if (!invalid.empty()) throw etl::FieldError("invalid JSON: " + invalid);
-    break;
-  }
   sql::Row row;
   row.reserve(table.sources.size());
   for (std::size_t i = 0; i < table.sources.size(); ++i) {
@@ -250,7 +250,7 @@ sql::Row rowOf(const TableMapping& table, const etl::Record& record, const std::
         }
         break;
       case ColumnSource::Kind::Record:
-        value = record.raw();  // validated above when its column is json/jsonb
+        value = record.raw();  // validated by the caller when its column is json/jsonb (validates)
         break;
       case ColumnSource::Kind::Key:
         if (!record.key().empty()) value = record.key();

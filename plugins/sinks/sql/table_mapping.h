@@ -35,13 +35,16 @@ struct TableMapping {
 // Throws std::runtime_error ("file:line:column: ...") for a mistake in `config`'s `key`.
 std::vector<TableMapping> parseTables(const etl::Config& config, const std::string& key);
 
+// Whether the table stores a whole record in a json/jsonb column: such records are validated whole
+// (Record::jsonError) before matches() and rowOf(), which then read the validated document.
+bool validates(const TableMapping& table);
+
 // Whether `record` passes the table's `where` (throws etl::FieldError for unreadable JSON).
 bool matches(const TableMapping& table, const etl::Record& record);
 
 // The table's row for `record`; `now` is the load time (ISO 8601 UTC). Values view `record`,
 // `now`, the mapping, or strings appended to `storage`, which must outlive the row. Throws
-// etl::FieldError naming the path of a required value that is missing or null, or why the JSON
-// is invalid.
+// etl::FieldError naming the path of a required value that is missing or null.
 sql::Row rowOf(const TableMapping& table, const etl::Record& record, const std::string& now,
                std::deque<std::string>& storage);
 
