@@ -63,23 +63,30 @@ std::string scalarSchema(const ConfigField& f) {
   return "{}";
 }
 
-// {"type":"object","properties":{...},"required":[...],"additionalProperties":false}
-std::string objectSchema(const ConfigField* fields, const std::string& extraProperties,
-                         std::vector<std::string> required, const std::string& description) {
-  std::string properties = extraProperties;
+// "key":{schema},... for `fields`; required keys are appended to `required`.
+std::string properties(const ConfigField* fields, std::vector<std::string>& required) {
+  std::string out;
   for (const ConfigField* f = fields; f && f->key; ++f) {
     std::string field = scalarSchema(*f);
     std::string doc = f->description ? f->description : "";
     if (!doc.empty())
       field.insert(1, R"("description":)" + quoted(doc) + (field.size() > 2 ? "," : ""));
-    properties += (properties.empty() ? "" : ",") + quoted(f->key) + ":" + field;
+    out += (out.empty() ? "" : ",") + quoted(f->key) + ":" + field;
     if (f->required) required.push_back(f->key);
   }
+  return out;
+}
+
+// {"type":"object","properties":{...},"required":[...],"additionalProperties":false}
+std::string objectSchema(const ConfigField* fields, const std::string& extraProperties,
+                         std::vector<std::string> required, const std::string& description) {
+  std::string own = properties(fields, required);
+  std::string all = extraProperties + (extraProperties.empty() || own.empty() ? "" : ",") + own;
   std::string list;
   for (const auto& r : required) list += (list.empty() ? "" : ",") + quoted(r);
   return R"({"type":"object",)" +
          (description.empty() ? "" : R"("description":)" + quoted(description) + ",") +
-         R"("properties":{)" + properties + R"(},"required":[)" + list +
+         R"("properties":{)" + all + R"(},"required":[)" + list +
          R"(],"additionalProperties":false})";
 }
 
@@ -96,8 +103,12 @@ std::string pipelineJsonSchema(PluginLoader& loader) {
       continue;  // a refused plugin cannot be used in a pipeline either
     }
     std::string id = "plugin_" + name;
+    std::string core = R"("plugin":{"const":)" + quoted(name) + "}";
+    // The core's own keys of a sink block, beside the plugin's.
+    std::vector<std::string> none;
+    if (d->kind == Kind::Sink) core += "," + properties(sinkKeys(), none);
     definitions += (definitions.empty() ? "" : ",") + quoted(id) + ":" +
-                   objectSchema(d->schema, R"("plugin":{"const":)" + quoted(name) + "}", {"plugin"},
+                   objectSchema(d->schema, core, {"plugin"},
                                 std::string(d->description ? d->description : "") + " (" +
                                     kindName(d->kind) + " " + (d->version ? d->version : "") + ")");
     byKind[d->kind].push_back(id);

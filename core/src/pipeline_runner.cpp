@@ -1,9 +1,12 @@
 #include "pipeline_runner.h"
 
+#include <algorithm>
+#include <condition_variable>
 #include <random>
 #include <set>
 
 #include "bounded_queue.h"
+#include "commit_order.h"
 #include "progress.h"
 #include "state_files.h"
 
@@ -58,7 +61,27 @@ PipelineRunner::PipelineRunner(const PipelineSpec& spec, Services services)
   for (const auto& t : spec_.transforms) {
     transforms_.emplace_back(t.name, create<Transform>(t, contextFor(t)));
   }
-  sink_ = create<Sink>(spec_.sink, contextFor(spec_.sink));
+  sinks_.push_back(create<Sink>(spec_.sink, contextFor(spec_.sink)));
+  // Writers: as many as asked for, or as the machine suggests (the database does the work of
+  // each on a core of its own), never more than the sink can commit in order.
+  std::size_t most = std::max<std::size_t>(1, sink().maxWriters());
+  std::size_t writers = spec_.sink.writers;
+  bool readsSinkOutput = std::any_of(transforms_.begin(), transforms_.end(),
+                                     [](const auto& t) { return t.second->readsSinkOutput(); });
+  if (writers == 0 && readsSinkOutput) {
+    writers = 1;  // its next batch needs the last one committed
+  } else if (writers == 0) {
+    writers = std::min(most, std::clamp<std::size_t>(std::thread::hardware_concurrency(), 2, 8));
+  } else if (writers > most) {
+    throw std::runtime_error("pipeline '" + spec_.name + "', plugin '" + spec_.sink.name +
+                             "': writers: " + std::to_string(writers) + ", but this sink can " +
+                             (most == 1 ? "only write one batch at a time"
+                                        : "write at most " + std::to_string(most) + " at once") +
+                             " here; lower writers, or leave it out to let etlrun choose");
+  }
+  while (sinks_.size() < writers) {
+    sinks_.push_back(create<Sink>(spec_.sink, contextFor(spec_.sink)));
+  }
 }
 
 PipelineRunner::~PipelineRunner() {
@@ -146,12 +169,12 @@ void PipelineRunner::runSource() {
   sourceStage_ = "source '" + spec_.source.name + "'";
   std::string checkpoint;
   try {
-    if (sink_->commitsCheckpoints()) {
+    if (sink().commitsCheckpoints()) {
       sourceStage_ = "sink '" + spec_.sink.name + "' (reading the checkpoint)";
       TimePoint since{};
       for (int attempt = 1;; ++attempt) {
         try {
-          checkpoint = sink_->committedCheckpoint();
+          checkpoint = sink().committedCheckpoint();
           break;
         } catch (const RetryableError& e) {
           if (!backoff("reading the checkpoint", e, attempt, e.notBefore(), since)) return;
@@ -165,8 +188,8 @@ void PipelineRunner::runSource() {
   } catch (const CheckpointError& e) {
     // Where the checkpoint lives (asked now: a sink knows once it has connected).
     Sink::CheckpointLocation location;
-    if (sink_->commitsCheckpoints()) {
-      location = sink_->checkpointLocation();
+    if (sink().commitsCheckpoints()) {
+      location = sink().checkpointLocation();
     } else {
       std::string path = CheckpointFile(services_.stateDir, spec_.name).path();
       location = {path, "delete " + path};
@@ -254,14 +277,14 @@ void PipelineRunner::collectDeadLetters(Batch& pending, std::size_t from) {
 }
 
 std::vector<StoredDeadLetter> PipelineRunner::deadLetters(DeadLetterFilter filter) {
-  if (!sink_->storesDeadLetters()) {
+  if (!sink().storesDeadLetters()) {
     throw std::runtime_error("sink '" + spec_.sink.name + "' keeps no dead letters: pipeline '" +
                              spec_.name + "' writes them to " +
                              DeadLetterFile(services_.stateDir, spec_.name).path() +
                              " (JSON lines)");
   }
   filter.pipeline = spec_.name;
-  return sink_->deadLetters(filter);
+  return sink().deadLetters(filter);
 }
 
 PipelineRunner::Replay PipelineRunner::replay(DeadLetterFilter filter) {
@@ -283,7 +306,10 @@ PipelineRunner::Replay PipelineRunner::replay(DeadLetterFilter filter) {
         batch.deadLetters[i].plugin = name;
       }
     }
-    sink_->write(batch);  // no checkpoint: nothing about the source moves
+    CommitOrder order;  // one batch at a time: its turn is now
+    CommitOrder::Turn turn(order, 1);
+    batch.turn = &turn;
+    sink().write(batch);  // no checkpoint: nothing about the source moves
     std::set<std::pair<std::string, std::string>> failing;
     for (const auto& d : batch.deadLetters) failing.emplace(d.record.stream(), d.record.raw());
     std::vector<int64_t> done;
@@ -291,7 +317,7 @@ PipelineRunner::Replay PipelineRunner::replay(DeadLetterFilter filter) {
       if (!failing.count({l.stream, l.record})) done.push_back(l.id);
     }
     result.replayed += letters.size();
-    result.removed += sink_->removeDeadLetters(done);
+    result.removed += sink().removeDeadLetters(done);
     result.stillDead += letters.size() - done.size();
   }
   return result;
@@ -300,96 +326,237 @@ PipelineRunner::Replay PipelineRunner::replay(DeadLetterFilter filter) {
 std::size_t PipelineRunner::purge(DeadLetterFilter filter) {
   std::vector<int64_t> ids;
   for (const auto& l : deadLetters(filter)) ids.push_back(l.id);
-  return sink_->removeDeadLetters(ids);
+  return sink().removeDeadLetters(ids);
 }
 
-void PipelineRunner::runWorker() {
-  CheckpointFile checkpointFile(services_.stateDir, spec_.name);
-  DeadLetterFile deadLetterFile(services_.stateDir, spec_.name);
-  auto& out = services_.metrics.counter(spec_.name + ".records_out");
-  auto& writeLatency = services_.metrics.histogram("batch_write", {{"pipeline", spec_.name}});
-  auto& depth = services_.metrics.gauge("queue_batches", {{"pipeline", spec_.name}});
-  std::map<std::string, int64_t> written;  // per stream, for etlrun_stream_records_total
-  auto& dead = services_.metrics.counter(spec_.name + ".dead_letters");
+// A transformed batch on its way to a writer, numbered in reading order.
+struct PipelineRunner::Job {
+  uint64_t seq = 0;
+  Batch batch;
+};
+
+// What follows a batch's commit, in batch order: metrics, the core's dead-letter and checkpoint
+// files (for sinks that keep neither), progress; and the order the writers commit in.
+struct PipelineRunner::Committer {
+  explicit Committer(PipelineRunner& runner)
+      : runner(runner),
+        spec(runner.spec_),
+        metrics(runner.services_.metrics),
+        checkpointFile(runner.services_.stateDir, spec.name),
+        deadLetterFile(runner.services_.stateDir, spec.name),
+        out(metrics.counter(spec.name + ".records_out")),
+        dead(metrics.counter(spec.name + ".dead_letters")),
+        writeLatency(metrics.histogram("batch_write", {{"pipeline", spec.name}})),
+        meter(metrics, spec.name),
+        lastReport(Clock_::now()),
+        order(&metrics.counter("commit_yields", {{"pipeline", spec.name}})) {}
+
+  // Called for batch n only once batches 1..n-1 are through here.
+  void committed(const Batch& work) {
+    Sink& sink = runner.sink();
+    if (!sink.storesDeadLetters()) deadLetterFile.append(work.deadLetters);
+    if (!sink.commitsCheckpoints() && !work.checkpoint.empty()) {
+      checkpointFile.save(work.checkpoint);
+    }
+    runner.progressed();
+    runner.lastCommit_ = runner.services_.clock.now().time_since_epoch().count();
+    out.fetch_add(static_cast<int64_t>(work.records.size()));
+    dead.fetch_add(static_cast<int64_t>(work.deadLetters.size()));
+    for (const auto& letter : work.deadLetters) {
+      runner.logger_.warning("dead letter from " + letter.plugin + ": " + letter.reason);
+      metrics
+          .counter("dead_letter_records", {{"pipeline", spec.name},
+                                           {"plugin", letter.plugin},
+                                           {"stream", letter.record.stream()}})
+          .fetch_add(1);
+    }
+    for (const auto& record : work.records) ++written[record.stream()];
+    for (auto& [stream, n] : written) {
+      if (n == 0) continue;
+      metrics.counter("stream_records", {{"pipeline", spec.name}, {"stream", stream}}).fetch_add(n);
+      n = 0;
+    }
+    report(false);
+  }
+
   // Progress every 10 s of real time: long backfills say how far they are and how fast they go.
-  ProgressMeter meter(services_.metrics, spec_.name);
-  auto lastReport = Clock_::now();
-  auto report = [&](bool final) {
+  void report(bool final) {
     auto now = Clock_::now();
     double seconds = std::chrono::duration<double>(now - lastReport).count();
     if (!final && seconds < 10) return;
     std::string line = "progress: " + meter.line(false);
-    for (const auto& [shortName, value] : services_.metrics.snapshotOf(spec_.name)) {
+    for (const auto& [shortName, value] : metrics.snapshotOf(spec.name)) {
       if (shortName == "records_in" || shortName == "records_out" || shortName == "dead_letters" ||
           shortName == "files_done" || shortName == "files_total")
         continue;
       line += ", " + shortName + " " + std::to_string(value);
     }
-    logger_.information(line);
+    runner.logger_.information(line);
     lastReport = now;
-  };
-  while (auto batch = queue_->pop()) {
-    depth.store(static_cast<int64_t>(queue_->size()));
-    TimePoint failingSince{};
-    for (int attempt = 1;; ++attempt) {
-      // Plugins work on a copy so that a retry starts again from the source's batch.
-      Batch work = *batch;
-      std::string stage;
-      try {
-        for (auto& [name, transform] : transforms_) {
-          stage = "transform " + name;
-          std::size_t rejectedBefore = work.deadLetters.size();
-          transform->apply(work);
-          for (std::size_t i = rejectedBefore; i < work.deadLetters.size(); ++i) {
-            work.deadLetters[i].plugin = name;
-          }
-        }
-        stage = "sink " + spec_.sink.name;
+  }
+
+  PipelineRunner& runner;
+  const PipelineSpec& spec;
+  Metrics& metrics;
+  CheckpointFile checkpointFile;
+  DeadLetterFile deadLetterFile;
+  std::atomic<int64_t>& out;
+  std::atomic<int64_t>& dead;
+  Histogram& writeLatency;
+  std::map<std::string, int64_t> written;  // per stream, for etlrun_stream_records_total
+  ProgressMeter meter;
+  Clock_::time_point lastReport;
+  CommitOrder order;
+};
+
+namespace {
+
+// Hands transformed batches from the worker to the next idle writer; holds none itself, so the
+// batches in memory stay bounded by the queue plus one per writer.
+template <class Job>
+class Handoff {
+ public:
+  // Blocks until a writer is idle; false once closed.
+  bool put(Job job) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return closed_ || (idle_ > 0 && !job_); });
+    if (closed_) return false;
+    job_ = std::move(job);
+    changed_.notify_all();
+    return true;
+  }
+  // Blocks until there is a job; nullopt once closed and drained.
+  std::optional<Job> take() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    ++idle_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return closed_ || job_; });
+    --idle_;
+    if (!job_ || discard_) return std::nullopt;
+    std::optional<Job> job = std::move(job_);
+    job_.reset();
+    changed_.notify_all();
+    return job;
+  }
+  // No more jobs; `discard` drops the one not taken yet (on failure).
+  void close(bool discard = false) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+    discard_ = discard_ || discard;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::optional<Job> job_;
+  int idle_ = 0;
+  bool closed_ = false, discard_ = false;
+};
+
+}  // namespace
+
+std::optional<Batch> PipelineRunner::transformed(const Batch& batch) {
+  TimePoint failingSince{};
+  for (int attempt = 1;; ++attempt) {
+    // Transforms work on a copy so that a retry starts again from the source's batch.
+    Batch work = batch;
+    std::string stage;
+    try {
+      for (auto& [name, transform] : transforms_) {
+        stage = "transform " + name;
         std::size_t rejectedBefore = work.deadLetters.size();
-        auto started = std::chrono::steady_clock::now();
-        sink_->write(work);
-        writeLatency.observe(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        transform->apply(work);
         for (std::size_t i = rejectedBefore; i < work.deadLetters.size(); ++i) {
-          if (work.deadLetters[i].plugin.empty()) work.deadLetters[i].plugin = spec_.sink.name;
+          work.deadLetters[i].plugin = name;
         }
-        if (!sink_->storesDeadLetters()) deadLetterFile.append(work.deadLetters);
-        if (!sink_->commitsCheckpoints() && !work.checkpoint.empty()) {
-          checkpointFile.save(work.checkpoint);
-        }
-        progressed();
-        lastCommit_ = services_.clock.now().time_since_epoch().count();
-        out.fetch_add(static_cast<int64_t>(work.records.size()));
-        dead.fetch_add(static_cast<int64_t>(work.deadLetters.size()));
-        for (const auto& letter : work.deadLetters) {
-          logger_.warning("dead letter from " + letter.plugin + ": " + letter.reason);
-          services_.metrics
-              .counter("dead_letter_records", {{"pipeline", spec_.name},
-                                               {"plugin", letter.plugin},
-                                               {"stream", letter.record.stream()}})
-              .fetch_add(1);
-        }
-        for (const auto& record : work.records) {
-          ++written[record.stream()];
-        }
-        for (auto& [stream, n] : written) {
-          if (n == 0) continue;
-          services_.metrics
-              .counter("stream_records", {{"pipeline", spec_.name}, {"stream", stream}})
-              .fetch_add(n);
-          n = 0;
-        }
-        report(false);
-        break;
-      } catch (const RetryableError& e) {
-        // Stopping: not committed; the source resends it on the next start.
-        if (!backoff(stage, e, attempt, e.notBefore(), failingSince)) return;
-      } catch (const std::exception& e) {
-        throw std::runtime_error(stage + ": " + e.what());
       }
+      return work;
+    } catch (const RetryableError& e) {
+      // Stopping: not committed; the source resends it on the next start.
+      if (!backoff(stage, e, attempt, e.notBefore(), failingSince)) return std::nullopt;
+    } catch (const std::exception& e) {
+      throw std::runtime_error(stage + ": " + e.what());
     }
   }
-  report(true);
+}
+
+bool PipelineRunner::writeBatch(Sink& sink, Job& job, Committer& committer) {
+  std::string stage = "sink " + spec_.sink.name;
+  CommitOrder::Turn turn(committer.order, job.seq);
+  TimePoint failingSince{};
+  for (int attempt = 1;; ++attempt) {
+    Batch work = job.batch;  // a retry starts again from the transformed batch
+    work.turn = &turn;
+    try {
+      std::size_t rejectedBefore = work.deadLetters.size();
+      auto started = std::chrono::steady_clock::now();
+      sink.write(work);
+      committer.writeLatency.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      for (std::size_t i = rejectedBefore; i < work.deadLetters.size(); ++i) {
+        if (work.deadLetters[i].plugin.empty()) work.deadLetters[i].plugin = spec_.sink.name;
+      }
+      // A sink with one writer need not have waited; the rest follows in batch order anyway.
+      committer.order.wait(job.seq, {});
+      committer.committed(work);
+      committer.order.committed(job.seq);
+      return true;
+    } catch (const StoppedError&) {
+      return false;  // an earlier batch did not commit, so this one did not either
+    } catch (const RetryableError& e) {
+      if (!backoff(stage, e, attempt, e.notBefore(), failingSince)) {
+        committer.order.stopFrom(job.seq);  // stopping: the batches after it must not commit
+        return false;
+      }
+    } catch (const std::exception& e) {
+      committer.order.stopFrom(job.seq);
+      throw std::runtime_error(stage + ": " + e.what());
+    }
+  }
+}
+
+void PipelineRunner::runWorker() {
+  auto& depth = services_.metrics.gauge("queue_batches", {{"pipeline", spec_.name}});
+  Committer committer(*this);
+  Handoff<Job> handoff;
+  std::vector<std::thread> writers;
+  if (sinks_.size() > 1) {
+    for (auto& sink : sinks_) {
+      writers.emplace_back([this, &sink, &handoff, &committer] {
+        try {
+          while (auto job = handoff.take()) {
+            if (!writeBatch(*sink, *job, committer)) break;
+          }
+        } catch (const std::exception& e) {
+          fail(e.what());
+        }
+        handoff.close(true);  // the worker must not wait for a writer that is gone
+      });
+    }
+  }
+  uint64_t seq = 0;
+  try {
+    while (auto batch = queue_->pop()) {
+      depth.store(static_cast<int64_t>(queue_->size()));
+      std::optional<Batch> work = transformed(*batch);
+      if (!work) break;
+      Job job{++seq, std::move(*work)};
+      if (writers.empty()) {
+        if (!writeBatch(sink(), job, committer)) break;
+      } else if (!handoff.put(std::move(job))) {
+        break;
+      }
+    }
+  } catch (...) {
+    handoff.close(true);
+    committer.order.stopFrom(seq + 1);  // what was handed out before may still commit
+    for (auto& w : writers) w.join();
+    throw;
+  }
+  handoff.close(failed_);
+  for (auto& w : writers) w.join();
+  committer.report(true);
 }
 
 }  // namespace etl

@@ -1,12 +1,15 @@
 // Runs one pipeline: a source thread fills batches (by count or max latency) into a bounded queue;
 // a worker thread applies the transforms and hands each batch to the sink, retrying retryable
-// failures with exponential backoff and jitter, then commits the batch's checkpoint.
+// failures with exponential backoff and jitter, then commits the batch's checkpoint. With
+// `writers: N` (a sink that allows it), N threads each write whole batches through their own sink
+// instance and commit them in batch order (CommitOrder).
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -59,10 +62,19 @@ class PipelineRunner {
   std::size_t purge(DeadLetterFilter filter);
   bool finished() const { return running_ == 0; }
   const std::string& name() const { return spec_.name; }
+  std::size_t writers() const { return sinks_.size(); }
 
  private:
   void runSource();
   void runWorker();
+  struct Job;
+  struct Committer;
+  // Applies the transforms to a copy of `batch`, retrying; nullopt when stopping.
+  std::optional<Batch> transformed(const Batch& batch);
+  // Writes one batch through `sink` until it commits (retrying); false when it will not (stopping,
+  // or an earlier batch did not commit). Throws for a permanent failure.
+  bool writeBatch(Sink& sink, Job& job, Committer& committer);
+  Sink& sink() const { return *sinks_.front(); }
   // Moves the source's dead letters into the batch being filled, stamped with the source's name.
   void collectDeadLetters(Batch& pending, std::size_t from);
   void fail(const std::string& message);
@@ -79,7 +91,7 @@ class PipelineRunner {
   std::vector<std::unique_ptr<Context>> contexts_;
   std::unique_ptr<Source> source_;
   std::vector<std::pair<std::string, std::unique_ptr<Transform>>> transforms_;
-  std::unique_ptr<Sink> sink_;
+  std::vector<std::unique_ptr<Sink>> sinks_;  // one per writer
   struct Queue;
   std::unique_ptr<Queue> queue_;
   std::thread sourceThread_, workerThread_;

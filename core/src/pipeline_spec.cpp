@@ -450,12 +450,21 @@ std::optional<PluginSpec> pluginBlock(Validator& v, PluginLoader& loader, const 
     return std::nullopt;
   }
   std::vector<std::string> keys{"plugin"};
+  if (kind == Kind::Sink) keys.push_back("writers");
   for (const ConfigField* f = d.schema; f && f->key; ++f) keys.push_back(f->key);
   std::size_t errorsBefore = v.errors().size();
   std::set<std::string> given;
   v.mapKeys(node, where + " (plugin '" + spec.name + "')", keys,
             [&](const std::string& key, const YAML::Node& keyNode, const YAML::Node& value) {
               if (key == "plugin") return;
+              if (key == "writers") {
+                const ConfigField& field = *sinkKeys();
+                auto typed = v.typed(value, key, field.type);
+                if (typed && v.withinLimits(value, key, field, *typed)) {
+                  spec.writers = static_cast<std::size_t>(std::get<int64_t>(*typed));
+                }
+                return;
+              }
               given.insert(key);
               const ConfigField* field = d.schema;
               while (field->key != key) ++field;
@@ -527,6 +536,17 @@ const ConfigField kHealthKeys[] = {
      "unhealthy when neither a batch committed nor the source was caught up for this long", "1s",
      nullptr},
     {}};
+
+const ConfigField kSinkKeys[] = {
+    {"writers", Type::Int, false, nullptr,
+     "batches written at once, each by its own connection in its own transaction, committed in "
+     "batch order (for sinks that can; default: from the machine's cores, at least 2)",
+     "1", "64"},
+    {}};
+
+const ConfigField* sinkKeys() {
+  return kSinkKeys;
+}
 
 const ConfigField* healthKeys() {
   return kHealthKeys;

@@ -31,6 +31,7 @@ struct PluginSpec {
   std::string location;  // file:line:column of the block
   const PluginDescriptor* descriptor = nullptr;
   Config config;
+  std::size_t writers = 0;  // a sink's `writers:` (0 = not given: the runner chooses)
 };
 
 struct PipelineSpec {
@@ -81,6 +82,8 @@ std::optional<Millis> parseDuration(const std::string& text);
 const ConfigField* batchKeys();
 const ConfigField* retryKeys();
 const ConfigField* healthKeys();
+// The core's own keys of a sink block (beside `plugin`): `writers`.
+const ConfigField* sinkKeys();
 
 // Edit distance, for "did you mean".
 std::size_t editDistance(const std::string& a, const std::string& b);

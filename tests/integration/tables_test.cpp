@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "claim_queue.h"
+#include "commit_order.h"
 #include "database.h"
 #include "etl/record.h"
 #include "event_generator.h"
@@ -173,8 +174,10 @@ TEST_P(ClaimQueue, ConcurrentClaimersShareNothingAndLeasesExpire) {
     bool finalFailure = i % 100 == 0;  // failed, with no due time: never again
     rows.push_back({id, finalFailure ? "failed" : "pending", std::nullopt, std::nullopt, "x"});
   }
-  database->write({rows}, {}, "setup", "",
-                  [](const sql::Refusal&) { return sql::DeadLetterRow{}; });
+  etl::CommitOrder order;
+  etl::CommitOrder::Turn turn(order, 1);
+  database->write(
+      {rows}, {}, "setup", "", [](const sql::Refusal&) { return sql::DeadLetterRow{}; }, turn);
 
   sql::ClaimSpec spec{"jobs",        "id",     {"id", "payload"}, "status", {"pending", "failed"},
                       "in_progress", "due_at", "claimed_at"};

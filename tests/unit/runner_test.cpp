@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <mutex>
+#include <random>
+#include <set>
 #include <thread>
 
+#include "commit_order.h"
 #include "event_generator.h"
 #include "pipeline_runner.h"
 #include "quota_http_client.h"
@@ -24,6 +27,9 @@ struct Observed {
   std::string openedWith;
   std::vector<std::size_t> batchSizes;
   std::vector<std::string> keys;
+  std::vector<std::string> commits;  // checkpoints in the order ParallelSink committed them
+  std::set<const void*> writerInstances, writerThreads;
+  std::string failAtCheckpoint;  // ParallelSink: a permanent failure writing this batch
   etl::ManualClock* clock = nullptr;
   etl::Millis pollAdvance{0};
   void reset() {
@@ -32,6 +38,10 @@ struct Observed {
     openedWith.clear();
     batchSizes.clear();
     keys.clear();
+    commits.clear();
+    writerInstances.clear();
+    writerThreads.clear();
+    failAtCheckpoint.clear();
     clock = nullptr;
     pollAdvance = etl::Millis(0);
   }
@@ -115,6 +125,36 @@ class ObservingSink : public etl::Sink {
   std::atomic<int64_t>& paused_;
 };
 
+// Commits its own checkpoints and allows 4 writers: each write takes a random time (so batches
+// finish out of order), waits for its turn and "commits"; the order of commits is observed.
+class ParallelSink : public etl::Sink {
+ public:
+  ParallelSink(const etl::Config&, etl::Context&) {}
+  bool commitsCheckpoints() const override { return true; }
+  std::size_t maxWriters() const override { return 4; }
+  void write(etl::Batch& batch) override {
+    std::this_thread::sleep_for(std::chrono::microseconds(random_() % 3000));
+    {
+      std::lock_guard<std::mutex> lock(observed.mutex);
+      observed.writerInstances.insert(this);
+      static thread_local char threadTag;
+      observed.writerThreads.insert(&threadTag);
+      if (observed.failAtCheckpoint == batch.checkpoint) throw std::runtime_error("disk on fire");
+      if (observed.failuresLeft > 0 && random_() % 3 == 0) {
+        --observed.failuresLeft;
+        throw etl::RetryableError("database unreachable");
+      }
+    }
+    EXPECT_TRUE(batch.turn->wait());
+    std::lock_guard<std::mutex> lock(observed.mutex);
+    observed.commits.push_back(batch.checkpoint);
+    for (const auto& r : batch.records) observed.keys.push_back(r.key());
+  }
+
+ private:
+  std::mt19937 random_{std::random_device{}()};
+};
+
 const etl::ConfigField kSourceSchema[] = {{"count", etl::Type::Int, etl::Required, nullptr, ""},
                                           {"size", etl::Type::Int, etl::Optional, "10", ""},
                                           {}};
@@ -146,6 +186,15 @@ const etl::PluginDescriptor kSink{
     [](const etl::Config& c, etl::Context& x) -> etl::Plugin* { return new ObservingSink(c, x); },
     nullptr};
 
+const etl::PluginDescriptor kParallelSink{
+    "parallel",
+    etl::Kind::Sink,
+    "1",
+    "",
+    kNoSchema,
+    [](const etl::Config& c, etl::Context& x) -> etl::Plugin* { return new ParallelSink(c, x); },
+    nullptr};
+
 class RunnerTest : public testing::Test {
  protected:
   void SetUp() override {
@@ -153,6 +202,7 @@ class RunnerTest : public testing::Test {
     loader_.registerBuiltin(kSource);
     loader_.registerBuiltin(kTransform);
     loader_.registerBuiltin(kSink);
+    loader_.registerBuiltin(kParallelSink);
   }
 
   etl::PipelineSpec spec(const std::string& yamlBody) {
@@ -284,6 +334,95 @@ TEST_F(RunnerTest, OnceModeGivesUpByDefaultSoACronJobEnds) {
   runner.start();
   runner.join();
   EXPECT_TRUE(runner.failed());
+}
+
+}  // namespace
+
+namespace {
+
+// The checkpoints committed, as numbers: each must cover exactly the batches committed before it.
+std::vector<int64_t> committedCounts() {
+  std::vector<int64_t> counts;
+  for (const auto& c : observed.commits) counts.push_back(std::stoll(c));
+  return counts;
+}
+
+TEST_F(RunnerTest, ParallelWritersCommitInBatchOrderWhateverOrderTheyFinishIn) {
+  auto s = spec(
+      "    source: {plugin: counting, count: 5000}\n"
+      "    sink: {plugin: parallel, writers: 4}\n"
+      "    batch: {max_records: 50, queue: 2}\n"
+      "    retry: {initial_backoff: 10ms, max_backoff: 20ms}\n");
+  observed.failuresLeft = 10;  // retried while later batches wait for their turn
+  ASSERT_TRUE(run(s, etl::systemClock()));
+  EXPECT_EQ(observed.writerInstances.size(), 4u);
+  EXPECT_EQ(observed.writerThreads.size(), 4u);
+  std::vector<int64_t> counts = committedCounts();
+  ASSERT_EQ(counts.size(), 100u);
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    EXPECT_EQ(counts[i], static_cast<int64_t>((i + 1) * 50)) << "commit " << i << " out of order";
+  }
+  ASSERT_EQ(observed.keys.size(), 5000u);
+  for (std::size_t i = 0; i < observed.keys.size(); ++i) {
+    ASSERT_EQ(observed.keys[i], std::to_string(i));
+  }
+}
+
+TEST_F(RunnerTest, AFailedBatchLetsNoLaterOneCommit) {
+  auto s = spec(
+      "    source: {plugin: counting, count: 5000}\n"
+      "    sink: {plugin: parallel, writers: 4}\n"
+      "    batch: {max_records: 50, queue: 2}\n");
+  observed.failAtCheckpoint = "1000";  // the 20th batch
+  EXPECT_FALSE(run(s, etl::systemClock()));
+  std::vector<int64_t> counts = committedCounts();
+  ASSERT_FALSE(counts.empty());
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    EXPECT_EQ(counts[i], static_cast<int64_t>((i + 1) * 50));
+  }
+  EXPECT_LT(counts.back(), 1000) << "a batch after the failed one committed";
+}
+
+TEST_F(RunnerTest, WritersDefaultFromTheMachineAndAreRefusedAboveWhatTheSinkAllows) {
+  auto automatic =
+      spec("    source: {plugin: counting, count: 10}\n    sink: {plugin: parallel}\n");
+  etl::QuotaHttpClient http(etl::systemClock());
+  etl::Services services{etl::systemClock(), stop_, metrics_, http, dir_.path(), true};
+  etl::PipelineRunner runner(automatic, services);
+  EXPECT_GE(runner.writers(), 2u);
+  EXPECT_LE(runner.writers(), 4u);
+  etl::PipelineRunner single(
+      spec("    source: {plugin: counting, count: 10}\n    sink: {plugin: observing}\n"), services);
+  EXPECT_EQ(single.writers(), 1u);
+  auto tooMany = spec(
+      "    source: {plugin: counting, count: 10}\n    sink: {plugin: observing, writers: 2}\n");
+  try {
+    etl::PipelineRunner refused(tooMany, services);
+    ADD_FAILURE() << "writers: 2 accepted for a sink that writes one batch at a time";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("writers: 2"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CommitOrder, AWaitThatHoldsWhatAnEarlierBatchNeedsYields) {
+  etl::CommitOrder order;
+  order.hold(1, "backend-1");
+  std::vector<std::string> asked;
+  // Batch 2 waits; batch 1 is open and (says the probe) waits for batch 2's lock.
+  bool commit = order.wait(2, [&](const std::vector<std::string>& earlier) {
+    asked = earlier;
+    return true;
+  });
+  EXPECT_FALSE(commit) << "it should have rolled back to let batch 1 go first";
+  EXPECT_EQ(asked, std::vector<std::string>{"backend-1"});
+  std::thread first([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    order.committed(1);
+  });
+  EXPECT_TRUE(order.wait(2, {}));  // after rolling back: waits for batch 1, then commits
+  first.join();
+  order.stopFrom(3);
+  EXPECT_THROW(order.wait(3, {}), etl::StoppedError);
 }
 
 }  // namespace

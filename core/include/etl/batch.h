@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,12 +37,38 @@ struct DeadLetterFilter {
   std::size_t limit = 0;      // 0 = all
 };
 
+// A sink with parallel writers (`writers: N` in its block, see Sink::maxWriters) writes several
+// batches at once, each in its own transaction, and commits them in batch order: the checkpoint a
+// transaction commits then covers only batches that are all committed. The sink calls wait() just
+// before it commits.
+class CommitTurn {
+ public:
+  // `blocking(earlier)` is asked every few milliseconds while this batch waits, with the holders
+  // (see hold()) of the earlier batches still open; returns true when this batch's open
+  // transaction holds what one of them waits for (a row lock): the two would wait for each other.
+  using Blocking = std::function<bool(const std::vector<std::string>& earlier)>;
+
+  // Blocks until every earlier batch has committed; returns true: commit now. Returns false when
+  // `blocking` said so: roll back (releasing what the earlier batch waits for), call wait() again
+  // without `blocking`, then write the batch again. Throws StoppedError when an earlier batch will
+  // not commit (the pipeline failed or is stopping): roll back; the batch is read again later.
+  virtual bool wait(const Blocking& blocking = {}) = 0;
+  // How the other writers see this batch's open transaction (a database backend's process id).
+  virtual void hold(std::string holder) = 0;
+
+ protected:
+  ~CommitTurn() = default;
+};
+
 struct Batch {
   std::vector<Record> records;
   std::vector<DeadLetter> deadLetters;
   // The source's opaque state after the last record of this batch. Committing it means "everything
   // up to here is stored"; on restart the source resumes from it.
   std::string checkpoint;
+  // Set by the runner while a sink writes the batch (never null then); with one writer, wait()
+  // returns at once.
+  CommitTurn* turn = nullptr;
 
   // Moves `record` to the dead letters; the runner stamps the rejecting plugin's name.
   void reject(Record record, std::string reason) {

@@ -38,6 +38,14 @@ class CheckpointError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Thrown by CommitTurn::wait() when the batch must not commit because an earlier one will not
+// (the pipeline failed, or stops while an earlier batch waits to be retried). Roll back and let
+// it pass: the batch is not committed and its records are read again on the next start.
+class StoppedError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Any other exception from a plugin is permanent: the pipeline stops with the message.
 
 }  // namespace etl

@@ -4,9 +4,10 @@
 // once with ETL_PLUGIN; the loader checks the ABI number (a plain C function) before it touches
 // anything else, then reads the descriptor and validates the pipeline's config against the schema.
 //
-// Threads: each pipeline calls its source from one thread and its transforms and sink from
-// another; a plugin instance is never called concurrently. Instances of one plugin in several
-// pipelines are separate objects. Shared services in Context are thread-safe.
+// Threads: each pipeline calls its source from one thread, its transforms from another, and its
+// sink from a third (or, with `writers: N`, from N threads, each with an instance of its own); a
+// plugin instance is never called concurrently. Instances of one plugin in several pipelines (or
+// writers) are separate objects. Shared services in Context are thread-safe.
 #pragma once
 
 #include <Poco/Logger.h>
@@ -26,7 +27,7 @@
 
 // Bumped whenever a change to these headers breaks binary compatibility with built plugins.
 #ifndef ETL_PLUGIN_ABI_VERSION
-#define ETL_PLUGIN_ABI_VERSION 2
+#define ETL_PLUGIN_ABI_VERSION 3
 #endif
 
 namespace etl {
@@ -79,6 +80,10 @@ class Transform : public Plugin {
   // Changes, drops, derives (into other streams) or rejects (batch.reject) records in place.
   // Must not keep references into the batch.
   virtual void apply(Batch& batch) = 0;
+  // True when apply() reads what the pipeline's sink stored for earlier batches (a cache kept in
+  // the same database): with parallel writers those may not be committed yet, so the runner then
+  // writes one batch at a time unless the sink block sets `writers` itself.
+  virtual bool readsSinkOutput() const { return false; }
 };
 
 class Sink : public Plugin {
@@ -90,6 +95,11 @@ class Sink : public Plugin {
   // sink, not its own file, for the checkpoint at start.
   virtual bool commitsCheckpoints() const { return false; }
   virtual std::string committedCheckpoint() { return {}; }
+  // How many instances of this sink may write batches at the same time, each from its own thread
+  // and in its own transaction, committing in batch order through batch.turn (so only a sink that
+  // commits checkpoints can go above 1). The pipeline's sink block sets `writers: N`; without it
+  // the runner picks min(this, a number from the machine).
+  virtual std::size_t maxWriters() const { return 1; }
   // For a sink that commits checkpoints: where this pipeline's checkpoint lives and how an
   // operator resets it, for the message that stops a pipeline on a broken checkpoint.
   struct CheckpointLocation {

@@ -76,11 +76,15 @@ class Database {
   // The stored dead letters `filter` selects, by id; and their removal (returns how many).
   virtual std::vector<etl::StoredDeadLetter> deadLetters(const etl::DeadLetterFilter& filter) = 0;
   virtual std::size_t removeDeadLetters(const std::vector<int64_t>& ids) = 0;
-  // `rows[i]` are rows of tables[i]. `letterFor` turns a refused row into its dead letter.
+  // How many connections may write batches at once (committing in order through `turn`).
+  virtual std::size_t maxWriters() const = 0;
+  // `rows[i]` are rows of tables[i]. `letterFor` turns a refused row into its dead letter. The
+  // transaction commits when `turn` says it is this batch's turn.
   virtual WriteResult write(const std::vector<std::vector<Row>>& rows,
                             const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
                             const std::string& checkpoint,
-                            const std::function<DeadLetterRow(const Refusal&)>& letterFor) = 0;
+                            const std::function<DeadLetterRow(const Refusal&)>& letterFor,
+                            etl::CommitTurn& turn) = 0;
 };
 
 // The database a URI names: "sqlite:PATH" (relative paths under options.stateDir), anything else

@@ -175,7 +175,7 @@ PGresult* PgSession::check(PGresult* result, const std::string& what, ExecStatus
     connectionFailure(what + " (" + message + ")");
   }
   if (state.rfind("22", 0) == 0 || state.rfind("23", 0) == 0) {
-    throw DataError(message + " [SQLSTATE " + state + "]");
+    throw DataError(message + " [SQLSTATE " + state + "]", state);
   }
   throw std::runtime_error(what + ": " + message + " [SQLSTATE " + state + "]");
 }

@@ -15,6 +15,8 @@ namespace {
 constexpr long long kSchemaLock = 7283764101LL;  // pg_advisory_lock key for schema changes
 constexpr std::size_t kCopyPiece = 1 << 20;      // COPY data sent at a time
 
+struct Yield {};  // an earlier batch waits for this one's transaction: roll back, let it commit
+
 // COPY text format: backslash, newline, carriage return and tab escaped; NULL is \N.
 void copyField(std::string& out, const std::optional<std::string_view>& value) {
   if (!value) {
@@ -100,24 +102,37 @@ class PostgresDatabase : public Database {
     return static_cast<std::size_t>(r.affected());
   }
 
+  // Each writer is a connection of its own: the server converts and indexes on one core per
+  // connection, so several go past what a single COPY can do.
+  std::size_t maxWriters() const override { return 64; }
+
   WriteResult write(const std::vector<std::vector<Row>>& rows,
                     const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
                     const std::string& checkpoint,
-                    const std::function<DeadLetterRow(const Refusal&)>& letterFor) override {
+                    const std::function<DeadLetterRow(const Refusal&)>& letterFor,
+                    etl::CommitTurn& turn) override {
     open();
-    try {
-      if (copyable(rows)) {
-        try {
-          return writeBulk(rows, letters, pipeline, checkpoint);
-        } catch (const DataError& e) {
-          session_.rollback();
-          logger_.warning(std::string("batch refused (") + e.what() + "): storing it row by row");
+    for (bool mayYield = true;; mayYield = false) {
+      try {
+        turn.hold(std::to_string(PQbackendPID(session_.handle())));
+        if (copyable(rows)) {
+          try {
+            return writeBulk(rows, letters, pipeline, checkpoint, turn, mayYield);
+          } catch (const DataError& e) {
+            session_.rollback();
+            logger_.warning(std::string("batch refused (") + e.what() + "): storing it row by row");
+          }
         }
+        return writeRowByRow(rows, letters, pipeline, checkpoint, letterFor, turn, mayYield);
+      } catch (const Yield&) {
+        // This batch held a row an earlier batch needs, and waited for that batch to commit:
+        // let it go first, then write this one again (once: nothing earlier is open then).
+        session_.rollback();
+        turn.wait();
+      } catch (...) {
+        session_.rollback();
+        throw;
       }
-      return writeRowByRow(rows, letters, pipeline, checkpoint, letterFor);
-    } catch (...) {
-      session_.rollback();
-      throw;
     }
   }
 
@@ -209,37 +224,56 @@ class PostgresDatabase : public Database {
     logger_.information("created table " + t.name + " (create: auto)");
   }
 
+  // COPY of `rows` into `target` ("table (columns)"), in pieces of about 1 MB: memory stays flat
+  // whatever the batch holds.
+  void copyRows(const std::string& target, const std::vector<Row>& rows) {
+    session_.copyStart(target, "(FORMAT text)");
+    std::string data;
+    data.reserve(kCopyPiece + kCopyPiece / 4);
+    for (const auto& row : rows) {
+      for (std::size_t c = 0; c < row.size(); ++c) {
+        if (c) data.push_back('\t');
+        copyField(data, row[c]);
+      }
+      data.push_back('\n');
+      if (data.size() >= kCopyPiece) {
+        session_.copyPut(data);
+        data.clear();
+      }
+    }
+    session_.copyPut(data);
+    session_.copyEnd(target);
+  }
+
   WriteResult writeBulk(const std::vector<std::vector<Row>>& rows,
                         const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                        const std::string& checkpoint) {
+                        const std::string& checkpoint, etl::CommitTurn& turn, bool mayYield) {
     WriteResult result;
     result.stored.assign(rows.size(), 0);
     session_.exec("BEGIN");
     for (std::size_t i = 0; i < rows.size(); ++i) {
       if (rows[i].empty()) continue;
       const TableSpec& t = options_.tables[i];
-      std::string target = stage(i) + " (" + columnList(t) + ")";
-      session_.copyStart(target, "(FORMAT text)");
-      // In pieces of about 1 MB: memory stays flat whatever the batch holds.
-      std::string data;
-      data.reserve(kCopyPiece + kCopyPiece / 4);
-      for (const auto& row : rows[i]) {
-        for (std::size_t c = 0; c < row.size(); ++c) {
-          if (c) data.push_back('\t');
-          copyField(data, row[c]);
-        }
-        data.push_back('\n');
-        if (data.size() >= kCopyPiece) {
-          session_.copyPut(data);
-          data.clear();
+      if (t.mode == Mode::Insert) {
+        // New keys, as almost always (a replay or a repeated input is the exception): straight
+        // into the table, saving the server a copy of every value. A key already there undoes
+        // just this and takes the staged path, which skips it.
+        session_.exec("SAVEPOINT etl_direct");
+        try {
+          copyRows(quoteIdentifier(t.name) + " (" + columnList(t) + ")", rows[i]);
+          session_.exec("RELEASE SAVEPOINT etl_direct");
+          result.stored[i] = static_cast<int64_t>(rows[i].size());
+          continue;
+        } catch (const DataError& e) {
+          if (e.state() != "23505") throw;
+          session_.exec("ROLLBACK TO SAVEPOINT etl_direct");
         }
       }
-      session_.copyPut(data);
-      session_.copyEnd(target);
+      copyRows(stage(i) + " (" + columnList(t) + ")", rows[i]);
       Result r(session_.query(mergeStatement(i)));
       result.stored[i] = r.affected();
     }
-    finish(letters, pipeline, checkpoint);
+    finish(letters, pipeline, checkpoint, turn, mayYield);
     return result;
   }
 
@@ -294,7 +328,8 @@ class PostgresDatabase : public Database {
   WriteResult writeRowByRow(const std::vector<std::vector<Row>>& rows,
                             const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
                             const std::string& checkpoint,
-                            const std::function<DeadLetterRow(const Refusal&)>& letterFor) {
+                            const std::function<DeadLetterRow(const Refusal&)>& letterFor,
+                            etl::CommitTurn& turn, bool mayYield) {
     WriteResult result;
     result.stored.assign(rows.size(), 0);
     std::vector<DeadLetterRow> all = letters;
@@ -317,13 +352,15 @@ class PostgresDatabase : public Database {
         }
       }
     }
-    finish(all, pipeline, checkpoint);
+    finish(all, pipeline, checkpoint, turn, mayYield);
     return result;
   }
 
-  // Dead letters and the checkpoint, then COMMIT.
+  // Dead letters, then (once every earlier batch has committed) the checkpoint and COMMIT. Throws
+  // Yield when this transaction holds a row lock an earlier batch waits for: they would wait for
+  // each other (the server cannot see it: one of the waits is etlrun's).
   void finish(const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-              const std::string& checkpoint) {
+              const std::string& checkpoint, etl::CommitTurn& turn, bool mayYield) {
     for (const auto& l : letters) {
       Result r(session_.params(
           "INSERT INTO etl_dead_letters (fingerprint, pipeline, plugin, stream, reason, record, "
@@ -331,6 +368,21 @@ class PostgresDatabase : public Database {
           {l.fingerprint, pipeline, l.plugin, l.stream, l.reason, l.record,
            Param::bytes(l.recordBytes)}));
     }
+    etl::CommitTurn::Blocking blocking;
+    if (mayYield) {
+      blocking = [this](const std::vector<std::string>& earlier) {
+        std::string pids;
+        for (const auto& pid : earlier) pids += (pids.empty() ? "" : ",") + pid;
+        Result r(
+            session_.params("SELECT EXISTS (SELECT 1 FROM unnest($1::int[]) AS e(pid) WHERE "
+                            "pg_backend_pid() = ANY (pg_blocking_pids(e.pid)))",
+                            {"{" + pids + "}"}));
+        return r.value(0, 0) == "t";
+      };
+    }
+    if (!turn.wait(blocking)) throw Yield{};
+    // Only now: every writer updates this one row, so taking its lock earlier would make each
+    // batch wait for the one before it, or worse, an earlier batch wait for a later one.
     if (!checkpoint.empty()) {
       Result r(
           session_.params("INSERT INTO etl_checkpoints (pipeline, checkpoint) VALUES ($1, $2) "

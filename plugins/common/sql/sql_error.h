@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdexcept>
+#include <string>
 
 namespace sql {
 
@@ -9,7 +10,13 @@ namespace sql {
 // constraint and type errors): the row becomes a dead letter, the rest of the batch goes on.
 class DataError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit DataError(const std::string& what, std::string state = {})
+      : std::runtime_error(what), state_(std::move(state)) {}
+  // PostgreSQL's SQLSTATE ("23505": a unique key already taken), "" when not known.
+  const std::string& state() const { return state_; }
+
+ private:
+  std::string state_;
 };
 
 }  // namespace sql

@@ -92,10 +92,14 @@ class SqliteDatabase : public Database {
     return removed;
   }
 
+  // SQLite has one writer at a time (BEGIN IMMEDIATE): a second connection would only wait.
+  std::size_t maxWriters() const override { return 1; }
+
   WriteResult write(const std::vector<std::vector<Row>>& rows,
                     const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
                     const std::string& checkpoint,
-                    const std::function<DeadLetterRow(const Refusal&)>& letterFor) override {
+                    const std::function<DeadLetterRow(const Refusal&)>& letterFor,
+                    etl::CommitTurn& turn) override {
     open();
     WriteResult result;
     result.stored.assign(rows.size(), 0);
@@ -129,6 +133,7 @@ class SqliteDatabase : public Database {
             "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')");
         save.run({pipeline, checkpoint});
       }
+      turn.wait();  // one writer: at once
       session_.exec("COMMIT");
     } catch (...) {
       session_.rollback();

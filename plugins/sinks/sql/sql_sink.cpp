@@ -41,6 +41,7 @@ class SqlSink : public etl::Sink {
   static void check(const etl::Config& config) { sql_sink::parseTables(config, "tables"); }
 
   bool commitsCheckpoints() const override { return true; }
+  std::size_t maxWriters() const override { return database_->maxWriters(); }
   bool storesDeadLetters() const override { return true; }
 
   std::string committedCheckpoint() override {
@@ -127,8 +128,8 @@ class SqlSink : public etl::Sink {
                          "table " + tables_[refusal.table].spec.name + ": " + refusal.reason});
       return sql::deadLetterRow(refused.back());
     };
-    sql::WriteResult result =
-        database_->write(rows, letters, context_.pipeline, batch.checkpoint, letterFor);
+    sql::WriteResult result = database_->write(rows, letters, context_.pipeline, batch.checkpoint,
+                                               letterFor, *batch.turn);
     // Rows the database refused were dead-lettered in the transaction; the runner reports them.
     for (auto& letter : refused) batch.deadLetters.push_back(std::move(letter));
     for (std::size_t t = 0; t < tables_.size(); ++t) stored_[t]->fetch_add(result.stored[t]);

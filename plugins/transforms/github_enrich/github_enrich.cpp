@@ -48,6 +48,9 @@ class GitHubEnrich : public etl::Transform {
     while (!baseUrl_.empty() && baseUrl_.back() == '/') baseUrl_.pop_back();
   }
 
+  // The cache it reads is what the sink stored for earlier batches.
+  bool readsSinkOutput() const override { return true; }
+
   void apply(etl::Batch& batch) override {
     struct Claim {
       int64_t pushId, actorId, repositoryId, attempts;
