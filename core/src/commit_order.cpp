@@ -50,6 +50,12 @@ void CommitOrder::committed(uint64_t seq) {
   changed_.notify_all();
 }
 
+bool CommitOrder::awaitCommitted(uint64_t seq) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait(lock, [&] { return next_ > seq || seq >= stopAt_; });
+  return next_ > seq;
+}
+
 void CommitOrder::stopFrom(uint64_t seq) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (seq < stopAt_) stopAt_ = seq;

@@ -28,6 +28,8 @@ class CommitOrder {
   void hold(uint64_t seq, std::string holder);
   // `seq` committed: the next one may.
   void committed(uint64_t seq);
+  // Blocks until batch `seq` has committed (true), or will not (false).
+  bool awaitCommitted(uint64_t seq);
   // Batches from `seq` on must not commit (it failed, or the pipeline stops while it waits to be
   // retried): their waits throw StoppedError. Earlier batches go on.
   void stopFrom(uint64_t seq);

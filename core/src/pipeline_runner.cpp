@@ -205,7 +205,7 @@ void PipelineRunner::runSource() {
   logger_.information(
       std::string(checkpoint.empty() ? "starting fresh" : "resuming from checkpoint") + ": " +
       spec_.source.name + " -> " + std::to_string(transforms_.size()) + " transform(s) -> " +
-      spec_.sink.name);
+      spec_.sink.name + " (" + std::to_string(sinks_.size()) + " writer(s))");
 
   auto& paused = services_.metrics.counter(spec_.name + ".source_paused");
   auto& polled = services_.metrics.counter(spec_.name + ".records_in");
@@ -520,33 +520,41 @@ void PipelineRunner::runWorker() {
   auto& depth = services_.metrics.gauge("queue_batches", {{"pipeline", spec_.name}});
   Committer committer(*this);
   Handoff<Job> handoff;
+  // Writers on threads of their own, even a single one: the transforms (and the sink's prepare)
+  // of the next batch overlap the writing of this one.
   std::vector<std::thread> writers;
-  if (sinks_.size() > 1) {
-    for (auto& sink : sinks_) {
-      writers.emplace_back([this, &sink, &handoff, &committer] {
-        try {
-          while (auto job = handoff.take()) {
-            if (!writeBatch(*sink, *job, committer)) break;
-          }
-        } catch (const std::exception& e) {
-          fail(e.what());
+  for (auto& sink : sinks_) {
+    writers.emplace_back([this, &sink, &handoff, &committer] {
+      try {
+        while (auto job = handoff.take()) {
+          if (!writeBatch(*sink, *job, committer)) break;
         }
-        handoff.close(true);  // the worker must not wait for a writer that is gone
-      });
-    }
+      } catch (const std::exception& e) {
+        fail(e.what());
+      }
+      handoff.close(true);  // the worker must not wait for a writer that is gone
+    });
   }
+  bool readsSinkOutput = std::any_of(transforms_.begin(), transforms_.end(),
+                                     [](const auto& t) { return t.second->readsSinkOutput(); });
   uint64_t seq = 0;
   try {
     while (auto batch = queue_->pop()) {
       depth.store(static_cast<int64_t>(queue_->size()));
+      // Such a transform reads what the sink stored: everything before this batch must be in.
+      if (readsSinkOutput && seq > 0 && !committer.order.awaitCommitted(seq)) break;
       std::optional<Batch> work = transformed(*batch);
+      batch.reset();  // only the transformed batch is kept while it waits for a writer
       if (!work) break;
-      Job job{++seq, std::move(*work)};
-      if (writers.empty()) {
-        if (!writeBatch(sink(), job, committer)) break;
-      } else if (!handoff.put(std::move(job))) {
-        break;
+      try {
+        sink().prepare(*work);
+      } catch (const std::exception& e) {
+        throw std::runtime_error("sink " + spec_.sink.name + " (preparing a batch): " + e.what());
       }
+      for (auto& letter : work->deadLetters) {
+        if (letter.plugin.empty()) letter.plugin = spec_.sink.name;
+      }
+      if (!handoff.put(Job{++seq, std::move(*work)})) break;
     }
   } catch (...) {
     handoff.close(true);

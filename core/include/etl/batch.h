@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,9 @@ struct Batch {
   // Set by the runner while a sink writes the batch (never null then); with one writer, wait()
   // returns at once.
   CommitTurn* turn = nullptr;
+  // What the sink's prepare() made of this batch for its write() (rows, encoded values); shared
+  // by the copies a retry makes. Empty when prepare() was not called (write() then does it all).
+  std::shared_ptr<const void> prepared;
 
   // Moves `record` to the dead letters; the runner stamps the rejecting plugin's name.
   void reject(Record record, std::string reason) {

@@ -5,9 +5,10 @@
 // anything else, then reads the descriptor and validates the pipeline's config against the schema.
 //
 // Threads: each pipeline calls its source from one thread, its transforms from another, and its
-// sink from a third (or, with `writers: N`, from N threads, each with an instance of its own); a
-// plugin instance is never called concurrently. Instances of one plugin in several pipelines (or
-// writers) are separate objects. Shared services in Context are thread-safe.
+// sink's write() from a third (or, with `writers: N`, from N threads, each with an instance of its
+// own); a plugin instance is never called concurrently, but for Sink::prepare() (see there).
+// Instances of one plugin in several pipelines (or writers) are separate objects. Shared services
+// in Context are thread-safe.
 #pragma once
 
 #include <Poco/Logger.h>
@@ -91,6 +92,11 @@ class Sink : public Plugin {
   // Writes the batch. A RetryableError makes the runner retry the same batch, so writes must be
   // idempotent. Records the sink cannot store go to batch.reject().
   virtual void write(Batch& batch) = 0;
+  // Optional: the per-record work of write() that needs no connection (validating, building
+  // rows), done on the transforms' thread so that it overlaps the writing of earlier batches.
+  // It may run while write() of an earlier batch runs on another thread: read only what the
+  // constructor set. It may reject records and may leave its result in batch.prepared.
+  virtual void prepare(Batch& batch) {}
   // True when write() commits batch.checkpoint atomically with the records; the core then asks the
   // sink, not its own file, for the checkpoint at start.
   virtual bool commitsCheckpoints() const { return false; }

@@ -4,7 +4,9 @@
 // (postgresql://..., sqlite:PATH); values go through the database's own input functions, so
 // timestamps, numerics, booleans and jsonb need no C++. Every table's rows, the batch's dead
 // letters and its checkpoint commit in one transaction: exactly once across kill -9.
+#include <deque>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "database.h"
@@ -70,12 +72,56 @@ class SqlSink : public etl::Sink {
     return database_->removeDeadLetters(ids);
   }
 
+  // Validating and building the rows needs no connection: done here, it overlaps the writing of
+  // the batch before (and reads only what the constructor set).
+  void prepare(etl::Batch& batch) override { batch.prepared = build(batch); }
+
   void write(etl::Batch& batch) override {
-    std::string now = etl::isoTime(context_.clock.now());
-    std::vector<std::vector<sql::Row>> rows(tables_.size());
-    std::vector<std::vector<std::size_t>> origin(tables_.size());  // row -> index in batch.records
-    std::deque<std::string> values;  // what the rows view besides the records themselves
+    auto prepared =
+        batch.prepared ? std::static_pointer_cast<const Prepared>(batch.prepared) : build(batch);
+    std::vector<sql::DeadLetterRow> letters;
+    for (auto& letter : batch.deadLetters) {
+      if (letter.plugin.empty()) letter.plugin = context_.plugin;
+      letters.push_back(sql::deadLetterRow(letter));
+    }
+    std::vector<etl::DeadLetter> refused;
+    auto letterFor = [&](const sql::Refusal& refusal) {
+      refused.push_back({batch.records[prepared->origin[refusal.table][refusal.row]],
+                         context_.plugin,
+                         "table " + tables_[refusal.table].spec.name + ": " + refusal.reason});
+      return sql::deadLetterRow(refused.back());
+    };
+    sql::WriteResult result = database_->write(prepared->rows, letters, context_.pipeline,
+                                               batch.checkpoint, letterFor, *batch.turn);
+    // Rows the database refused were dead-lettered in the transaction; the runner reports them.
+    for (auto& letter : refused) batch.deadLetters.push_back(std::move(letter));
+    for (std::size_t t = 0; t < tables_.size(); ++t) stored_[t]->fetch_add(result.stored[t]);
+    if (prepared->unmatched) {
+      context_.metrics.counter(context_.pipeline + ".unmatched_dropped")
+          .fetch_add(static_cast<int64_t>(prepared->unmatched));
+    }
+  }
+
+ private:
+  struct Prepared {
+    std::vector<std::vector<sql::Row>> rows;       // per table
+    std::vector<std::vector<std::size_t>> origin;  // per table: row -> index in records
+    std::deque<std::string> values;                // what the rows view besides the records' bytes
+    std::string now;                               // the load time, for value: now
     std::size_t unmatched = 0;
+  };
+
+  // Each table's rows of the batch; a record that cannot give its rows is rejected, whole.
+  std::shared_ptr<const Prepared> build(etl::Batch& batch) const {
+    auto out = std::make_shared<Prepared>();
+    out->now = etl::isoTime(context_.clock.now());  // kept with the rows that view it
+    const std::string& now = out->now;
+    auto& rows = out->rows;
+    auto& origin = out->origin;
+    auto& values = out->values;
+    auto& unmatched = out->unmatched;
+    rows.resize(tables_.size());
+    origin.resize(tables_.size());
     for (std::size_t r = 0; r < batch.records.size(); ++r) {
       const etl::Record& record = batch.records[r];
       auto mapped = byStream_.find(record.stream());
@@ -117,29 +163,9 @@ class SqlSink : public etl::Sink {
         origin[t].push_back(r);
       }
     }
-    std::vector<sql::DeadLetterRow> letters;
-    for (auto& letter : batch.deadLetters) {
-      if (letter.plugin.empty()) letter.plugin = context_.plugin;
-      letters.push_back(sql::deadLetterRow(letter));
-    }
-    std::vector<etl::DeadLetter> refused;
-    auto letterFor = [&](const sql::Refusal& refusal) {
-      refused.push_back({batch.records[origin[refusal.table][refusal.row]], context_.plugin,
-                         "table " + tables_[refusal.table].spec.name + ": " + refusal.reason});
-      return sql::deadLetterRow(refused.back());
-    };
-    sql::WriteResult result = database_->write(rows, letters, context_.pipeline, batch.checkpoint,
-                                               letterFor, *batch.turn);
-    // Rows the database refused were dead-lettered in the transaction; the runner reports them.
-    for (auto& letter : refused) batch.deadLetters.push_back(std::move(letter));
-    for (std::size_t t = 0; t < tables_.size(); ++t) stored_[t]->fetch_add(result.stored[t]);
-    if (unmatched) {
-      context_.metrics.counter(context_.pipeline + ".unmatched_dropped")
-          .fetch_add(static_cast<int64_t>(unmatched));
-    }
+    return out;
   }
 
- private:
   etl::Context& context_;
   std::vector<sql_sink::TableMapping> tables_;
   std::map<std::string, std::vector<std::size_t>> byStream_;

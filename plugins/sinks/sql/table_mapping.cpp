@@ -252,11 +252,16 @@ sql::Row rowOf(const TableMapping& table, const etl::Record& record, const std::
       case ColumnSource::Kind::Record:
         value = record.raw();  // validated by the caller when its column is json/jsonb (validates)
         break;
+      // Copied: a row may outlive this copy of the record (only the bytes are shared by copies).
       case ColumnSource::Kind::Key:
-        if (!record.key().empty()) value = record.key();
+        if (!record.key().empty()) {
+          storage.push_back(record.key());
+          value = storage.back();
+        }
         break;
       case ColumnSource::Kind::Stream:
-        value = record.stream();
+        storage.push_back(record.stream());
+        value = storage.back();
         break;
       case ColumnSource::Kind::Now:
         value = now;

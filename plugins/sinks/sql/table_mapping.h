@@ -42,9 +42,10 @@ bool validates(const TableMapping& table);
 // Whether `record` passes the table's `where` (throws etl::FieldError for unreadable JSON).
 bool matches(const TableMapping& table, const etl::Record& record);
 
-// The table's row for `record`; `now` is the load time (ISO 8601 UTC). Values view `record`,
-// `now`, the mapping, or strings appended to `storage`, which must outlive the row. Throws
-// etl::FieldError naming the path of a required value that is missing or null.
+// The table's row for `record`; `now` is the load time (ISO 8601 UTC). Values view the record's
+// bytes (shared by its copies), `now`, the mapping, or strings appended to `storage`, which must
+// outlive the row. Throws etl::FieldError naming the path of a required value that is missing or
+// null.
 sql::Row rowOf(const TableMapping& table, const etl::Record& record, const std::string& now,
                std::deque<std::string>& storage);
 
