@@ -1,15 +1,17 @@
 // Ingest benchmark, all on the same PostgreSQL server in one run:
 //   (a)  COPY of the raw lines into a one-column jsonb table: the server's limit
 //   (b)  the naive way: per event a SELECT, then an INSERT, each in its own transaction
-//   (c)  etlrun: file -> push_event_parser -> sql     (the real binary and plugins)
+//   (c)  etlrun: file -> push_event_parser -> sql     (the real binary and plugins, the shipped
+//        backfill pipeline's sink and batch settings, default writers), and (c1) with writers: 1
 //   (a') COPY again at the end, to show how much the machine drifted during the run
-// Prints events/s and MB/s of each, the ratios c/a and c/b, and etlrun's peak RSS.
-//   bench_ingest [events=200000] [naive_events=20000]
+//   (s), (d): the same for the embedded SQLite store
+//   (c) again at `large` events: peak RSS must stay flat as the input grows
+// Prints events/s and MB/s of each, the ratios, and etlrun's peak RSS.
+//   bench_ingest [events=200000] [naive_events=20000] [large=1000000, 0 = skip]
 // Needs ETLTEST_PG / ETLTEST_PG_URI (scripts/with-postgres.sh sets them; bench/run-ingest.sh
 // does everything).
 #include <libpq-fe.h>
 #include <sqlite3.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "etl/record.h"
 #include "event_generator.h"
@@ -106,8 +109,10 @@ double naive(PGconn* conn, const std::vector<std::string>& lines, std::size_t co
 }
 
 // (s): the embedded store's baseline: plain prepared INSERTs of the raw events (fields read with
-// the same JSON view), one transaction per 2000, WAL and synchronous=FULL as etlrun uses.
-double sqlitePlain(const std::vector<std::string>& lines, const std::string& path) {
+// the same JSON view), one transaction per `batch` (etlrun's batch size), WAL and synchronous=FULL
+// as etlrun uses.
+double sqlitePlain(const std::vector<std::string>& lines, const std::string& path,
+                   std::size_t batch) {
   sqlite3* db = nullptr;
   sqlite3_open(path.c_str(), &db);
   auto run = [&](const std::string& sql) {
@@ -126,7 +131,7 @@ double sqlitePlain(const std::vector<std::string>& lines, const std::string& pat
                      -1, &insert, nullptr);
   auto start = Clock::now();
   for (std::size_t i = 0; i < lines.size(); ++i) {
-    if (i % 2000 == 0) run(i ? "COMMIT; BEGIN" : "BEGIN");
+    if (i % batch == 0) run(i ? "COMMIT; BEGIN" : "BEGIN");
     etl::Record r("github_events", lines[i]);
     std::string id = r.get<std::string>("id"), type = r.get<std::string>("type");
     std::string created = r.find<std::string>("created_at").value_or("");
@@ -153,7 +158,21 @@ struct Run {
   int exitCode;
 };
 
-// (c): the real etlrun binary; peak RSS from wait4's rusage.
+// The peak RSS of the program `pid` runs now, in KiB: VmHWM belongs to the address space exec
+// made, unlike rusage's maxrss, which keeps the pre-exec copy of this (large) process.
+long peakRss(pid_t pid) {
+  std::string name;
+  std::getline(std::ifstream("/proc/" + std::to_string(pid) + "/comm"), name);
+  if (name != "etlrun") return 0;  // not exec'd yet: still a copy of this process
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// (c): the real etlrun binary; its peak RSS sampled every 20 ms while it runs.
 Run etlrun(const std::string& yaml, const std::string& stateDir, const std::string& logFile) {
   auto start = Clock::now();
   pid_t pid = fork();
@@ -167,9 +186,12 @@ Run etlrun(const std::string& yaml, const std::string& stateDir, const std::stri
     _exit(127);
   }
   int status = 0;
-  struct rusage usage {};
-  wait4(pid, &status, 0, &usage);
-  return {since(start), usage.ru_maxrss, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+  long peak = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    peak = std::max(peak, peakRss(pid));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return {since(start), peak, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
 }
 
 }  // namespace
@@ -177,6 +199,7 @@ Run etlrun(const std::string& yaml, const std::string& stateDir, const std::stri
 int main(int argc, char** argv) {
   std::size_t count = argc > 1 ? std::stoul(argv[1]) : 200000;
   std::size_t naiveCount = std::min<std::size_t>(count, argc > 2 ? std::stoul(argv[2]) : 20000);
+  std::size_t large = argc > 3 ? std::stoul(argv[3]) : 1000000;
   const char* conninfo = std::getenv("ETLTEST_PG");
   const char* uri = std::getenv("ETLTEST_PG_URI");
   if (!conninfo || !uri) {
@@ -200,42 +223,59 @@ int main(int argc, char** argv) {
   double a = copyRaw(conn, input, "bench_raw");
   exec(conn, "DROP TABLE bench_raw");
 
-  std::string yaml = dir / "bench.yaml";
-  // The shipped backfill pipeline's sink, into the benchmark's server.
-  std::ofstream(yaml) << etltest::githubConnection(uri)
-                      << "pipelines:\n  bench:\n    source: {plugin: file, path: \"" << input
-                      << "\", stream: github_events}\n    transforms: [{plugin: "
-                         "push_event_parser}]\n"
-                      << etltest::shippedSink("gharchive.yaml", "backfill")
-                      << "    batch: {max_records: 2000, max_latency: 2s, queue: 4}\n";
-  exec(conn,
-       "DROP TABLE IF EXISTS github_events, push_events, actors, repositories, etl_checkpoints, "
-       "etl_dead_letters, etl_schema_migrations");
-  Run c = etlrun(yaml, dir / "state", dir / "etlrun.log");
-  if (c.exitCode != 0) {
-    std::fprintf(stderr, "etlrun failed (exit %d); its log: %s\n", c.exitCode,
-                 (dir / "etlrun.log").c_str());
-    std::system(("tail -20 " + (dir / "etlrun.log")).c_str());
-    return 1;
+  // The shipped backfill pipeline's sink and batch settings, into the benchmark's server.
+  auto pipelineFile = [&](const std::string& name, const std::string& uri, const std::string& path,
+                          const std::string& writers) {
+    std::string sink = etltest::shippedSink("gharchive.yaml", "backfill");
+    if (!writers.empty()) {
+      sink.insert(sink.find("      plugin: sql\n") + 18, "      writers: " + writers + "\n");
+    }
+    std::string yaml = dir / name;
+    std::ofstream(yaml) << etltest::githubConnection(uri)
+                        << "pipelines:\n  bench:\n    source: {plugin: file, path: \"" << path
+                        << "\", stream: github_events}\n    transforms: [{plugin: "
+                           "push_event_parser}]\n"
+                        << sink << etltest::shippedBlock("gharchive.yaml", "backfill", "batch");
+    return yaml;
+  };
+  auto fresh = [&] {
+    exec(conn,
+         "DROP TABLE IF EXISTS github_events, push_events, actors, repositories, etl_checkpoints, "
+         "etl_dead_letters, etl_schema_migrations CASCADE");
+  };
+  auto runEtlrun = [&](const std::string& yaml, const std::string& state) {
+    Run run = etlrun(yaml, dir / state, dir / (state + ".log"));
+    if (run.exitCode != 0) {
+      std::fprintf(stderr, "etlrun failed (exit %d); its log: %s\n", run.exitCode,
+                   (dir / (state + ".log")).c_str());
+      std::system(("tail -20 " + (dir / (state + ".log"))).c_str());
+      std::exit(1);
+    }
+    return run;
+  };
+  fresh();
+  Run c = runEtlrun(pipelineFile("bench.yaml", uri, input, ""), "state");
+  std::size_t writers = 0;
+  {
+    std::ifstream log(dir / "state.log");
+    std::string line;
+    while (std::getline(log, line)) {
+      auto at = line.find(" writer(s)");
+      if (at == std::string::npos) continue;
+      writers = std::stoul(line.substr(line.rfind('(', at) + 1));
+    }
   }
   std::string stored = one(conn, "SELECT count(*) FROM github_events");
   std::string pushes = one(conn, "SELECT count(*) FROM push_events");
+  fresh();
+  Run c1 = runEtlrun(pipelineFile("bench-1.yaml", uri, input, "1"), "state-1");
 
   // The embedded SQLite store: etlrun (the shipped sink) beside plain prepared INSERTs.
-  std::string liteYaml = dir / "bench-sqlite.yaml";
-  std::ofstream(liteYaml) << etltest::githubConnection("sqlite:" + (dir / "etlrun.sqlite"))
-                          << "pipelines:\n  bench:\n    source: {plugin: file, path: \"" << input
-                          << "\", stream: github_events}\n    transforms: [{plugin: "
-                             "push_event_parser}]\n"
-                          << etltest::shippedSink("gharchive.yaml", "backfill")
-                          << "    batch: {max_records: 2000, max_latency: 2s, queue: 4}\n";
-  Run d = etlrun(liteYaml, dir / "state-sqlite", dir / "etlrun-sqlite.log");
-  if (d.exitCode != 0) {
-    std::fprintf(stderr, "etlrun into SQLite failed (exit %d)\n", d.exitCode);
-    return 1;
-  }
+  Run d =
+      runEtlrun(pipelineFile("bench-sqlite.yaml", "sqlite:" + (dir / "etlrun.sqlite"), input, ""),
+                "state-sqlite");
   auto lines = etltest::readLines(input);
-  double s = sqlitePlain(lines, dir / "plain.sqlite");
+  double s = sqlitePlain(lines, dir / "plain.sqlite", 1000);
   double b = naive(conn, lines, naiveCount);
   exec(conn, "DROP TABLE bench_naive");
   double a2 = copyRaw(conn, input, "bench_raw");
@@ -256,19 +296,42 @@ int main(int argc, char** argv) {
                    std::to_string(naiveCount) + " events)")
                       .c_str(),
                   naiveCount, b);
-  double rc = row("(c)  etlrun file -> push_event_parser -> sql     ", count, c.seconds);
+  std::string label =
+      "(c)  etlrun file -> push_event_parser -> sql, " + std::to_string(writers) + " writers";
+  double rc = row(label.c_str(), count, c.seconds);
+  double rc1 = row("(c1) etlrun, the same with writers: 1", count, c1.seconds);
   double ra2 = row("(a') COPY again, after the others (drift check)", count, a2);
   double rLz4 = row("(a-lz4) COPY into one jsonb column, lz4 compression", count, aLz4);
   double limit = (ra + ra2) / 2;
-  std::printf("\nc/a = %.2f (a = mean of a and a': %.0f events/s)   c/a-lz4 = %.2f   c/b = %.1fx\n",
-              rc / limit, limit, rc / rLz4, rc / rb);
-  std::printf("etlrun peak RSS: %.1f MiB; stored %s events and %s push events\n\n",
-              c.peakRssKb / 1024.0, stored.c_str(), pushes.c_str());
-  double rs = row("(s)  SQLite: prepared INSERTs of the events, 2000 a txn", count, s);
+  std::printf(
+      "\nc/a-lz4 = %.2f   c1/a-lz4 = %.2f   c/a = %.2f (a = mean of a and a': %.0f events/s)   "
+      "c/b = %.1fx\n",
+      rc / rLz4, rc1 / rLz4, rc / limit, limit, rc / rb);
+  std::printf(
+      "etlrun peak RSS: %.1f MiB (%.1f MiB with writers: 1); stored %s events and %s push "
+      "events\n\n",
+      c.peakRssKb / 1024.0, c1.peakRssKb / 1024.0, stored.c_str(), pushes.c_str());
+  double rs = row("(s)  SQLite: prepared INSERTs of the events, 1000 a txn", count, s);
   double rd = row("(d)  etlrun file -> push_event_parser -> sql (SQLite)", count, d.seconds);
   std::printf(
       "\nd/s = %.2f (etlrun also stores the push rows, dead letters, checkpoints)   "
       "etlrun peak RSS: %.1f MiB\n",
       rd / rs, d.peakRssKb / 1024.0);
+
+  if (large > 0) {
+    // Memory must not grow with the input: the same pipeline at `large` events.
+    std::string big = dir / "large.jsonl";
+    etltest::writeEvents(etltest::templateEvents(etltest::dataDir()), large, 9000000000ULL, big);
+    PGconn* again = connect(conninfo);
+    conn = again;
+    fresh();
+    Run l = runEtlrun(pipelineFile("bench-large.yaml", uri, big, ""), "state-large");
+    PQfinish(again);
+    std::remove(big.c_str());
+    std::printf("\n");
+    row(("(c)  etlrun at " + std::to_string(large) + " events").c_str(), large, l.seconds);
+    std::printf("etlrun peak RSS: %.1f MiB at %zu events, %.1f MiB at %zu events\n",
+                c.peakRssKb / 1024.0, count, l.peakRssKb / 1024.0, large);
+  }
   return 0;
 }

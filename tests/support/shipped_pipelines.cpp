@@ -31,7 +31,14 @@ std::string shippedBlock(const std::string& file, const std::string& pipeline,
     std::size_t indent = indentOf(line);
     if (indent == 2) inPipeline = line == "  " + pipeline + ":";
     if (inBlock && indent <= 4) break;
-    if (inPipeline && indent == 4 && line == "    " + name + ":") inBlock = true;
+    if (inPipeline && indent == 4 && line.rfind("    " + name + ":", 0) == 0) {
+      // "    batch: {max_records: 1000}": a block of one line.
+      if (line.size() > indent + name.size() + 1) {
+        block = line + "\n";
+        break;
+      }
+      inBlock = true;
+    }
     if (!inBlock) continue;
     bool replaced = false;
     for (const auto& [key, lines] : replace) {
