@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds, starts a throwaway PostgreSQL 15 with default durability settings (fsync on), and runs the
-# ingest benchmark:  bench/run-ingest.sh [events=200000] [naive_events=20000]
+# ingest benchmark:  bench/run-ingest.sh [events=200000] [naive_events=20000] [large=1000000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
