@@ -692,7 +692,7 @@ PipelineFile loadPipelineFile(const std::string& path, PluginLoader& loader, con
             v.error(it->first,
                     "pipeline name '" + p.name + "' may use only letters, digits, '_' and '-'");
           }
-          const YAML::Node& body = it->second;
+          const YAML::Node body = it->second;  // a copy: it-> is a temporary
           std::string where = "pipeline '" + p.name + "'";
           bool haveSource = false, haveSink = false;
           v.mapKeys(body, where, {"source", "transforms", "sink", "batch", "retry", "health"},
