@@ -19,6 +19,7 @@
 #include <Poco/String.h>
 #include <Poco/URI.h>
 
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -250,6 +251,76 @@ void FakeGitHub::tick() {
   while (feed_.size() > 1000) feed_.pop_back();
 }
 
+namespace {
+
+// splitmix64: a small, fast, seedable generator; each repository has its own.
+double uniform(uint64_t& state) {
+  uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  return (static_cast<double>(z >> 11) + 0.5) / 9007199254740992.0;
+}
+
+}  // namespace
+
+void FakeGitHub::simulateWorld(std::vector<WorldRepo> repos, etl::Millis history, uint64_t seed) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  world_.clear();
+  worldStart_ = clock_.now();
+  double past = -std::chrono::duration<double>(history).count();
+  int64_t id = 1000;
+  for (auto& repo : repos) {
+    WorldFeed w;
+    w.id = id++;
+    w.random = seed * 1000003 + static_cast<uint64_t>(w.id);
+    w.truth.name = repo.name;
+    w.repo = std::move(repo);
+    w.next = past - std::log(uniform(w.random)) * 3600 / std::max(w.repo.perHour, 1e-9);
+    std::string path = "/repos/" + w.repo.name + "/events";
+    advance(w, 0);
+    w.truth.history = w.feed.size();
+    world_[path] = std::move(w);
+  }
+}
+
+// Makes the events due until `until` (seconds since the world began).
+void FakeGitHub::advance(WorldFeed& w, double until) {
+  while (w.next <= until) {
+    double t = w.next;
+    std::string id = std::to_string(worldNextId_++);
+    etl::TimePoint created = worldStart_ + std::chrono::duration_cast<etl::TimePoint::duration>(
+                                               std::chrono::duration<double>(t));
+    w.feed.push_front("{\"id\":\"" + id +
+                      "\",\"type\":\"WatchEvent\",\"actor\":{\"id\":583231,\"login\":\"octocat\"},"
+                      "\"repo\":{\"id\":" +
+                      std::to_string(w.id) + ",\"name\":\"" + w.repo.name +
+                      "\"},\"payload\":{\"action\":\"started\"},\"public\":true,\"created_at\":\"" +
+                      etl::isoTime(created).substr(0, 19) + "Z\"}");
+    if (w.feed.size() > 300) w.feed.pop_back();
+    if (t >= 0) {
+      w.truth.ids.push_back(id);
+      w.truth.at.push_back(created);
+    }
+    double rate = w.repo.perHour / 3600;
+    for (const auto& [from, to] : w.repo.bursts) {
+      if (t >= from && t < to) rate *= w.repo.burstFactor;
+    }
+    w.next = t - std::log(uniform(w.random)) / std::max(rate, 1e-12);
+  }
+}
+
+std::vector<WorldTruth> FakeGitHub::worldTruth() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  double now = std::chrono::duration<double>(clock_.now() - worldStart_).count();
+  std::vector<WorldTruth> out;
+  for (auto& [path, w] : world_) {
+    advance(w, now);
+    out.push_back(w.truth);
+  }
+  return out;
+}
+
 std::vector<std::string> FakeGitHub::publishedIds() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return publishedIds_;
@@ -328,17 +399,18 @@ int FakeGitHub::violations() const {
 
 FakeGitHub::Response FakeGitHub::feedPage(const std::string& path,
                                           const std::map<std::string, std::string>& query,
-                                          const std::string& ifNoneMatch) {
+                                          const std::string& ifNoneMatch,
+                                          const std::deque<std::string>& feed) {
   int perPage = 30, page = 1;
   if (query.count("per_page"))
     perPage = std::max(1, std::min(100, std::stoi(query.at("per_page"))));
   if (query.count("page")) page = std::max(1, std::stoi(query.at("page")));
-  std::size_t reachable = std::min<std::size_t>(feed_.size(), 300);  // GitHub keeps ~300
+  std::size_t reachable = std::min<std::size_t>(feed.size(), 300);  // GitHub keeps ~300
   std::size_t first = static_cast<std::size_t>((page - 1) * perPage);
   std::string body = "[";
   for (std::size_t i = first; i < reachable && i < first + static_cast<std::size_t>(perPage); ++i) {
     if (body.size() > 1) body += ",";
-    body += feed_[i];
+    body += feed[i];
   }
   body += "]";
   Response response;
@@ -464,8 +536,22 @@ void FakeGitHub::handle(Poco::Net::HTTPServerRequest& request,
       }
       if (!(response.status == 304 && !auth.empty())) ++quota.used;
       rateHeaders(response);
+    } else if (!world_.empty() && isEventsPath(uri.getPath())) {
+      auto it = world_.find(uri.getPath());
+      if (it == world_.end()) {
+        response.status = 404;
+        response.body = "{\"message\":\"Not Found\"}";
+      } else {
+        WorldFeed& w = it->second;
+        if (w.truth.firstRequest == etl::TimePoint{}) w.truth.firstRequest = now;
+        w.truth.lastRequest = now;
+        advance(w, std::chrono::duration<double>(now - worldStart_).count());
+        response = feedPage(uri.getPath(), query, ifNoneMatch, w.feed);
+      }
+      if (!(response.status == 304 && !auth.empty())) ++quota.used;  // a 304 with a token is free
+      rateHeaders(response);
     } else if (isEventsPath(uri.getPath())) {
-      response = feedPage(uri.getPath(), query, ifNoneMatch);
+      response = feedPage(uri.getPath(), query, ifNoneMatch, feed_);
       if (!(response.status == 304 && !auth.empty())) ++quota.used;  // a 304 with a token is free
       rateHeaders(response);
       if (fault == Fault::MalformedJson)

@@ -34,6 +34,25 @@ enum class Fault {
 };
 const char* faultName(Fault fault);
 
+// One repository of a simulated world: events arrive at random (Poisson) at `perHour`, times
+// `burstFactor` during each burst ([start, end) seconds after the world began).
+struct WorldRepo {
+  std::string name;  // owner/repo: its feed is /repos/owner/repo/events
+  double perHour = 1;
+  std::vector<std::pair<double, double>> bursts;
+  double burstFactor = 10;
+};
+
+// What a world's repository published, for checking a watcher against.
+struct WorldTruth {
+  std::string name;
+  std::vector<std::string> ids;    // published after the world began, oldest first
+  std::vector<etl::TimePoint> at;  // their created_at
+  std::size_t history = 0;         // events it already held when the world began (up to 300)
+  etl::TimePoint firstRequest{};   // of its feed; epoch when never asked for
+  etl::TimePoint lastRequest{};
+};
+
 struct LoggedRequest {
   std::string target;  // path and query
   std::string ifNoneMatch;
@@ -90,6 +109,12 @@ class FakeGitHub {
   void redirectFeedTo(const std::string& otherBase, int status = 302);
   void linkFeedTo(const std::string& otherBase);  // "/": relative links
 
+  // A world of repositories with a feed each, capped at 300 events like GitHub's, driven by the
+  // fake's clock (events are made when a feed is asked for, or the truth is). Each starts with
+  // `history` of past events (up to 300). Other events paths answer 404 then.
+  void simulateWorld(std::vector<WorldRepo> repos, etl::Millis history, uint64_t seed = 1);
+  std::vector<WorldTruth> worldTruth();
+
   std::vector<LoggedRequest> requests() const;
   int violations() const;
   void setVerbose(bool verbose) { verbose_ = verbose; }
@@ -110,7 +135,16 @@ class FakeGitHub {
   };
   void handle(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
   Response feedPage(const std::string& path, const std::map<std::string, std::string>& query,
-                    const std::string& ifNoneMatch);
+                    const std::string& ifNoneMatch, const std::deque<std::string>& feed);
+  struct WorldFeed {
+    WorldRepo repo;
+    int64_t id = 0;                // the repository's id
+    std::deque<std::string> feed;  // newest first, at most 300
+    double next = 0;               // seconds since the world began: the next event
+    uint64_t random = 0;           // its own generator's state
+    WorldTruth truth;
+  };
+  void advance(WorldFeed& feed, double until);
   void tick();
 
   etl::Clock& clock_;
@@ -138,6 +172,9 @@ class FakeGitHub {
   int feedRedirectStatus_ = 302;
   std::deque<Fault> faults_;
   std::vector<LoggedRequest> log_;
+  std::map<std::string, WorldFeed> world_;  // by feed path
+  etl::TimePoint worldStart_{};
+  uint64_t worldNextId_ = 20000000000ULL;
   std::atomic<bool> verbose_{false};
 };
 

@@ -1,0 +1,599 @@
+// github_watch: every event of a list of repositories (organisations, users), on one budget.
+//
+// Each /repos/{owner}/{repo}/events feed keeps up to 300 events, and with a token a conditional
+// request answered 304 costs no quota: so a watch list can be complete where the public /events
+// feed is a sample. One source polls every feed of the list (inline, a file re-read when it
+// changes), each by its own observed activity (watch_schedule.h): busy feeds often, quiet ones
+// rarely, never sooner than X-Poll-Interval, always with the feed's ETag, pages followed only
+// until they overlap what was seen. The plan spends at most `budget_share` of the hourly limit
+// (the rest is the enrichment's), learnt from X-RateLimit-* on every answer. When a poll finds no
+// overlap, the events lost in between are estimated from the times at the boundary; per feed
+// counts go to state_dir/<pipeline>.feeds.json and a summary to the log, aggregates to metrics.
+// Checkpoint: per feed the ETag, the newest ids and time seen, and the observed rate; a 304
+// changes none of it, so a quiet poll commits nothing.
+#include <Poco/File.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/URI.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "etl/files.h"
+#include "etl/sdk.h"
+#include "event_page.h"
+#include "link_header.h"
+#include "watch_schedule.h"
+
+namespace {
+
+constexpr std::size_t kRecentIds = 5;  // the newest ids of a feed, for overlap
+
+double seconds(etl::TimePoint t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+// Rounded up: waking a tick early would find the feed not yet due and wait for the same time again.
+etl::TimePoint at(double s) {
+  return etl::TimePoint(
+      std::chrono::ceil<etl::TimePoint::duration>(std::chrono::duration<double>(s)));
+}
+
+// "owner/repo", "orgs/NAME", "users/NAME" or an endpoint path -> the endpoint path.
+std::string endpointOf(std::string entry) {
+  while (!entry.empty() && std::isspace(static_cast<unsigned char>(entry.back()))) entry.pop_back();
+  std::size_t start = entry.find_first_not_of(" \t");
+  entry = start == std::string::npos ? "" : entry.substr(start);
+  if (entry.empty() || entry[0] == '#') return "";
+  if (entry[0] == '/') return entry;
+  if (entry.rfind("orgs/", 0) == 0 || entry.rfind("users/", 0) == 0) return "/" + entry + "/events";
+  if (std::count(entry.begin(), entry.end(), '/') == 1) return "/repos/" + entry + "/events";
+  throw std::runtime_error("watch entry '" + entry +
+                           "' is not owner/repo, orgs/NAME, users/NAME or /an/events/path");
+}
+
+struct Feed {
+  std::string path;
+  // Kept in the checkpoint: changed only by a poll that found something.
+  std::string etag;
+  std::deque<std::string> recent;  // newest first
+  double newestAt = 0;             // created_at of the newest event seen (epoch seconds)
+  double rate = 0;                 // events per second, as observed
+  double lastNewAt = 0;            // when a poll last found new events
+  // This run's.
+  double minSeconds = 60, interval = 3600, due = 0, lastPoll = 0;
+  int64_t captured = 0, requests = 0, notModified = 0, gaps = 0, failures = 0;
+  double missed = 0;
+  bool gone = false;
+
+  // The rate, but no more than the polls that found nothing allow: none in `quiet` seconds
+  // bounds the rate at about 3/quiet (95%). (Time not yet looked at is no evidence.)
+  double effectiveRate() const {
+    double quiet = lastPoll - lastNewAt;
+    return lastNewAt > 0 && quiet > 0 ? std::min(rate, 3.0 / quiet) : rate;
+  }
+};
+
+class GitHubWatchSource : public etl::Source {
+ public:
+  GitHubWatchSource(const etl::Config& config, etl::Context& context)
+      : context_(context),
+        baseUrl_(config.getString("base_url")),
+        token_(config.getString("token")),
+        stream_(config.getString("stream")),
+        watchFile_(config.getString("watch_file")),
+        roundRobin_(config.getString("schedule") == "round_robin"),
+        perPage_(config.getInt("per_page")),
+        maxPages_(config.getInt("max_pages")),
+        minInterval_(
+            std::chrono::duration<double>(config.getDuration("min_poll_interval")).count()),
+        maxInterval_(
+            std::chrono::duration<double>(config.getDuration("max_poll_interval")).count()),
+        refresh_(std::chrono::duration<double>(config.getDuration("watch_refresh")).count()),
+        reportEvery_(std::chrono::duration<double>(config.getDuration("report_interval")).count()),
+        share_(config.getDouble("budget_share")),
+        timeout_(config.getDuration("timeout")),
+        limit_(token_.empty() ? 60 : 5000),
+        remaining_(limit_),
+        requests_(context.metrics.counter(context.pipeline + ".github_requests")),
+        notModified_(context.metrics.counter(context.pipeline + ".github_not_modified")),
+        fresh_(context.metrics.counter(context.pipeline + ".github_events_new")),
+        gapCount_(context.metrics.counter(context.pipeline + ".github_gaps")) {
+    while (!baseUrl_.empty() && baseUrl_.back() == '/') baseUrl_.pop_back();
+    host_ =
+        baseUrl_.substr(baseUrl_.find("://") == std::string::npos ? 0 : baseUrl_.find("://") + 3);
+    host_ = host_.substr(0, host_.find_first_of(":/"));
+    context_.http.setReserve(host_, config.getDouble("reserve"));
+    for (const auto& entry : config.getStringList("watch")) {
+      std::string path = endpointOf(entry);
+      if (!path.empty()) listed_.push_back(path);
+    }
+    if (listed_.empty() && watchFile_.empty()) {
+      throw std::runtime_error("nothing to watch: give watch (owner/repo, ...) or watch_file");
+    }
+    reportPath_ = context.stateDir + "/" + context.pipeline + ".feeds.json";
+  }
+
+  static void check(const etl::Config& config) {
+    for (const auto& entry : config.getStringList("watch")) endpointOf(entry);
+  }
+
+  ~GitHubWatchSource() override {
+    try {
+      writeReport();
+    } catch (const std::exception&) {
+    }
+  }
+
+  void open(const std::string& checkpoint) override {
+    double now = seconds(context_.clock.now());
+    if (!checkpoint.empty()) restore(checkpoint);
+    refreshList(now);
+    lastReport_ = now;
+    context_.logger.information("watching " + std::to_string(feeds_.size()) + " feed(s) on " +
+                                baseUrl_ + (token_.empty() ? " unauthenticated" : " with a token") +
+                                (roundRobin_ ? ", round robin" : ", by activity"));
+  }
+
+  Poll poll(std::vector<etl::Record>& out, std::size_t) override {
+    double now = seconds(context_.clock.now());
+    if (now - lastRefresh_ >= refresh_) refreshList(now);
+    if (now - lastPlan_ >= 60 || planned_ != feeds_.size()) plan(now);
+    if (now - lastReport_ >= reportEvery_) report(now);
+    Feed* next = nullptr;
+    for (auto& [path, feed] : feeds_) {
+      if (feed.gone) continue;
+      if (!next || feed.due < next->due) next = &feed;
+    }
+    if (!next) return {Status::Idle, at(now + 60)};
+    // The budget, as a bucket of a minute's requests: due feeds wait for their turn.
+    double wake = std::max(next->due, tokensAt_);
+    if (wake > now) return {Status::Idle, at(wake) + std::chrono::milliseconds(1)};
+    tokensAt_ = std::max(tokensAt_, now - 10.0) + 1.0 / rps_;  // bursts of 10 s worth at most
+    pollFeed(*next, now, out);
+    return {Status::More, {}};
+  }
+
+  // Rebuilt only when a poll changed what it keeps (the runner asks at every flush, and a
+  // watch list is thousands of feeds).
+  std::string checkpoint() const override {
+    if (!dirty_) return checkpoint_;
+    std::string out = "{\"feeds\":{";
+    bool first = true;
+    for (const auto& [path, f] : feeds_) {
+      if (f.etag.empty() && f.recent.empty()) continue;
+      out += first ? "" : ",";
+      first = false;
+      etl::appendJsonString(out, path);
+      out += ":{\"etag\":";
+      etl::appendJsonString(out, f.etag);
+      out += ",\"ids\":[";
+      for (std::size_t i = 0; i < f.recent.size(); ++i) {
+        if (i) out += ",";
+        etl::appendJsonString(out, f.recent[i]);
+      }
+      char numbers[160];
+      std::snprintf(numbers, sizeof numbers, "],\"newest\":%lld,\"new_at\":%lld,\"rate\":%.6g}",
+                    static_cast<long long>(f.newestAt), static_cast<long long>(f.lastNewAt),
+                    f.rate);
+      out += numbers;
+    }
+    out += "}}";
+    checkpoint_ = std::move(out);
+    dirty_ = false;
+    return checkpoint_;
+  }
+
+ private:
+  void restore(const std::string& checkpoint) {
+    try {
+      auto root = Poco::JSON::Parser().parse(checkpoint).extract<Poco::JSON::Object::Ptr>();
+      auto feeds = root->getObject("feeds");
+      if (!feeds) throw etl::CheckpointError("it has no 'feeds'");
+      for (const auto& path : feeds->getNames()) {
+        auto state = feeds->getObject(path);
+        if (!state) throw etl::CheckpointError("feed " + path + " is not an object");
+        Feed f;
+        f.path = path;
+        f.etag = state->optValue<std::string>("etag", "");
+        if (auto ids = state->getArray("ids")) {
+          for (std::size_t i = 0; i < ids->size(); ++i) {
+            f.recent.push_back(ids->getElement<std::string>(static_cast<unsigned>(i)));
+          }
+        }
+        f.newestAt = static_cast<double>(state->optValue<int64_t>("newest", 0));
+        f.lastNewAt = static_cast<double>(state->optValue<int64_t>("new_at", 0));
+        f.rate = state->optValue<double>("rate", 0);
+        if (f.rate < 0 || f.newestAt < 0) throw etl::CheckpointError(path + ": negative values");
+        feeds_[path] = std::move(f);
+      }
+    } catch (const etl::CheckpointError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw etl::CheckpointError(std::string("it is not a github_watch checkpoint (") + e.what() +
+                                 ")");
+    }
+  }
+
+  // The inline list plus the file's (re-read when it changed); feeds no longer listed are dropped.
+  void refreshList(double now) {
+    lastRefresh_ = now;
+    std::vector<std::string> wanted = listed_;
+    if (!watchFile_.empty()) {
+      Poco::File file(watchFile_);
+      if (!file.exists()) {
+        context_.logger.warning("watch_file " + watchFile_ + " does not exist");
+      } else {
+        auto modified = file.getLastModified().epochMicroseconds();
+        if (modified == fileModified_ && !fileEntries_.empty()) {
+          wanted.insert(wanted.end(), fileEntries_.begin(), fileEntries_.end());
+        } else {
+          fileEntries_.clear();
+          std::ifstream in(watchFile_);
+          std::string line;
+          while (std::getline(in, line)) {
+            try {
+              std::string path = endpointOf(line);
+              if (!path.empty()) fileEntries_.push_back(path);
+            } catch (const std::exception& e) {
+              context_.logger.warning(watchFile_ + ": " + e.what());
+            }
+          }
+          fileModified_ = modified;
+          wanted.insert(wanted.end(), fileEntries_.begin(), fileEntries_.end());
+        }
+      }
+    }
+    std::map<std::string, Feed> kept;
+    std::size_t added = 0;
+    for (const auto& path : wanted) {
+      if (kept.count(path)) continue;
+      auto it = feeds_.find(path);
+      if (it != feeds_.end()) {
+        kept[path] = std::move(it->second);
+        feeds_.erase(it);
+      } else {
+        Feed f;
+        f.path = path;
+        kept[path] = std::move(f);
+        ++added;
+      }
+    }
+    std::size_t dropped = feeds_.size();  // what is left was not listed
+    feeds_ = std::move(kept);
+    if (dropped) dirty_ = true;
+    // New (and restored) feeds: the first round spread over the budget, busiest first.
+    std::vector<Feed*> waiting;
+    for (auto& [path, f] : feeds_) {
+      if (f.lastPoll == 0 && f.due == 0) waiting.push_back(&f);
+    }
+    std::stable_sort(waiting.begin(), waiting.end(),
+                     [](const Feed* a, const Feed* b) { return a->rate > b->rate; });
+    planRate(now);
+    for (std::size_t i = 0; i < waiting.size(); ++i) {
+      waiting[i]->due = now + static_cast<double>(i) / std::max(rps_, 1e-6) + 1e-3;
+    }
+    if (added || dropped) {
+      context_.logger.information("watch list: " + std::to_string(feeds_.size()) + " feed(s) (" +
+                                  std::to_string(added) + " new, " + std::to_string(dropped) +
+                                  " no longer listed)");
+    }
+    context_.metrics.gauge("github_feeds", {{"pipeline", context_.pipeline}})
+        .store(static_cast<int64_t>(feeds_.size()));
+  }
+
+  // Requests per second the schedule may spend: its share of the hourly limit, and never the
+  // part of what remains until the reset that belongs to the others.
+  void planRate(double now) {
+    double byShare = share_ * limit_ / 3600.0;
+    double untilReset = std::max(60.0, resetAt_ - now);
+    double kept = (1 - share_) * limit_;
+    double byRemaining = resetAt_ > now ? std::max(0.0, remaining_ - kept) / untilReset : byShare;
+    rps_ = std::max(1.0 / 3600, std::min(byShare, byRemaining));
+  }
+
+  void plan(double now) {
+    lastPlan_ = now;
+    planned_ = feeds_.size();
+    planRate(now);
+    std::vector<Feed*> active;
+    std::vector<github::FeedRate> rates;
+    for (auto& [path, f] : feeds_) {
+      if (f.gone) continue;
+      active.push_back(&f);
+      rates.push_back({f.effectiveRate(), std::max(minInterval_, f.minSeconds)});
+    }
+    if (active.empty()) return;
+    std::vector<double> intervals;
+    if (roundRobin_) {
+      // The baseline: every feed in turn, as often as the budget allows.
+      intervals.assign(active.size(), std::max(minInterval_, active.size() / rps_));
+    } else {
+      github::PlanLimits limits;
+      limits.requestsPerSecond = rps_ * 0.95;  // follow-up pages need a little room
+      limits.maxSeconds = maxInterval_;
+      intervals = github::planIntervals(rates, limits);
+    }
+    for (std::size_t i = 0; i < active.size(); ++i) {
+      Feed& f = *active[i];
+      f.interval = intervals[i];
+      if (f.lastPoll > 0) f.due = f.lastPoll + f.interval;
+    }
+  }
+
+  void pollFeed(Feed& feed, double now, std::vector<etl::Record>& out) {
+    std::vector<github::PageEvent> fresh;
+    std::vector<double> times;
+    bool overlap = false, endReached = false;
+    std::string url = baseUrl_ + feed.path + "?per_page=" + std::to_string(perPage_);
+    int pages = 0;
+    int status = 0;
+    try {
+      for (; pages < maxPages_ && !url.empty(); ++pages) {
+        etl::HttpRequest request;
+        request.url = url;
+        request.token = token_;
+        request.credentialOrigin = baseUrl_;
+        request.headers.emplace_back("Accept", "application/vnd.github+json");
+        request.timeout = timeout_;
+        request.priority = etl::Priority::High;
+        if (pages == 0 && !feed.etag.empty())
+          request.headers.emplace_back("If-None-Match", feed.etag);
+        etl::HttpResponse response = context_.http.get(request, context_.stop);
+        ++feed.requests;
+        requests_.fetch_add(1);
+        learnBudget(response, now);
+        status = response.status;
+        if (pages == 0) {
+          try {
+            auto poll = response.header("X-Poll-Interval");
+            if (!poll.empty()) feed.minSeconds = std::stod(poll);
+          } catch (const std::exception&) {
+          }
+        }
+        if (response.status == 304) {
+          ++feed.notModified;
+          notModified_.fetch_add(1);
+          break;
+        }
+        if (response.status == 404 || response.status == 410 || response.status == 451) {
+          feed.gone = true;
+          context_.logger.warning(feed.path + " answered HTTP " + std::to_string(response.status) +
+                                  ": no longer watched this run (fix the watch list)");
+          return;
+        }
+        if (response.status != 200) {
+          throw etl::RetryableError("GET " + feed.path + " answered HTTP " +
+                                    std::to_string(response.status));
+        }
+        std::vector<github::PageEvent> page = github::parseEventPage(response.body);
+        if (pages == 0) feed.etag = response.header("ETag");
+        for (auto& event : page) {
+          if (!event.id.empty() &&
+              std::find(feed.recent.begin(), feed.recent.end(), event.id) != feed.recent.end()) {
+            overlap = true;
+            break;  // newest first: everything from here on was seen
+          }
+          times.push_back(createdAt(event.raw));
+          fresh.push_back(std::move(event));
+        }
+        if (overlap) break;
+        auto links = github::parseLinkHeader(response.header("Link"));
+        url = links.count("next") ? Poco::URI(Poco::URI(url), links["next"]).toString() : "";
+        if (page.size() < static_cast<std::size_t>(perPage_) || url.empty()) endReached = true;
+        if (endReached) break;
+      }
+    } catch (const etl::RateLimitedError&) {
+      throw;  // the whole budget: the runner waits for its reset
+    } catch (const std::exception& e) {
+      // One feed's trouble is not the others': it is tried again in a minute.
+      ++feed.failures;
+      feed.due = now + std::max(60.0, feed.minSeconds);
+      feed.lastPoll = now;
+      context_.logger.warning("polling " + feed.path + " failed: " + e.what() +
+                              "; trying it again in a minute");
+      return;
+    }
+    // The rate, from what a 200 brought: new events over the time since the last poll, or, the
+    // first time, over the span of what the feed holds. A 304 changes nothing kept (effectiveRate
+    // lets a feed that went quiet slow down), so it commits no checkpoint.
+    if (status == 200) {
+      dirty_ = true;
+      double sample = -1;
+      if (feed.lastPoll > 0) {
+        sample = static_cast<double>(fresh.size()) / std::max(1.0, now - feed.lastPoll);
+      } else if (times.size() >= 2) {
+        sample =
+            static_cast<double>(times.size() - 1) / std::max(1.0, times.front() - times.back());
+      } else if (times.size() == 1) {
+        sample = 1.0 / std::max(3600.0, now - times.front());
+      }
+      if (sample >= 0 && (!fresh.empty() || feed.lastPoll == 0)) {
+        feed.rate = sample > feed.rate ? sample : 0.3 * sample + 0.7 * feed.rate;
+      }
+    }
+    // Nothing seen before was reached, and the feed's window was full: events between the two
+    // polls fell off its end (a feed keeps 300). A short feed that holds none of the ids seen
+    // before only lost them to age.
+    bool full = !endReached || fresh.size() >= 300;
+    if (!overlap && full && !fresh.empty() && !feed.recent.empty()) {
+      double estimate =
+          github::missedEstimate(feed.newestAt, times.back(), times.front(), times.size());
+      ++feed.gaps;
+      feed.missed += estimate;
+      gapCount_.fetch_add(1);
+      context_.logger.warning(feed.path + ": no overlap with the last poll; about " +
+                              std::to_string(static_cast<int64_t>(std::lround(estimate))) +
+                              " event(s) missed (poll it more often, or raise the budget)");
+    }
+    if (!fresh.empty()) {
+      feed.newestAt = std::max(feed.newestAt, times.front());
+      feed.lastNewAt = now;
+      for (auto it = fresh.rbegin(); it != fresh.rend(); ++it) {
+        if (!it->id.empty()) {
+          feed.recent.push_front(it->id);
+          if (feed.recent.size() > kRecentIds) feed.recent.pop_back();
+        }
+        out.emplace_back(stream_, std::move(it->raw), it->id);
+      }
+      feed.captured += static_cast<int64_t>(fresh.size());
+      fresh_.fetch_add(static_cast<int64_t>(fresh.size()));
+    }
+    feed.lastPoll = now;
+    feed.due = now + std::max(feed.interval, std::max(minInterval_, feed.minSeconds));
+    // A burst: sooner than planned, before the feed's 300 run out.
+    double rate = feed.effectiveRate();
+    if (rate > 0 && !roundRobin_) {
+      feed.due = std::min(feed.due, now + std::max(std::max(minInterval_, feed.minSeconds),
+                                                   github::PlanLimits().safePerPoll / rate));
+    }
+  }
+
+  static double createdAt(const std::string& raw) {
+    try {
+      auto created = etl::Record("e", raw).find<std::string>("created_at");
+      if (auto t = created ? etl::parseIsoTime(*created) : std::nullopt) return seconds(*t);
+    } catch (const etl::FieldError&) {
+    }
+    return 0;
+  }
+
+  void learnBudget(const etl::HttpResponse& response, double now) {
+    try {
+      auto limit = response.header("X-RateLimit-Limit");
+      auto remaining = response.header("X-RateLimit-Remaining");
+      auto reset = response.header("X-RateLimit-Reset");
+      if (!limit.empty()) limit_ = std::stod(limit);
+      if (!remaining.empty()) remaining_ = std::stod(remaining);
+      if (!reset.empty()) resetAt_ = std::stod(reset);
+    } catch (const std::exception&) {
+    }
+    (void)now;
+  }
+
+  // Every report_interval: a summary line, the per-feed file, the aggregate gauges.
+  void report(double now) {
+    lastReport_ = now;
+    int64_t requests = 0, notModified = 0, captured = 0, behind = 0;
+    double missed = 0;
+    std::vector<const Feed*> missing;
+    for (const auto& [path, f] : feeds_) {
+      requests += f.requests;
+      notModified += f.notModified;
+      captured += f.captured;
+      missed += f.missed;
+      bool late = f.lastPoll > 0 && now - f.lastPoll > 2 * f.interval + 120;
+      if (f.gaps > 0 || late || f.gone) ++behind;
+      if (f.gaps > 0) missing.push_back(&f);
+    }
+    std::sort(missing.begin(), missing.end(),
+              [](const Feed* a, const Feed* b) { return a->missed > b->missed; });
+    std::string worst;
+    for (std::size_t i = 0; i < missing.size() && i < 5; ++i) {
+      worst += (i ? ", " : ": ") + missing[i]->path + " (about " +
+               std::to_string(static_cast<int64_t>(std::lround(missing[i]->missed))) + ")";
+    }
+    context_.logger.information(
+        "watching " + std::to_string(feeds_.size()) + " feeds: " + std::to_string(requests) +
+        " requests (" + std::to_string(requests ? 100 * notModified / requests : 0) +
+        "% answered 304), " + std::to_string(captured) + " events, " +
+        std::to_string(missing.size()) + " feed(s) missed events (about " +
+        std::to_string(static_cast<int64_t>(std::lround(missed))) + ")" + worst + "; budget " +
+        std::to_string(static_cast<int64_t>(std::lround(rps_ * 3600))) + " requests/hour");
+    context_.metrics.gauge("github_feeds_behind", {{"pipeline", context_.pipeline}}).store(behind);
+    context_.metrics.gauge("github_missed_events_estimate", {{"pipeline", context_.pipeline}})
+        .store(static_cast<int64_t>(std::lround(missed)));
+    writeReport();
+  }
+
+  // Per feed: what a person asks ("is my repository complete?"), as JSON.
+  void writeReport() const {
+    if (feeds_.empty()) return;
+    Poco::JSON::Array list;
+    for (const auto& [path, f] : feeds_) {
+      Poco::JSON::Object o;
+      o.set("feed", path);
+      o.set("last_poll", f.lastPoll > 0 ? etl::isoTime(at(f.lastPoll)) : std::string());
+      o.set("events_captured", f.captured);
+      o.set("requests", f.requests);
+      o.set("not_modified", f.notModified);
+      o.set("failures", f.failures);
+      o.set("gaps", f.gaps);
+      o.set("missed_estimate", static_cast<int64_t>(std::lround(f.missed)));
+      o.set("events_per_hour", f.rate * 3600);
+      o.set("poll_interval_s", static_cast<int64_t>(std::lround(f.interval)));
+      o.set("gone", f.gone);
+      list.add(o);
+    }
+    std::ostringstream text;
+    list.stringify(text, 1);
+    etl::writeFileAtomically(reportPath_, text.str(), false);
+  }
+
+  etl::Context& context_;
+  std::string baseUrl_, token_, stream_, host_, watchFile_, reportPath_;
+  bool roundRobin_;
+  int64_t perPage_, maxPages_;
+  double minInterval_, maxInterval_, refresh_, reportEvery_, share_;
+  etl::Millis timeout_;
+  double limit_, remaining_, resetAt_ = 0;
+  double rps_ = 1;
+  double tokensAt_ = 0, lastPlan_ = -1e18, lastRefresh_ = 0, lastReport_ = 0;
+  std::size_t planned_ = 0;
+  std::vector<std::string> listed_, fileEntries_;
+  int64_t fileModified_ = -1;
+  std::map<std::string, Feed> feeds_;
+  mutable std::string checkpoint_;
+  mutable bool dirty_ = true;  // feeds_ changed what checkpoint() holds
+  std::atomic<int64_t>&requests_, &notModified_, &fresh_, &gapCount_;
+};
+
+const etl::ConfigField kSchema[] = {
+    {"watch", etl::Type::StringList, etl::Optional, "[]",
+     "what to watch: owner/repo, orgs/NAME, users/NAME, or an events path"},
+    {"watch_file", etl::Type::String, etl::Optional, "",
+     "a file of the same entries, one per line (# comments); re-read when it changes"},
+    {"watch_refresh", etl::Type::Duration, etl::Optional, "1m", "how often watch_file is looked at",
+     "1s", "24h"},
+    {"base_url", etl::Type::String, etl::Optional, "https://api.github.com",
+     "API root; GitHub Enterprise: https://HOST/api/v3", nullptr, nullptr, nullptr,
+     "^https?://[^/ ]+(/[^ ]*)?$#an http(s) URL (https://api.github.com)"},
+    {"token", etl::Type::String, etl::Optional, "",
+     "token(s), comma-separated; use ${GITHUB_TOKEN:-}. Never logged"},
+    {"stream", etl::Type::String, etl::Optional, "github_events", "stream of the emitted records"},
+    {"schedule", etl::Type::String, etl::Optional, "adaptive",
+     "adaptive (each feed by its activity) or round_robin (every feed in turn: a baseline)",
+     nullptr, nullptr, "adaptive|round_robin"},
+    {"budget_share", etl::Type::Double, etl::Optional, "0.8",
+     "share of the hourly request limit the schedule may spend (the rest is the enrichment's)",
+     "0.01", "1"},
+    {"min_poll_interval", etl::Type::Duration, etl::Optional, "60s",
+     "never poll a feed sooner (X-Poll-Interval may ask for more)", "1s", "24h"},
+    {"max_poll_interval", etl::Type::Duration, etl::Optional, "1h",
+     "a quiet feed is polled at least this often while the budget allows", "1m", "7d"},
+    {"per_page", etl::Type::Int, etl::Optional, "100", "events per page (GitHub's maximum: 100)",
+     "1", "100"},
+    {"max_pages", etl::Type::Int, etl::Optional, "3",
+     "pages followed per poll while all events are new (a feed holds 300)", "1", "10"},
+    {"timeout", etl::Type::Duration, etl::Optional, "30s", "connect/read timeout of one request",
+     "100ms", "10m"},
+    {"reserve", etl::Type::Double, etl::Optional, "0.2",
+     "share of the budget lower-priority plugins (enrichment) may never spend", "0", "1"},
+    {"report_interval", etl::Type::Duration, etl::Optional, "10m",
+     "how often the per-feed report (state_dir/<pipeline>.feeds.json) and summary are written",
+     "1s", "24h"},
+    {}};
+
+}  // namespace
+
+ETL_PLUGIN(GitHubWatchSource, "github_watch", etl::Kind::Source, "1.0.0",
+           "Every event of a watch list of repositories/orgs/users: one budget, each feed polled "
+           "by its activity, ETags, missed-event estimates",
+           kSchema)
