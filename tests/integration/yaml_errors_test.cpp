@@ -33,6 +33,7 @@ const Mistake kMistakes[] = {
     {"unknown_plugin",
      "pipelines:\n  p:\n    source: {plugin: fil, path: x}\n    sink: {plugin: jsonl}\n", "3:22",
      "unknown plugin 'fil'; known plugins: event_filter, file, github_enrich, github_events, "
+     "github_watch, "
      "jsonl, ",
      true},
     {"unset_required_variable",
