@@ -66,9 +66,9 @@ PipelineRunner::PipelineRunner(const PipelineSpec& spec, Services services)
   // each on a core of its own), never more than the sink can commit in order.
   std::size_t most = std::max<std::size_t>(1, sink().maxWriters());
   std::size_t writers = spec_.sink.writers;
-  bool readsSinkOutput = std::any_of(transforms_.begin(), transforms_.end(),
-                                     [](const auto& t) { return t.second->readsSinkOutput(); });
-  if (writers == 0 && readsSinkOutput) {
+  readsSinkOutput_ = std::any_of(transforms_.begin(), transforms_.end(),
+                                 [](const auto& t) { return t.second->readsSinkOutput(); });
+  if (writers == 0 && readsSinkOutput_) {
     writers = 1;  // its next batch needs the last one committed
   } else if (writers == 0) {
     writers = std::min(most, std::clamp<std::size_t>(std::thread::hardware_concurrency(), 2, 8));
@@ -535,14 +535,12 @@ void PipelineRunner::runWorker() {
       handoff.close(true);  // the worker must not wait for a writer that is gone
     });
   }
-  bool readsSinkOutput = std::any_of(transforms_.begin(), transforms_.end(),
-                                     [](const auto& t) { return t.second->readsSinkOutput(); });
   uint64_t seq = 0;
   try {
     while (auto batch = queue_->pop()) {
       depth.store(static_cast<int64_t>(queue_->size()));
       // Such a transform reads what the sink stored: everything before this batch must be in.
-      if (readsSinkOutput && seq > 0 && !committer.order.awaitCommitted(seq)) break;
+      if (readsSinkOutput_ && seq > 0 && !committer.order.awaitCommitted(seq)) break;
       std::optional<Batch> work = transformed(*batch);
       batch.reset();  // only the transformed batch is kept while it waits for a writer
       if (!work) break;

@@ -92,6 +92,7 @@ class PipelineRunner {
   std::unique_ptr<Source> source_;
   std::vector<std::pair<std::string, std::unique_ptr<Transform>>> transforms_;
   std::vector<std::unique_ptr<Sink>> sinks_;  // one per writer
+  bool readsSinkOutput_ = false;              // a transform reads what the sink stored
   struct Queue;
   std::unique_ptr<Queue> queue_;
   std::thread sourceThread_, workerThread_;

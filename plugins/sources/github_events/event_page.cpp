@@ -31,13 +31,38 @@ std::vector<PageEvent> parseEventPage(const std::string& body) {
     // The id is read from the event's own bytes (raw_json consumed the object).
     simdjson::padded_string one(event.raw);
     simdjson::ondemand::document eventDoc;
-    std::string_view id;
-    if (!idParser.iterate(one).get(eventDoc) && !eventDoc["id"].get_string().get(id)) {
-      event.id.assign(id.data(), id.size());
+    std::string_view id, created;
+    if (!idParser.iterate(one).get(eventDoc)) {
+      if (!eventDoc["id"].get_string().get(id)) event.id.assign(id.data(), id.size());
+      if (!eventDoc["created_at"].get_string().get(created)) {
+        event.createdAt.assign(created.data(), created.size());
+      }
     }
     events.push_back(std::move(event));
   }
   return events;
+}
+
+}  // namespace github
+
+namespace github {
+
+etl::HttpRequest eventsRequest(const std::string& url, const std::string& token,
+                               const std::string& baseUrl, etl::Millis timeout) {
+  etl::HttpRequest request;
+  request.url = url;
+  request.token = token;
+  request.credentialOrigin = baseUrl;
+  request.headers.emplace_back("Accept", "application/vnd.github+json");
+  request.timeout = timeout;
+  request.priority = etl::Priority::High;
+  return request;
+}
+
+std::string hostOf(const std::string& baseUrl) {
+  std::size_t scheme = baseUrl.find("://");
+  std::string host = baseUrl.substr(scheme == std::string::npos ? 0 : scheme + 3);
+  return host.substr(0, host.find_first_of(":/"));
 }
 
 }  // namespace github

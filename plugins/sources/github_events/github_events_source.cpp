@@ -41,9 +41,7 @@ class GitHubEventsSource : public etl::Source {
         seen_(static_cast<std::size_t>(config.getInt("remember_ids"))) {
     while (!baseUrl_.empty() && baseUrl_.back() == '/') baseUrl_.pop_back();
     if (endpoint_.empty() || endpoint_[0] != '/') endpoint_ = "/" + endpoint_;
-    host_ =
-        baseUrl_.substr(baseUrl_.find("://") == std::string::npos ? 0 : baseUrl_.find("://") + 3);
-    host_ = host_.substr(0, host_.find_first_of(":/"));
+    host_ = github::hostOf(baseUrl_);
     context_.http.setReserve(host_, config.getDouble("reserve"));
   }
 
@@ -78,13 +76,7 @@ class GitHubEventsSource : public etl::Source {
     std::string url = baseUrl_ + endpoint_ + "?per_page=" + std::to_string(perPage_);
     int pages = 0;
     for (; pages < maxPages_ && !url.empty(); ++pages) {
-      etl::HttpRequest request;
-      request.url = url;
-      request.token = token_;
-      request.credentialOrigin = baseUrl_;  // a Link to elsewhere is followed without the token
-      request.headers.emplace_back("Accept", "application/vnd.github+json");
-      request.timeout = timeout_;
-      request.priority = etl::Priority::High;
+      etl::HttpRequest request = github::eventsRequest(url, token_, baseUrl_, timeout_);
       if (pages == 0 && !etag_.empty()) request.headers.emplace_back("If-None-Match", etag_);
       etl::HttpResponse response = context_.http.get(request, context_.stop);
       context_.metrics.counter(context_.pipeline + ".github_requests").fetch_add(1);
@@ -132,12 +124,7 @@ class GitHubEventsSource : public etl::Source {
     }
     // How far behind the feed this source is: the age of the newest event it has seen.
     if (!fresh.empty()) {
-      try {
-        auto created = etl::Record("e", fresh.front().raw).find<std::string>("created_at");
-        if (auto at = created ? etl::parseIsoTime(*created) : std::nullopt) newest_ = *at;
-      } catch (const etl::FieldError&) {
-        // An unreadable event is the sink's to dead-letter.
-      }
+      if (auto at = etl::parseIsoTime(fresh.front().createdAt)) newest_ = *at;
     }
     if (newest_ != etl::TimePoint{}) {
       context_.metrics.gauge("source_lag_seconds", {{"pipeline", context_.pipeline}})

@@ -107,9 +107,7 @@ class GitHubWatchSource : public etl::Source {
         fresh_(context.metrics.counter(context.pipeline + ".github_events_new")),
         gapCount_(context.metrics.counter(context.pipeline + ".github_gaps")) {
     while (!baseUrl_.empty() && baseUrl_.back() == '/') baseUrl_.pop_back();
-    host_ =
-        baseUrl_.substr(baseUrl_.find("://") == std::string::npos ? 0 : baseUrl_.find("://") + 3);
-    host_ = host_.substr(0, host_.find_first_of(":/"));
+    host_ = github::hostOf(baseUrl_);
     context_.http.setReserve(host_, config.getDouble("reserve"));
     for (const auto& entry : config.getStringList("watch")) {
       std::string path = endpointOf(entry);
@@ -337,19 +335,13 @@ class GitHubWatchSource : public etl::Source {
     int status = 0;
     try {
       for (; pages < maxPages_ && !url.empty(); ++pages) {
-        etl::HttpRequest request;
-        request.url = url;
-        request.token = token_;
-        request.credentialOrigin = baseUrl_;
-        request.headers.emplace_back("Accept", "application/vnd.github+json");
-        request.timeout = timeout_;
-        request.priority = etl::Priority::High;
+        etl::HttpRequest request = github::eventsRequest(url, token_, baseUrl_, timeout_);
         if (pages == 0 && !feed.etag.empty())
           request.headers.emplace_back("If-None-Match", feed.etag);
         etl::HttpResponse response = context_.http.get(request, context_.stop);
         ++feed.requests;
         requests_.fetch_add(1);
-        learnBudget(response, now);
+        learnBudget(response);
         status = response.status;
         if (pages == 0) {
           try {
@@ -381,7 +373,7 @@ class GitHubWatchSource : public etl::Source {
             overlap = true;
             break;  // newest first: everything from here on was seen
           }
-          times.push_back(createdAt(event.raw));
+          times.push_back(createdAt(event));
           fresh.push_back(std::move(event));
         }
         if (overlap) break;
@@ -456,16 +448,13 @@ class GitHubWatchSource : public etl::Source {
     }
   }
 
-  static double createdAt(const std::string& raw) {
-    try {
-      auto created = etl::Record("e", raw).find<std::string>("created_at");
-      if (auto t = created ? etl::parseIsoTime(*created) : std::nullopt) return seconds(*t);
-    } catch (const etl::FieldError&) {
-    }
-    return 0;
+  // Epoch seconds of the event's created_at (0 when unreadable: the sink dead-letters it).
+  static double createdAt(const github::PageEvent& event) {
+    auto t = etl::parseIsoTime(event.createdAt);
+    return t ? seconds(*t) : 0;
   }
 
-  void learnBudget(const etl::HttpResponse& response, double now) {
+  void learnBudget(const etl::HttpResponse& response) {
     try {
       auto limit = response.header("X-RateLimit-Limit");
       auto remaining = response.header("X-RateLimit-Remaining");
@@ -475,7 +464,6 @@ class GitHubWatchSource : public etl::Source {
       if (!reset.empty()) resetAt_ = std::stod(reset);
     } catch (const std::exception&) {
     }
-    (void)now;
   }
 
   // Every report_interval: a summary line, the per-feed file, the aggregate gauges.
