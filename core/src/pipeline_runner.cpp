@@ -121,6 +121,18 @@ void PipelineRunner::start(std::function<void()> onFinished) {
 void PipelineRunner::join() {
   if (sourceThread_.joinable()) sourceThread_.join();
   if (workerThread_.joinable()) workerThread_.join();
+  // The last batches committed after the source thread ended: the source hears of them now.
+  std::optional<std::string> told;
+  {
+    std::lock_guard<std::mutex> lock(committedMutex_);
+    told.swap(untoldCheckpoint_);
+  }
+  if (!told || !source_) return;
+  try {
+    source_->committed(*told);
+  } catch (const std::exception& e) {
+    logger_.warning("source '" + spec_.source.name + "' (last commit): " + e.what());
+  }
 }
 
 void PipelineRunner::finishOne() {
@@ -210,15 +222,18 @@ void PipelineRunner::runSource() {
   auto& paused = services_.metrics.counter(spec_.name + ".source_paused");
   auto& polled = services_.metrics.counter(spec_.name + ".records_in");
   std::string lastPushed = checkpoint;
+  const bool parts = source_->partitionedCheckpoint();
   Batch pending;
   TimePoint firstAt{};
   auto flush = [&]() -> bool {
     std::string now = source_->checkpoint();
     if (pending.records.empty() && pending.deadLetters.empty() && now == lastPushed) return true;
     pending.checkpoint = now;
+    pending.checkpointParts = parts;
     lastPushed = now;
     bool ok = queue_->push(std::move(pending), [&paused] { paused.fetch_add(1); });
     pending = Batch();
+    if (ok) ++pushed_;
     return ok;
   };
 
@@ -229,6 +244,12 @@ void PipelineRunner::runSource() {
     std::size_t before = pending.records.size();
     std::size_t lettersBefore = pending.deadLetters.size();
     try {
+      std::optional<std::string> told;
+      {
+        std::lock_guard<std::mutex> lock(committedMutex_);
+        told.swap(untoldCheckpoint_);
+      }
+      if (told) source_->committed(*told);
       try {
         poll = source_->poll(pending.records, spec_.maxRecords - before);
       } catch (...) {
@@ -256,6 +277,17 @@ void PipelineRunner::runSource() {
     if (full || late || poll.status != Source::Status::More) {
       if (!flush()) return;
     }
+    if (poll.status == Source::Status::Sync) {
+      sourceStage_ = "source '" + spec_.source.name + "' (handing over)";
+      if (!awaitPushedCommitted()) break;
+      try {
+        source_->synced(storedCheckpoint());
+      } catch (const StoppedError&) {
+        break;  // stopping while the sink could not be read: nothing more is read
+      }
+      sourceStage_ = "source '" + spec_.source.name + "'";
+      continue;
+    }
     // Caught up: nothing more to read right now and nothing waiting for the sink.
     if (poll.status != Source::Status::More && pending.records.empty() && queue_->empty()) {
       progressed();
@@ -267,6 +299,38 @@ void PipelineRunner::runSource() {
     }
   }
   flush();  // on stop: what was read so far is delivered and committed (graceful drain)
+}
+
+void PipelineRunner::noteCommitted(const Batch& batch) {
+  std::lock_guard<std::mutex> lock(committedMutex_);
+  ++committedBatches_;
+  if (!batch.checkpoint.empty()) untoldCheckpoint_ = batch.checkpoint;
+  committedChanged_.notify_all();
+}
+
+bool PipelineRunner::awaitPushedCommitted() {
+  std::unique_lock<std::mutex> lock(committedMutex_);
+  while (committedBatches_ < pushed_) {
+    if (services_.stop.requested() || failed_) return false;
+    // Real time, not the pipeline's clock: this waits for other threads, not for a moment.
+    committedChanged_.wait_for(lock, std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+std::optional<std::string> PipelineRunner::storedCheckpoint() {
+  if (!sink().commitsCheckpoints()) return std::nullopt;
+  // Every batch is committed and none is in flight: the first writer's sink is idle.
+  TimePoint since{};
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return sink().committedCheckpoint();
+    } catch (const RetryableError& e) {
+      if (!backoff("reading the checkpoint", e, attempt, e.notBefore(), since)) {
+        throw StoppedError("stopped while reading the checkpoint");
+      }
+    }
+  }
 }
 
 void PipelineRunner::collectDeadLetters(Batch& pending, std::size_t from) {
@@ -358,6 +422,7 @@ struct PipelineRunner::Committer {
     if (!sink.commitsCheckpoints() && !work.checkpoint.empty()) {
       checkpointFile.save(work.checkpoint);
     }
+    runner.noteCommitted(work);
     runner.progressed();
     runner.lastCommit_ = runner.services_.clock.now().time_since_epoch().count();
     out.fetch_add(static_cast<int64_t>(work.records.size()));

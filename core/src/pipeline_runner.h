@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -104,6 +105,18 @@ class PipelineRunner {
   void progressed() { lastProgress_ = services_.clock.now().time_since_epoch().count(); }
   std::string sourceFailure_;           // set by the source thread before it closes the queue
   std::string sourceStage_ = "source";  // what the source thread is doing, for its errors
+  // Hand-over (Source::Status::Sync) and Source::committed(): batches pushed by the source
+  // thread, batches committed (in order), and the newest committed checkpoint not yet told.
+  uint64_t pushed_ = 0;
+  std::mutex committedMutex_;
+  std::condition_variable committedChanged_;
+  uint64_t committedBatches_ = 0;
+  std::optional<std::string> untoldCheckpoint_;
+  void noteCommitted(const Batch& batch);
+  // Blocks until every pushed batch is committed; false when stopping or failed.
+  bool awaitPushedCommitted();
+  // The checkpoint the sink keeps now (nullopt: the core's file), retrying; for synced().
+  std::optional<std::string> storedCheckpoint();
   std::atomic<int> running_{0};
   std::function<void()> onFinished_;
 };

@@ -177,7 +177,8 @@ TEST_P(ClaimQueue, ConcurrentClaimersShareNothingAndLeasesExpire) {
   etl::CommitOrder order;
   etl::CommitOrder::Turn turn(order, 1);
   database->write(
-      {rows}, {}, "setup", "", [](const sql::Refusal&) { return sql::DeadLetterRow{}; }, turn);
+      {rows}, {}, "setup", sql::Checkpoint{},
+      [](const sql::Refusal&) { return sql::DeadLetterRow{}; }, turn);
 
   sql::ClaimSpec spec{"jobs",        "id",     {"id", "payload"}, "status", {"pending", "failed"},
                       "in_progress", "due_at", "claimed_at"};

@@ -67,6 +67,9 @@ struct Batch {
   // The source's opaque state after the last record of this batch. Committing it means "everything
   // up to here is stored"; on restart the source resumes from it.
   std::string checkpoint;
+  // The checkpoint is a JSON object of parts (Source::partitionedCheckpoint): a sink that commits
+  // checkpoints stores each member under (pipeline, part) instead of the whole.
+  bool checkpointParts = false;
   // Set by the runner while a sink writes the batch (never null then); with one writer, wait()
   // returns at once.
   CommitTurn* turn = nullptr;

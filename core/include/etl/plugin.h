@@ -13,6 +13,7 @@
 
 #include <Poco/Logger.h>
 
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -28,7 +29,7 @@
 
 // Bumped whenever a change to these headers breaks binary compatibility with built plugins.
 #ifndef ETL_PLUGIN_ABI_VERSION
-#define ETL_PLUGIN_ABI_VERSION 3
+#define ETL_PLUGIN_ABI_VERSION 4
 #endif
 
 namespace etl {
@@ -59,6 +60,11 @@ class Source : public Plugin {
     More,  // call poll() again at once
     Idle,  // nothing more right now: the runner flushes, then polls again at `wakeAt`
     Done,  // exhausted for good (a finite input is fully read)
+    // Hand-over: everything returned so far must be committed before the source goes on (a
+    // consumer group takes partitions away, or gives new ones whose position the sink keeps).
+    // The runner delivers the records read so far, waits until every batch is committed, then
+    // calls synced() before the next poll().
+    Sync,
   };
   struct Poll {
     Status status = Status::More;
@@ -74,6 +80,18 @@ class Source : public Plugin {
   // `out` after each poll(): committed as dead letters with the batch, so nothing is skipped
   // silently.
   virtual void drainDeadLetters(std::vector<DeadLetter>& out) {}
+  // After a Sync: `stored` is the checkpoint as the sink keeps it now (with a partitioned
+  // checkpoint, the parts every process sharing the pipeline committed), or nullopt when the
+  // core keeps it in a file of this process (the source then keeps its position elsewhere).
+  virtual void synced(const std::optional<std::string>& stored) {}
+  // Called on the source's thread before a poll() once a checkpoint it returned is durable
+  // (the newest one only), e.g. to tell an upstream system what it may let go of.
+  virtual void committed(const std::string& checkpoint) {}
+  // True when checkpoint() is a JSON object of independent parts (a topic's partitions), each
+  // owned by one process at a time: a sink stores each member by itself, so processes sharing
+  // the pipeline never overwrite each other's parts, and a part a process no longer owns is
+  // simply left out of its checkpoint.
+  virtual bool partitionedCheckpoint() const { return false; }
 };
 
 class Transform : public Plugin {

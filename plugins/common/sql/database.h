@@ -55,6 +55,20 @@ struct WriteResult {
   std::vector<Refusal> refused;
 };
 
+// What a batch's transaction commits as its pipeline's checkpoint: the whole state, or each part
+// of a partitioned one (etl::Source::partitionedCheckpoint) under (pipeline, part), so that
+// processes sharing a pipeline, each owning some parts, never overwrite each other's.
+struct Checkpoint {
+  std::string whole;                                       // "" when partitioned
+  std::vector<std::pair<std::string, std::string>> parts;  // part -> its state (JSON text)
+  bool empty() const { return whole.empty() && parts.empty(); }
+};
+// A batch's checkpoint; a partitioned one is split into its members (throws
+// std::runtime_error when it is not a JSON object).
+Checkpoint checkpointOf(const etl::Batch& batch);
+// Stored parts joined into the JSON object the source returned them as.
+std::string joinedParts(const std::vector<std::pair<std::string, std::string>>& parts);
+
 struct DatabaseOptions {
   std::string uri;            // postgresql://..., key=value, or sqlite:PATH
   std::string stateDir;       // a relative sqlite: path is relative to it
@@ -72,6 +86,7 @@ class Database {
   // starts apply each once) and creates missing tables (createTables). Throws etl::RetryableError
   // while the database cannot be reached, std::runtime_error for what cannot heal.
   virtual void open() = 0;
+  // The pipeline's whole checkpoint, or its parts joined (joinedParts); nullopt when neither.
   virtual std::optional<std::string> loadCheckpoint(const std::string& pipeline) = 0;
   // The stored dead letters `filter` selects, by id; and their removal (returns how many).
   virtual std::vector<etl::StoredDeadLetter> deadLetters(const etl::DeadLetterFilter& filter) = 0;
@@ -82,7 +97,7 @@ class Database {
   // transaction commits when `turn` says it is this batch's turn.
   virtual WriteResult write(const std::vector<std::vector<Row>>& rows,
                             const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                            const std::string& checkpoint,
+                            const Checkpoint& checkpoint,
                             const std::function<DeadLetterRow(const Refusal&)>& letterFor,
                             etl::CommitTurn& turn) = 0;
 };

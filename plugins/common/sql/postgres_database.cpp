@@ -71,8 +71,14 @@ class PostgresDatabase : public Database {
     open();
     Result r(
         session_.params("SELECT checkpoint FROM etl_checkpoints WHERE pipeline = $1", {pipeline}));
-    if (r.rows() == 0) return std::nullopt;
-    return r.value(0, 0);
+    if (r.rows() > 0) return r.value(0, 0);
+    Result parts(session_.params(
+        "SELECT part, checkpoint FROM etl_checkpoint_parts WHERE pipeline = $1 ORDER BY part",
+        {pipeline}));
+    if (parts.rows() == 0) return std::nullopt;
+    std::vector<std::pair<std::string, std::string>> all;
+    for (int i = 0; i < parts.rows(); ++i) all.emplace_back(parts.value(i, 0), parts.value(i, 1));
+    return joinedParts(all);
   }
 
   std::vector<etl::StoredDeadLetter> deadLetters(const etl::DeadLetterFilter& filter) override {
@@ -108,7 +114,7 @@ class PostgresDatabase : public Database {
 
   WriteResult write(const std::vector<std::vector<Row>>& rows,
                     const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                    const std::string& checkpoint,
+                    const Checkpoint& checkpoint,
                     const std::function<DeadLetterRow(const Refusal&)>& letterFor,
                     etl::CommitTurn& turn) override {
     open();
@@ -178,6 +184,9 @@ class PostgresDatabase : public Database {
       session_.exec(R"(CREATE TABLE IF NOT EXISTS etl_checkpoints (
           pipeline text PRIMARY KEY, checkpoint text NOT NULL,
           updated_at timestamptz NOT NULL DEFAULT now()))");
+      session_.exec(R"(CREATE TABLE IF NOT EXISTS etl_checkpoint_parts (
+          pipeline text NOT NULL, part text NOT NULL, checkpoint text NOT NULL,
+          updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, part)))");
       session_.exec(R"(CREATE TABLE IF NOT EXISTS etl_dead_letters (
           id bigserial PRIMARY KEY, fingerprint text NOT NULL UNIQUE, pipeline text NOT NULL,
           plugin text NOT NULL, stream text, reason text NOT NULL, record text NOT NULL,
@@ -247,7 +256,7 @@ class PostgresDatabase : public Database {
 
   WriteResult writeBulk(const std::vector<std::vector<Row>>& rows,
                         const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                        const std::string& checkpoint, etl::CommitTurn& turn, bool mayYield) {
+                        const Checkpoint& checkpoint, etl::CommitTurn& turn, bool mayYield) {
     WriteResult result;
     result.stored.assign(rows.size(), 0);
     session_.exec("BEGIN");
@@ -327,7 +336,7 @@ class PostgresDatabase : public Database {
 
   WriteResult writeRowByRow(const std::vector<std::vector<Row>>& rows,
                             const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                            const std::string& checkpoint,
+                            const Checkpoint& checkpoint,
                             const std::function<DeadLetterRow(const Refusal&)>& letterFor,
                             etl::CommitTurn& turn, bool mayYield) {
     WriteResult result;
@@ -360,7 +369,7 @@ class PostgresDatabase : public Database {
   // Yield when this transaction holds a row lock an earlier batch waits for: they would wait for
   // each other (the server cannot see it: one of the waits is etlrun's).
   void finish(const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-              const std::string& checkpoint, etl::CommitTurn& turn, bool mayYield) {
+              const Checkpoint& checkpoint, etl::CommitTurn& turn, bool mayYield) {
     for (const auto& l : letters) {
       Result r(session_.params(
           "INSERT INTO etl_dead_letters (fingerprint, pipeline, plugin, stream, reason, record, "
@@ -383,12 +392,19 @@ class PostgresDatabase : public Database {
     if (!turn.wait(blocking)) throw Yield{};
     // Only now: every writer updates this one row, so taking its lock earlier would make each
     // batch wait for the one before it, or worse, an earlier batch wait for a later one.
-    if (!checkpoint.empty()) {
+    if (!checkpoint.whole.empty()) {
       Result r(
           session_.params("INSERT INTO etl_checkpoints (pipeline, checkpoint) VALUES ($1, $2) "
                           "ON CONFLICT (pipeline) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, "
                           "updated_at = now()",
-                          {pipeline, checkpoint}));
+                          {pipeline, checkpoint.whole}));
+    }
+    for (const auto& [part, state] : checkpoint.parts) {
+      Result r(session_.params(
+          "INSERT INTO etl_checkpoint_parts (pipeline, part, checkpoint) VALUES ($1, $2, $3) "
+          "ON CONFLICT (pipeline, part) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, "
+          "updated_at = now()",
+          {pipeline, part, state}));
     }
     session_.exec("COMMIT");
   }

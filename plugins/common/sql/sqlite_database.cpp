@@ -56,8 +56,16 @@ class SqliteDatabase : public Database {
     open();
     SqliteSession::Statement select(session_,
                                     "SELECT checkpoint FROM etl_checkpoints WHERE pipeline = ?");
-    if (!select.run({pipeline})) return std::nullopt;
-    return select.text(0).value_or("");
+    if (select.run({pipeline})) return select.text(0).value_or("");
+    SqliteSession::Statement parts(
+        session_,
+        "SELECT part, checkpoint FROM etl_checkpoint_parts WHERE pipeline = ? ORDER BY part");
+    std::vector<std::pair<std::string, std::string>> all;
+    for (bool row = parts.run({pipeline}); row; row = parts.next()) {
+      all.emplace_back(parts.text(0).value_or(""), parts.text(1).value_or(""));
+    }
+    if (all.empty()) return std::nullopt;
+    return joinedParts(all);
   }
 
   std::vector<etl::StoredDeadLetter> deadLetters(const etl::DeadLetterFilter& filter) override {
@@ -97,7 +105,7 @@ class SqliteDatabase : public Database {
 
   WriteResult write(const std::vector<std::vector<Row>>& rows,
                     const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                    const std::string& checkpoint,
+                    const Checkpoint& checkpoint,
                     const std::function<DeadLetterRow(const Refusal&)>& letterFor,
                     etl::CommitTurn& turn) override {
     open();
@@ -125,13 +133,21 @@ class SqliteDatabase : public Database {
         letter.bindBlob(7, l.recordBytes);
         letter.run({l.fingerprint, pipeline, l.plugin, l.stream, l.reason, l.record});
       }
-      if (!checkpoint.empty()) {
+      if (!checkpoint.whole.empty()) {
         SqliteSession::Statement save(
             session_,
             "INSERT INTO etl_checkpoints (pipeline, checkpoint) VALUES (?, ?) ON CONFLICT "
             "(pipeline) DO UPDATE SET checkpoint = excluded.checkpoint, "
             "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')");
-        save.run({pipeline, checkpoint});
+        save.run({pipeline, checkpoint.whole});
+      }
+      for (const auto& [part, state] : checkpoint.parts) {
+        SqliteSession::Statement save(
+            session_,
+            "INSERT INTO etl_checkpoint_parts (pipeline, part, checkpoint) VALUES (?, ?, ?) ON "
+            "CONFLICT (pipeline, part) DO UPDATE SET checkpoint = excluded.checkpoint, "
+            "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')");
+        save.run({pipeline, part, state});
       }
       turn.wait();  // one writer: at once
       session_.exec("COMMIT");
@@ -154,6 +170,10 @@ class SqliteDatabase : public Database {
           CREATE TABLE IF NOT EXISTS etl_checkpoints (
             pipeline TEXT PRIMARY KEY, checkpoint TEXT NOT NULL,
             updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
+          CREATE TABLE IF NOT EXISTS etl_checkpoint_parts (
+            pipeline TEXT NOT NULL, part TEXT NOT NULL, checkpoint TEXT NOT NULL,
+            updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+            PRIMARY KEY (pipeline, part));
           CREATE TABLE IF NOT EXISTS etl_dead_letters (
             id INTEGER PRIMARY KEY AUTOINCREMENT, fingerprint TEXT NOT NULL UNIQUE,
             pipeline TEXT NOT NULL, plugin TEXT NOT NULL, stream TEXT, reason TEXT NOT NULL,

@@ -17,7 +17,9 @@ void SqliteSession::open() {
   if (rc != SQLITE_OK) fail(rc, "opening");
   sqlite3_busy_timeout(db_, 30000);
   try {
-    exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384");
+    exec(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA "
+        "cache_size=-16384");
   } catch (...) {
     close();
     throw;

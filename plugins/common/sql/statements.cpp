@@ -1,8 +1,13 @@
 // SQL both dialects share: INSERT ... ON CONFLICT and UPDATE have one syntax in PostgreSQL and
 // SQLite (3.24+), so they are written once, with the dialect's placeholders.
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+
 #include <algorithm>
+#include <sstream>
 
 #include "database.h"
+#include "etl/record.h"
 
 namespace sql {
 
@@ -139,6 +144,37 @@ std::string createStatement(const TableSpec& t,
     body += ", PRIMARY KEY (" + key + ")";
   }
   return "CREATE TABLE IF NOT EXISTS " + quoteIdentifier(t.name) + " (" + body + ")";
+}
+
+Checkpoint checkpointOf(const etl::Batch& batch) {
+  Checkpoint out;
+  if (!batch.checkpointParts) {
+    out.whole = batch.checkpoint;
+    return out;
+  }
+  if (batch.checkpoint.empty()) return out;
+  Poco::JSON::Object::Ptr object;
+  try {
+    object = Poco::JSON::Parser().parse(batch.checkpoint).extract<Poco::JSON::Object::Ptr>();
+  } catch (const Poco::Exception& e) {
+    throw std::runtime_error("a partitioned checkpoint is not a JSON object: " + e.displayText());
+  }
+  for (const auto& [part, value] : *object) {
+    std::ostringstream state;
+    Poco::JSON::Stringifier::stringify(value, state);
+    out.parts.emplace_back(part, state.str());
+  }
+  return out;
+}
+
+std::string joinedParts(const std::vector<std::pair<std::string, std::string>>& parts) {
+  std::string out = "{";
+  for (const auto& [part, state] : parts) {
+    if (out.size() > 1) out += ',';
+    etl::appendJsonString(out, part);
+    out += ':' + state;
+  }
+  return out + "}";
 }
 
 }  // namespace sql

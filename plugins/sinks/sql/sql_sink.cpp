@@ -57,7 +57,9 @@ class SqlSink : public etl::Sink {
   }
 
   CheckpointLocation checkpointLocation() const override {
-    std::string reset = "DELETE FROM etl_checkpoints WHERE pipeline = '" + context_.pipeline + "'";
+    std::string reset = "DELETE FROM etl_checkpoints WHERE pipeline = '" + context_.pipeline +
+                        "'; DELETE FROM etl_checkpoint_parts WHERE pipeline = '" +
+                        context_.pipeline + "'";
     std::string where = database_->describe();
     if (database_->dialect() == sql::Dialect::Sqlite) {
       reset = "run: sqlite3 " + where.substr(7) + " \"" + reset + "\"";
@@ -92,7 +94,7 @@ class SqlSink : public etl::Sink {
       return sql::deadLetterRow(refused.back());
     };
     sql::WriteResult result = database_->write(prepared->rows, letters, context_.pipeline,
-                                               batch.checkpoint, letterFor, *batch.turn);
+                                               sql::checkpointOf(batch), letterFor, *batch.turn);
     // Rows the database refused were dead-lettered in the transaction; the runner reports them.
     for (auto& letter : refused) batch.deadLetters.push_back(std::move(letter));
     for (std::size_t t = 0; t < tables_.size(); ++t) stored_[t]->fetch_add(result.stored[t]);
