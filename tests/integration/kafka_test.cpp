@@ -259,4 +259,43 @@ TEST(Kafka, TheShippedKafkaPipelinesStoreWhatGithubYamlStores) {
   EXPECT_EQ(viaKafka.count("SELECT count(*) FROM etl_checkpoint_parts WHERE pipeline = 'load'"), 4);
 }
 
+// librdkafka properties pass through, are checked by validate (naming the property, never its
+// value), and a secret among them appears in no output, even with librdkafka's debug logging on.
+TEST(Kafka, PropertiesAreCheckedAndTheirSecretsNeverLogged) {
+  etltest::TempDir dir;
+  etltest::KafkaMock kafka(1);
+  const std::string secret = "Kafka-S3cret-Value-42";
+  auto yaml = [&](const std::string& properties) {
+    etltest::writeFile(
+        dir / "p.yaml",
+        "pipelines:\n  send:\n    source: {plugin: file, path: \"" + etltest::dataDir() +
+            "/gharchive/gharchive_2021-07-21_hour06_200events.jsonl\"}\n"
+            "    sink:\n      plugin: kafka\n      brokers: \"" +
+            kafka.bootstraps() + "\"\n      topic: t\n      properties: " + properties +
+            "\n    retry: {initial_backoff: 200ms, give_up_after: 2s}\n");
+    return dir / "p.yaml";
+  };
+  std::map<std::string, std::string> env = {{"KAFKA_PASSWORD", secret}};
+  auto bad = etltest::runEtlrun(
+      {"validate", yaml("{sasl.password: \"${KAFKA_PASSWORD}\", no.such.thing: 1}")}, env);
+  EXPECT_EQ(bad.exitCode, 78) << bad.err;
+  EXPECT_NE(bad.err.find("no.such.thing"), std::string::npos) << bad.err;
+  auto forced = etltest::runEtlrun({"validate", yaml("{enable.idempotence: false}")}, env);
+  EXPECT_EQ(forced.exitCode, 78) << forced.err;
+  EXPECT_NE(forced.err.find("enable.idempotence"), std::string::npos) << forced.err;
+  // The mock speaks no SASL: the run fails, logging librdkafka's debug output.
+  auto run = etltest::runEtlrun(
+      {"--once", "--state-dir=" + (dir / "state"),
+       yaml("{security.protocol: sasl_plaintext, sasl.mechanism: PLAIN, sasl.username: etl, "
+            "sasl.password: \"${KAFKA_PASSWORD}\", debug: \"broker,security,conf\", "
+            "message.timeout.ms: 1000}")},
+      env);
+  EXPECT_EQ(run.exitCode, 70) << run.err;
+  EXPECT_NE(run.err.find("librdkafka"), std::string::npos) << run.err;
+  for (const auto& text : {bad.err, bad.out, forced.err, run.err, run.out}) {
+    EXPECT_EQ(text.find(secret), std::string::npos) << text;
+    EXPECT_EQ(text.find("S3cret"), std::string::npos);
+  }
+}
+
 }  // namespace

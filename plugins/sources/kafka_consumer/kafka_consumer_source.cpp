@@ -90,8 +90,10 @@ class KafkaConsumerSource : public etl::Source, private kafka::Callbacks {
     if (owned != positions_.end()) {  // else a message of a partition no longer ours
       owned->second = m->offset + 1;
       atEnd_.erase(owned->first);
-      out.emplace_back(stream_.empty() ? topic : stream_,
-                       std::string(static_cast<const char*>(m->payload), m->len),
+      std::string bytes;
+      bytes.reserve(m->len + etl::Record::kPadding);  // adopted by the record as it is
+      bytes.assign(static_cast<const char*>(m->payload), m->len);
+      out.emplace_back(stream_.empty() ? topic : stream_, std::move(bytes),
                        std::string(static_cast<const char*>(m->key), m->key_len));
     }
     rd_kafka_message_destroy(m);
