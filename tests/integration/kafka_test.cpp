@@ -142,6 +142,11 @@ TEST(Kafka, AConsumerGroupStoresEachEventExactlyOnceAcrossKillNineRebalancesAndA
                    "events/") != std::string::npos;
   }
   EXPECT_GE(revoked, 1) << "no partition moved from a live worker";
+  // Consumer lag per partition is a gauge (the totals logged at exit show it).
+  EXPECT_NE(etltest::readFile(workers[0].err).find("kafka_consumer_lag{pipeline=\"consume\","
+                                                   "topic=\"events\",partition="),
+            std::string::npos)
+      << etltest::readFile(workers[0].err);
 }
 
 TEST(Kafka, GithubEventsIntoATopicWithTransactionsHoldEachEventOnceAcrossKillNine) {

@@ -2,6 +2,7 @@
 // time, dead letters, checkpoints and resumption, batching by latency.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <mutex>
 #include <random>
 #include <set>
@@ -28,6 +29,8 @@ struct Observed {
   std::vector<std::size_t> batchSizes;
   std::vector<std::string> keys;
   std::vector<std::string> commits;  // checkpoints in the order ParallelSink committed them
+  std::vector<std::string> told;     // HandingOverSource: committed() calls
+  std::vector<std::string> synced;   // HandingOverSource: what synced() got
   std::set<const void*> writerInstances, writerThreads;
   std::string failAtCheckpoint;  // ParallelSink: a permanent failure writing this batch
   etl::ManualClock* clock = nullptr;
@@ -39,6 +42,8 @@ struct Observed {
     batchSizes.clear();
     keys.clear();
     commits.clear();
+    told.clear();
+    synced.clear();
     writerInstances.clear();
     writerThreads.clear();
     failAtCheckpoint.clear();
@@ -76,6 +81,37 @@ class CountingSource : public etl::Source {
   int64_t total_;
   std::size_t size_;
   int64_t next_ = 0;
+};
+
+// Like CountingSource, but hands over (Status::Sync) after every `every` records, as a consumer
+// group member does before its partitions move: each synced() must find all of it committed.
+class HandingOverSource : public CountingSource {
+ public:
+  HandingOverSource(const etl::Config& config, etl::Context& context)
+      : CountingSource(config, context), every_(config.getInt("every")) {}
+  Poll poll(std::vector<etl::Record>& out, std::size_t max) override {
+    int64_t before = std::stoll(checkpoint());
+    int64_t untilHandOver = every_ - before % every_;
+    Poll p = CountingSource::poll(out, std::min<std::size_t>(max, untilHandOver));
+    if (p.status == Status::More && std::stoll(checkpoint()) % every_ == 0) {
+      return {Status::Sync, {}};
+    }
+    return p;
+  }
+  void synced(const std::optional<std::string>& stored) override {
+    std::lock_guard<std::mutex> lock(observed.mutex);
+    observed.synced.push_back(stored.value_or("(the core's file)"));
+    EXPECT_EQ(stored.value_or(""), checkpoint()) << "handed over before it was all committed";
+    ASSERT_FALSE(observed.commits.empty());
+    EXPECT_EQ(observed.commits.back(), checkpoint());
+  }
+  void committed(const std::string& checkpoint) override {
+    std::lock_guard<std::mutex> lock(observed.mutex);
+    observed.told.push_back(checkpoint);
+  }
+
+ private:
+  int64_t every_;
 };
 
 // Rejects records whose number is divisible by 10.
@@ -150,6 +186,10 @@ class ParallelSink : public etl::Sink {
     observed.commits.push_back(batch.checkpoint);
     for (const auto& r : batch.records) observed.keys.push_back(r.key());
   }
+  std::string committedCheckpoint() override {
+    std::lock_guard<std::mutex> lock(observed.mutex);
+    return observed.commits.empty() ? "" : observed.commits.back();
+  }
 
  private:
   std::mt19937 random_{std::random_device{}()};
@@ -158,6 +198,10 @@ class ParallelSink : public etl::Sink {
 const etl::ConfigField kSourceSchema[] = {{"count", etl::Type::Int, etl::Required, nullptr, ""},
                                           {"size", etl::Type::Int, etl::Optional, "10", ""},
                                           {}};
+const etl::ConfigField kHandOverSchema[] = {{"count", etl::Type::Int, etl::Required, nullptr, ""},
+                                            {"size", etl::Type::Int, etl::Optional, "10", ""},
+                                            {"every", etl::Type::Int, etl::Required, nullptr, ""},
+                                            {}};
 const etl::ConfigField kNoSchema[] = {{}};
 const etl::ConfigField kSinkSchema[] = {{"slow", etl::Type::Bool, etl::Optional, "false", ""}, {}};
 
@@ -169,6 +213,15 @@ const etl::PluginDescriptor kSource{
     kSourceSchema,
     [](const etl::Config& c, etl::Context& x) -> etl::Plugin* { return new CountingSource(c, x); },
     nullptr};
+const etl::PluginDescriptor kHandingOver{"handing_over",
+                                         etl::Kind::Source,
+                                         "1",
+                                         "",
+                                         kHandOverSchema,
+                                         [](const etl::Config& c, etl::Context& x) -> etl::Plugin* {
+                                           return new HandingOverSource(c, x);
+                                         },
+                                         nullptr};
 const etl::PluginDescriptor kTransform{
     "reject_tens",
     etl::Kind::Transform,
@@ -200,6 +253,7 @@ class RunnerTest : public testing::Test {
   void SetUp() override {
     observed.reset();
     loader_.registerBuiltin(kSource);
+    loader_.registerBuiltin(kHandingOver);
     loader_.registerBuiltin(kTransform);
     loader_.registerBuiltin(kSink);
     loader_.registerBuiltin(kParallelSink);
@@ -367,6 +421,29 @@ TEST_F(RunnerTest, ParallelWritersCommitInBatchOrderWhateverOrderTheyFinishIn) {
   for (std::size_t i = 0; i < observed.keys.size(); ++i) {
     ASSERT_EQ(observed.keys[i], std::to_string(i));
   }
+}
+
+TEST_F(RunnerTest, AHandOverWaitsUntilEverythingReadIsCommittedAndTheSourceHearsOfCommits) {
+  auto s = spec(
+      "    source: {plugin: handing_over, count: 2000, every: 137}\n"
+      "    sink: {plugin: parallel, writers: 4}\n"
+      "    batch: {max_records: 50, queue: 4}\n"
+      "    retry: {initial_backoff: 10ms, max_backoff: 20ms}\n");
+  observed.failuresLeft = 10;  // retried batches make later ones wait: the hand-over waits too
+  ASSERT_TRUE(run(s, etl::systemClock()));
+  EXPECT_EQ(observed.synced.size(), 2000u / 137);
+  ASSERT_EQ(observed.keys.size(), 2000u);
+  // committed() heard of durable checkpoints only, in order, ending with the last one.
+  ASSERT_FALSE(observed.told.empty());
+  for (std::size_t i = 1; i < observed.told.size(); ++i) {
+    EXPECT_LT(std::stoll(observed.told[i - 1]), std::stoll(observed.told[i]));
+  }
+  for (const auto& t : observed.told) {
+    EXPECT_NE(std::find(observed.commits.begin(), observed.commits.end(), t),
+              observed.commits.end())
+        << t << " was told but never committed";
+  }
+  EXPECT_EQ(observed.told.back(), "2000");
 }
 
 TEST_F(RunnerTest, AFailedBatchLetsNoLaterOneCommit) {
