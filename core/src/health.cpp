@@ -6,7 +6,7 @@ namespace etl {
 
 std::pair<bool, std::string> healthReport(const std::vector<const PipelineRunner*>& runners,
                                           TimePoint now) {
-  bool healthy = true;
+  bool healthy = true, degraded = false;
   std::string json = "{\"pipelines\":{";
   for (std::size_t i = 0; i < runners.size(); ++i) {
     const PipelineRunner& r = *runners[i];
@@ -23,6 +23,11 @@ std::pair<bool, std::string> healthReport(const std::vector<const PipelineRunner
           " s)";
     }
     healthy = healthy && problem.empty();
+    std::vector<std::string> warnings = r.warnings();
+    if (state == "running" && !warnings.empty()) {
+      state = "degraded";
+      degraded = true;
+    }
     json += (i ? "," : "");
     appendJsonString(json, r.name());
     json += ":{\"state\":";
@@ -37,9 +42,21 @@ std::pair<bool, std::string> healthReport(const std::vector<const PipelineRunner
       json += ",\"problem\":";
       appendJsonString(json, problem);
     }
+    if (!warnings.empty()) {
+      json += ",\"warnings\":[";
+      for (std::size_t w = 0; w < warnings.size(); ++w) {
+        if (w) json += ",";
+        appendJsonString(json, warnings[w]);
+      }
+      json += "]";
+    }
     json += "}";
   }
-  json += std::string("},\"status\":\"") + (healthy ? "ok" : "failing") + "\"}";
+  json += std::string("},\"status\":\"") +
+          (!healthy   ? "failing"
+           : degraded ? "degraded"
+                      : "ok") +
+          "\"}";
   return {healthy, json};
 }
 

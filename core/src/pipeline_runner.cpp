@@ -52,9 +52,11 @@ PipelineRunner::PipelineRunner(const PipelineSpec& spec, Services services)
       logger_(Poco::Logger::get(spec.name)),
       queue_(std::make_unique<Queue>(spec.queueBatches)) {
   auto contextFor = [&](const PluginSpec& plugin) -> Context& {
+    notes_.push_back(std::make_unique<Note>());
+    notes_.back()->plugin = plugin.name;
     contexts_.push_back(std::make_unique<Context>(Context{
         spec_.name, plugin.name, Poco::Logger::get(spec_.name + "." + plugin.name), services_.clock,
-        services_.stop, services_.metrics, services_.http, services_.stateDir}));
+        services_.stop, services_.metrics, services_.http, services_.stateDir, *notes_.back()}));
     return *contexts_.back();
   };
   source_ = create<Source>(spec_.source, contextFor(spec_.source));
@@ -137,6 +139,15 @@ void PipelineRunner::join() {
 
 void PipelineRunner::finishOne() {
   if (--running_ == 0 && onFinished_) onFinished_();
+}
+
+std::vector<std::string> PipelineRunner::warnings() const {
+  std::vector<std::string> out;
+  for (const auto& note : notes_) {
+    std::lock_guard<std::mutex> lock(note->mutex);
+    if (!note->text.empty()) out.push_back(note->plugin + ": " + note->text);
+  }
+  return out;
 }
 
 std::string PipelineRunner::failure() const {

@@ -63,6 +63,8 @@ class PipelineRunner {
   std::size_t purge(DeadLetterFilter filter);
   bool finished() const { return running_ == 0; }
   const std::string& name() const { return spec_.name; }
+  // What the plugins noted for /health ("plugin: problem"), thread-safe.
+  std::vector<std::string> warnings() const;
   std::size_t writers() const { return sinks_.size(); }
 
  private:
@@ -89,6 +91,16 @@ class PipelineRunner {
   PipelineSpec spec_;
   Services services_;
   Poco::Logger& logger_;
+  struct Note : HealthNote {
+    void set(const std::string& problem) override {
+      std::lock_guard<std::mutex> lock(mutex);
+      text = problem;
+    }
+    std::string plugin;
+    mutable std::mutex mutex;
+    std::string text;
+  };
+  std::vector<std::unique_ptr<Note>> notes_;
   std::vector<std::unique_ptr<Context>> contexts_;
   std::unique_ptr<Source> source_;
   std::vector<std::pair<std::string, std::unique_ptr<Transform>>> transforms_;

@@ -8,15 +8,19 @@
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "etl/record.h"
 #include "event_generator.h"
 #include "fake_github.h"
+#include "health.h"
 #include "pipeline_runner.h"
 #include "quota_http_client.h"
 #include "simulated_clock.h"
+#include "sqlite_session.h"
 #include "test_env.h"
 #include "watch_world.h"
 
@@ -28,6 +32,8 @@ struct Outcome {
   std::map<std::string, std::set<std::string>> captured;  // repo -> event ids
   std::size_t duplicates = 0;
   Poco::JSON::Array::Ptr report;
+  std::string health;                  // what GET /health answered at the end
+  std::set<std::string> degradedSeen;  // warnings a monitor saw while the watcher ran
 };
 
 class GitHubWatch : public testing::Test {
@@ -37,18 +43,19 @@ class GitHubWatch : public testing::Test {
     fake_.setRateLimit(60, 5000);
   }
 
-  Outcome run(const etltest::WatchWorld& world, etl::Millis length, const std::string& extra = "") {
+  // `watchWith`: the source's way of listing the world (default: a watch_file of every repo).
+  Outcome run(const etltest::WatchWorld& world, etl::Millis length, const std::string& extra = "",
+              std::string watchWith = "") {
     std::string list;
     for (const auto& r : world.repos) list += r.name + "\n";
     etltest::writeFile(dir_ / "watch.txt", "# the repositories we care about\n" + list);
+    if (watchWith.empty()) watchWith = "      watch_file: \"" + (dir_ / "watch.txt") + "\"\n";
     etltest::writeFile(dir_ / "p.yaml",
                        "pipelines:\n  watch:\n    source:\n      plugin: github_watch\n"
                        "      base_url: " +
-                           fake_.baseUrl() +
-                           "\n      token: test-token\n"
-                           "      watch_file: \"" +
-                           (dir_ / "watch.txt") + "\"\n      timeout: 2s\n" + extra +
-                           "    sink: {plugin: jsonl, path: \"" + (dir_ / "events.jsonl") +
+                           fake_.baseUrl() + "\n      token: test-token\n" + watchWith +
+                           "      timeout: 2s\n" + extra + "    sink: {plugin: jsonl, path: \"" +
+                           (dir_ / "events.jsonl") +
                            "\", fsync: false}\n"
                            "    batch: {max_records: 2000, max_latency: 30s}\n");
     etl::PluginLoader loader({etltest::pluginDir()});
@@ -56,14 +63,29 @@ class GitHubWatch : public testing::Test {
     etl::StopSignal stop;
     clock_.runFor(length, stop);
     etl::QuotaHttpClient http(clock_, etl::HttpClientOptions{});
+    std::string health;
+    std::set<std::string> degraded;
     {
       etl::PipelineRunner runner(spec,
                                  etl::Services{clock_, stop, metrics_, http, dir_.path(), false});
+      // A monitor polling /health while it runs.
+      std::atomic<bool> done{false};
+      std::thread monitor([&] {
+        while (!done) {
+          for (const auto& w : runner.warnings()) degraded.insert(w);
+          std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+      });
       runner.start();
       runner.join();
+      done = true;
+      monitor.join();
       EXPECT_FALSE(runner.failed()) << runner.failure();
+      health = etl::healthReport({&runner}, clock_.now()).second;
     }
     Outcome out;
+    out.health = health;
+    out.degradedSeen = degraded;
     std::set<std::string> all;
     for (const auto& line : etltest::readLines(dir_ / "events.jsonl")) {
       etl::Record r("e", line);
@@ -145,7 +167,65 @@ TEST_F(GitHubWatch, ADayOfTwoThousandRepositoriesOnOneTokenMissesNothingItCanCov
     }
   }
   EXPECT_TRUE(named) << "the firehose's losses are not in the report";
+  // /health named it while it fell behind, and named nothing else.
+  ASSERT_FALSE(out.degradedSeen.empty()) << "/health never reported the firehose falling behind";
+  for (const auto& warning : out.degradedSeen) {
+    EXPECT_EQ(
+        warning.rfind("github_watch: 1 feed(s) falling behind since the last report: /repos/" +
+                          world.firehose + "/events (missed about ",
+                      0),
+        0u)
+        << warning;
+  }
   EXPECT_GT(metrics_.counter("watch.github_gaps").load(), 0);
+}
+
+// The watch list from a query on a database, refreshed while running: repositories added to the
+// table mid-run are watched from the next refresh on, and completely.
+TEST_F(GitHubWatch, AWatchListFromAQueryIsRefreshedWhileRunning) {
+  auto world = etltest::watchWorld(40, 4);
+  std::vector<fakegh::WorldRepo> quiet;  // the firehose is beyond any budget: not wanted here
+  for (const auto& r : world.repos) {
+    if (r.name != world.firehose) quiet.push_back(r);
+  }
+  world.repos = quiet;
+  fake_.simulateWorld(world.repos, 4h);
+  std::string db = dir_ / "watch.sqlite";
+  sql::SqliteSession session(db);
+  session.open();
+  session.exec("CREATE TABLE watched (repo TEXT, active INTEGER)");
+  auto add = [&](std::size_t from, std::size_t to) {
+    for (std::size_t i = from; i < to; ++i) {
+      sql::SqliteSession::Statement insert(session, "INSERT INTO watched VALUES (?, 1)");
+      insert.run({world.repos[i].name});
+    }
+  };
+  add(0, 25);
+  std::atomic<bool> added{false};
+  std::thread later([&] {
+    // Once the first 25 have all been polled, 14 more are listed.
+    while (fake_.requestsFor("/repos/") < 40) std::this_thread::sleep_for(1ms);
+    add(25, world.repos.size());
+    added = true;
+  });
+  Outcome out = run(world, 3h, "      watch_refresh: 1m\n",
+                    "      connection: \"sqlite:" + db +
+                        "\"\n      watch_query: SELECT repo FROM watched WHERE active = 1\n");
+  later.join();
+  ASSERT_TRUE(added);
+  EXPECT_EQ(out.duplicates, 0u);
+  std::size_t published = 0;
+  for (const auto& truth : fake_.worldTruth()) {
+    ASSERT_NE(truth.firstRequest, etl::TimePoint{}) << truth.name << " was never polled";
+    for (std::size_t i = 0; i < truth.ids.size(); ++i) {
+      if (truth.at[i] < truth.firstRequest || truth.at[i] > truth.lastRequest) continue;
+      ++published;
+      EXPECT_TRUE(out.captured[truth.name].count(truth.ids[i])) << truth.name << " lost an event";
+    }
+  }
+  EXPECT_GT(published, 100u);
+  EXPECT_EQ(out.report->size(), world.repos.size());
+  EXPECT_TRUE(out.degradedSeen.empty()) << "nothing fell behind: " << *out.degradedSeen.begin();
 }
 
 }  // namespace

@@ -102,8 +102,11 @@ TEST(PluginLoader, PluginsWithTheSameSymbolNamesDoNotClash) {
     void setReserve(const std::string&, double) override {}
     void reserveForSchedule(const std::string&, etl::Millis, int) override {}
   } http;
-  etl::Context context{"p",  "t",   Poco::Logger::get("p.t"), etl::systemClock(), stop, metrics,
-                       http, "/tmp"};
+  struct : etl::HealthNote {
+    void set(const std::string&) override {}
+  } health;
+  etl::Context context{
+      "p", "t", Poco::Logger::get("p.t"), etl::systemClock(), stop, metrics, http, "/tmp", health};
   etl::Config config;
   std::unique_ptr<etl::Plugin> first(a.create(config, context));
   std::unique_ptr<etl::Plugin> second(b.create(config, context));

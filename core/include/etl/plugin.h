@@ -37,6 +37,17 @@ namespace etl {
 enum class Kind { Source, Transform, Sink };
 const char* kindName(Kind kind);
 
+// What a plugin wants GET /health to show while the pipeline still works, e.g. feeds falling
+// behind: the pipeline is then "degraded" (still HTTP 200, unlike a failure or staleness), with
+// the text. Thread-safe; set("") clears it.
+class HealthNote {
+ public:
+  virtual void set(const std::string& problem) = 0;
+
+ protected:
+  ~HealthNote() = default;
+};
+
 // Services the core hands to every plugin instance.
 struct Context {
   std::string pipeline;    // name of the pipeline the plugin runs in
@@ -47,6 +58,7 @@ struct Context {
   Metrics& metrics;
   HttpClient& http;      // shared, quota-aware
   std::string stateDir;  // a directory the plugin may keep files in
+  HealthNote& health;    // shown by GET /health
 };
 
 class Plugin {

@@ -31,6 +31,7 @@
 #include "etl/sdk.h"
 #include "event_page.h"
 #include "link_header.h"
+#include "list_query.h"
 #include "watch_schedule.h"
 
 namespace {
@@ -72,6 +73,8 @@ struct Feed {
   int64_t captured = 0, requests = 0, notModified = 0, gaps = 0, failures = 0;
   double missed = 0;
   bool gone = false;
+  int64_t reportedGaps = 0;  // at the last report: what is new since goes to /health
+  double reportedMissed = 0;
 
   // The rate, but no more than the polls that found nothing allow: none in `quiet` seconds
   // bounds the rate at about 3/quiet (95%). (Time not yet looked at is no evidence.)
@@ -113,14 +116,25 @@ class GitHubWatchSource : public etl::Source {
       std::string path = endpointOf(entry);
       if (!path.empty()) listed_.push_back(path);
     }
-    if (listed_.empty() && watchFile_.empty()) {
-      throw std::runtime_error("nothing to watch: give watch (owner/repo, ...) or watch_file");
+    check(config);
+    if (config.has("watch_query")) {
+      const auto& connection = config.getConnection("connection");
+      query_ =
+          sql::makeListQuery(connection.uri, context.stateDir, config.getString("watch_query"));
     }
     reportPath_ = context.stateDir + "/" + context.pipeline + ".feeds.json";
   }
 
   static void check(const etl::Config& config) {
     for (const auto& entry : config.getStringList("watch")) endpointOf(entry);
+    if (config.has("watch_query") != config.has("connection")) {
+      throw std::runtime_error("watch_query and connection go together: the query runs on it");
+    }
+    if (config.getStringList("watch").empty() && config.getString("watch_file").empty() &&
+        !config.has("watch_query")) {
+      throw std::runtime_error(
+          "nothing to watch: give watch (owner/repo, ...), watch_file or watch_query");
+    }
   }
 
   ~GitHubWatchSource() override {
@@ -153,7 +167,11 @@ class GitHubWatchSource : public etl::Source {
     if (!next) return {Status::Idle, at(now + 60)};
     // The budget, as a bucket of a minute's requests: due feeds wait for their turn.
     double wake = std::max(next->due, tokensAt_);
-    if (wake > now) return {Status::Idle, at(wake) + std::chrono::milliseconds(1)};
+    // Never asleep past the next plan: what the last polls learnt (a feed found busy in the first
+    // round, planned at the freshness cap before its rate was known) moves its due time up.
+    if (wake > now) {
+      return {Status::Idle, at(std::min(wake, lastPlan_ + 60)) + std::chrono::milliseconds(1)};
+    }
     tokensAt_ = std::max(tokensAt_, now - 10.0) + 1.0 / rps_;  // bursts of 10 s worth at most
     pollFeed(*next, now, out);
     return {Status::More, {}};
@@ -248,6 +266,26 @@ class GitHubWatchSource : public etl::Source {
           wanted.insert(wanted.end(), fileEntries_.begin(), fileEntries_.end());
         }
       }
+    }
+    if (query_) {
+      // A database that does not answer keeps the list it gave last: an outage must not stop
+      // the watching.
+      try {
+        std::vector<std::string> entries;
+        for (const auto& row : query_->run()) {
+          try {
+            std::string path = endpointOf(row);
+            if (!path.empty()) entries.push_back(path);
+          } catch (const std::exception& e) {
+            context_.logger.warning("watch_query: " + std::string(e.what()));
+          }
+        }
+        queryEntries_ = std::move(entries);
+      } catch (const std::exception& e) {
+        context_.logger.warning(std::string("watch_query failed (the last list is kept): ") +
+                                e.what());
+      }
+      wanted.insert(wanted.end(), queryEntries_.begin(), queryEntries_.end());
     }
     std::map<std::string, Feed> kept;
     std::size_t added = 0;
@@ -472,7 +510,8 @@ class GitHubWatchSource : public etl::Source {
     int64_t requests = 0, notModified = 0, captured = 0, behind = 0;
     double missed = 0;
     std::vector<const Feed*> missing;
-    for (const auto& [path, f] : feeds_) {
+    std::vector<std::string> falling;  // since the last report: for /health
+    for (auto& [path, f] : feeds_) {
       requests += f.requests;
       notModified += f.notModified;
       captured += f.captured;
@@ -480,7 +519,24 @@ class GitHubWatchSource : public etl::Source {
       bool late = f.lastPoll > 0 && now - f.lastPoll > 2 * f.interval + 120;
       if (f.gaps > 0 || late || f.gone) ++behind;
       if (f.gaps > 0) missing.push_back(&f);
+      if (f.gaps > f.reportedGaps || late || f.gone) {
+        falling.push_back(path + (f.gone ? " (gone)"
+                                  : late ? " (late)"
+                                         : " (missed about " +
+                                               std::to_string(static_cast<int64_t>(
+                                                   std::lround(f.missed - f.reportedMissed))) +
+                                               ")"));
+      }
+      f.reportedGaps = f.gaps;
+      f.reportedMissed = f.missed;
     }
+    std::string note;
+    for (std::size_t i = 0; i < falling.size() && i < 10; ++i) note += (i ? ", " : "") + falling[i];
+    if (falling.size() > 10) note += " and " + std::to_string(falling.size() - 10) + " more";
+    context_.health.set(falling.empty()
+                            ? ""
+                            : std::to_string(falling.size()) +
+                                  " feed(s) falling behind since the last report: " + note);
     std::sort(missing.begin(), missing.end(),
               [](const Feed* a, const Feed* b) { return a->missed > b->missed; });
     std::string worst;
@@ -535,7 +591,8 @@ class GitHubWatchSource : public etl::Source {
   double rps_ = 1;
   double tokensAt_ = 0, lastPlan_ = -1e18, lastRefresh_ = 0, lastReport_ = 0;
   std::size_t planned_ = 0;
-  std::vector<std::string> listed_, fileEntries_;
+  std::vector<std::string> listed_, fileEntries_, queryEntries_;
+  std::unique_ptr<sql::ListQuery> query_;
   int64_t fileModified_ = -1;
   std::map<std::string, Feed> feeds_;
   mutable std::string checkpoint_;
@@ -548,8 +605,14 @@ const etl::ConfigField kSchema[] = {
      "what to watch: owner/repo, orgs/NAME, users/NAME, or an events path"},
     {"watch_file", etl::Type::String, etl::Optional, "",
      "a file of the same entries, one per line (# comments); re-read when it changes"},
-    {"watch_refresh", etl::Type::Duration, etl::Optional, "1m", "how often watch_file is looked at",
-     "1s", "24h"},
+    {"watch_query", etl::Type::String, etl::Optional, nullptr,
+     "SQL whose first column lists more entries, run on `connection` at every watch_refresh "
+     "(e.g. SELECT DISTINCT repo_name FROM push_events WHERE created_at > now() - interval "
+     "'7 days')"},
+    {"connection", etl::Type::Connection, etl::Optional, nullptr,
+     "the database watch_query runs on: a name under connections:, or a URI"},
+    {"watch_refresh", etl::Type::Duration, etl::Optional, "1m",
+     "how often watch_file and watch_query are looked at", "1s", "24h"},
     {"base_url", etl::Type::String, etl::Optional, "https://api.github.com",
      "API root; GitHub Enterprise: https://HOST/api/v3", nullptr, nullptr, nullptr,
      "^https?://[^/ ]+(/[^ ]*)?$#an http(s) URL (https://api.github.com)"},

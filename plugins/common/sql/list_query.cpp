@@ -1,0 +1,59 @@
+#include "list_query.h"
+
+#include "database.h"
+#include "pg_session.h"
+#include "sqlite_session.h"
+
+namespace sql {
+
+namespace {
+
+class PgListQuery : public ListQuery {
+ public:
+  PgListQuery(const std::string& uri, std::string statement)
+      : session_(uri), statement_(std::move(statement)) {}
+  std::vector<std::string> run() override {
+    if (!session_.connected()) session_.connect();
+    Result r(session_.query(statement_));
+    std::vector<std::string> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      if (!r.isNull(i, 0)) out.push_back(r.value(i, 0));
+    }
+    return out;
+  }
+
+ private:
+  PgSession session_;
+  std::string statement_;
+};
+
+class SqliteListQuery : public ListQuery {
+ public:
+  SqliteListQuery(const std::string& path, std::string statement)
+      : session_(path), statement_(std::move(statement)) {}
+  std::vector<std::string> run() override {
+    if (!session_.isOpen()) session_.open();
+    SqliteSession::Statement select(session_, statement_);
+    std::vector<std::string> out;
+    for (bool row = select.run({}); row; row = select.next()) {
+      if (auto value = select.text(0)) out.push_back(*value);
+    }
+    return out;
+  }
+
+ private:
+  SqliteSession session_;
+  std::string statement_;
+};
+
+}  // namespace
+
+std::unique_ptr<ListQuery> makeListQuery(const std::string& uri, const std::string& stateDir,
+                                         std::string statement) {
+  if (auto path = sqlitePathOf(uri, stateDir)) {
+    return std::make_unique<SqliteListQuery>(*path, std::move(statement));
+  }
+  return std::make_unique<PgListQuery>(uri, std::move(statement));
+}
+
+}  // namespace sql

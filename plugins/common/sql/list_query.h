@@ -1,0 +1,23 @@
+// A list kept in a database: the first column of every row a query returns, on PostgreSQL or
+// SQLite (by the connection URI), for plugins whose settings live in a table (a watch list of
+// "every repository seen in the last week"). Reconnects as needed.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sql {
+
+class ListQuery {
+ public:
+  virtual ~ListQuery() = default;
+  // Non-NULL values of the first column. Throws etl::RetryableError while the database cannot be
+  // reached, std::runtime_error for a query it refuses.
+  virtual std::vector<std::string> run() = 0;
+};
+
+std::unique_ptr<ListQuery> makeListQuery(const std::string& uri, const std::string& stateDir,
+                                         std::string statement);
+
+}  // namespace sql
