@@ -14,27 +14,18 @@
 #include <thread>
 
 #include "etl/record.h"
-#include "event_generator.h"
 #include "fake_github.h"
-#include "health.h"
-#include "pipeline_runner.h"
-#include "quota_http_client.h"
 #include "simulated_clock.h"
 #include "sqlite_session.h"
 #include "test_env.h"
+#include "watch_run.h"
 #include "watch_world.h"
 
 namespace {
 
 using namespace std::chrono_literals;
 
-struct Outcome {
-  std::map<std::string, std::set<std::string>> captured;  // repo -> event ids
-  std::size_t duplicates = 0;
-  Poco::JSON::Array::Ptr report;
-  std::string health;                  // what GET /health answered at the end
-  std::set<std::string> degradedSeen;  // warnings a monitor saw while the watcher ran
-};
+using Outcome = etltest::WatchOutcome;
 
 class GitHubWatch : public testing::Test {
  protected:
@@ -43,59 +34,11 @@ class GitHubWatch : public testing::Test {
     fake_.setRateLimit(60, 5000);
   }
 
-  // `watchWith`: the source's way of listing the world (default: a watch_file of every repo).
   Outcome run(const etltest::WatchWorld& world, etl::Millis length, const std::string& extra = "",
-              std::string watchWith = "") {
-    std::string list;
-    for (const auto& r : world.repos) list += r.name + "\n";
-    etltest::writeFile(dir_ / "watch.txt", "# the repositories we care about\n" + list);
-    if (watchWith.empty()) watchWith = "      watch_file: \"" + (dir_ / "watch.txt") + "\"\n";
-    etltest::writeFile(dir_ / "p.yaml",
-                       "pipelines:\n  watch:\n    source:\n      plugin: github_watch\n"
-                       "      base_url: " +
-                           fake_.baseUrl() + "\n      token: test-token\n" + watchWith +
-                           "      timeout: 2s\n" + extra + "    sink: {plugin: jsonl, path: \"" +
-                           (dir_ / "events.jsonl") +
-                           "\", fsync: false}\n"
-                           "    batch: {max_records: 2000, max_latency: 30s}\n");
-    etl::PluginLoader loader({etltest::pluginDir()});
-    auto spec = etl::loadPipelineFile(dir_ / "p.yaml", loader).pipelines.at(0);
-    etl::StopSignal stop;
-    clock_.runFor(length, stop);
-    etl::QuotaHttpClient http(clock_, etl::HttpClientOptions{});
-    std::string health;
-    std::set<std::string> degraded;
-    {
-      etl::PipelineRunner runner(spec,
-                                 etl::Services{clock_, stop, metrics_, http, dir_.path(), false});
-      // A monitor polling /health while it runs.
-      std::atomic<bool> done{false};
-      std::thread monitor([&] {
-        while (!done) {
-          for (const auto& w : runner.warnings()) degraded.insert(w);
-          std::this_thread::sleep_for(std::chrono::microseconds(200));
-        }
-      });
-      runner.start();
-      runner.join();
-      done = true;
-      monitor.join();
-      EXPECT_FALSE(runner.failed()) << runner.failure();
-      health = etl::healthReport({&runner}, clock_.now()).second;
-    }
-    Outcome out;
-    out.health = health;
-    out.degradedSeen = degraded;
-    std::set<std::string> all;
-    for (const auto& line : etltest::readLines(dir_ / "events.jsonl")) {
-      etl::Record r("e", line);
-      auto id = r.get<std::string>("id");
-      if (!all.insert(id).second) ++out.duplicates;
-      out.captured[r.get<std::string>("repo.name")].insert(id);
-    }
-    out.report = Poco::JSON::Parser()
-                     .parse(etltest::readFile(dir_ / "watch.feeds.json"))
-                     .extract<Poco::JSON::Array::Ptr>();
+              const std::string& watchWith = "") {
+    Outcome out =
+        etltest::runWatch(fake_, clock_, metrics_, world, length, dir_.path(), extra, watchWith);
+    EXPECT_EQ(out.failure, "");
     return out;
   }
 
