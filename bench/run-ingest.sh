@@ -1,9 +1,3 @@
 #!/usr/bin/env bash
-# Builds, starts a throwaway PostgreSQL 15 with default durability settings (fsync on), and runs the
-# ingest benchmark:  bench/run-ingest.sh [events=200000] [naive_events=20000] [large=1000000]
-set -euo pipefail
-cd "$(dirname "$0")/.."
-scripts/install-deps.sh
-mkdir -p build
-scripts/build.sh > /dev/null
-ETL_PG_FSYNC=on scripts/with-postgres.sh build/bench/bench_ingest "$@"
+# The ingest benchmark beside PostgreSQL:  bench/run-ingest.sh [events=200000] [naive_events=20000] [large=1000000]
+exec "$(dirname "$0")/run.sh" bench_ingest "$@"
