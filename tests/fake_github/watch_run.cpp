@@ -16,7 +16,7 @@ namespace etltest {
 
 WatchOutcome runWatch(fakegh::FakeGitHub& fake, SimulatedClock& clock, etl::Metrics& metrics,
                       const WatchWorld& world, etl::Millis length, const std::string& dir,
-                      const std::string& extra, std::string watchWith) {
+                      const std::string& extra, std::string watchWith, const std::string& token) {
   std::string list;
   for (const auto& r : world.repos) list += r.name + "\n";
   writeFile(dir + "/watch.txt", "# the repositories we care about\n" + list);
@@ -24,8 +24,8 @@ WatchOutcome runWatch(fakegh::FakeGitHub& fake, SimulatedClock& clock, etl::Metr
   writeFile(dir + "/p.yaml",
             "pipelines:\n  watch:\n    source:\n      plugin: github_watch\n"
             "      base_url: " +
-                fake.baseUrl() + "\n      token: test-token\n" + watchWith + "      timeout: 2s\n" +
-                extra + "    sink: {plugin: jsonl, path: \"" + dir +
+                fake.baseUrl() + "\n      token: \"" + token + "\"\n" + watchWith +
+                "      timeout: 2s\n" + extra + "    sink: {plugin: jsonl, path: \"" + dir +
                 "/events.jsonl\", fsync: false}\n"
                 "    batch: {max_records: 2000, max_latency: 30s}\n");
   etl::PluginLoader loader({pluginDir()});

@@ -26,9 +26,10 @@ struct WatchOutcome {
 };
 
 // `extra`: more source keys (6 spaces of indentation, one per line); `watchWith`: how the source
-// lists the world (default: a watch_file of every repository).
+// lists the world (default: a watch_file of every repository); `token`: "" for none.
 WatchOutcome runWatch(fakegh::FakeGitHub& fake, SimulatedClock& clock, etl::Metrics& metrics,
                       const WatchWorld& world, etl::Millis length, const std::string& dir,
-                      const std::string& extra = "", std::string watchWith = "");
+                      const std::string& extra = "", std::string watchWith = "",
+                      const std::string& token = "test-token");
 
 }  // namespace etltest

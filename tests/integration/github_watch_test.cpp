@@ -171,4 +171,35 @@ TEST_F(GitHubWatch, AWatchListFromAQueryIsRefreshedWhileRunning) {
   EXPECT_TRUE(out.degradedSeen.empty()) << "nothing fell behind: " << *out.degradedSeen.begin();
 }
 
+// Without a token: 60 requests an hour, 80% of them for the watcher. The plan keeps to it (no
+// request refused, none past the limit) and still polls every feed of a small list.
+TEST_F(GitHubWatch, WithoutATokenItKeepsToSixtyRequestsAnHour) {
+  auto world = etltest::watchWorld(12, 3);
+  std::vector<fakegh::WorldRepo> quiet;
+  for (const auto& r : world.repos) {
+    if (r.name != world.firehose) quiet.push_back(r);
+  }
+  world.repos = quiet;
+  fake_.simulateWorld(world.repos, 3h);
+  Outcome out = etltest::runWatch(fake_, clock_, metrics_, world, 3h, dir_.path(), "", "", "");
+  EXPECT_EQ(out.failure, "");
+  EXPECT_EQ(out.duplicates, 0u);
+  auto requests = fake_.requests();
+  ASSERT_FALSE(requests.empty());
+  EXPECT_EQ(fake_.violations(), 0);
+  std::map<int64_t, int> perHour;
+  for (const auto& r : requests) {
+    EXPECT_NE(r.status, 403) << r.target;
+    EXPECT_FALSE(r.authorized);
+    // Charged: a 304 costs no quota.
+    if (r.status != 304) {
+      ++perHour[std::chrono::duration_cast<std::chrono::hours>(r.at - requests.front().at).count()];
+    }
+  }
+  for (const auto& [hour, n] : perHour) EXPECT_LE(n, 48) << "hour " << hour;
+  for (const auto& truth : fake_.worldTruth()) {
+    EXPECT_NE(truth.firstRequest, etl::TimePoint{}) << truth.name << " was never polled";
+  }
+}
+
 }  // namespace

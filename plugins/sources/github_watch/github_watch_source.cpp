@@ -328,9 +328,12 @@ class GitHubWatchSource : public etl::Source {
   // Requests per second the schedule may spend: its share of the hourly limit, and never the
   // part of what remains until the reset that belongs to the others.
   void planRate(double now) {
-    double byShare = share_ * limit_ / 3600.0;
+    // A poll's follow-up pages go on credit (they cannot wait): what the last poll of an hour
+    // may take that way is set aside from the hour's share, so no window spends more than it.
+    double credit = static_cast<double>(maxPages_ - 1);
+    double byShare = std::max(1.0, share_ * limit_ - credit) / 3600.0;
     double untilReset = std::max(60.0, resetAt_ - now);
-    double kept = (1 - share_) * limit_;
+    double kept = (1 - share_) * limit_ + credit;
     double byRemaining = resetAt_ > now ? std::max(0.0, remaining_ - kept) / untilReset : byShare;
     rps_ = std::max(1.0 / 3600, std::min(byShare, byRemaining));
   }
@@ -373,6 +376,9 @@ class GitHubWatchSource : public etl::Source {
     int status = 0;
     try {
       for (; pages < maxPages_ && !url.empty(); ++pages) {
+        // A follow-up page is a request like any other: the bucket pays for it too, so the
+        // schedule never spends the others' share (without a token even a 304 is charged).
+        if (pages > 0) tokensAt_ += 1.0 / rps_;
         etl::HttpRequest request = github::eventsRequest(url, token_, baseUrl_, timeout_);
         if (pages == 0 && !feed.etag.empty())
           request.headers.emplace_back("If-None-Match", feed.etag);
