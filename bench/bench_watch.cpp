@@ -71,8 +71,8 @@ int main(int argc, char** argv) {
       "%zu repositories (skewed rates, bursts, one firehose), %.0f simulated hours, one "
       "token (5,000 requests/hour, 80%% for the watcher)\n\n",
       repos, hours);
-  std::printf("%-12s %9s %7s %9s %10s %14s %12s %10s\n", "schedule", "requests", "304s", "events",
-              "events/req", "missed (other)", "incomplete", "firehose");
+  std::printf("%-12s %9s %7s %8s %9s %10s %14s %11s %9s\n", "schedule", "requests", "304s",
+              "charged", "events", "events/req", "missed (other)", "incomplete", "firehose");
   Figures a{}, r{};
   for (const std::string schedule : {"adaptive", "round_robin"}) {
     Figures f = measure(schedule, repos, hours);
