@@ -143,8 +143,9 @@ TEST(Kafka, AConsumerGroupStoresEachEventExactlyOnceAcrossKillNineRebalancesAndA
   }
   EXPECT_GE(revoked, 1) << "no partition moved from a live worker";
   // Consumer lag per partition is a gauge (the totals logged at exit show it).
-  EXPECT_NE(etltest::readFile(workers[0].err).find("kafka_consumer_lag{pipeline=\"consume\","
-                                                   "topic=\"events\",partition="),
+  EXPECT_NE(etltest::readFile(workers[0].err)
+                .find("kafka_consumer_lag{pipeline=\"consume\","
+                      "topic=\"events\",partition="),
             std::string::npos)
       << etltest::readFile(workers[0].err);
 }
@@ -301,6 +302,49 @@ TEST(Kafka, PropertiesAreCheckedAndTheirSecretsNeverLogged) {
     EXPECT_EQ(text.find(secret), std::string::npos) << text;
     EXPECT_EQ(text.find("S3cret"), std::string::npos);
   }
+}
+
+// Whatever another producer put in the topic (a tombstone, bytes that are not JSON, invalid
+// UTF-8, a NUL) becomes a dead letter with its reason, the rest of its batch is stored, and the
+// partition's offset moves past all of it.
+TEST(Kafka, AnyBytesFromTheTopicBecomeDeadLettersAndTheRestIsStored) {
+  etltest::TempDir dir;
+  etltest::TestDatabase db;
+  etltest::KafkaMock kafka(1);
+  kafka.createTopic("mixed", 1);
+  std::vector<etltest::RawMessage> messages;
+  for (int i = 0; i < 20; ++i) {
+    messages.push_back({std::to_string(i), "{\"id\":\"" + std::to_string(i) + "\",\"n\":1}"});
+    if (i == 3) messages.push_back({std::string("gone"), std::nullopt});  // a tombstone
+    if (i == 7) messages.push_back({std::nullopt, std::string("not json at all")});
+    if (i == 11) messages.push_back({std::string("\xff"), std::string("{\"id\":\"\xff\xfe\"}")});
+    if (i == 15) messages.push_back({std::nullopt, std::string("{\"id\":\"a\0b\"}", 12)});
+  }
+  etltest::produce(kafka.bootstraps(), "mixed", messages);
+  etltest::writeFile(dir / "p.yaml",
+                     "pipelines:\n  load:\n    source: {plugin: kafka_consumer, brokers: \"" +
+                         kafka.bootstraps() +
+                         "\", topics: [mixed], group: g,\n"
+                         "      properties: {session.timeout.ms: 3000}}\n"
+                         "    sink:\n      plugin: sql\n      connection: \"" +
+                         db.uri() +
+                         "\"\n      create: auto\n"
+                         "      tables: {rows: {stream: mixed, columns: {id: id, doc: {value: "
+                         "record, type: jsonb}}}}\n");
+  auto run = etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"});
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_EQ(db.count("SELECT count(*) FROM rows"), 20);
+  EXPECT_EQ(db.count("SELECT count(*) FROM etl_dead_letters"), 4);
+  EXPECT_EQ(db.count("SELECT count(*) FROM etl_dead_letters WHERE record_bytes IS NOT NULL"), 2)
+      << "invalid UTF-8 and the NUL keep their exact bytes";
+  EXPECT_EQ(db.count("SELECT checkpoint::bigint FROM etl_checkpoint_parts WHERE part = "
+                     "'mixed/0'"),
+            24);
+  // Nothing is read twice on the next start.
+  auto again = etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"});
+  ASSERT_EQ(again.exitCode, 0) << again.err;
+  EXPECT_EQ(db.count("SELECT count(*) FROM rows"), 20);
+  EXPECT_EQ(db.count("SELECT count(*) FROM etl_dead_letters"), 4);
 }
 
 }  // namespace

@@ -136,4 +136,29 @@ std::vector<KafkaMessage> readTopic(const std::string& bootstraps, const std::st
   return out;
 }
 
+void produce(const std::string& bootstraps, const std::string& topic,
+             const std::vector<RawMessage>& messages) {
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), nullptr, 0);
+  rd_kafka_conf_set(conf, "log_level", "3", nullptr, 0);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
+  if (!rk) throw std::runtime_error(error);
+  for (const auto& m : messages) {
+    // Computed first: the producev macros cast their arguments as a whole.
+    const void* key = m.key ? m.key->data() : nullptr;
+    std::size_t keySize = m.key ? m.key->size() : 0;
+    void* value = m.value ? const_cast<char*>(m.value->data()) : nullptr;
+    std::size_t valueSize = m.value ? m.value->size() : 0;
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key, keySize),
+                          RD_KAFKA_V_VALUE(value, valueSize),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (err) throw std::runtime_error(std::string("producing: ") + rd_kafka_err2str(err));
+  }
+  int left = rd_kafka_flush(rk, 30000) ? rd_kafka_outq_len(rk) : 0;
+  rd_kafka_destroy(rk);
+  if (left) throw std::runtime_error("producing: messages not delivered");
+}
+
 }  // namespace etltest

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,5 +43,12 @@ struct KafkaMessage {
   std::string stream, batch;  // the headers etlrun's kafka sink sets ("" when absent)
 };
 std::vector<KafkaMessage> readTopic(const std::string& bootstraps, const std::string& topic);
+
+// Produces messages as any client could (nullopt: a NULL key or value, a tombstone).
+struct RawMessage {
+  std::optional<std::string> key, value;
+};
+void produce(const std::string& bootstraps, const std::string& topic,
+             const std::vector<RawMessage>& messages);
 
 }  // namespace etltest

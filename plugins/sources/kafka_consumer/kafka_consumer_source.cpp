@@ -39,6 +39,24 @@ class KafkaConsumerSource : public etl::Source, private kafka::Callbacks {
     // Leaving the group hands the partitions over at once, not after the session times out. The
     // runner has committed everything by now, so the revocation inside close is applied at once.
     closing_ = true;
+    // Stopped during a hand-over: librdkafka waits for the event to be applied before it can
+    // leave the group. Applied now without positions (close revokes them again at once).
+    if (rebalance_) {
+      Rebalance event = std::move(*rebalance_);
+      rebalance_.reset();
+      try {
+        if (event.err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+          revoke(event.partitions.get(), event.lost, durable_);
+        } else if (cooperative_) {
+          kafka::throwIf(rd_kafka_incremental_assign(consumer_.get(), event.partitions.get()),
+                         "assigning");
+        } else {
+          rd_kafka_assign(consumer_.get(), event.partitions.get());
+        }
+      } catch (const std::exception& e) {
+        context_.logger.warning(std::string("leaving the group: ") + e.what());
+      }
+    }
     rd_kafka_consumer_close(consumer_.get());
     // librdkafka before 2.3.0 (Debian 12 has 2.0.2) aborts in rd_kafka_destroy when a member of
     // a cooperative-sticky group never received an assignment (its assignor state is still NULL:
@@ -90,11 +108,12 @@ class KafkaConsumerSource : public etl::Source, private kafka::Callbacks {
     if (owned != positions_.end()) {  // else a message of a partition no longer ours
       owned->second = m->offset + 1;
       atEnd_.erase(owned->first);
+      // A tombstone (no payload) is an empty record: the sink dead-letters it, with its key.
       std::string bytes;
       bytes.reserve(m->len + etl::Record::kPadding);  // adopted by the record as it is
-      bytes.assign(static_cast<const char*>(m->payload), m->len);
-      out.emplace_back(stream_.empty() ? topic : stream_, std::move(bytes),
-                       std::string(static_cast<const char*>(m->key), m->key_len));
+      if (m->payload) bytes.assign(static_cast<const char*>(m->payload), m->len);
+      std::string key = m->key ? std::string(static_cast<const char*>(m->key), m->key_len) : "";
+      out.emplace_back(stream_.empty() ? topic : stream_, std::move(bytes), std::move(key));
     }
     rd_kafka_message_destroy(m);
   }
@@ -112,6 +131,7 @@ class KafkaConsumerSource : public etl::Source, private kafka::Callbacks {
 
   // Everything read so far is committed: now the partitions can change hands.
   void synced(const std::optional<std::string>& stored) override {
+    if (!rebalance_) return;
     auto event = std::move(*rebalance_);
     rebalance_.reset();
     if (event.err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
