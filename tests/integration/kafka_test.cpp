@@ -347,4 +347,35 @@ TEST(Kafka, AnyBytesFromTheTopicBecomeDeadLettersAndTheRestIsStored) {
   EXPECT_EQ(db.count("SELECT count(*) FROM etl_dead_letters"), 4);
 }
 
+// A broken checkpoint in the checkpoint topic stops the pipeline saying where it is and how to
+// reset it; the reset it names (a tombstone) starts the pipeline from the beginning.
+TEST(Kafka, ABrokenCheckpointNamesItsTopicAndATombstoneResetsIt) {
+  etltest::TempDir dir;
+  etltest::KafkaMock kafka(1);
+  kafka.createTopic("out", 1);
+  kafka.createTopic("etlrun-checkpoints", 1);
+  etltest::writeFile(dir / "p.yaml",
+                     "pipelines:\n  send:\n    source: {plugin: file, path: \"" +
+                         etltest::dataDir() +
+                         "/gharchive/gharchive_2021-07-21_hour06_200events.jsonl\"}\n"
+                         "    sink: {plugin: kafka, brokers: \"" +
+                         kafka.bootstraps() + "\", topic: out, exactly_once: true}\n");
+  std::vector<std::string> args = {"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"};
+  etltest::produce(kafka.bootstraps(), "etlrun-checkpoints", {{std::string("etlrun.send"), ""}});
+  auto broken = etltest::runEtlrun(args);
+  EXPECT_EQ(broken.exitCode, 70) << broken.err;
+  EXPECT_NE(broken.err.find("topic etlrun-checkpoints (partition 0, key etlrun.send)"),
+            std::string::npos)
+      << broken.err;
+  EXPECT_NE(broken.err.find("produce a tombstone (key etlrun.send, no value)"), std::string::npos)
+      << broken.err;
+  EXPECT_EQ(etltest::readTopic(kafka.bootstraps(), "out").size(), 0u) << "nothing was read";
+  etltest::produce(kafka.bootstraps(), "etlrun-checkpoints",
+                   {{std::string("etlrun.send"), std::nullopt}});
+  auto reset = etltest::runEtlrun(args);
+  ASSERT_EQ(reset.exitCode, 0) << reset.err;
+  EXPECT_NE(reset.err.find("starting fresh"), std::string::npos) << reset.err;
+  EXPECT_EQ(etltest::readTopic(kafka.bootstraps(), "out").size(), 200u);
+}
+
 }  // namespace

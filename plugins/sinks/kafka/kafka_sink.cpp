@@ -56,8 +56,8 @@ class KafkaSink : public etl::Sink, private kafka::Callbacks {
 
   CheckpointLocation checkpointLocation() const override {
     return {"topic " + checkpointTopic_ + " (partition 0, key " + transactionalId_ + ")",
-            "produce a message with key " + transactionalId_ + " and an empty value to " +
-                checkpointTopic_ + ", or set another transactional_id"};
+            "produce a tombstone (key " + transactionalId_ + ", no value) to " + checkpointTopic_ +
+                " partition 0, or set another transactional_id"};
   }
 
   // The value of the last committed checkpoint message keyed by our transactional id. Starting the
@@ -74,7 +74,7 @@ class KafkaSink : public etl::Sink, private kafka::Callbacks {
           {"enable.auto.commit", "false"}}},
         *this);
     kafka::Handle reader = kafka::makeHandle(RD_KAFKA_CONSUMER, conf);
-    // An empty partition gives no end-of-partition event: ask where it ends first.
+    // Where it ends, first: an empty or missing topic has nothing to wait for.
     int64_t low = 0, high = 0;
     rd_kafka_resp_err_t ends = rd_kafka_query_watermark_offsets(
         reader.get(), checkpointTopic_.c_str(), 0, &low, &high, timeoutMs());
@@ -101,10 +101,11 @@ class KafkaSink : public etl::Sink, private kafka::Callbacks {
       rd_kafka_message_t* m = rd_kafka_consumer_poll(reader.get(), 200);
       if (!m) continue;
       rd_kafka_resp_err_t err = m->err;
-      if (!err && m->key_len == transactionalId_.size() &&
+      if (!err && m->key && m->key_len == transactionalId_.size() &&
           std::memcmp(m->key, transactionalId_.data(), m->key_len) == 0) {
-        found.assign(static_cast<const char*>(m->payload), m->len);
-        seen = true;
+        // A tombstone resets: the next batch starts from the beginning.
+        seen = m->payload != nullptr;
+        found = seen ? std::string(static_cast<const char*>(m->payload), m->len) : "";
       }
       rd_kafka_message_destroy(m);
       if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) break;
