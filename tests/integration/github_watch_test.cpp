@@ -5,7 +5,6 @@
 // estimate of what it lost.
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 
 #include <atomic>

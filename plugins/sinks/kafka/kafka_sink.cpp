@@ -171,8 +171,6 @@ class KafkaSink : public etl::Sink, private kafka::Callbacks {
     outcome_.assign(batch.records.size(), Outcome::Pending);
     errors_.assign(batch.records.size(), {});
     batchTag_ = transactionalId_ + ":" + session_ + ":" + std::to_string(batches_);
-    std::vector<etl::Record> kept;
-    kept.reserve(batch.records.size());
     for (std::size_t i = 0; i < batch.records.size(); ++i) {
       const etl::Record& record = batch.records[i];
       std::string key = record.key();
