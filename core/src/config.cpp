@@ -26,6 +26,10 @@ const char* typeName(Type type) {
       return "YAML document";
     case Type::Connection:
       return "connection";
+    case Type::Path:
+      return "path";
+    case Type::Json:
+      return "YAML value";
   }
   return "?";
 }
@@ -66,6 +70,14 @@ std::string Config::location(const std::string& key) const {
     if (slash == std::string::npos) return {};
     path.erase(slash);
   }
+}
+
+std::string Config::valueLocation(const std::string& key, std::size_t line) const {
+  auto it = valuePlaces_.find(key);
+  if (it == valuePlaces_.end()) return location(key);
+  const ValuePlace& place = it->second;
+  return place.file + ":" + std::to_string(place.line + (line ? line - 1 : 0)) + ":" +
+         std::to_string(place.column);
 }
 
 const Config::Connection& Config::getConnection(const std::string& key) const {

@@ -27,6 +27,7 @@ std::string scalarSchema(const ConfigField& f) {
   if (f.max) bounds += std::string(R"(,"maximum":)") + f.max;
   switch (f.type) {
     case Type::String:
+    case Type::Path:
     case Type::Connection: {
       if (f.pattern) {
         std::string regex = f.pattern;
@@ -58,6 +59,7 @@ std::string scalarSchema(const ConfigField& f) {
       return R"({"type":"object","additionalProperties":{"anyOf":[{"type":"string"},)"
              R"({"type":"array","items":{"type":"string"}}]}})";
     case Type::Document:
+    case Type::Json:
       return "{}";
   }
   return "{}";

@@ -381,6 +381,7 @@ PipelineRunner::Replay PipelineRunner::replay(DeadLetterFilter filter) {
         batch.deadLetters[i].plugin = name;
       }
     }
+    settleOrigins(batch);
     CommitOrder order;  // one batch at a time: its turn is now
     CommitOrder::Turn turn(order, 1);
     batch.turn = &turn;
@@ -547,10 +548,14 @@ std::optional<Batch> PipelineRunner::transformed(const Batch& batch) {
           work.deadLetters[i].plugin = name;
         }
       }
+      // The records made from one input are stored together or not at all.
+      settleOrigins(work);
       return work;
     } catch (const RetryableError& e) {
       // Stopping: not committed; the source resends it on the next start.
       if (!backoff(stage, e, attempt, e.notBefore(), failingSince)) return std::nullopt;
+    } catch (const StoppedError&) {
+      return std::nullopt;  // a transform gave up its work because the pipeline stops
     } catch (const std::exception& e) {
       throw std::runtime_error(stage + ": " + e.what());
     }

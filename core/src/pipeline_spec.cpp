@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -86,6 +87,7 @@ std::string didYouMean(const std::string& key, const std::vector<std::string>& c
 class Validator {
  public:
   Validator(std::string path, const EnvLookup& env) : path_(std::move(path)), env_(env) {}
+  const std::string& path() const { return path_; }
 
   std::string at(const YAML::Mark& mark) const {
     if (mark.is_null()) return path_;
@@ -197,10 +199,11 @@ class Validator {
         }
         return map;
       }
-      case Type::Document: {
+      case Type::Document:
+      case Type::Json: {
         std::string json;
         locations_.clear();
-        if (!toJson(node, key, "", json)) return std::nullopt;
+        if (!toJson(node, key, "", json, type == Type::Json)) return std::nullopt;
         return Config::Value(Config::Json{json});
       }
       case Type::Connection: {
@@ -230,6 +233,14 @@ class Validator {
     switch (type) {
       case Type::String:
         return Config::Value(*text);
+      case Type::Path: {
+        if (text->empty()) return mismatch(" (an empty path)");
+        Poco::Path path(*text);
+        if (path.isRelative()) {
+          path = Poco::Path(Poco::Path(path_).absolute().parent(), *text);
+        }
+        return Config::Value(path.toString());
+      }
       case Type::Int: {
         static const std::regex integer("[-+]?[0-9]+");
         if (!std::regex_match(*text, integer)) return mismatch(shown);
@@ -268,9 +279,10 @@ class Validator {
   }
 
   // A YAML node as JSON text, recording where each inner node is (locations()). Scalars are
-  // strings after ${VAR} substitution; YAML null is null.
+  // strings after ${VAR} substitution, or with `typedScalars` what YAML reads a plain scalar as
+  // (a number, a boolean); YAML null is null.
   bool toJson(const YAML::Node& node, const std::string& key, const std::string& path,
-              std::string& out) {
+              std::string& out, bool typedScalars = false) {
     if (!path.empty()) locations_[path] = at(node.Mark());
     std::string prefix = path.empty() ? "" : path + "/";
     if (node.IsMap()) {
@@ -291,7 +303,7 @@ class Validator {
         first = false;
         appendJsonString(out, name);
         out += ":";
-        if (!toJson(it->second, key, prefix + name, out)) return false;
+        if (!toJson(it->second, key, prefix + name, out, typedScalars)) return false;
       }
       out += "}";
       return true;
@@ -300,7 +312,7 @@ class Validator {
       out += "[";
       for (std::size_t i = 0; i < node.size(); ++i) {
         out += i ? "," : "";
-        if (!toJson(node[i], key, prefix + std::to_string(i), out)) return false;
+        if (!toJson(node[i], key, prefix + std::to_string(i), out, typedScalars)) return false;
       }
       out += "]";
       return true;
@@ -311,8 +323,50 @@ class Validator {
     }
     auto text = scalar(node, key);
     if (!text) return false;
+    if (typedScalars && node.Tag() == "?") {
+      // YAML 1.2's core schema, as far as JSON can say it (no .inf, no hex).
+      static const std::regex number("-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][-+]?[0-9]+)?");
+      static const std::set<std::string> yes{"true", "True", "TRUE"}, no{"false", "False", "FALSE"};
+      if (std::regex_match(*text, number)) {
+        out += *text;
+        return true;
+      }
+      if (yes.count(*text) || no.count(*text)) {
+        out += yes.count(*text) ? "true" : "false";
+        return true;
+      }
+      if (*text == "null" || *text == "~" || text->empty()) {
+        out += "null";
+        return true;
+      }
+    }
     appendJsonString(out, *text);
     return true;
+  }
+
+  // Where a scalar value's text begins (1-based line and column): a block scalar (| or >) on the
+  // first non-empty line after its indicator.
+  std::pair<std::size_t, std::size_t> contentStart(const YAML::Node& node) {
+    YAML::Mark mark = node.Mark();
+    if (mark.is_null()) return {0, 0};
+    if (lines_.empty()) {
+      std::ifstream in(path_);
+      for (std::string line; std::getline(in, line);) lines_.push_back(line);
+    }
+    std::size_t line = static_cast<std::size_t>(mark.line);
+    std::size_t column = static_cast<std::size_t>(mark.column);
+    bool block = line < lines_.size() && column < lines_[line].size() &&
+                 (lines_[line][column] == '|' || lines_[line][column] == '>');
+    if (!block) {
+      bool quoted = line < lines_.size() && column < lines_[line].size() &&
+                    (lines_[line][column] == '"' || lines_[line][column] == '\'');
+      return {line + 1, column + 1 + (quoted ? 1 : 0)};
+    }
+    for (std::size_t next = line + 1; next < lines_.size(); ++next) {
+      std::size_t indent = lines_[next].find_first_not_of(' ');
+      if (indent != std::string::npos) return {next + 1, indent + 1};
+    }
+    return {line + 2, 1};
   }
   std::map<std::string, std::string> takeLocations() { return std::move(locations_); }
   void setConnections(std::map<std::string, Config::Connection> connections) {
@@ -418,6 +472,7 @@ class Validator {
   std::vector<std::string> errors_;
   bool lastFromEnv_ = false;  // the last scalar read came (partly) from the environment
   std::map<std::string, std::string> locations_;           // of the last Document's inner nodes
+  std::vector<std::string> lines_;                         // the file's text, read when needed
   std::map<std::string, Config::Connection> connections_;  // the file's connections
 };
 
@@ -472,6 +527,11 @@ std::optional<PluginSpec> pluginBlock(Validator& v, PluginLoader& loader, const 
                 if (v.withinLimits(value, key, *field, *typed)) {
                   ConfigBuilder::set(spec.config, key, *typed, v.at(keyNode.Mark()),
                                      v.takeLocations());
+                  if (value.IsScalar()) {
+                    auto [line, column] = v.contentStart(value);
+                    if (line)
+                      ConfigBuilder::setValuePlace(spec.config, key, v.path(), line, column);
+                  }
                 }
               }
             });
@@ -483,7 +543,7 @@ std::optional<PluginSpec> pluginBlock(Validator& v, PluginLoader& loader, const 
     } else if (f->defaultValue) {
       // Defaults of list and map keys are YAML; scalar defaults are taken literally ("-").
       bool structured = f->type == Type::StringList || f->type == Type::StringListMap ||
-                        f->type == Type::Document;
+                        f->type == Type::Document || f->type == Type::Json;
       YAML::Node value = structured ? YAML::Load(f->defaultValue) : YAML::Node(f->defaultValue);
       auto typed = v.typed(value, f->key, f->type);
       if (typed) {

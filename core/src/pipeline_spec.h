@@ -24,6 +24,10 @@ class ConfigBuilder {
                   std::string location = {}, std::map<std::string, std::string> locations = {}) {
     config.set(key, std::move(value), std::move(location), std::move(locations));
   }
+  static void setValuePlace(Config& config, const std::string& key, std::string file,
+                            std::size_t line, std::size_t column) {
+    config.valuePlaces_[key] = {std::move(file), line, column};
+  }
 };
 
 struct PluginSpec {

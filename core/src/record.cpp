@@ -263,7 +263,12 @@ Record::Record(const Record& other)
       stream_(other.stream_),
       raw_(other.raw_),
       key_(other.key_),
-      metadata_(other.metadata_) {}
+      metadata_(other.metadata_),
+      origin_(other.origin_) {}
+
+std::shared_ptr<const Record> Record::originOf(const Record& input) {
+  return input.origin_ ? input.origin_ : std::make_shared<const Record>(input);
+}
 
 Record& Record::operator=(const Record& other) {
   if (this != &other) {

@@ -174,11 +174,13 @@ TEST_P(ClaimQueue, ConcurrentClaimersShareNothingAndLeasesExpire) {
     bool finalFailure = i % 100 == 0;  // failed, with no due time: never again
     rows.push_back({id, finalFailure ? "failed" : "pending", std::nullopt, std::nullopt, "x"});
   }
+  sql::Units units(1);
+  for (uint32_t i = 0; i < rows.size(); ++i) units[0].push_back(i);
   etl::CommitOrder order;
   etl::CommitOrder::Turn turn(order, 1);
   database->write(
-      {rows}, {}, "setup", sql::Checkpoint{},
-      [](const sql::Refusal&) { return sql::DeadLetterRow{}; }, turn);
+      {rows}, units, {}, "setup", sql::Checkpoint{},
+      [](const std::vector<sql::Refusal>&) { return sql::DeadLetterRow{}; }, turn);
 
   sql::ClaimSpec spec{"jobs",        "id",     {"id", "payload"}, "status", {"pending", "failed"},
                       "in_progress", "due_at", "claimed_at"};

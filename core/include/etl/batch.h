@@ -83,4 +83,11 @@ struct Batch {
   }
 };
 
+// Keeps the promise of Record::origin: when a record made from an input was rejected, every
+// other record made from that input leaves the batch too, and their dead letters become one that
+// holds the input, with each reason ("; "-separated, in order). The runner calls it after the
+// transforms; a sink that rejects records of a unit calls it before it writes. Returns how many
+// records left the batch without a dead letter of their own.
+std::size_t settleOrigins(Batch& batch);
+
 }  // namespace etl

@@ -27,6 +27,10 @@ enum class Type {
                   // strings (${VAR} substituted), YAML null becomes null
   Connection,     // the name of an entry of the file's `connections:` (or a URI written in place);
                   // read with getConnection(): URI and migrations
+  Path,           // a file's path, read with getString(): a relative path is taken from the
+                  // pipeline file's folder (the core makes it absolute)
+  Json,           // any YAML value as JSON text (getDocument), typed the way YAML reads it: plain
+                  // 2 is a number, true a boolean, ~ null, "2" (quoted) a string
 };
 const char* typeName(Type type);
 
@@ -82,14 +86,23 @@ class Config {
   // "file:line:column" of a key in the pipeline file, for errors a plugin finds at start. Inside
   // a Document key, a path of member names and list indexes: "tables/push_events/columns/ref".
   std::string location(const std::string& key) const;
+  // For a String or Path key written in the file: "file:line:column" of line `line` (1 = the
+  // first) of its value, for a mistake found inside it (a program's syntax error). A block
+  // scalar (| or >) starts on the line after its indicator. "" when the value has no place.
+  std::string valueLocation(const std::string& key, std::size_t line = 1) const;
 
  private:
   friend class ConfigBuilder;  // the core fills a Config while validating; plugins only read it
   void set(const std::string& key, Value value, std::string location = {},
            std::map<std::string, std::string> locations = {});
+  struct ValuePlace {
+    std::string file;
+    std::size_t line = 0, column = 0;  // of the value's first character (1-based)
+  };
   const Value& value(const std::string& key) const;
   std::map<std::string, Value> values_;
   std::map<std::string, std::string> locations_;
+  std::map<std::string, ValuePlace> valuePlaces_;
 };
 
 }  // namespace etl

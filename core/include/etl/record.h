@@ -46,6 +46,15 @@ class Record {
   // Free-form annotations (source file, offset, HTTP ETag ...), never stored by default.
   std::map<std::string, std::string>& metadata() { return metadata_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  // The input record a transform made this one from (the record as the source read it), or null.
+  // The records made from one input are one unit: a sink stores all of their rows or none, and a
+  // dead letter about any of them holds the input itself (with every reason), so that a replay
+  // runs it through the transforms again. See etl::settleOrigins (batch.h).
+  const std::shared_ptr<const Record>& origin() const { return origin_; }
+  void setOrigin(std::shared_ptr<const Record> origin) { origin_ = std::move(origin); }
+  // What a record made from `input` takes as its origin: the input's own origin when it has one
+  // (a chain of transforms keeps the record the source read), else a copy of the input.
+  static std::shared_ptr<const Record> originOf(const Record& input);
 
   // Typed access by dotted path ("payload.push_id", "commits.0.sha"). T is one of int64_t,
   // uint64_t, double, bool, std::string. get() throws FieldError naming the path when the field is
@@ -78,6 +87,7 @@ class Record {
   std::shared_ptr<const std::string> raw_;
   std::string key_;
   std::map<std::string, std::string> metadata_;
+  std::shared_ptr<const Record> origin_;
 };
 
 extern template int64_t Record::get<int64_t>(std::string_view) const;

@@ -17,6 +17,7 @@
 #include "dead_letters.h"
 #include "etl/batch.h"
 #include "migrations.h"
+#include "sql_error.h"
 
 namespace sql {
 
@@ -45,15 +46,41 @@ struct TableSpec {
 // the records themselves for whole-record values, so a batch's raw JSON is never copied per row.
 using Row = std::vector<std::optional<std::string_view>>;
 
+// The rows one record gave, in every table: stored whole or not at all (see etl::Record::origin:
+// the records a transform made from one input are one unit too). Per table, per row: its unit.
+// Units are numbered in the order of the batch's records.
+using Units = std::vector<std::vector<uint32_t>>;
+
 struct Refusal {
   std::size_t table = 0, row = 0;
   std::string reason;
+};
+
+// Row-by-row writing, written once for every dialect: unit after unit in batch order, each
+// unit's rows in table order; a row the database refuses (DataError) undoes its whole unit, and
+// the unit's refusals (every row tried, so every reason) become one dead letter.
+class RowWriter {
+ public:
+  virtual ~RowWriter() = default;
+  virtual void savepoint(const std::string& name) = 0;
+  virtual void rollbackTo(const std::string& name) = 0;  // and release it
+  virtual void release(const std::string& name) = 0;
+  // Stores one row of `table`; returns the rows it changed. Throws DataError for a refused row.
+  virtual int64_t run(std::size_t table, const Row& row) = 0;
+  // True when a refused statement leaves no trace (SQLite): a one-row unit needs no savepoint.
+  virtual bool statementsAreAtomic() const { return false; }
 };
 
 struct WriteResult {
   std::vector<int64_t> stored;  // per table: rows inserted or updated
   std::vector<Refusal> refused;
 };
+
+// Adds what was stored to `result.stored` and each refused unit's refusals to `result.refused`
+// (in unit order), calling `refusedUnit` with them as each unit is undone.
+void writeUnits(const std::vector<std::vector<Row>>& rows, const Units& units, RowWriter& writer,
+                WriteResult& result,
+                const std::function<void(const std::vector<Refusal>&)>& refusedUnit);
 
 // What a batch's transaction commits as its pipeline's checkpoint: the whole state, or each part
 // of a partitioned one (etl::Source::partitionedCheckpoint) under (pipeline, part), so that
@@ -93,12 +120,13 @@ class Database {
   virtual std::size_t removeDeadLetters(const std::vector<int64_t>& ids) = 0;
   // How many connections may write batches at once (committing in order through `turn`).
   virtual std::size_t maxWriters() const = 0;
-  // `rows[i]` are rows of tables[i]. `letterFor` turns a refused row into its dead letter. The
-  // transaction commits when `turn` says it is this batch's turn.
-  virtual WriteResult write(const std::vector<std::vector<Row>>& rows,
+  // `rows[i]` are rows of tables[i], `units[i][r]` the unit of rows[i][r]. `letterFor` turns a
+  // refused unit (its refusals) into its dead letter. The transaction commits when `turn` says it
+  // is this batch's turn.
+  using LetterFor = std::function<DeadLetterRow(const std::vector<Refusal>&)>;
+  virtual WriteResult write(const std::vector<std::vector<Row>>& rows, const Units& units,
                             const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                            const Checkpoint& checkpoint,
-                            const std::function<DeadLetterRow(const Refusal&)>& letterFor,
+                            const Checkpoint& checkpoint, const LetterFor& letterFor,
                             etl::CommitTurn& turn) = 0;
 };
 

@@ -170,8 +170,11 @@ PGresult* PgSession::check(PGresult* result, const std::string& what, ExecStatus
   if (result) PQclear(result);
   trimEnd(message);
   if (connection_) message = scrub(message, *connection_);
+  if (PQstatus(pg_) == CONNECTION_OK && (state == "55P03" || state == "40P01")) {
+    throw LockConflict(message + " [SQLSTATE " + state + "]");
+  }
   if (PQstatus(pg_) != CONNECTION_OK || state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 ||
-      state.rfind("53", 0) == 0 || state == "40001" || state == "40P01" || state.empty()) {
+      state.rfind("53", 0) == 0 || state == "40001" || state.empty()) {
     connectionFailure(what + " (" + message + ")");
   }
   if (state.rfind("22", 0) == 0 || state.rfind("23", 0) == 0) {

@@ -14,6 +14,7 @@ namespace {
 
 constexpr long long kSchemaLock = 7283764101LL;  // pg_advisory_lock key for schema changes
 constexpr std::size_t kCopyPiece = 1 << 20;      // COPY data sent at a time
+constexpr int kLockTimeoutMs = 2000;             // a writer's longest wait for a row lock
 
 struct Yield {};  // an earlier batch waits for this one's transaction: roll back, let it commit
 
@@ -60,6 +61,12 @@ class PostgresDatabase : public Database {
       PQclear(PQexec(session_.handle(), "SET default_toast_compression = 'lz4'"));
       if (!prepared_) prepareSchema();
       for (std::size_t i = 0; i < options_.tables.size(); ++i) stageTable(i);
+      // A writer never waits for a row lock unboundedly: the holder may be a later batch of this
+      // pipeline, waiting in turn for this one (see LockConflict).
+      session_.exec("SET lock_timeout = '" + std::to_string(kLockTimeoutMs) + "ms'");
+      // A backend whose etlrun was killed stops waiting at once instead of holding its locks
+      // until its statement ends (PostgreSQL 14+; older servers do without).
+      PQclear(PQexec(session_.handle(), "SET client_connection_check_interval = '1s'"));
     } catch (...) {
       session_.disconnect();  // all or nothing: the next attempt starts again
       throw;
@@ -112,10 +119,9 @@ class PostgresDatabase : public Database {
   // connection, so several go past what a single COPY can do.
   std::size_t maxWriters() const override { return 64; }
 
-  WriteResult write(const std::vector<std::vector<Row>>& rows,
+  WriteResult write(const std::vector<std::vector<Row>>& rows, const Units& units,
                     const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                    const Checkpoint& checkpoint,
-                    const std::function<DeadLetterRow(const Refusal&)>& letterFor,
+                    const Checkpoint& checkpoint, const LetterFor& letterFor,
                     etl::CommitTurn& turn) override {
     open();
     for (bool mayYield = true;; mayYield = false) {
@@ -127,13 +133,25 @@ class PostgresDatabase : public Database {
           } catch (const DataError& e) {
             session_.rollback();
             logger_.warning(std::string("batch refused (") + e.what() + "): storing it row by row");
+            // Rows one at a time take their locks in the batch's order, not the key order of
+            // every bulk statement: writing them only once every earlier batch has committed
+            // keeps them out of deadlocks with those (later ones yield, see finish()).
+            turn.wait();
           }
         }
-        return writeRowByRow(rows, letters, pipeline, checkpoint, letterFor, turn, mayYield);
+        return writeRowByRow(rows, units, letters, pipeline, checkpoint, letterFor, turn, mayYield);
       } catch (const Yield&) {
         // This batch held a row an earlier batch needs, and waited for that batch to commit:
         // let it go first, then write this one again (once: nothing earlier is open then).
         session_.rollback();
+        turn.wait();
+      } catch (const LockConflict& e) {
+        // A row lock held too long, maybe by a later batch that waits for this one's turn (a
+        // wait the server cannot see), or a deadlock the server broke: give everything back,
+        // let the earlier batches commit, and write again. The holder, if it is a later batch,
+        // does the same when its own wait times out, so the cycle always breaks.
+        session_.rollback();
+        logger_.debug(std::string("lock conflict, writing the batch again: ") + e.what());
         turn.wait();
       } catch (...) {
         session_.rollback();
@@ -334,33 +352,36 @@ class PostgresDatabase : public Database {
     return statement + " ON CONFLICT " + (key.empty() ? "" : "(" + key + ") ") + "DO NOTHING";
   }
 
-  WriteResult writeRowByRow(const std::vector<std::vector<Row>>& rows,
+  WriteResult writeRowByRow(const std::vector<std::vector<Row>>& rows, const Units& units,
                             const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                            const Checkpoint& checkpoint,
-                            const std::function<DeadLetterRow(const Refusal&)>& letterFor,
+                            const Checkpoint& checkpoint, const LetterFor& letterFor,
                             etl::CommitTurn& turn, bool mayYield) {
+    struct Writer : RowWriter {
+      PostgresDatabase& db;
+      explicit Writer(PostgresDatabase& db) : db(db) {}
+      void savepoint(const std::string& name) override { db.session_.exec("SAVEPOINT " + name); }
+      void rollbackTo(const std::string& name) override {
+        db.session_.exec("ROLLBACK TO SAVEPOINT " + name);
+        db.session_.exec("RELEASE SAVEPOINT " + name);
+      }
+      void release(const std::string& name) override {
+        db.session_.exec("RELEASE SAVEPOINT " + name);
+      }
+      int64_t run(std::size_t table, const Row& row) override {
+        std::vector<Param> values;
+        for (const auto& v : row) {
+          values.emplace_back(v ? std::optional<std::string>(std::string(*v)) : std::nullopt);
+        }
+        Result done(db.session_.params(db.statements_[table], values));
+        return done.affected();
+      }
+    } writer(*this);
     WriteResult result;
     result.stored.assign(rows.size(), 0);
     std::vector<DeadLetterRow> all = letters;
     session_.exec("BEGIN");
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      for (std::size_t r = 0; r < rows[i].size(); ++r) {
-        std::vector<Param> values;
-        for (const auto& v : rows[i][r]) {
-          values.emplace_back(v ? std::optional<std::string>(std::string(*v)) : std::nullopt);
-        }
-        session_.exec("SAVEPOINT etl_row");
-        try {
-          Result done(session_.params(statements_[i], values));
-          session_.exec("RELEASE SAVEPOINT etl_row");
-          result.stored[i] += done.affected();
-        } catch (const DataError& e) {
-          session_.exec("ROLLBACK TO SAVEPOINT etl_row");
-          result.refused.push_back({i, r, e.what()});
-          all.push_back(letterFor(result.refused.back()));
-        }
-      }
-    }
+    writeUnits(rows, units, writer, result,
+               [&](const std::vector<Refusal>& refused) { all.push_back(letterFor(refused)); });
     finish(all, pipeline, checkpoint, turn, mayYield);
     return result;
   }

@@ -19,4 +19,14 @@ class DataError : public std::runtime_error {
   std::string state_;
 };
 
+// A statement waited longer than lock_timeout for a lock another transaction holds (55P03), or
+// the server broke a deadlock by aborting it (40P01). With parallel writers the other side can be
+// a later batch of the same pipeline, itself waiting for the turn of an earlier one: the writer
+// rolls back, waits until every earlier batch has committed, and writes its batch again (no wait
+// between batches can then last).
+class LockConflict : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace sql

@@ -103,28 +103,34 @@ class SqliteDatabase : public Database {
   // SQLite has one writer at a time (BEGIN IMMEDIATE): a second connection would only wait.
   std::size_t maxWriters() const override { return 1; }
 
-  WriteResult write(const std::vector<std::vector<Row>>& rows,
+  WriteResult write(const std::vector<std::vector<Row>>& rows, const Units& units,
                     const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                    const Checkpoint& checkpoint,
-                    const std::function<DeadLetterRow(const Refusal&)>& letterFor,
+                    const Checkpoint& checkpoint, const LetterFor& letterFor,
                     etl::CommitTurn& turn) override {
     open();
+    struct Writer : RowWriter {
+      SqliteDatabase& db;
+      explicit Writer(SqliteDatabase& db) : db(db) {}
+      void savepoint(const std::string& name) override { db.session_.exec("SAVEPOINT " + name); }
+      void rollbackTo(const std::string& name) override {
+        db.session_.exec("ROLLBACK TO " + name);
+        db.session_.exec("RELEASE " + name);
+      }
+      void release(const std::string& name) override { db.session_.exec("RELEASE " + name); }
+      int64_t run(std::size_t table, const Row& row) override {
+        db.statements_[table]->run(row);
+        return db.statements_[table]->changes();
+      }
+      // A refused statement is undone by SQLite itself; the transaction stays open.
+      bool statementsAreAtomic() const override { return true; }
+    } writer(*this);
     WriteResult result;
     result.stored.assign(rows.size(), 0);
     std::vector<DeadLetterRow> all = letters;
     session_.exec("BEGIN IMMEDIATE");
     try {
-      for (std::size_t i = 0; i < rows.size(); ++i) {
-        for (std::size_t r = 0; r < rows[i].size(); ++r) {
-          try {
-            statements_[i]->run(rows[i][r]);
-            result.stored[i] += statements_[i]->changes();
-          } catch (const DataError& e) {
-            result.refused.push_back({i, r, e.what()});
-            all.push_back(letterFor(result.refused.back()));
-          }
-        }
-      }
+      writeUnits(rows, units, writer, result,
+                 [&](const std::vector<Refusal>& refused) { all.push_back(letterFor(refused)); });
       SqliteSession::Statement letter(
           session_,
           "INSERT OR IGNORE INTO etl_dead_letters (fingerprint, pipeline, plugin, stream, reason, "

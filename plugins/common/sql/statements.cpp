@@ -177,4 +177,47 @@ std::string joinedParts(const std::vector<std::pair<std::string, std::string>>& 
   return out + "}";
 }
 
+void writeUnits(const std::vector<std::vector<Row>>& rows, const Units& units, RowWriter& writer,
+                WriteResult& result,
+                const std::function<void(const std::vector<Refusal>&)>& refusedUnit) {
+  // Each unit's rows, in table order: a row of a later table may refer to an earlier one's.
+  std::vector<std::vector<std::pair<std::size_t, std::size_t>>> byUnit;
+  for (std::size_t t = 0; t < rows.size(); ++t) {
+    for (std::size_t r = 0; r < rows[t].size(); ++r) {
+      uint32_t unit = units[t][r];
+      if (unit >= byUnit.size()) byUnit.resize(unit + 1);
+      byUnit[unit].emplace_back(t, r);
+    }
+  }
+  result.stored.resize(rows.size(), 0);
+  std::vector<int64_t> stored(rows.size(), 0);
+  std::vector<Refusal> refusals;
+  for (const auto& unitRows : byUnit) {
+    if (unitRows.empty()) continue;
+    bool whole = unitRows.size() > 1;  // a unit of several rows is undone as one
+    bool guarded = !writer.statementsAreAtomic() || whole;
+    if (whole) writer.savepoint("etl_unit");
+    refusals.clear();
+    std::fill(stored.begin(), stored.end(), 0);
+    for (const auto& [t, r] : unitRows) {
+      if (guarded) writer.savepoint("etl_row");
+      try {
+        stored[t] += writer.run(t, rows[t][r]);
+        if (guarded) writer.release("etl_row");
+      } catch (const DataError& e) {
+        if (guarded) writer.rollbackTo("etl_row");
+        refusals.push_back({t, r, e.what()});
+      }
+    }
+    if (refusals.empty()) {
+      if (whole) writer.release("etl_unit");
+      for (std::size_t t = 0; t < stored.size(); ++t) result.stored[t] += stored[t];
+      continue;
+    }
+    if (whole) writer.rollbackTo("etl_unit");
+    for (const auto& refusal : refusals) result.refused.push_back(refusal);
+    refusedUnit(refusals);
+  }
+}
+
 }  // namespace sql

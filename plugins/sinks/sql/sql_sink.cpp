@@ -87,14 +87,20 @@ class SqlSink : public etl::Sink {
       letters.push_back(sql::deadLetterRow(letter));
     }
     std::vector<etl::DeadLetter> refused;
-    auto letterFor = [&](const sql::Refusal& refusal) {
-      refused.push_back({batch.records[prepared->origin[refusal.table][refusal.row]],
-                         context_.plugin,
-                         "table " + tables_[refusal.table].spec.name + ": " + refusal.reason});
+    auto letterFor = [&](const std::vector<sql::Refusal>& unit) {
+      // The unit's input: the record as read, when a transform made this one from it.
+      const etl::Record& record = batch.records[prepared->origin[unit[0].table][unit[0].row]];
+      std::string reason;
+      for (const auto& refusal : unit) {
+        reason += (reason.empty() ? "" : "; ") + std::string("table ") +
+                  tables_[refusal.table].spec.name + ": " + refusal.reason;
+      }
+      refused.push_back({record.origin() ? *record.origin() : record, context_.plugin, reason});
       return sql::deadLetterRow(refused.back());
     };
-    sql::WriteResult result = database_->write(prepared->rows, letters, context_.pipeline,
-                                               sql::checkpointOf(batch), letterFor, *batch.turn);
+    sql::WriteResult result =
+        database_->write(prepared->rows, prepared->units, letters, context_.pipeline,
+                         sql::checkpointOf(batch), letterFor, *batch.turn);
     // Rows the database refused were dead-lettered in the transaction; the runner reports them.
     for (auto& letter : refused) batch.deadLetters.push_back(std::move(letter));
     for (std::size_t t = 0; t < tables_.size(); ++t) stored_[t]->fetch_add(result.stored[t]);
@@ -108,35 +114,31 @@ class SqlSink : public etl::Sink {
   struct Prepared {
     std::vector<std::vector<sql::Row>> rows;       // per table
     std::vector<std::vector<std::size_t>> origin;  // per table: row -> index in records
+    sql::Units units;                              // per table: row -> its unit
     std::deque<std::string> values;                // what the rows view besides the records' bytes
     std::string now;                               // the load time, for value: now
     std::size_t unmatched = 0;
   };
 
-  // Each table's rows of the batch; a record that cannot give its rows is rejected, whole.
+  // Each table's rows of the batch. A record that cannot give its rows is rejected whole, and so
+  // is every record made from the same input (Record::origin): one unit, all rows or none.
   std::shared_ptr<const Prepared> build(etl::Batch& batch) const {
     auto out = std::make_shared<Prepared>();
     out->now = etl::isoTime(context_.clock.now());  // kept with the rows that view it
     const std::string& now = out->now;
-    auto& rows = out->rows;
-    auto& origin = out->origin;
-    auto& values = out->values;
-    auto& unmatched = out->unmatched;
-    rows.resize(tables_.size());
-    origin.resize(tables_.size());
+    std::vector<std::vector<std::pair<std::size_t, sql::Row>>> made(batch.records.size());
+    std::size_t lettersBefore = batch.deadLetters.size();
     for (std::size_t r = 0; r < batch.records.size(); ++r) {
       const etl::Record& record = batch.records[r];
       auto mapped = byStream_.find(record.stream());
       if (mapped == byStream_.end()) {
         if (dropUnmatched_) {
-          ++unmatched;
+          ++out->unmatched;
         } else {
           batch.reject(record, "no table for stream '" + record.stream() + "'");
         }
         continue;
       }
-      // All of a record's rows, or none of them.
-      std::vector<std::pair<std::size_t, sql::Row>> made;
       try {
         // Validated once, first: the document then serves every lookup (one parse a record).
         if (validated_.count(record.stream())) {
@@ -145,26 +147,53 @@ class SqlSink : public etl::Sink {
         }
         for (std::size_t t : mapped->second) {
           if (sql_sink::matches(tables_[t], record)) {
-            made.emplace_back(t, sql_sink::rowOf(tables_[t], record, now, values));
+            made[r].emplace_back(t, sql_sink::rowOf(tables_[t], record, now, out->values));
           }
         }
       } catch (const etl::FieldError& e) {
+        made[r].clear();
         batch.reject(record, e.what());
         continue;
       }
-      if (made.empty()) {
+      if (made[r].empty()) {
         if (dropUnmatched_) {
-          ++unmatched;
+          ++out->unmatched;
         } else {
           batch.reject(record, "no table of stream '" + record.stream() + "' takes it (where)");
         }
-        continue;
-      }
-      for (auto& [t, row] : made) {
-        rows[t].push_back(std::move(row));
-        origin[t].push_back(r);
       }
     }
+    // Inputs with a rejected record: none of their records' rows are written.
+    std::set<const etl::Record*> failed;
+    for (std::size_t i = lettersBefore; i < batch.deadLetters.size(); ++i) {
+      if (batch.deadLetters[i].record.origin()) {
+        failed.insert(batch.deadLetters[i].record.origin().get());
+      }
+    }
+    std::vector<etl::Record> kept;
+    kept.reserve(batch.records.size());
+    std::map<const etl::Record*, uint32_t> unitOf;
+    uint32_t units = 0;
+    out->rows.resize(tables_.size());
+    out->origin.resize(tables_.size());
+    out->units.resize(tables_.size());
+    for (std::size_t r = 0; r < batch.records.size(); ++r) {
+      const auto& origin = batch.records[r].origin();
+      if (origin && failed.count(origin.get())) continue;
+      uint32_t unit = units;
+      if (origin) {
+        unit = unitOf.emplace(origin.get(), units).first->second;
+      }
+      if (unit == units) ++units;
+      for (auto& [t, row] : made[r]) {
+        out->rows[t].push_back(std::move(row));
+        out->origin[t].push_back(kept.size());
+        out->units[t].push_back(unit);
+      }
+      kept.push_back(std::move(batch.records[r]));
+    }
+    batch.records = std::move(kept);
+    etl::settleOrigins(batch);  // their dead letters become one per input
     return out;
   }
 
