@@ -28,6 +28,13 @@ TEST_P(Declarative, OutputEqualsExpected) {
                          {{"INPUT", folder + "/input.jsonl"}, {"OUTPUT", dir / "out.jsonl"}});
   ASSERT_EQ(result.exitCode, 0) << result.err;
   EXPECT_EQ(etltest::readFile(dir / "out.jsonl"), etltest::readFile(folder + "/expected.jsonl"));
+  // The dead letters too, when the case says which it expects (none: the file must not exist).
+  std::string letters = folder + "/expected_dead_letters.jsonl";
+  if (Poco::File(letters).exists()) {
+    std::string written = dir / "state/t.dead_letters.jsonl";
+    EXPECT_EQ(Poco::File(written).exists() ? etltest::readFile(written) : std::string(),
+              etltest::readFile(letters));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Pipelines, Declarative, testing::ValuesIn(cases()),

@@ -33,7 +33,7 @@ const Mistake kMistakes[] = {
     {"unknown_plugin",
      "pipelines:\n  p:\n    source: {plugin: fil, path: x}\n    sink: {plugin: jsonl}\n", "3:22",
      "unknown plugin 'fil'; known plugins: event_filter, file, github_enrich, github_events, "
-     "github_watch, "
+     "github_watch, jq, "
      "jsonl, ",
      true},
     {"unset_required_variable",
@@ -122,6 +122,23 @@ const Mistake kMistakes[] = {
      "'endpoint' must be an events endpoint (/events, /repos/OWNER/REPO/events, ...), "
      "got '/event'",
      true},
+    // A jq program is compiled by validate: jq's message, at the program's own line in the YAML.
+    {"jq_undefined_function_in_block",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    transforms:\n      - plugin: jq\n"
+     "        program: |\n          .a\n          | foo(1)\n    sink: {plugin: jsonl}\n",
+     "8:11", "jq: foo/1 is not defined"},
+    {"jq_unknown_argument",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    transforms:\n"
+     "      - {plugin: jq, args: {limt: 2}, program: \".n > $limit\"}\n    sink: {plugin: jsonl}\n",
+     "5:49", "jq: $limit is not defined"},
+    {"jq_syntax_error",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    transforms:\n      - plugin: jq\n"
+     "        program: .items[] | {sku\n    sink: {plugin: jsonl}\n",
+     "6:18", "jq: syntax error"},
+    {"jq_program_and_file",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    transforms:\n      - plugin: jq\n"
+     "    sink: {plugin: jsonl}\n",
+     "5:9", "set exactly one of program"},
     {"choice_typo",
      "pipelines:\n  p:\n    source: {plugin: file, path: x, on_corrupt: skp}\n"
      "    sink: {plugin: jsonl}\n",
@@ -165,8 +182,8 @@ TEST(EtlrunCli, ValidateAcceptsEveryShippedPipeline) {
   for (Poco::DirectoryIterator it(etltest::sourceDir() + "/pipelines"), end; it != end; ++it) {
     if (!Poco::endsWith(it.name(), std::string(".yaml"))) continue;
     ++files;
-    auto result =
-        etltest::runEtlrun({"validate", it.path().toString()}, {{"GHARCHIVE_FILES", "x"}});
+    auto result = etltest::runEtlrun({"validate", it.path().toString()},
+                                     {{"GHARCHIVE_FILES", "x"}, {"ORDERS_FILES", "x"}});
     EXPECT_EQ(result.exitCode, 0) << it.name() << "\n" << result.err;
   }
   EXPECT_GE(files, 4);

@@ -24,7 +24,10 @@ const std::string kSidecarMagic = "etlrun-jsonl-checkpoint 1";
 class JsonlSink : public etl::Sink {
  public:
   JsonlSink(const etl::Config& config, etl::Context& context)
-      : context_(context), path_(config.getString("path")), sync_(config.getBool("fsync")) {
+      : context_(context),
+        path_(config.getString("path")),
+        sync_(config.getBool("fsync")),
+        envelope_(config.getString("format") == "envelope") {
     if (config.has("streams")) {
       const auto& streams = config.getStringList("streams");
       streams_.insert(streams.begin(), streams.end());
@@ -88,6 +91,17 @@ class JsonlSink : public etl::Sink {
     std::string lines;
     for (const auto& record : batch.records) {
       if (!streams_.empty() && !streams_.count(record.stream())) continue;
+      if (envelope_) {
+        // Where the record goes, beside it: to see what routing transforms do.
+        lines += "{\"stream\":";
+        etl::appendJsonString(lines, record.stream());
+        lines += ",\"key\":";
+        etl::appendJsonString(lines, record.key());
+        lines += ",\"record\":";
+        lines += record.raw();
+        lines += "}\n";
+        continue;
+      }
       lines += record.raw();
       lines.push_back('\n');
     }
@@ -119,6 +133,7 @@ class JsonlSink : public etl::Sink {
   etl::Context& context_;
   std::string path_, sidecar_;
   bool sync_;
+  bool envelope_;
   std::set<std::string> streams_;
   int fd_ = -1;
   uint64_t size_ = 0;
@@ -129,6 +144,10 @@ const etl::ConfigField kSchema[] = {
     {"path", etl::Type::String, etl::Optional, "-", "output file, or - for stdout"},
     {"streams", etl::Type::StringList, etl::Optional, nullptr,
      "write only records of these streams (default: all)"},
+    {"format", etl::Type::String, etl::Optional, "raw",
+     "raw: each record's bytes as they are; envelope: {\"stream\":...,\"key\":...,\"record\":"
+     "<the bytes>} (the record must be JSON)",
+     nullptr, nullptr, "raw|envelope"},
     {"fsync", etl::Type::Bool, etl::Optional, "true",
      "sync the file at each batch (durable across power loss, not only crashes)"},
     {}};
