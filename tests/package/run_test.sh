@@ -46,7 +46,7 @@ grep -q '^User=etlrun' "$unit" && grep -q '^Restart=on-failure' "$unit" \
 
 "$etlrun" --version
 for pipeline in "$root"/usr/share/etlrun/pipelines/*.yaml; do
-  GHARCHIVE_FILES=x "$etlrun" validate "$pipeline" || { echo "FAIL: validate $pipeline"; exit 1; }
+  GHARCHIVE_FILES=x ORDERS_FILES=x "$etlrun" validate "$pipeline" || { echo "FAIL: validate $pipeline"; exit 1; }
 done
 GHARCHIVE_FILES="$data_dir/gharchive/gharchive_2021-07-21_hour06_200events.jsonl" \
 ETL_STATE_DIR="$work/state" ETL_DATABASE= \
@@ -56,4 +56,16 @@ events=$(sqlite3 "$work/state/etlrun.sqlite" 'SELECT count(*) FROM github_events
 pushes=$(sqlite3 "$work/state/etlrun.sqlite" 'SELECT count(*) FROM push_events')
 [ "$events" = 200 ] && [ "$pushes" = 109 ] \
   || { echo "FAIL: stored $events events and $pushes pushes, expected 200 and 109"; exit 1; }
+# The web shop: the jq transform's worker process must be installed beside its plugin.
+cat > "$work/orders.jsonl" <<'ORDERS'
+{"id":"P-1","status":"paid","customer":{"name":"Ana"},"items":[{"sku":"S-1","qty":"2","price":"1.50"},{"sku":"S-2","price":3}],"created_at":"2024-03-01T10:00:00Z"}
+{"id":"P-2","customer":{"name":"Bo"},"items":[{"sku":"S-3","qty":1,"price":"2"}],"created_at":1709290500}
+ORDERS
+ORDERS_FILES="$work/orders.jsonl" ETL_STATE_DIR="$work/shop" ETL_DATABASE= \
+  "$etlrun" --once "$root/usr/share/etlrun/pipelines/webshop.yaml" 2> "$work/shop.log" \
+  || { tail -20 "$work/shop.log"; echo "FAIL: the installed web shop"; exit 1; }
+orders=$(sqlite3 "$work/shop/webshop.sqlite" 'SELECT group_concat(order_id || ":" || total) FROM orders')
+items=$(sqlite3 "$work/shop/webshop.sqlite" 'SELECT count(*) FROM order_items')
+[ "$orders" = "P-1:6,P-2:2" ] && [ "$items" = 3 ] \
+  || { tail -20 "$work/shop.log"; echo "FAIL: web shop stored '$orders' and $items items"; exit 1; }
 echo "the .deb installs, validates every shipped pipeline and backfills from installed paths: OK"
