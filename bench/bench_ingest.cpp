@@ -12,7 +12,6 @@
 // does everything).
 #include <libpq-fe.h>
 #include <sqlite3.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -21,9 +20,9 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
-#include <thread>
 
 #include "etl/record.h"
+#include "etlrun_run.h"
 #include "event_generator.h"
 #include "shipped_pipelines.h"
 #include "test_env.h"
@@ -152,48 +151,6 @@ double sqlitePlain(const std::vector<std::string>& lines, const std::string& pat
   return seconds;
 }
 
-struct Run {
-  double seconds;
-  long peakRssKb;
-  int exitCode;
-};
-
-// The peak RSS of the program `pid` runs now, in KiB: VmHWM belongs to the address space exec
-// made, unlike rusage's maxrss, which keeps the pre-exec copy of this (large) process.
-long peakRss(pid_t pid) {
-  std::string name;
-  std::getline(std::ifstream("/proc/" + std::to_string(pid) + "/comm"), name);
-  if (name != "etlrun") return 0;  // not exec'd yet: still a copy of this process
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
-// (c): the real etlrun binary; its peak RSS sampled every 20 ms while it runs.
-Run etlrun(const std::string& yaml, const std::string& stateDir, const std::string& logFile) {
-  auto start = Clock::now();
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::freopen(logFile.c_str(), "w", stderr);
-    std::string binary = etltest::etlrunBinary();
-    std::string pluginPath = "--plugin-path=" + etltest::pluginDir();
-    std::string state = "--state-dir=" + stateDir;
-    execl(binary.c_str(), binary.c_str(), "--once", pluginPath.c_str(), state.c_str(), yaml.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  int status = 0;
-  long peak = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    peak = std::max(peak, peakRss(pid));
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return {since(start), peak, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -244,7 +201,7 @@ int main(int argc, char** argv) {
          "etl_dead_letters, etl_schema_migrations CASCADE");
   };
   auto runEtlrun = [&](const std::string& yaml, const std::string& state) {
-    Run run = etlrun(yaml, dir / state, dir / (state + ".log"));
+    bench::Run run = bench::etlrun(yaml, dir / state, dir / (state + ".log"));
     if (run.exitCode != 0) {
       std::fprintf(stderr, "etlrun failed (exit %d); its log: %s\n", run.exitCode,
                    (dir / (state + ".log")).c_str());
@@ -254,7 +211,7 @@ int main(int argc, char** argv) {
     return run;
   };
   fresh();
-  Run c = runEtlrun(pipelineFile("bench.yaml", uri, input, ""), "state");
+  bench::Run c = runEtlrun(pipelineFile("bench.yaml", uri, input, ""), "state");
   std::size_t writers = 0;
   {
     std::ifstream log(dir / "state.log");
@@ -268,10 +225,10 @@ int main(int argc, char** argv) {
   std::string stored = one(conn, "SELECT count(*) FROM github_events");
   std::string pushes = one(conn, "SELECT count(*) FROM push_events");
   fresh();
-  Run c1 = runEtlrun(pipelineFile("bench-1.yaml", uri, input, "1"), "state-1");
+  bench::Run c1 = runEtlrun(pipelineFile("bench-1.yaml", uri, input, "1"), "state-1");
 
   // The embedded SQLite store: etlrun (the shipped sink) beside plain prepared INSERTs.
-  Run d =
+  bench::Run d =
       runEtlrun(pipelineFile("bench-sqlite.yaml", "sqlite:" + (dir / "etlrun.sqlite"), input, ""),
                 "state-sqlite");
   auto lines = etltest::readLines(input);
@@ -325,7 +282,7 @@ int main(int argc, char** argv) {
     PGconn* again = connect(conninfo);
     conn = again;
     fresh();
-    Run l = runEtlrun(pipelineFile("bench-large.yaml", uri, big, ""), "state-large");
+    bench::Run l = runEtlrun(pipelineFile("bench-large.yaml", uri, big, ""), "state-large");
     PQfinish(again);
     std::remove(big.c_str());
     std::printf("\n");

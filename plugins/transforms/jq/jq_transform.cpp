@@ -100,6 +100,11 @@ class JqTransform : public etl::Transform {
       const auto& streams = config.getStringList("streams");
       streams_.insert(streams.begin(), streams.end());
     }
+    if (config.has("match")) {
+      for (const auto& [field, values] : config.getStringListMap("match")) {
+        match_.emplace_back(field, std::set<std::string>(values.begin(), values.end()));
+      }
+    }
     Source source = programOf(config);
     compileOrThrow(config, source);
     jq_transform::Setup setup;
@@ -119,21 +124,28 @@ class JqTransform : public etl::Transform {
 
   void apply(etl::Batch& batch) override {
     std::vector<const std::string*> inputs;
-    std::vector<bool> mine(batch.records.size());
+    std::vector<char> mine(batch.records.size());  // 0: passes on, 1: the program's, 2: unreadable
+    std::vector<std::string> unreadable;           // why, for each 2 in order
     for (std::size_t i = 0; i < batch.records.size(); ++i) {
-      mine[i] = streams_.empty() || streams_.count(batch.records[i].stream());
-      if (mine[i]) inputs.push_back(&batch.records[i].raw());
+      mine[i] = selects(batch.records[i], unreadable);
+      if (mine[i] == 1) inputs.push_back(&batch.records[i].raw());
     }
-    if (inputs.empty()) return;
-    std::vector<jq_transform::Result> results = workers_->run(inputs, context_.stop);
+    if (inputs.empty() && std::find(mine.begin(), mine.end(), 2) == mine.end()) return;
+    std::vector<jq_transform::Result> results;
+    if (!inputs.empty()) results = workers_->run(inputs, context_.stop);
     std::vector<etl::Record> out;
     out.reserve(batch.records.size());
     int64_t made = 0, none = 0, errors = 0;
-    std::size_t next = 0;
+    std::size_t next = 0, nextUnreadable = 0;
     for (std::size_t i = 0; i < batch.records.size(); ++i) {
       etl::Record& input = batch.records[i];
-      if (!mine[i]) {
+      if (mine[i] == 0) {
         out.push_back(std::move(input));
+        continue;
+      }
+      if (mine[i] == 2) {
+        ++errors;
+        batch.reject(std::move(input), "jq: match: " + unreadable[nextUnreadable++]);
         continue;
       }
       jq_transform::Result& result = results[next++];
@@ -171,9 +183,27 @@ class JqTransform : public etl::Transform {
   }
 
  private:
+  // Whether the program takes `record`: 1 when its stream is listed (or none are) and its fields
+  // match, 0 when it passes on unchanged, 2 when `match` cannot read it (why goes to `unreadable`).
+  char selects(const etl::Record& record, std::vector<std::string>& unreadable) const {
+    if (!streams_.empty() && !streams_.count(record.stream())) return 0;
+    try {
+      for (const auto& [field, accepted] : match_) {
+        auto value = record.text(field);
+        if (!value || !accepted.count(*value)) return 0;
+      }
+    } catch (const etl::FieldError& e) {
+      std::string invalid = record.jsonError();  // the whole document's fault, when it is
+      unreadable.push_back(invalid.empty() ? e.what() : "invalid JSON: " + invalid);
+      return 2;
+    }
+    return 1;
+  }
+
   etl::Context& context_;
   std::string stream_;
   std::set<std::string> streams_;
+  std::vector<std::pair<std::string, std::set<std::string>>> match_;
   std::atomic<int64_t>& outputs_;
   std::atomic<int64_t>& dropped_;
   std::atomic<int64_t>& failed_;
@@ -192,6 +222,9 @@ const etl::ConfigField kSchema[] = {
      "the stream of outputs that set no _stream (default: the input's)"},
     {"streams", etl::Type::StringList, etl::Optional, nullptr,
      "only records of these streams go through the program; others pass on unchanged"},
+    {"match", etl::Type::StringListMap, etl::Optional, nullptr,
+     "only records whose fields have one of the listed values ({type: [PushEvent]}) go through "
+     "the program; others pass on unchanged, at no cost"},
     {"workers", etl::Type::Int, etl::Optional, nullptr,
      "worker processes running the program side by side (default: the machine's cores, at most "
      "8)",

@@ -1,0 +1,62 @@
+// Runs the real etlrun binary for a benchmark and samples its peak RSS.
+#pragma once
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "test_env.h"
+
+namespace bench {
+
+struct Run {
+  double seconds;
+  long peakRssKb;
+  int exitCode;
+};
+
+// The peak RSS of the program `pid` runs now, in KiB: VmHWM belongs to the address space exec
+// made, unlike rusage's maxrss, which keeps the pre-exec copy of this (large) process.
+inline long peakRss(pid_t pid) {
+  std::string name;
+  std::getline(std::ifstream("/proc/" + std::to_string(pid) + "/comm"), name);
+  if (name != "etlrun") return 0;  // not exec'd yet: still a copy of this process
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// `etlrun --once yaml`, its log in logFile; its peak RSS sampled every 20 ms while it runs.
+inline Run etlrun(const std::string& yaml, const std::string& stateDir,
+                  const std::string& logFile) {
+  auto start = std::chrono::steady_clock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::freopen(logFile.c_str(), "w", stderr);
+    std::string binary = etltest::etlrunBinary();
+    std::string pluginPath = "--plugin-path=" + etltest::pluginDir();
+    std::string state = "--state-dir=" + stateDir;
+    execl(binary.c_str(), binary.c_str(), "--once", pluginPath.c_str(), state.c_str(), yaml.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  long peak = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    peak = std::max(peak, peakRss(pid));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return {seconds, peak, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+
+}  // namespace bench
