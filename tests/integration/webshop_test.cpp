@@ -296,6 +296,68 @@ TEST_P(Webshop, OrdersByYamlAloneExactTablesUnderKillNine) {
             shop.notJson + shop.unreadable + shop.refusedLines + shop.noId);
 }
 
+// After the fix (the shop now allows qty 0: a free sample), a replay of the letters stores each
+// refused order whole, once: its latest status, every item, every line in the keyless
+// order_events; a second replay stores nothing more. Letters that still fail stay, once.
+TEST_P(Webshop, RefusedOrdersReplayedAfterTheFixAreStoredWholeAndOnce) {
+  Shop shop = makeShop(200, 7);  // 2 hostile lines: not JSON, and items that are not a list
+  auto refused = [](const std::string& id, const std::string& status, const std::string& at) {
+    return "{\"id\":\"" + id + "\",\"status\":\"" + status +
+           "\",\"customer\":{\"name\":\"Z\"},\"items\":[{\"sku\":\"A\",\"qty\":2,\"price\":\"1."
+           "00\"},"
+           "{\"sku\":\"FREE\",\"qty\":0,\"price\":0},{\"sku\":\"B\",\"price\":\"2.50\"}],"
+           "\"created_at\":1709251200,\"updated_at\":" +
+           at + "}\n";
+  };
+  etltest::writeFile(dir_ / "orders.jsonl", shop.text + refused("R-1", "paid", "1709254800") +
+                                                refused("R-2", "paid", "1709254800") +
+                                                refused("R-1", "shipped", "1709258400"));
+  std::string pipeline = etltest::sourceDir() + "/pipelines/webshop.yaml";
+  auto run = etltest::runEtlrun({"--once", pipeline}, env());
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_EQ(count("SELECT count(*) FROM etl_dead_letters"), 5);
+  EXPECT_EQ(count("SELECT count(*) FROM orders WHERE order_id LIKE 'R-%'"), 0);
+
+  if (postgres()) {
+    etltest::sql(db_->conninfo(),
+                 "ALTER TABLE order_items DROP CONSTRAINT order_items_qty_check, "
+                 "ADD CHECK (qty >= 0)");
+  } else {
+    Poco::Data::SQLite::Connector::registerConnector();
+    Poco::Data::Session session("SQLite", dir_ / "state/webshop.sqlite");
+    session << "CREATE TABLE order_items_fixed (order_id TEXT NOT NULL REFERENCES orders "
+               "(order_id), line INTEGER NOT NULL, sku TEXT NOT NULL, qty INTEGER NOT NULL CHECK "
+               "(qty >= 0), unit_price NUMERIC NOT NULL CHECK (unit_price >= 0), PRIMARY KEY "
+               "(order_id, line))",
+        Poco::Data::Keywords::now;
+    session << "INSERT INTO order_items_fixed SELECT * FROM order_items", Poco::Data::Keywords::now;
+    session << "DROP TABLE order_items", Poco::Data::Keywords::now;
+    session << "ALTER TABLE order_items_fixed RENAME TO order_items", Poco::Data::Keywords::now;
+  }
+  for (int round = 0; round < 2; ++round) {
+    auto replay = etltest::runEtlrun({"dead-letters", pipeline, "replay"}, env());
+    ASSERT_EQ(replay.exitCode, 0) << replay.err;
+    EXPECT_NE(replay.out.find(round == 0 ? "stored and removed 3, still dead 2"
+                                         : "stored and removed 0, still dead 2"),
+              std::string::npos)
+        << replay.out;
+    EXPECT_EQ(column("SELECT order_id || '|' || status || '|' || CAST(CAST(round(total * 100) AS "
+                     "BIGINT) AS TEXT) || '|' || CAST(item_count AS TEXT) || '|' || " +
+                     isoOf("updated_at") + " FROM orders WHERE order_id LIKE 'R-%' ORDER BY 1"),
+              (std::vector<std::string>{"R-1|shipped|450|3|2024-03-01T02:00:00Z",
+                                        "R-2|paid|450|3|2024-03-01T01:00:00Z"}));
+    EXPECT_EQ(column("SELECT order_id || '|' || sku || '|' || CAST(qty AS TEXT) FROM order_items "
+                     "WHERE order_id LIKE 'R-%' ORDER BY order_id, line"),
+              (std::vector<std::string>{"R-1|A|2", "R-1|FREE|0", "R-1|B|1", "R-2|A|2", "R-2|FREE|0",
+                                        "R-2|B|1"}));
+    EXPECT_EQ(column("SELECT order_id || '|' || status FROM order_events WHERE order_id LIKE "
+                     "'R-%' ORDER BY order_id, status"),
+              (std::vector<std::string>{"R-1|paid", "R-1|shipped", "R-2|paid"}));
+    EXPECT_EQ(count("SELECT count(*) FROM etl_dead_letters"), 2);
+    EXPECT_EQ(count("SELECT count(*) FROM order_events"), shop.events + 3);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Webshop, testing::Values(true, false),
                          [](const testing::TestParamInfo<bool>& info) {
                            return std::string(info.param ? "PostgreSQL" : "EmbeddedSQLite");
