@@ -9,12 +9,14 @@
 #include <Poco/StringTokenizer.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
+#include <Poco/Util/OptionException.h>
 #include <Poco/Util/OptionSet.h>
 #include <Poco/Util/ServerApplication.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <condition_variable>
 #include <iomanip>
 #include <iostream>
@@ -307,7 +309,20 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     etl::DeadLetterFilter filter;
     filter.plugin = config().getString("etlrun.dl.plugin", "");
     filter.reasonContains = config().getString("etlrun.dl.reason", "");
-    if (args.size() == 4) filter.id = std::atoll(args[3].c_str());
+    if (args.size() == 4) {
+      // Only a positive whole number names a letter: anything else (abc, 0, "", 1e3) would
+      // otherwise read as 0, "every letter", and a purge would delete them all.
+      const std::string& id = args[3];
+      bool digits = !id.empty() && id.size() <= 18 &&
+                    std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; });
+      filter.id = digits ? std::stoll(id) : 0;
+      if (filter.id <= 0) {
+        std::cerr << "etlrun: a dead-letter ID is a positive whole number (as `list` shows it), "
+                     "got '"
+                  << id << "': nothing was " << (action == "show" ? "shown" : action + "d") << "\n";
+        return kExitUsage;
+      }
+    }
     if (config().hasProperty("etlrun.dl.olderThan")) {
       std::string text = config().getString("etlrun.dl.olderThan");
       auto ms = etl::parseDuration(text);
@@ -412,6 +427,29 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGQUIT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // `dead-letters F purge -1` must not read as `purge --once` (-1 is its short form), which
+  // purges every letter: an ID that looks negative is a usage error before options are read.
+  bool deadLetters = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    deadLetters = deadLetters || arg == "dead-letters";
+    if (deadLetters && arg.size() > 1 && arg[0] == '-' &&
+        std::isdigit(static_cast<unsigned char>(arg[1]))) {
+      std::cerr << "etlrun: a dead-letter ID is a positive whole number (as `list` shows it), got '"
+                << arg << "': nothing was done\n";
+      return kExitUsage;
+    }
+  }
   EtlrunApp app;
-  return app.run(argc, argv);
+  if (std::find(argv + 1, argv + argc, std::string("--daemon")) != argv + argc) {
+    return app.run(argc, argv);  // Poco's own path: it forks before reading the options
+  }
+  // An unknown option is a usage error (64), not a configuration error (Poco's 78).
+  try {
+    app.init(argc, argv);
+  } catch (const Poco::Util::OptionException& e) {
+    std::cerr << "etlrun: " << e.displayText() << " (etlrun --help lists the options)\n";
+    return kExitUsage;
+  }
+  return static_cast<Poco::Util::Application&>(app).run();  // (ServerApplication hides it)
 }

@@ -67,6 +67,19 @@ TEST(DeadLetters, ListShowReplayAfterAFixAndPurge) {
   auto show = cli({"show", firstId});
   EXPECT_NE(show.out.find("\"type\":\"WatchEvent\""), std::string::npos) << show.out;
 
+  // An ID that is not a positive whole number is a usage error that touches nothing (read as 0, it
+  // would mean "every letter"; -1 is also --once's short form).
+  for (std::string bad : {"abc", "0", "", "-1", "-7", "1e3", "99999999999999999999", " 1"}) {
+    for (std::string action : {"purge", "show", "replay"}) {
+      auto r = cli({action, bad});
+      EXPECT_EQ(r.exitCode, 64) << action << " '" << bad << "': " << r.out << r.err;
+      EXPECT_NE(r.err.find("a dead-letter ID is a positive whole number"), std::string::npos)
+          << r.err;
+      EXPECT_EQ(r.out, "") << action << " '" << bad << "'";
+    }
+  }
+  EXPECT_EQ(db.count("SELECT count(*) FROM etl_dead_letters"), longNames + 1);
+
   // Before the fix, a replay changes nothing.
   auto early = cli({"replay", "--reason=short_names"});
   ASSERT_EQ(early.exitCode, 0) << early.err;
