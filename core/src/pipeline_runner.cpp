@@ -1,9 +1,13 @@
 #include "pipeline_runner.h"
 
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <random>
 #include <set>
+#include <sstream>
 
 #include "bounded_queue.h"
 #include "commit_order.h"
@@ -17,6 +21,26 @@ struct PipelineRunner::Queue : BoundedQueue<Batch> {
 };
 
 namespace {
+
+// `known` (a partitioned checkpoint: a JSON object of parts) with the parts of `now` replacing or
+// adding theirs. Either may be "" (no parts).
+std::string mergedParts(const std::string& known, const std::string& now) {
+  if (known.empty() || now.empty()) return known.empty() ? now : known;
+  auto object = [](const std::string& text) {
+    return Poco::JSON::Parser().parse(text).extract<Poco::JSON::Object::Ptr>();
+  };
+  try {
+    Poco::JSON::Object::Ptr merged = object(known);
+    Poco::JSON::Object::Ptr latest = object(now);
+    if (!merged || !latest) return now;
+    for (const auto& [part, state] : *latest) merged->set(part, state);
+    std::ostringstream out;
+    merged->stringify(out);
+    return out.str();
+  } catch (const Poco::Exception&) {
+    return now;  // not an object: the sink says so when it stores it
+  }
+}
 
 // Rethrows `error` as the same kind of error with the pipeline and plugin named in front.
 [[noreturn]] void rethrowNamed(const std::string& prefix) {
@@ -234,6 +258,9 @@ void PipelineRunner::runSource() {
   auto& polled = services_.metrics.counter(spec_.name + ".records_in");
   std::string lastPushed = checkpoint;
   const bool parts = source_->partitionedCheckpoint();
+  // Partitioned: each part as last stored or pushed, whichever came later (a source's checkpoint
+  // holds only the parts it read from; the others' stored states still stand).
+  std::string known = checkpoint;
   Batch pending;
   TimePoint firstAt{};
   auto flush = [&]() -> bool {
@@ -241,7 +268,9 @@ void PipelineRunner::runSource() {
     if (pending.records.empty() && pending.deadLetters.empty() && now == lastPushed) return true;
     pending.checkpoint = now;
     pending.checkpointParts = parts;
+    pending.previousCheckpoint = parts ? known : lastPushed;
     lastPushed = now;
+    if (parts) known = mergedParts(known, now);
     bool ok = queue_->push(std::move(pending), [&paused] { paused.fetch_add(1); });
     pending = Batch();
     if (ok) ++pushed_;
@@ -292,7 +321,10 @@ void PipelineRunner::runSource() {
       sourceStage_ = "source '" + spec_.source.name + "' (handing over)";
       if (!awaitPushedCommitted()) break;
       try {
-        source_->synced(storedCheckpoint());
+        // What is stored now is what the next batch must find (the parts just taken included).
+        std::optional<std::string> stored = storedCheckpoint();
+        source_->synced(stored);
+        if (stored) known = *stored;
       } catch (const StoppedError&) {
         break;  // stopping while the sink could not be read: nothing more is read
       }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,13 @@ struct Batch {
   // The checkpoint is a JSON object of parts (Source::partitionedCheckpoint): a sink that commits
   // checkpoints stores each member under (pipeline, part) instead of the whole.
   bool checkpointParts = false;
+  // The checkpoint committed before this batch, as this process knows it (what it read at start,
+  // or the previous batch's; "" when none was stored); nullopt when unknown (a replay). A sink
+  // that commits checkpoints stores this batch's only where it still finds that one: a process
+  // that another one overtook (two processes running one pipeline, a group member that lost its
+  // partition) stores nothing. It also tells a retry whose first try did commit, and only the
+  // answer to its COMMIT was lost, that its rows are already stored.
+  std::optional<std::string> previousCheckpoint;
   // Set by the runner while a sink writes the batch (never null then); with one writer, wait()
   // returns at once.
   CommitTurn* turn = nullptr;

@@ -74,6 +74,9 @@ class RowWriter {
 struct WriteResult {
   std::vector<int64_t> stored;  // per table: rows inserted or updated
   std::vector<Refusal> refused;
+  // An earlier try of this batch had committed (only its COMMIT's answer was lost): nothing was
+  // written now, and its dead letters are stored already (CheckpointOutcome::AlreadyCommitted).
+  bool alreadyCommitted = false;
 };
 
 // Adds what was stored to `result.stored` and each refused unit's refusals to `result.refused`
@@ -84,15 +87,78 @@ void writeUnits(const std::vector<std::vector<Row>>& rows, const Units& units, R
 
 // What a batch's transaction commits as its pipeline's checkpoint: the whole state, or each part
 // of a partitioned one (etl::Source::partitionedCheckpoint) under (pipeline, part), so that
-// processes sharing a pipeline, each owning some parts, never overwrite each other's.
-struct Checkpoint {
-  std::string whole;                                       // "" when partitioned
-  std::vector<std::pair<std::string, std::string>> parts;  // part -> its state (JSON text)
-  bool empty() const { return whole.empty() && parts.empty(); }
+// processes sharing a pipeline, each owning some parts, never overwrite each other's. Each row is
+// compare-and-set: it must still hold what this process committed last (or read when it took the
+// part), so a process another one overtook stores nothing (see storeCheckpoint).
+struct CheckpointWrite {
+  std::string part;                     // "" for the whole checkpoint (etl_checkpoints)
+  std::string state;                    // JSON text
+  bool checked = false;                 // false: stored whatever is there (no expectation known)
+  std::optional<std::string> expected;  // when checked: what must be stored now (nullopt: no row)
 };
-// A batch's checkpoint; a partitioned one is split into its members (throws
-// std::runtime_error when it is not a JSON object).
+struct Checkpoint {
+  std::vector<CheckpointWrite> writes;
+  bool empty() const { return writes.empty(); }
+};
+// A batch's checkpoint rows: a partitioned one split into its members, each compared with the
+// batch's previousCheckpoint; parts that did not move are left alone (throws std::runtime_error
+// when a partitioned checkpoint is not a JSON object).
 Checkpoint checkpointOf(const etl::Batch& batch);
+
+// A dialect's three checkpoint statements, for storeCheckpoint.
+class CheckpointStore {
+ public:
+  virtual ~CheckpointStore() = default;
+  // Each returns the rows it changed (0 or 1).
+  virtual int64_t upsert(const std::string& pipeline, const CheckpointWrite& w) = 0;
+  virtual int64_t insertIfAbsent(const std::string& pipeline, const CheckpointWrite& w) = 0;
+  virtual int64_t replaceIf(const std::string& pipeline, const CheckpointWrite& w) = 0;
+  virtual std::optional<std::string> stored(const std::string& pipeline,
+                                            const std::string& part) = 0;
+};
+// The statements of CheckpointStore, written once: a dialect gives its placeholders and how to run
+// a statement (returning the rows it changed) and a query (its first value, nullopt for none).
+class SqlCheckpointStore : public CheckpointStore {
+ public:
+  using Values = std::vector<std::optional<std::string_view>>;
+  using Run = std::function<int64_t(const std::string& statement, const Values& values)>;
+  using Query =
+      std::function<std::optional<std::string>(const std::string& statement, const Values& values)>;
+  SqlCheckpointStore(Dialect dialect, Run run, Query query)
+      : dialect_(dialect), run_(std::move(run)), query_(std::move(query)) {}
+  int64_t upsert(const std::string& pipeline, const CheckpointWrite& w) override;
+  int64_t insertIfAbsent(const std::string& pipeline, const CheckpointWrite& w) override;
+  int64_t replaceIf(const std::string& pipeline, const CheckpointWrite& w) override;
+  std::optional<std::string> stored(const std::string& pipeline, const std::string& part) override;
+
+ private:
+  std::string insert(const CheckpointWrite& w, const std::string& onConflict) const;
+  std::string placeholder(int n) const;
+  const char* now() const;
+  Dialect dialect_;
+  Run run_;
+  Query query_;
+};
+
+enum class CheckpointOutcome {
+  Stored,
+  // This batch's checkpoint is already stored: an earlier try of it committed, and only the
+  // answer to its COMMIT was lost. Roll back: its rows are there, once.
+  AlreadyCommitted,
+};
+// Stores the checkpoint in the open transaction. Throws Overtaken when a row holds neither what
+// was expected nor this batch's own state: another process stored this pipeline (or part) since.
+CheckpointOutcome storeCheckpoint(const std::string& pipeline, const Checkpoint& checkpoint,
+                                  CheckpointStore& store);
+
+// Another process stored a later checkpoint of the pipeline (or of a part) than this one knows:
+// two processes run one pipeline, or a group member wrote for a partition after losing it. The
+// batch must roll back; this process must not go on from its own positions.
+class Overtaken : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Stored parts joined into the JSON object the source returned them as.
 std::string joinedParts(const std::vector<std::pair<std::string, std::string>>& parts);
 

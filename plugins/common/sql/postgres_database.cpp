@@ -300,7 +300,8 @@ class PostgresDatabase : public Database {
       Result r(session_.query(mergeStatement(i)));
       result.stored[i] = r.affected();
     }
-    finish(letters, pipeline, checkpoint, turn, mayYield);
+    result.alreadyCommitted = finish(letters, pipeline, checkpoint, turn, mayYield) ==
+                              CheckpointOutcome::AlreadyCommitted;
     return result;
   }
 
@@ -382,15 +383,16 @@ class PostgresDatabase : public Database {
     session_.exec("BEGIN");
     writeUnits(rows, units, writer, result,
                [&](const std::vector<Refusal>& refused) { all.push_back(letterFor(refused)); });
-    finish(all, pipeline, checkpoint, turn, mayYield);
+    result.alreadyCommitted =
+        finish(all, pipeline, checkpoint, turn, mayYield) == CheckpointOutcome::AlreadyCommitted;
     return result;
   }
 
   // Dead letters, then (once every earlier batch has committed) the checkpoint and COMMIT. Throws
   // Yield when this transaction holds a row lock an earlier batch waits for: they would wait for
   // each other (the server cannot see it: one of the waits is etlrun's).
-  void finish(const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-              const Checkpoint& checkpoint, etl::CommitTurn& turn, bool mayYield) {
+  CheckpointOutcome finish(const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
+                           const Checkpoint& checkpoint, etl::CommitTurn& turn, bool mayYield) {
     for (const auto& l : letters) {
       Result r(session_.params(
           "INSERT INTO etl_dead_letters (fingerprint, pipeline, plugin, stream, reason, record, "
@@ -413,21 +415,31 @@ class PostgresDatabase : public Database {
     if (!turn.wait(blocking)) throw Yield{};
     // Only now: every writer updates this one row, so taking its lock earlier would make each
     // batch wait for the one before it, or worse, an earlier batch wait for a later one.
-    if (!checkpoint.whole.empty()) {
-      Result r(
-          session_.params("INSERT INTO etl_checkpoints (pipeline, checkpoint) VALUES ($1, $2) "
-                          "ON CONFLICT (pipeline) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, "
-                          "updated_at = now()",
-                          {pipeline, checkpoint.whole}));
-    }
-    for (const auto& [part, state] : checkpoint.parts) {
-      Result r(session_.params(
-          "INSERT INTO etl_checkpoint_parts (pipeline, part, checkpoint) VALUES ($1, $2, $3) "
-          "ON CONFLICT (pipeline, part) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, "
-          "updated_at = now()",
-          {pipeline, part, state}));
+    auto params = [](const SqlCheckpointStore::Values& values) {
+      std::vector<Param> out;
+      for (const auto& v : values) {
+        out.emplace_back(v ? std::optional<std::string>(std::string(*v)) : std::nullopt);
+      }
+      return out;
+    };
+    SqlCheckpointStore store(
+        Dialect::Postgres,
+        [&](const std::string& statement, const SqlCheckpointStore::Values& values) {
+          return Result(session_.params(statement, params(values))).affected();
+        },
+        [&](const std::string& statement, const SqlCheckpointStore::Values& values) {
+          Result r(session_.params(statement, params(values)));
+          return r.rows() > 0 ? std::optional<std::string>(r.value(0, 0)) : std::nullopt;
+        });
+    if (storeCheckpoint(pipeline, checkpoint, store) == CheckpointOutcome::AlreadyCommitted) {
+      session_.rollback();
+      logger_.warning(
+          "this batch was committed by an earlier try (only the answer to its COMMIT was lost): "
+          "its rows are stored once, nothing was written again");
+      return CheckpointOutcome::AlreadyCommitted;
     }
     session_.exec("COMMIT");
+    return CheckpointOutcome::Stored;
   }
 
   DatabaseOptions options_;

@@ -139,21 +139,21 @@ class SqliteDatabase : public Database {
         letter.bindBlob(7, l.recordBytes);
         letter.run({l.fingerprint, pipeline, l.plugin, l.stream, l.reason, l.record});
       }
-      if (!checkpoint.whole.empty()) {
-        SqliteSession::Statement save(
-            session_,
-            "INSERT INTO etl_checkpoints (pipeline, checkpoint) VALUES (?, ?) ON CONFLICT "
-            "(pipeline) DO UPDATE SET checkpoint = excluded.checkpoint, "
-            "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')");
-        save.run({pipeline, checkpoint.whole});
-      }
-      for (const auto& [part, state] : checkpoint.parts) {
-        SqliteSession::Statement save(
-            session_,
-            "INSERT INTO etl_checkpoint_parts (pipeline, part, checkpoint) VALUES (?, ?, ?) ON "
-            "CONFLICT (pipeline, part) DO UPDATE SET checkpoint = excluded.checkpoint, "
-            "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')");
-        save.run({pipeline, part, state});
+      SqlCheckpointStore store(
+          Dialect::Sqlite,
+          [&](const std::string& statement, const SqlCheckpointStore::Values& values) {
+            SqliteSession::Statement run(session_, statement);
+            run.run(values);
+            return static_cast<int64_t>(run.changes());
+          },
+          [&](const std::string& statement, const SqlCheckpointStore::Values& values) {
+            SqliteSession::Statement query(session_, statement);
+            return query.run(values) ? query.text(0) : std::nullopt;
+          });
+      if (storeCheckpoint(pipeline, checkpoint, store) == CheckpointOutcome::AlreadyCommitted) {
+        session_.rollback();
+        result.alreadyCommitted = true;
+        return result;
       }
       turn.wait();  // one writer: at once
       session_.exec("COMMIT");

@@ -4,6 +4,7 @@
 #include <Poco/JSON/Stringifier.h>
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "database.h"
@@ -146,25 +147,145 @@ std::string createStatement(const TableSpec& t,
   return "CREATE TABLE IF NOT EXISTS " + quoteIdentifier(t.name) + " (" + body + ")";
 }
 
-Checkpoint checkpointOf(const etl::Batch& batch) {
-  Checkpoint out;
-  if (!batch.checkpointParts) {
-    out.whole = batch.checkpoint;
-    return out;
-  }
-  if (batch.checkpoint.empty()) return out;
+namespace {
+
+// A partitioned checkpoint's members, as JSON text each.
+std::vector<std::pair<std::string, std::string>> partsOf(const std::string& checkpoint) {
+  std::vector<std::pair<std::string, std::string>> parts;
+  if (checkpoint.empty()) return parts;
   Poco::JSON::Object::Ptr object;
   try {
-    object = Poco::JSON::Parser().parse(batch.checkpoint).extract<Poco::JSON::Object::Ptr>();
+    object = Poco::JSON::Parser().parse(checkpoint).extract<Poco::JSON::Object::Ptr>();
   } catch (const Poco::Exception& e) {
     throw std::runtime_error("a partitioned checkpoint is not a JSON object: " + e.displayText());
   }
+  if (!object) throw std::runtime_error("a partitioned checkpoint is not a JSON object");
   for (const auto& [part, value] : *object) {
     std::ostringstream state;
     Poco::JSON::Stringifier::stringify(value, state);
-    out.parts.emplace_back(part, state.str());
+    parts.emplace_back(part, state.str());
+  }
+  return parts;
+}
+
+std::string shortened(const std::string& state) {
+  return state.size() <= 120 ? state : state.substr(0, 117) + "...";
+}
+
+}  // namespace
+
+Checkpoint checkpointOf(const etl::Batch& batch) {
+  Checkpoint out;
+  if (batch.checkpoint.empty()) return out;
+  const auto& previous = batch.previousCheckpoint;
+  if (!batch.checkpointParts) {
+    CheckpointWrite w{"", batch.checkpoint, previous.has_value(), std::nullopt};
+    if (previous && !previous->empty()) w.expected = *previous;
+    out.writes.push_back(std::move(w));
+    return out;
+  }
+  std::map<std::string, std::string> before;
+  if (previous) {
+    for (auto& [part, state] : partsOf(*previous)) before[part] = std::move(state);
+  }
+  for (auto& [part, state] : partsOf(batch.checkpoint)) {
+    CheckpointWrite w{part, std::move(state), previous.has_value(), std::nullopt};
+    auto found = before.find(w.part);
+    if (found != before.end()) {
+      if (found->second == w.state) continue;  // it did not move: nothing to store
+      w.expected = found->second;
+    }
+    out.writes.push_back(std::move(w));
   }
   return out;
+}
+
+std::string SqlCheckpointStore::placeholder(int n) const {
+  return dialect_ == Dialect::Postgres ? "$" + std::to_string(n) : "?";
+}
+
+const char* SqlCheckpointStore::now() const {
+  return dialect_ == Dialect::Postgres ? "now()" : "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
+}
+
+std::string SqlCheckpointStore::insert(const CheckpointWrite& w,
+                                       const std::string& onConflict) const {
+  return w.part.empty()
+             ? "INSERT INTO etl_checkpoints (pipeline, checkpoint) VALUES (" + placeholder(1) +
+                   ", " + placeholder(2) + ") ON CONFLICT (pipeline) " + onConflict
+             : "INSERT INTO etl_checkpoint_parts (pipeline, checkpoint, part) VALUES (" +
+                   placeholder(1) + ", " + placeholder(2) + ", " + placeholder(3) +
+                   ") ON CONFLICT (pipeline, part) " + onConflict;
+}
+
+int64_t SqlCheckpointStore::upsert(const std::string& pipeline, const CheckpointWrite& w) {
+  std::string statement = insert(
+      w, std::string("DO UPDATE SET checkpoint = excluded.checkpoint, updated_at = ") + now());
+  if (w.part.empty()) return run_(statement, {pipeline, w.state});
+  return run_(statement, {pipeline, w.state, w.part});
+}
+
+int64_t SqlCheckpointStore::insertIfAbsent(const std::string& pipeline, const CheckpointWrite& w) {
+  if (w.part.empty()) return run_(insert(w, "DO NOTHING"), {pipeline, w.state});
+  return run_(insert(w, "DO NOTHING"), {pipeline, w.state, w.part});
+}
+
+int64_t SqlCheckpointStore::replaceIf(const std::string& pipeline, const CheckpointWrite& w) {
+  std::string table = w.part.empty() ? "etl_checkpoints" : "etl_checkpoint_parts";
+  std::string statement = "UPDATE " + table + " SET checkpoint = " + placeholder(1) +
+                          ", updated_at = " + now() + " WHERE pipeline = " + placeholder(2) +
+                          " AND checkpoint = " + placeholder(3);
+  if (w.part.empty()) return run_(statement, {w.state, pipeline, *w.expected});
+  return run_(statement + " AND part = " + placeholder(4),
+              {w.state, pipeline, *w.expected, w.part});
+}
+
+std::optional<std::string> SqlCheckpointStore::stored(const std::string& pipeline,
+                                                      const std::string& part) {
+  if (part.empty()) {
+    return query_("SELECT checkpoint FROM etl_checkpoints WHERE pipeline = " + placeholder(1),
+                  {pipeline});
+  }
+  return query_("SELECT checkpoint FROM etl_checkpoint_parts WHERE pipeline = " + placeholder(1) +
+                    " AND part = " + placeholder(2),
+                {pipeline, part});
+}
+
+CheckpointOutcome storeCheckpoint(const std::string& pipeline, const Checkpoint& checkpoint,
+                                  CheckpointStore& store) {
+  std::size_t already = 0;
+  for (const auto& w : checkpoint.writes) {
+    if (!w.checked) {
+      store.upsert(pipeline, w);
+      continue;
+    }
+    if ((w.expected ? store.replaceIf(pipeline, w) : store.insertIfAbsent(pipeline, w)) == 1) {
+      continue;
+    }
+    std::optional<std::string> now = store.stored(pipeline, w.part);
+    if (now == w.state && w.state != w.expected) {
+      ++already;
+      continue;
+    }
+    std::string what =
+        w.part.empty() ? "the checkpoint of pipeline '" + pipeline + "'"
+                       : "the checkpoint of part '" + w.part + "' of pipeline '" + pipeline + "'";
+    throw Overtaken(
+        what + " moved on under this process: it holds " +
+        (now ? shortened(*now) : std::string("nothing")) + " where this process " +
+        (w.expected ? "stored or read " + shortened(*w.expected) : std::string("found none")) +
+        ". Another process stored it meanwhile (two processes running one pipeline, "
+        "or a group member that lost this partition while it stalled). This batch "
+        "was rolled back, so nothing is stored twice; this process stops. Run one "
+        "process per pipeline; a restart resumes from what is stored");
+  }
+  if (already == 0) return CheckpointOutcome::Stored;
+  if (already != checkpoint.writes.size()) {
+    throw Overtaken("the checkpoint of pipeline '" + pipeline +
+                    "' is partly this batch's and partly not: another process stored some of "
+                    "its parts meanwhile. This batch was rolled back; this process stops");
+  }
+  return CheckpointOutcome::AlreadyCommitted;
 }
 
 std::string joinedParts(const std::vector<std::pair<std::string, std::string>>& parts) {

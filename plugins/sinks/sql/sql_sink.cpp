@@ -101,6 +101,7 @@ class SqlSink : public etl::Sink {
     sql::WriteResult result =
         database_->write(prepared->rows, prepared->units, letters, context_.pipeline,
                          sql::checkpointOf(batch), letterFor, *batch.turn);
+    if (result.alreadyCommitted) return;  // an earlier try stored it all, its letters included
     // Rows the database refused were dead-lettered in the transaction; the runner reports them.
     for (auto& letter : refused) batch.deadLetters.push_back(std::move(letter));
     for (std::size_t t = 0; t < tables_.size(); ++t) stored_[t]->fetch_add(result.stored[t]);
