@@ -184,4 +184,40 @@ TEST(JqLimits, SigtermEndsTheRunWithinSecondsWhileAProgramRuns) {
   EXPECT_EQ(lines(dir / "state/t.dead_letters.jsonl").size(), 1u);
 }
 
+// The program runs the same for every user and never reads etlrun's environment: ~/.jq is not
+// included, and `env`/`$ENV` see no secrets (only TZ and the locale pass).
+TEST(JqLimits, TheProgramSeesNeitherHomeNorTheEnvironment) {
+  etltest::TempDir dir;
+  Poco::File(dir / "home").createDirectories();
+  etltest::writeFile(dir / "home/.jq", "def ascii_downcase: \"HIJACKED\";\n");
+  std::ofstream(dir / "p.yaml")
+      << "pipelines:\n  t:\n    source: {plugin: file, path: \"${INPUT}\", stream: s}\n"
+         "    transforms:\n      - plugin: jq\n        program: '{name: (.name | "
+         "ascii_downcase), secret: $ENV.ETL_TEST_SECRET, env: (env | has(\"ETL_TEST_SECRET\"))}'\n"
+         "    sink: {plugin: jsonl, path: \"${OUTPUT}\"}\n";
+  std::ofstream(dir / "in.jsonl") << "{\"name\":\"Ana\"}\n";
+  auto result = etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"},
+                                   {{"INPUT", dir / "in.jsonl"},
+                                    {"OUTPUT", dir / "out.jsonl"},
+                                    {"HOME", dir / "home"},
+                                    {"ETL_TEST_SECRET", "hunter2"}});
+  ASSERT_EQ(result.exitCode, 0) << result.err;
+  EXPECT_EQ(etltest::readFile(dir / "out.jsonl"),
+            "{\"name\":\"ana\",\"secret\":null,\"env\":false}\n");
+}
+
+// A compile error on a very long line is a message, not a crash: etlrun never compiles in its own
+// process, and jq's message (which holds the whole line) is read without recursion.
+TEST(JqLimits, ACompileErrorOnAVeryLongLineIsReported) {
+  etltest::TempDir dir;
+  std::ofstream(dir / "p.yaml")
+      << "pipelines:\n  t:\n    source: {plugin: file, path: x, stream: "
+         "s}\n    transforms:\n      - plugin: jq\n        program: '{a: \""
+      << std::string(100000, 'x') << "\"} | $missing'\n    sink: {plugin: jsonl}\n";
+  auto result = etltest::runEtlrun({"validate", dir / "p.yaml"});
+  EXPECT_EQ(result.exitCode, 78) << result.err.substr(0, 2000);
+  EXPECT_NE(result.err.find("p.yaml:6:19: jq: $missing is not defined"), std::string::npos)
+      << result.err.substr(0, 2000);
+}
+
 }  // namespace

@@ -139,6 +139,20 @@ const Mistake kMistakes[] = {
      "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    transforms:\n      - plugin: jq\n"
      "    sink: {plugin: jsonl}\n",
      "5:9", "set exactly one of program"},
+    // libjq 1.6 aborts on an import without a library path: it finds no module instead (an inline
+    // program has no folder to import from).
+    {"jq_import_in_an_inline_program",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    transforms:\n      - plugin: jq\n"
+     "        program: 'import \"shop\" as shop; .'\n    sink: {plugin: jsonl}\n",
+     "6:19", "jq: module not found: shop"},
+    {"jq_empty_program",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    transforms:\n      - plugin: jq\n"
+     "        program: \"  # nothing yet\"\n    sink: {plugin: jsonl}\n",
+     "6:19", "the program is empty"},
+    {"jq_program_file_is_a_folder",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    transforms:\n      - plugin: jq\n"
+     "        program_file: /tmp\n    sink: {plugin: jsonl}\n",
+     "6:9", "cannot read program_file /tmp (not a file)"},
     {"choice_typo",
      "pipelines:\n  p:\n    source: {plugin: file, path: x, on_corrupt: skp}\n"
      "    sink: {plugin: jsonl}\n",

@@ -1,5 +1,5 @@
-// Compiling a jq program with libjq, shared by the transform (for `etlrun validate` and the error
-// at start) and its worker processes (which run it).
+// Compiling a jq program with libjq, in the worker processes only (etl_jq_worker): libjq 1.6
+// aborts or overflows its stack on some programs, and that must cost a worker, not etlrun.
 #pragma once
 
 extern "C" {
@@ -16,10 +16,11 @@ struct CompileError {
   std::string message;   // jq's own words, without "jq: error: " and the location
 };
 
-// Compiles `program` into `jq` with named arguments `argsJson` (a JSON object: {"min": 2} is $min).
-// Returns jq's errors; empty when it compiled.
+// Compiles `program` into `jq` with named arguments `argsJson` (a JSON object: {"min": 2} is $min);
+// import and include search `origin` (the program file's folder) only. Returns jq's errors; empty
+// when it compiled.
 std::vector<CompileError> compile(jq_state* jq, const std::string& program,
-                                  const std::string& argsJson);
+                                  const std::string& argsJson, const std::string& origin);
 
 // A jv's text: a string as it is, anything else as JSON. Consumes `value`.
 std::string text(jv value);

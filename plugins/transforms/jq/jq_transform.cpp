@@ -2,8 +2,10 @@
 // users of JSON tools already know). Each output of the program is one record, in place of its
 // input and in order: no output drops the record, several make several (`.items[] | {...}`). An
 // object output may route itself: `_stream` names its stream and `_key` its key, and both are
-// removed from the record. Every record made from one input keeps that input as its origin: a sink
-// stores all of their rows or none, and a dead letter holds the input (etl::Record::origin).
+// removed from the record; only when the program's text names them, so that data passed on whole
+// (`.`, `select(...)`) never chooses its own table. Every record made from one input keeps that
+// input as its origin: a sink stores all of their rows or none, and a dead letter holds the input
+// (etl::Record::origin).
 //
 // Why processes: libjq cannot be interrupted, caps no memory, and has crashed on hostile inputs
 // in the past. Each worker (etl_jq_worker, beside this library) runs the program for a share of
@@ -21,7 +23,6 @@
 #include <thread>
 
 #include "etl/sdk.h"
-#include "jq_compile.h"
 #include "jq_workers.h"
 #include "wire.h"
 
@@ -33,6 +34,16 @@ struct Source {
   std::string file;  // "" when written in the YAML
 };
 
+// Whether `program` holds nothing but blanks and comments (jq 1.6 would run it as `.`).
+bool empty(const std::string& program) {
+  std::istringstream lines(program);
+  for (std::string line; std::getline(lines, line);) {
+    std::size_t first = line.find_first_not_of(" \t\r");
+    if (first != std::string::npos && line[first] != '#') return false;
+  }
+  return true;
+}
+
 Source programOf(const etl::Config& config) {
   bool inline_ = config.has("program"), file = config.has("program_file");
   if (inline_ == file) {
@@ -40,34 +51,56 @@ Source programOf(const etl::Config& config) {
         "set exactly one of program (the jq program itself) and program_file (a .jq file next to "
         "the pipeline file)");
   }
-  if (inline_) return {config.getString("program"), ""};
+  if (inline_) {
+    std::string text = config.getString("program");
+    if (empty(text)) {
+      throw std::runtime_error(config.valueLocation("program") +
+                               ": the program is empty (write `.` to pass records on unchanged)");
+    }
+    return {text, ""};
+  }
   std::string path = config.getString("program_file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  if (!in || !Poco::File(path).isFile()) {
     throw std::runtime_error(config.location("program_file") + ": cannot read program_file " +
-                             path);
+                             path + (in ? " (not a file)" : ""));
   }
   std::ostringstream text;
   text << in.rdbuf();
+  if (empty(text.str())) {
+    throw std::runtime_error(config.location("program_file") + ": the program in " + path +
+                             " is empty (write `.` to pass records on unchanged)");
+  }
   return {text.str(), path};
 }
 
-// Compiles here (the same libjq as the workers), so a mistake is found by `etlrun validate`, at
-// the program's line in the YAML or in its file.
-void compileOrThrow(const etl::Config& config, const Source& source) {
-  jq_state* jq = jq_init();
-  if (!jq) throw std::runtime_error("jq: out of memory");
-  auto errors = jq_program::compile(jq, source.text, config.getDocument("args"));
-  jq_teardown(&jq);
-  if (errors.empty()) return;
+// A compile error's place: its line in the program file, or in the YAML.
+std::string compileErrors(const etl::Config& config, const Source& source,
+                          const std::string& answer) {
   std::string message;
-  for (const auto& e : errors) {
+  std::istringstream lines(answer);
+  for (std::string line; std::getline(lines, line);) {
+    std::size_t colon = line.find(':');
+    std::size_t at = 0;
+    try {
+      at = colon == std::string::npos ? 0 : std::stoul(line.substr(0, colon));
+    } catch (const std::exception&) {
+      colon = std::string::npos;
+    }
+    std::string text = colon == std::string::npos ? line : line.substr(colon + 1);
     std::string where = source.file.empty()
-                            ? config.valueLocation("program", e.line ? e.line : 1)
-                            : source.file + ":" + std::to_string(e.line ? e.line : 1) + ":1";
-    message += (message.empty() ? "" : "\n") + where + ": jq: " + e.message;
+                            ? config.valueLocation("program", at ? at : 1)
+                            : source.file + ":" + std::to_string(at ? at : 1) + ":1";
+    message += (message.empty() ? "" : "\n") + where + ": jq: " + text;
   }
-  throw std::runtime_error(message);
+  return message.empty() ? config.location("program") + ": jq: the program does not compile"
+                         : message;
+}
+
+// Where import and include look: the program file's folder (an inline program has none).
+std::string originOf(const Source& source) {
+  return source.file.empty() ? "/nonexistent/etlrun-jq-inline-program"
+                             : Poco::Path(source.file).parent().toString(Poco::Path::PATH_UNIX);
 }
 
 // etl_jq_worker lives beside this library, wherever it was installed.
@@ -105,22 +138,13 @@ class JqTransform : public etl::Transform {
         match_.emplace_back(field, std::set<std::string>(values.begin(), values.end()));
       }
     }
-    Source source = programOf(config);
-    compileOrThrow(config, source);
-    jq_transform::Setup setup;
-    setup.executable = workerExecutable();
-    setup.program = source.text;
-    setup.args = config.getDocument("args");
-    setup.maxOutputs = static_cast<uint64_t>(config.getInt("max_outputs"));
-    setup.maxOutputBytes = static_cast<uint64_t>(config.getInt("max_output_bytes"));
-    setup.maxMemory = static_cast<uint64_t>(config.getInt("max_memory_mib")) << 20;
-    setup.timeout = config.getDuration("timeout");
     std::size_t workers = config.has("workers") ? static_cast<std::size_t>(config.getInt("workers"))
                                                 : defaultWorkers();
-    workers_ = std::make_unique<jq_transform::Workers>(setup, workers, context.logger);
+    workers_ = startWorkers(config, workers, context.logger);
   }
 
-  static void check(const etl::Config& config) { compileOrThrow(config, programOf(config)); }
+  // The program compiles (in a worker: see jq_compile.h), or a mistake at its file:line:column.
+  static void check(const etl::Config& config) { startWorkers(config, 1, Poco::Logger::get("jq")); }
 
   void apply(etl::Batch& batch) override {
     std::vector<const std::string*> inputs;
@@ -183,6 +207,26 @@ class JqTransform : public etl::Transform {
   }
 
  private:
+  static std::unique_ptr<jq_transform::Workers> startWorkers(const etl::Config& config,
+                                                             std::size_t count,
+                                                             Poco::Logger& logger) {
+    Source source = programOf(config);
+    jq_transform::Setup setup;
+    setup.executable = workerExecutable();
+    setup.program = source.text;
+    setup.args = config.getDocument("args");
+    setup.origin = originOf(source);
+    setup.maxOutputs = static_cast<uint64_t>(config.getInt("max_outputs"));
+    setup.maxOutputBytes = static_cast<uint64_t>(config.getInt("max_output_bytes"));
+    setup.maxMemory = static_cast<uint64_t>(config.getInt("max_memory_mib")) << 20;
+    setup.timeout = config.getDuration("timeout");
+    try {
+      return std::make_unique<jq_transform::Workers>(setup, count, logger);
+    } catch (const jq_transform::CompileFailed& e) {
+      throw std::runtime_error(compileErrors(config, source, e.what()));
+    }
+  }
+
   // Whether the program takes `record`: 1 when its stream is listed (or none are) and its fields
   // match, 0 when it passes on unchanged, 2 when `match` cannot read it (why goes to `unreadable`).
   char selects(const etl::Record& record, std::vector<std::string>& unreadable) const {
@@ -192,9 +236,11 @@ class JqTransform : public etl::Transform {
         auto value = record.text(field);
         if (!value || !accepted.count(*value)) return 0;
       }
-    } catch (const etl::FieldError& e) {
-      std::string invalid = record.jsonError();  // the whole document's fault, when it is
-      unreadable.push_back(invalid.empty() ? e.what() : "invalid JSON: " + invalid);
+    } catch (const etl::FieldError&) {
+      // A document that is not an object (an array, a number) has no such field: no match.
+      std::string invalid = record.jsonError();
+      if (invalid.empty()) return 0;
+      unreadable.push_back("invalid JSON: " + invalid);
       return 2;
     }
     return 1;
@@ -213,7 +259,7 @@ class JqTransform : public etl::Transform {
 const etl::ConfigField kSchema[] = {
     {"program", etl::Type::String, etl::Optional, nullptr,
      "the jq program (or program_file): each output is one record; none drops the record; an "
-     "object's _stream and _key route it and are removed"},
+     "object's _stream and _key route it and are removed (when the program names them)"},
     {"program_file", etl::Type::Path, etl::Optional, nullptr,
      "a file holding the jq program, relative to the pipeline file"},
     {"args", etl::Type::Json, etl::Optional, "{}",
@@ -235,9 +281,11 @@ const etl::ConfigField kSchema[] = {
      "10ms", "1h"},
     {"max_outputs", etl::Type::Int, etl::Optional, "10000",
      "outputs one record may make; more make it a dead letter", "1", "100000000"},
-    {"max_output_bytes", etl::Type::Int, etl::Optional, "16777216",
-     "bytes of JSON one record's outputs may hold together; more make it a dead letter", "1024",
-     "1073741824"},
+    {"max_output_bytes", etl::Type::Int, etl::Optional, "4194304",
+     "bytes of JSON one record's outputs may hold together (an output equal to its input does "
+     "not count); more make it a dead letter. A batch's outputs take at most batch.max_records "
+     "times this in memory",
+     "1024", "1073741824"},
     {"max_memory_mib", etl::Type::Int, etl::Optional, "512",
      "memory (address space) of each worker process in MiB; a record that needs more becomes a "
      "dead letter (0: no limit)",

@@ -155,7 +155,8 @@ jv parse(simdjson::dom::parser& parser, const std::string& bytes) {
 
 struct Limits {
   uint64_t maxOutputs = 10000;
-  uint64_t maxOutputBytes = 16u << 20;
+  uint64_t maxOutputBytes = 1u << 20;
+  bool routes = false;  // the program names _stream or _key
 };
 
 void run(jq_state* jq, simdjson::dom::parser& parser, const std::string& bytes,
@@ -168,7 +169,7 @@ void run(jq_state* jq, simdjson::dom::parser& parser, const std::string& bytes,
     return;
   }
   // An input that carries _stream or _key itself is routed by them even when passed on as is.
-  bool routesItself = jv_get_kind(input) == JV_KIND_OBJECT &&
+  bool routesItself = limits.routes && jv_get_kind(input) == JV_KIND_OBJECT &&
                       (jv_object_has(jv_copy(input), jv_string("_stream")) ||
                        jv_object_has(jv_copy(input), jv_string("_key")));
   jq_start(jq, jv_copy(input), 0);
@@ -216,7 +217,7 @@ void run(jq_state* jq, simdjson::dom::parser& parser, const std::string& bytes,
       continue;
     }
     std::string stream, key;
-    if (jv_get_kind(result) == JV_KIND_OBJECT) {
+    if (limits.routes && jv_get_kind(result) == JV_KIND_OBJECT) {
       jv s = jv_object_get(jv_copy(result), jv_string("_stream"));
       if (jv_is_valid(s)) {
         if (jv_get_kind(s) != JV_KIND_STRING || jv_string_length_bytes(jv_copy(s)) == 0) {
@@ -253,6 +254,16 @@ void run(jq_state* jq, simdjson::dom::parser& parser, const std::string& bytes,
     std::string_view json(jv_string_value(dumped),
                           static_cast<std::size_t>(jv_string_length_bytes(jv_copy(dumped))));
     bytesOut += json.size();
+    // libjq 1.6 writes a value nested deeper than 256 levels as this text, which is not JSON.
+    // (A string holding these words is refused too: a rare price for never storing a cut value.)
+    static const std::string_view kStripped = "<stripped: exceeds max depth>";
+    if (json.find(kStripped) != std::string_view::npos) {
+      jv_free(dumped);
+      jv_free(input);
+      message(jq_wire::kError,
+              "an output is nested deeper than 256 levels, which jq 1.6 cannot write as JSON");
+      return;
+    }
     if (bytesOut > limits.maxOutputBytes) {
       jv_free(dumped);
       jv_free(input);
@@ -310,12 +321,21 @@ int main() {
   std::string body;
   if (!input.next(tag, body) || tag != jq_wire::kProgram) return 2;
   jq_wire::Reader setup(body.data(), body.size());
-  std::string_view program, args, maxOutputs, maxOutputBytes, maxMemory;
+  std::string_view program, args, maxOutputs, maxOutputBytes, maxMemory, origin;
   if (!setup.field(program) || !setup.field(args) || !setup.field(maxOutputs) ||
-      !setup.field(maxOutputBytes) || !setup.field(maxMemory)) {
+      !setup.field(maxOutputBytes) || !setup.field(maxMemory) || !setup.field(origin)) {
     return 2;
   }
-  Limits limits{number(std::string(maxOutputs)), number(std::string(maxOutputBytes))};
+  // An output's _stream and _key route it only when the program names them: data passed on
+  // whole (`.`, `select(...)`) must not choose its own table.
+  bool routes = program.find("_stream") != std::string_view::npos ||
+                program.find("_key") != std::string_view::npos;
+  Limits limits{number(std::string(maxOutputs)), number(std::string(maxOutputBytes)), routes};
+  // libjq 1.6 includes ~/.jq into every program: the same pipeline must not behave differently
+  // for another user.
+  unsetenv("HOME");
+  // jq also searches "." for modules: make that the program's folder, not wherever etlrun ran.
+  if (chdir(std::string(origin).c_str()) != 0 && chdir("/") != 0) return 2;
   if (uint64_t memory = number(std::string(maxMemory))) {
     rlimit limit{memory, memory};
     setrlimit(RLIMIT_AS, &limit);
@@ -326,7 +346,8 @@ int main() {
   if (!jq) return kOutOfMemory;
   jq_set_nomem_handler(jq, outOfMemory, nullptr);
   jq_set_debug_cb(jq, debugLine, nullptr);
-  auto errors = jq_program::compile(jq, std::string(program), std::string(args));
+  auto errors =
+      jq_program::compile(jq, std::string(program), std::string(args), std::string(origin));
   if (!errors.empty()) {
     std::string text;
     for (const auto& e : errors) {

@@ -25,16 +25,17 @@ namespace {
 
 constexpr int kOutOfMemory = 75;  // etl_jq_worker's exit when max_memory is reached
 
-std::string describeExit(int status, const Setup& setup) {
+// How a worker ended, `on` something ("this record").
+std::string describeExit(int status, const Setup& setup, const std::string& on = "this record") {
   if (WIFEXITED(status) && WEXITSTATUS(status) == kOutOfMemory) {
     return "the program ran out of memory (max_memory " + std::to_string(setup.maxMemory >> 20) +
-           " MiB) on this record";
+           " MiB) on " + on;
   }
   if (WIFSIGNALED(status)) {
-    return "the jq worker died on this record (signal " + std::to_string(WTERMSIG(status)) + ": " +
+    return "the jq worker died on " + on + " (signal " + std::to_string(WTERMSIG(status)) + ": " +
            strsignal(WTERMSIG(status)) + ")";
   }
-  return "the jq worker ended on this record (exit " +
+  return "the jq worker ended on " + on + " (exit " +
          std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")";
 }
 
@@ -108,7 +109,16 @@ void Workers::start(Worker& w) {
   std::string path = setup_.executable;
   char* argv[] = {path.data(), nullptr};
   pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, path.c_str(), &actions, &attributes, argv, environ);
+  // A clean environment: the program's `env` and `$ENV` must not read etlrun's (database URLs,
+  // tokens). Only what dates and text need passes.
+  std::vector<std::string> kept;
+  for (const char* name : {"TZ", "LANG", "LC_ALL", "LC_CTYPE", "LC_TIME", "LC_NUMERIC"}) {
+    if (const char* value = std::getenv(name)) kept.push_back(std::string(name) + "=" + value);
+  }
+  std::vector<char*> envp;
+  for (auto& v : kept) envp.push_back(v.data());
+  envp.push_back(nullptr);
+  int rc = ::posix_spawn(&pid, path.c_str(), &actions, &attributes, argv, envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   ::close(pair[1]);
@@ -127,6 +137,7 @@ void Workers::start(Worker& w) {
   jq_wire::putField(body, std::to_string(setup_.maxOutputs));
   jq_wire::putField(body, std::to_string(setup_.maxOutputBytes));
   jq_wire::putField(body, std::to_string(setup_.maxMemory));
+  jq_wire::putField(body, setup_.origin);
   jq_wire::putLength(hello, body.size());
   hello += body;
   if (::send(w.fd, hello.data(), hello.size(), MSG_NOSIGNAL) !=
@@ -146,8 +157,18 @@ void Workers::start(Worker& w) {
     char buffer[4096];
     ssize_t n = ::recv(w.fd, buffer, sizeof buffer, 0);
     if (n <= 0) {
+      int status = 0;
+      pid_t ended = ::waitpid(w.pid, &status, 0);
+      w.pid = -1;
       stopWorker(w);
-      throw std::runtime_error("jq: the worker " + path + " ended as it started");
+      std::string why =
+          ended > 0 ? describeExit(status, setup_, "the program") : "it closed its socket";
+      throw std::runtime_error("jq: the worker " + path +
+                               " ended as it started, compiling the program: " + why +
+                               (setup_.maxMemory && setup_.maxMemory < (64u << 20)
+                                    ? " (max_memory_mib " + std::to_string(setup_.maxMemory >> 20) +
+                                          " may be too small for jq itself)"
+                                    : ""));
     }
     w.received.append(buffer, static_cast<std::size_t>(n));
   }
@@ -156,7 +177,7 @@ void Workers::start(Worker& w) {
   w.received.erase(0, 5 + answer.size());
   if (tag != jq_wire::kCompiled) {
     stopWorker(w);
-    throw std::runtime_error("jq: the program does not compile: " + answer);
+    throw CompileFailed(answer);
   }
   ::fcntl(w.fd, F_SETFL, ::fcntl(w.fd, F_GETFL) | O_NONBLOCK);
 }
@@ -166,6 +187,15 @@ std::vector<Result> Workers::run(const std::vector<const std::string*>& inputs,
   std::vector<Result> results(inputs.size());
   if (inputs.empty()) return results;
   for (auto& w : workers_) {
+    // One that died while idle (killed from outside, say) is replaced before it gets records.
+    int status = 0;
+    if (w->pid > 0 && ::waitpid(w->pid, &status, WNOHANG) == w->pid) {
+      w->pid = -1;
+      logger_.warning("jq worker found dead between batches (" +
+                      describeExit(status, setup_, "no record") + "): started again");
+      ++restarts_;
+      start(*w);
+    }
     if (w->fd < 0) start(*w);
   }
   // Small batches go to fewer workers: a worker's share should outweigh its round trip.

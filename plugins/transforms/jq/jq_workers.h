@@ -23,8 +23,9 @@ struct Setup {
   std::string program;
   std::string args;  // JSON object
   uint64_t maxOutputs = 10000;
-  uint64_t maxOutputBytes = 16u << 20;
+  uint64_t maxOutputBytes = 4u << 20;
   uint64_t maxMemory = 512u << 20;  // per worker, address space (0 = unlimited)
+  std::string origin;               // where import and include look: the program file's folder
   std::chrono::milliseconds timeout{2000};
 };
 
@@ -38,9 +39,16 @@ struct Result {
   std::string error;  // "" when the program ran through
 };
 
+// The program does not compile: jq's errors, one "LINE:message" a line (LINE 0: not located).
+class CompileFailed : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 class Workers {
  public:
-  // Starts `count` workers; throws std::runtime_error when they cannot run the program.
+  // Starts `count` workers; throws CompileFailed for a program that does not compile, and
+  // std::runtime_error when they cannot run it.
   Workers(Setup setup, std::size_t count, Poco::Logger& logger);
   ~Workers();
   Workers(const Workers&) = delete;

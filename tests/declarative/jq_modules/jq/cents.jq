@@ -1,0 +1,1 @@
+def cents: . * 100 | round / 100;

@@ -1,0 +1,1 @@
+def amount: (.price | if type == "string" then tonumber else . end) * (.qty // 1);
