@@ -39,6 +39,7 @@ constexpr int kExitOk = 0;
 constexpr int kExitUsage = 64;     // EX_USAGE
 constexpr int kExitSoftware = 70;  // EX_SOFTWARE: a pipeline failed
 constexpr int kExitConfig = 78;    // EX_CONFIG
+constexpr int kExitTempFail = 75;  // EX_TEMPFAIL: another process runs the pipeline (--once)
 
 using Poco::Util::Option;
 
@@ -280,15 +281,16 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     monitor.join();
     liveEnds = true;
     if (live.joinable()) live.join();
-    bool failed = false;
+    bool failed = false, busy = false;
     for (auto& runner : runners) {
       runner->join();
       failed = failed || runner->failed();
+      busy = busy || runner->busy();
     }
     for (const auto& [name, value] : metrics.snapshot()) {
       logger.information("total " + name + " = " + std::to_string(value));
     }
-    return failed ? kExitSoftware : kExitOk;
+    return failed ? kExitSoftware : busy ? kExitTempFail : kExitOk;
   }
 
   // etlrun dead-letters FILE [list | show ID | replay [ID] | purge [ID]] with --pipeline, --plugin,

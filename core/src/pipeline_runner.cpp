@@ -212,9 +212,52 @@ bool PipelineRunner::backoff(const std::string& what, const std::exception& erro
   return services_.clock.sleepUntil(next, services_.stop);
 }
 
+bool PipelineRunner::own() {
+  if (!ownerLock_) ownerLock_ = std::make_unique<OwnerLock>(services_.stateDir, spec_.name);
+  bool told = false;
+  TimePoint since{};
+  for (int attempt = 1;; ++attempt) {
+    std::string holder;
+    try {
+      holder = ownerLock_->take();
+      if (holder.empty()) holder = sink().claim(spec_.name);
+    } catch (const RetryableError& e) {
+      if (!backoff("taking pipeline '" + spec_.name + "'", e, attempt, e.notBefore(), since)) {
+        return false;
+      }
+      continue;
+    }
+    if (holder.empty()) {
+      if (told) logger_.information("pipeline '" + spec_.name + "' is this process's now");
+      return true;
+    }
+    if (services_.once) {
+      logger_.error("pipeline '" + spec_.name + "' is running in another process (" + holder +
+                    "): this --once run reads nothing and ends (exit 75). Two runs of one "
+                    "pipeline at once would store its records twice");
+      busy_ = true;
+      return false;
+    }
+    if (!told) {
+      logger_.warning("pipeline '" + spec_.name + "' is running in another process (" + holder +
+                      "): waiting, this one takes over when it stops");
+      told = true;
+    }
+    sourceStage_ = "source '" + spec_.source.name + "' (waiting for the pipeline's other process)";
+    if (!services_.clock.sleepUntil(services_.clock.now() + std::chrono::seconds(2),
+                                    services_.stop)) {
+      return false;
+    }
+  }
+}
+
 void PipelineRunner::runSource() {
   sourceStage_ = "source '" + spec_.source.name + "'";
   std::string checkpoint;
+  // A group member shares its pipeline with the group by design: its parts are fenced instead
+  // (compare-and-set checkpoints).
+  if (!source_->partitionedCheckpoint() && !own()) return;
+  sourceStage_ = "source '" + spec_.source.name + "'";
   try {
     if (sink().commitsCheckpoints()) {
       sourceStage_ = "sink '" + spec_.sink.name + "' (reading the checkpoint)";

@@ -42,6 +42,8 @@ class PipelineRunner {
   void start(std::function<void()> onFinished = {});
   void join();
   bool failed() const { return failed_; }
+  // With --once: another process runs this pipeline, so this run ended without reading.
+  bool busy() const { return busy_; }
   // Why it failed ("" while it has not).
   std::string failure() const;
   // The last time a batch committed or the source was caught up with nothing in flight.
@@ -69,6 +71,10 @@ class PipelineRunner {
 
  private:
   void runSource();
+  // Makes this process the pipeline's only runner: a lock in the state directory and the sink's
+  // claim. Waits while another process holds them (a service takes over when it stops); with
+  // --once, returns false at once (busy). False as well when stopping.
+  bool own();
   void runWorker();
   struct Job;
   struct Committer;
@@ -110,6 +116,8 @@ class PipelineRunner {
   std::unique_ptr<Queue> queue_;
   std::thread sourceThread_, workerThread_;
   std::atomic<bool> failed_{false};
+  std::atomic<bool> busy_{false};
+  std::unique_ptr<class OwnerLock> ownerLock_;  // held while the runner lives
   mutable std::mutex failureMutex_;
   std::string failure_;
   std::atomic<TimePoint::rep> lastProgress_{0};

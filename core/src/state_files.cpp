@@ -3,6 +3,7 @@
 #include <Poco/File.h>
 #include <Poco/Path.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -31,6 +32,40 @@ std::string CheckpointFile::load() const {
     throw CheckpointError("the file is empty");
   }
   return *content;
+}
+
+OwnerLock::OwnerLock(const std::string& stateDir, const std::string& pipeline)
+    : path_(stateDir + "/" + pipeline + ".lock") {
+  Poco::File(stateDir).createDirectories();
+}
+
+OwnerLock::~OwnerLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::string OwnerLock::take() {
+  if (held_) return {};
+  if (fd_ < 0) {
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+      throw std::runtime_error("cannot open the lock file " + path_ + ": " + std::strerror(errno));
+    }
+  }
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) {
+      throw std::runtime_error("cannot lock " + path_ + ": " + std::strerror(errno));
+    }
+    std::string holder = readFileIfExists(path_).value_or("");
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    return holder.empty() ? "another process holds " + path_ : holder + " (" + path_ + ")";
+  }
+  held_ = true;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::string who = "pid " + std::to_string(::getpid()) + " on " + host + ", since " +
+                    isoTime(systemClock().now()) + "\n";
+  if (::ftruncate(fd_, 0) == 0 && ::lseek(fd_, 0, SEEK_SET) == 0) writeAll(fd_, who, path_);
+  return {};
 }
 
 void CheckpointFile::save(const std::string& checkpoint) {

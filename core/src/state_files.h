@@ -9,6 +9,24 @@
 
 namespace etl {
 
+// The lock that makes one process a pipeline's only runner in a state directory: flock on
+// state_dir/<pipeline>.lock, released by the kernel when the process ends however it ends. The
+// file says who holds it.
+class OwnerLock {
+ public:
+  OwnerLock(const std::string& stateDir, const std::string& pipeline);
+  ~OwnerLock();
+  OwnerLock(const OwnerLock&) = delete;
+  OwnerLock& operator=(const OwnerLock&) = delete;
+  // "" once it is ours; otherwise who holds it ("pid 123 on host, since 2026-...").
+  std::string take();
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool held_ = false;
+};
+
 class CheckpointFile {
  public:
   CheckpointFile(const std::string& stateDir, const std::string& pipeline);

@@ -143,6 +143,11 @@ class Sink : public Plugin {
     std::string reset;  // "DELETE FROM etl_checkpoints WHERE pipeline = 'ingest'"
   };
   virtual CheckpointLocation checkpointLocation() const { return {}; }
+  // For a sink that commits checkpoints where other processes may too (a shared database): makes
+  // this process the pipeline's only runner there, for as long as the sink lives (a database
+  // lock). Returns "" once it is ours, otherwise who holds it; the runner then waits, or ends a
+  // --once run. (The core also locks the pipeline in the state directory, whatever the sink.)
+  virtual std::string claim(const std::string& pipeline) { return {}; }
   // True when write() stores batch.deadLetters itself; it then lists and removes them for
   // `etlrun dead-letters` (list, show, replay after a fix, purge).
   virtual bool storesDeadLetters() const { return false; }

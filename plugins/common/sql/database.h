@@ -186,6 +186,10 @@ class Database {
   virtual std::size_t removeDeadLetters(const std::vector<int64_t>& ids) = 0;
   // How many connections may write batches at once (committing in order through `turn`).
   virtual std::size_t maxWriters() const = 0;
+  // Makes this process `pipeline`'s only runner on this database while this object lives: ""
+  // once it is, otherwise who holds it (see etl::Sink::claim). Throws etl::RetryableError while
+  // the database cannot be reached.
+  virtual std::string claim(const std::string& pipeline) = 0;
   // `rows[i]` are rows of tables[i], `units[i][r]` the unit of rows[i][r]. `letterFor` turns a
   // refused unit (its refusals) into its dead letter. The transaction commits when `turn` says it
   // is this batch's turn.

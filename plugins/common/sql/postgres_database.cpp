@@ -3,7 +3,10 @@
 // one INSERT ... SELECT ... ON CONFLICT (or UPDATE ... FROM) per table; dead letters and the
 // checkpoint follow in the same transaction. If the database refuses a row, the batch is redone
 // row by row with a savepoint per row, and only the refused rows become dead letters.
+#include <unistd.h>
+
 #include <cstring>
+#include <memory>
 
 #include "database.h"
 #include "etl/errors.h"
@@ -15,6 +18,7 @@ namespace {
 constexpr long long kSchemaLock = 7283764101LL;  // pg_advisory_lock key for schema changes
 constexpr std::size_t kCopyPiece = 1 << 20;      // COPY data sent at a time
 constexpr int kLockTimeoutMs = 2000;             // a writer's longest wait for a row lock
+constexpr int kOwnerLockClass = 1702128754;      // pg_try_advisory_lock(class, hashtext(pipeline))
 
 struct Yield {};  // an earlier batch waits for this one's transaction: roll back, let it commit
 
@@ -113,6 +117,35 @@ class PostgresDatabase : public Database {
     Result r(
         session_.params("DELETE FROM etl_dead_letters WHERE id = ANY($1::bigint[])", {list + "}"}));
     return static_cast<std::size_t>(r.affected());
+  }
+
+  // A session-level advisory lock on a connection of its own (the writers' connections come and
+  // go with their retries). Its holder names itself in application_name, which pg_stat_activity
+  // shows to the next claimant. If this connection drops, the lock goes with it: the
+  // compare-and-set checkpoints still keep a second runner from storing anything twice.
+  std::string claim(const std::string& pipeline) override {
+    if (owner_ && owner_->connected()) return {};
+    owner_ = std::make_unique<PgSession>(options_.uri);
+    owner_->connect();
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    std::string me =
+        "etlrun owner of " + pipeline + ": pid " + std::to_string(::getpid()) + " on " + host;
+    Result named(
+        owner_->params("SELECT set_config('application_name', $1, false)", {me.substr(0, 63)}));
+    Result taken(owner_->params("SELECT pg_try_advisory_lock($1, hashtext($2))",
+                                {std::to_string(kOwnerLockClass), pipeline}));
+    if (taken.value(0, 0) == "t") return {};
+    Result holder(owner_->params(
+        "SELECT a.application_name || ' (backend ' || a.pid || ', since ' || "
+        "to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || ')' "
+        "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = "
+        "'advisory' AND l.granted AND l.classid = $1::bigint::oid AND l.objid = "
+        "(hashtext($2)::bigint & 4294967295)::oid AND l.objsubid = 2",
+        {std::to_string(kOwnerLockClass), pipeline}));
+    owner_.reset();
+    return holder.rows() > 0 ? holder.value(0, 0) + " on " + describe()
+                             : "another connection to " + describe();
   }
 
   // Each writer is a connection of its own: the server converts and indexes on one core per
@@ -444,6 +477,7 @@ class PostgresDatabase : public Database {
 
   DatabaseOptions options_;
   PgSession session_;
+  std::unique_ptr<PgSession> owner_;  // holds the pipeline's owner lock (claim)
   Poco::Logger& logger_;
   std::vector<std::string> statements_;  // per table: one row
   bool prepared_ = false;

@@ -3,6 +3,11 @@
 // them, everything of a batch in one IMMEDIATE transaction. A statement SQLite refuses rolls back
 // alone; its row becomes a dead letter and the rest of the batch commits.
 #include <Poco/Path.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "database.h"
 #include "etl/errors.h"
@@ -31,6 +36,9 @@ class SqliteDatabase : public Database {
  public:
   SqliteDatabase(DatabaseOptions options, std::string path, Poco::Logger& logger)
       : options_(std::move(options)), session_(std::move(path)), logger_(logger) {}
+  ~SqliteDatabase() override {
+    if (lockFd_ >= 0) ::close(lockFd_);
+  }
 
   std::string describe() const override { return "sqlite:" + session_.path(); }
   Dialect dialect() const override { return Dialect::Sqlite; }
@@ -98,6 +106,35 @@ class SqliteDatabase : public Database {
       throw;
     }
     return removed;
+  }
+
+  // A byte of <file>.etlrun-lock, chosen by the pipeline's name, locked as an open file
+  // description's lock (F_OFD_SETLK): released when this object (or the process) goes, and, unlike
+  // a process's POSIX locks, not by another pipeline closing its own descriptor of the same file.
+  std::string claim(const std::string& pipeline) override {
+    if (lockFd_ >= 0) return {};
+    std::string path = session_.path() + ".etlrun-lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      throw std::runtime_error("cannot open the lock file " + path + ": " + std::strerror(errno));
+    }
+    uint64_t hash = 1469598103934665603ULL;  // FNV-1a
+    for (unsigned char c : pipeline) hash = (hash ^ c) * 1099511628211ULL;
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = static_cast<off_t>(hash % (1ULL << 40));
+    lock.l_len = 1;
+    if (::fcntl(fd, F_OFD_SETLK, &lock) != 0) {
+      int error = errno;
+      ::close(fd);
+      if (error == EAGAIN || error == EACCES) {
+        return "another process that stores it in " + session_.path() + " (lock " + path + ")";
+      }
+      throw std::runtime_error("cannot lock " + path + ": " + std::strerror(error));
+    }
+    lockFd_ = fd;
+    return {};
   }
 
   // SQLite has one writer at a time (BEGIN IMMEDIATE): a second connection would only wait.
@@ -231,6 +268,7 @@ class SqliteDatabase : public Database {
   }
 
   DatabaseOptions options_;
+  int lockFd_ = -1;  // claim()'s lock, held while this object lives
   SqliteSession session_;
   Poco::Logger& logger_;
   std::vector<std::unique_ptr<SqliteSession::Statement>> statements_;  // per table: one row

@@ -56,6 +56,8 @@ class SqlSink : public etl::Sink {
     return *checkpoint;
   }
 
+  std::string claim(const std::string& pipeline) override { return database_->claim(pipeline); }
+
   CheckpointLocation checkpointLocation() const override {
     std::string reset = "DELETE FROM etl_checkpoints WHERE pipeline = '" + context_.pipeline +
                         "'; DELETE FROM etl_checkpoint_parts WHERE pipeline = '" +
