@@ -153,6 +153,37 @@ const Mistake kMistakes[] = {
      "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    transforms:\n      - plugin: jq\n"
      "        program_file: /tmp\n    sink: {plugin: jsonl}\n",
      "6:9", "cannot read program_file /tmp (not a file)"},
+    // The sql mapping: a declared type goes into CREATE TABLE, so only a type name passes; names
+    // that PostgreSQL would read otherwise (a dot, cut at 63 bytes, empty) fail; so does an update
+    // with nothing to write.
+    {"sql_type_is_not_sql",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink:\n      plugin: sql\n      "
+     "connection: \"sqlite:x.sqlite\"\n"
+     "      create: auto\n      tables:\n        victim:\n          columns:\n"
+     "            a: {path: a, type: \"text); DROP TABLE victim; CREATE TABLE pwned (x int\"}\n",
+     "11:32", "is not a type name"},
+    {"sql_column_with_a_dot",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink:\n      plugin: sql\n      "
+     "connection: \"sqlite:x.sqlite\"\n"
+     "      tables:\n        t:\n          columns:\n            a.b: a\n",
+     "10:18", "column name 'a.b' holds a dot"},
+    {"sql_empty_column_name",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink:\n      plugin: sql\n      "
+     "connection: \"sqlite:x.sqlite\"\n"
+     "      tables:\n        t:\n          columns:\n            \"\": a\n",
+     "10:17", "a column name cannot be empty"},
+    {"sql_table_name_beyond_63_bytes",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink:\n      plugin: sql\n      "
+     "connection: \"sqlite:x.sqlite\"\n"
+     "      tables:\n        events_from_the_github_archive_backfill_of_two_thousand_and_"
+     "twenty_one_a:\n          columns: {a: a}\n",
+     "9:11", "is longer than 63 bytes"},
+    {"sql_update_of_key_columns_only",
+     "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink:\n      plugin: sql\n      "
+     "connection: \"sqlite:x.sqlite\"\n"
+     "      tables:\n        t:\n          mode: update\n          key: [id]\n"
+     "          columns: {id: id}\n",
+     "9:11", "mode: update needs a column to write besides the key"},
     {"choice_typo",
      "pipelines:\n  p:\n    source: {plugin: file, path: x, on_corrupt: skp}\n"
      "    sink: {plugin: jsonl}\n",

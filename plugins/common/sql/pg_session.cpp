@@ -24,6 +24,20 @@ std::string hintFor(const std::string& state) {
 }
 
 // "FATAL:  28P01: password authentication failed ..." (verbose libpq errors) -> "28P01".
+// Whether an error of this SQLSTATE may be one row's fault, so that writing the rows one at a time
+// tells which (the row-by-row path decides, not the class alone): bad values (22), constraints
+// (23), limits a value can exceed (54: an index row too large, nesting too deep), a trigger or
+// function that raises (P0, 38, 39, 2F, 09, 27), a view's check option (44), a key twice in one
+// statement (21). The rest is the pipeline's or the server's: a mapping that does not fit the
+// table (42), unsupported features (0A), a broken transaction (25), the server itself (XX, 58),
+// and what heals by itself (08, 53, 57, 40, 55P03), which never gets here.
+bool mayBeTheRows(const std::string& state) {
+  for (const char* rowClass : {"22", "23", "54", "P0", "38", "39", "2F", "09", "27", "44", "21"}) {
+    if (state.rfind(rowClass, 0) == 0) return true;
+  }
+  return false;
+}
+
 std::string sqlstateIn(const std::string& message) {
   static const std::regex state("(FATAL|ERROR|PANIC):  ([0-9A-Z]{5}): ");
   std::smatch m;
@@ -177,9 +191,7 @@ PGresult* PgSession::check(PGresult* result, const std::string& what, ExecStatus
       state.rfind("53", 0) == 0 || state == "40001" || state.empty()) {
     connectionFailure(what + " (" + message + ")");
   }
-  if (state.rfind("22", 0) == 0 || state.rfind("23", 0) == 0) {
-    throw DataError(message + " [SQLSTATE " + state + "]", state);
-  }
+  if (mayBeTheRows(state)) throw DataError(message + " [SQLSTATE " + state + "]", state);
   throw std::runtime_error(what + ": " + message + " [SQLSTATE " + state + "]");
 }
 

@@ -18,6 +18,7 @@ namespace {
 constexpr long long kSchemaLock = 7283764101LL;  // pg_advisory_lock key for schema changes
 constexpr std::size_t kCopyPiece = 1 << 20;      // COPY data sent at a time
 constexpr int kLockTimeoutMs = 2000;             // a writer's longest wait for a row lock
+constexpr int kIdleInTransactionMs = 20000;      // a stalled writer's transaction ends then
 constexpr int kOwnerLockClass = 1702128754;      // pg_try_advisory_lock(class, hashtext(pipeline))
 
 struct Yield {};  // an earlier batch waits for this one's transaction: roll back, let it commit
@@ -71,6 +72,13 @@ class PostgresDatabase : public Database {
       // A backend whose etlrun was killed stops waiting at once instead of holding its locks
       // until its statement ends (PostgreSQL 14+; older servers do without).
       PQclear(PQexec(session_.handle(), "SET client_connection_check_interval = '1s'"));
+      // A writer whose process stalls (stopped, frozen) inside a transaction would hold the
+      // checkpoint row's lock for as long as it stalls, and the process that took the pipeline
+      // over would wait for it forever: the server ends such a transaction after a while. Our own
+      // writers idle in a transaction only while they wait for their turn; one ended that way
+      // writes its batch again.
+      session_.exec("SET idle_in_transaction_session_timeout = '" +
+                    std::to_string(kIdleInTransactionMs) + "ms'");
     } catch (...) {
       session_.disconnect();  // all or nothing: the next attempt starts again
       throw;

@@ -6,8 +6,10 @@
 
 namespace sql {
 
-// The database refused a row because of its data (PostgreSQL SQLSTATE classes 22 and 23, SQLite
-// constraint and type errors): the row becomes a dead letter, the rest of the batch goes on.
+// The database refused a row, or a statement of rows, for what may be a row's fault (PostgreSQL:
+// bad values, constraints, limits a value exceeds, a trigger that raises; see mayBeTheRows in
+// pg_session.cpp; SQLite constraint and type errors): written again row by row, each row it
+// still names becomes a dead letter, and the rest of the batch goes on.
 class DataError : public std::runtime_error {
  public:
   explicit DataError(const std::string& what, std::string state = {})

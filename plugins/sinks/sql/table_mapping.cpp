@@ -88,12 +88,82 @@ class Reader {
     }
   }
 
+  // A table or column name: not empty, at most 63 bytes (PostgreSQL cuts longer names, so two
+  // that differ after byte 63 would silently be one table), no NUL. A table may be qualified by
+  // one schema (analytics.events); a column never (a dot would read as a qualified name).
+  void checkName(const std::string& name, const std::string& at, bool table) const {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (;;) {
+      std::size_t dot = name.find('.', start);
+      parts.push_back(
+          name.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+    std::string what = table ? "table name" : "column name";
+    if (name.empty()) fail(at, "a " + what + " cannot be empty");
+    if (!table && parts.size() > 1) {
+      fail(at, "column name '" + name + "' holds a dot, which would read as a qualified name");
+    }
+    if (parts.size() > 2) fail(at, "table name '" + name + "' has more than one schema qualifier");
+    for (const auto& part : parts) {
+      if (part.empty()) fail(at, what + " '" + name + "' has an empty part");
+      if (part.size() > 63) {
+        fail(at, what + " '" + name + "' is longer than 63 bytes (PostgreSQL would cut it, and " +
+                     "two names alike in their first 63 bytes would be one)");
+      }
+      if (part.find('\0') != std::string::npos) fail(at, what + " holds a NUL byte");
+    }
+  }
+
+  // A declared type: words, an optional (n) or (n, m), an optional [] (numeric(12, 2), double
+  // precision, timestamp with time zone, text[]). It goes into CREATE TABLE, so nothing else
+  // passes: no quotes, semicolons or parentheses of any other kind.
+  void checkType(const std::string& type, const std::string& at) const {
+    std::size_t i = 0, n = type.size();
+    auto letter = [&](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; };
+    auto digit = [&](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
+    auto spaces = [&] {
+      while (i < n && type[i] == ' ') ++i;
+    };
+    auto number = [&] {
+      std::size_t from = i;
+      while (i < n && digit(type[i])) ++i;
+      return i > from;
+    };
+    bool ok = n > 0 && n <= 64 && letter(type[0]);
+    while (ok && i < n && (letter(type[i]) || digit(type[i]) || type[i] == ' ')) ++i;
+    if (ok && i < n && type[i] == '(') {
+      ++i;
+      spaces();
+      ok = number();
+      spaces();
+      if (ok && i < n && type[i] == ',') {
+        ++i;
+        spaces();
+        ok = number();
+        spaces();
+      }
+      ok = ok && i < n && type[i] == ')';
+      ++i;
+      spaces();
+    }
+    if (ok && i + 1 < n + 1 && type.compare(i, 2, "[]") == 0) i += 2;
+    if (!ok || i != n) {
+      fail(at, "type '" + type +
+                   "' is not a type name (words, then optionally (n) or (n, m) and []: "
+                   "numeric(12, 2), timestamp with time zone, text[])");
+    }
+  }
+
   TableMapping table(const std::string& name, const Object::Ptr& body) const {
     std::string path = name;
     onlyKeys(body, path,
              {"table", "stream", "where", "mode", "key", "on_conflict", "update", "columns"});
     TableMapping t;
     t.spec.name = text(body, "table", path, name);
+    checkName(t.spec.name, body->has("table") ? path + "/table" : path, true);
     t.stream = text(body, "stream", path, name);
     std::string mode = text(body, "mode", path, "insert");
     if (mode == "insert") {
@@ -121,6 +191,7 @@ class Reader {
     if (!columns || columns->size() == 0) fail(path, "table '" + name + "' has no columns");
     for (const auto& column : columns->getNames()) {
       std::string at = path + "/columns/" + column;
+      checkName(column, at, false);
       sql::Column c;
       c.name = column;
       ColumnSource source;
@@ -150,6 +221,7 @@ class Reader {
         }
         source.required = flag(spec, "required", at);
         c.type = text(spec, "type", at, "");
+        if (spec->has("type")) checkType(c.type, at + "/type");
         c.keepWhenNull = flag(spec, "keep_existing", at);
       } else {
         fail(at, "a column is a dotted path or a map {path | value | const, required, type}");
@@ -179,6 +251,17 @@ class Reader {
                          [&](const sql::Column& c) { return c.name == u; })) {
           fail(path + "/update", "update names '" + u + "', which is not a column");
         }
+      }
+    }
+    if (t.spec.mode == sql::Mode::Update) {
+      // UPDATE ... SET <nothing>: a mapping of key columns only has nothing to write.
+      bool writes = std::any_of(t.spec.columns.begin(), t.spec.columns.end(), [&](const auto& c) {
+        return c.update &&
+               std::find(t.spec.key.begin(), t.spec.key.end(), c.name) == t.spec.key.end();
+      });
+      if (!writes) {
+        fail(path, "mode: update needs a column to write besides the key (" +
+                       std::to_string(t.spec.key.size()) + " key column(s), nothing else)");
       }
     }
     if (auto where = body->getObject("where")) {
