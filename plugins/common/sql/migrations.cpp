@@ -4,6 +4,7 @@
 #include <Poco/File.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <regex>
 #include <stdexcept>
@@ -11,6 +12,125 @@
 #include "etl/files.h"
 
 namespace sql {
+
+std::vector<std::pair<std::string, std::size_t>> splitStatements(const std::string& sql) {
+  std::vector<std::pair<std::string, std::size_t>> out;
+  std::string current;
+  std::size_t line = 1, startLine = 0;
+  int atomic = 0;  // open BEGIN ATOMIC bodies (SQL-standard function bodies)
+  auto upperWords = [](const std::string& text) {
+    std::string words;
+    for (char c : text) {
+      words += std::isalnum(static_cast<unsigned char>(c)) || c == '_'
+                   ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
+                   : ' ';
+    }
+    return " " + words + " ";
+  };
+  auto finish = [&] {
+    std::string words = upperWords(current);
+    std::size_t first = words.find_first_not_of(' ');
+    if (first != std::string::npos) {
+      if (words.find(" BEGIN ATOMIC ") != std::string::npos) ++atomic;
+      if (atomic > 0 && words.compare(first, 4, "END ") == 0) {
+        --atomic;
+        if (atomic == 0) {
+          out.back().first += current;  // the body's end belongs to its statement
+          current.clear();
+          return;
+        }
+      }
+      if (atomic > 0 && !out.empty() && words.find(" BEGIN ATOMIC ") == std::string::npos) {
+        out.back().first += current;
+      } else {
+        out.emplace_back(current, startLine);
+      }
+    }
+    current.clear();
+    startLine = 0;
+  };
+  for (std::size_t i = 0; i < sql.size(); ++i) {
+    char c = sql[i];
+    if (c == '\n') ++line;
+    if (!startLine && !std::isspace(static_cast<unsigned char>(c))) startLine = line;
+    if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {  // a comment to the line's end
+      std::size_t end = sql.find('\n', i);
+      if (end == std::string::npos) end = sql.size();
+      if (startLine == line && current.find_first_not_of(" \t\r\n") == std::string::npos)
+        startLine = 0;
+      i = end - 1;
+      continue;
+    }
+    if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
+      std::size_t end = sql.find("*/", i + 2);
+      end = end == std::string::npos ? sql.size() : end + 2;
+      line += static_cast<std::size_t>(std::count(sql.begin() + i, sql.begin() + end, '\n'));
+      if (current.find_first_not_of(" \t\r\n") == std::string::npos) startLine = 0;
+      i = end - 1;
+      continue;
+    }
+    if (c == '\'' || c == '"') {  // a string or a quoted name ('' and "" stay inside)
+      std::size_t end = i + 1;
+      while (end < sql.size() && sql[end] != c) ++end;
+      end = std::min(end + 1, sql.size());
+      line += static_cast<std::size_t>(std::count(sql.begin() + i + 1, sql.begin() + end, '\n'));
+      current.append(sql, i, end - i);
+      i = end - 1;
+      continue;
+    }
+    if (c == '$') {  // $$ ... $$ or $tag$ ... $tag$
+      std::size_t close = i + 1;
+      while (close < sql.size() &&
+             (std::isalnum(static_cast<unsigned char>(sql[close])) || sql[close] == '_')) {
+        ++close;
+      }
+      if (close < sql.size() && sql[close] == '$' &&
+          (close == i + 1 || !std::isdigit(static_cast<unsigned char>(sql[i + 1])))) {
+        std::string tag = sql.substr(i, close - i + 1);
+        std::size_t end = sql.find(tag, close + 1);
+        end = end == std::string::npos ? sql.size() : end + tag.size();
+        line += static_cast<std::size_t>(std::count(sql.begin() + i, sql.begin() + end, '\n'));
+        current.append(sql, i, end - i);
+        i = end - 1;
+        continue;
+      }
+    }
+    if (c == ';') {
+      finish();
+      continue;
+    }
+    current += c;
+  }
+  finish();
+  return out;
+}
+
+namespace {
+
+// Refuses a statement that begins or ends a transaction, naming the file and line.
+void checkTransactions(const Migration& m) {
+  for (const auto& [statement, line] : splitStatements(m.statements)) {
+    std::string word;
+    for (char c : statement) {
+      if (std::isalpha(static_cast<unsigned char>(c))) {
+        word += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      } else if (!word.empty()) {
+        break;
+      }
+    }
+    static const char* const kControl[] = {"BEGIN", "COMMIT", "END", "ROLLBACK", "START", "ABORT"};
+    if (std::find(std::begin(kControl), std::end(kControl), word) != std::end(kControl)) {
+      throw std::runtime_error(
+          "migration " + m.file + ":" + std::to_string(line) + ": " + word +
+          ": each migration runs in a transaction of its own (its COMMIT would keep half of it, "
+          "and the rest would run again at the next start). Remove it; for statements that cannot "
+          "run in a transaction (CREATE INDEX CONCURRENTLY), start the file with the line "
+          "\"-- etlrun: no-transaction\" and make each statement safe to run again");
+    }
+  }
+}
+
+}  // namespace
 
 const char* dialectName(Dialect dialect) {
   return dialect == Dialect::Postgres ? "postgresql" : "sqlite";
@@ -45,7 +165,18 @@ std::vector<Migration> readMigrations(const std::string& dir, Dialect dialect) {
                           etl::readFileIfExists(it.path().toString()).value_or("")};
   }
   std::vector<Migration> out;
-  for (auto& [version, migration] : byVersion) out.push_back(std::move(migration));
+  for (auto& [version, migration] : byVersion) {
+    if (dialect == Dialect::Postgres) {
+      migration.noTransaction = migration.statements.rfind("-- etlrun: no-transaction", 0) == 0;
+      if (migration.noTransaction) {
+        for (auto& [statement, line] : splitStatements(migration.statements)) {
+          migration.each.push_back(std::move(statement));
+        }
+      }
+      checkTransactions(migration);
+    }
+    out.push_back(std::move(migration));
+  }
   return out;
 }
 

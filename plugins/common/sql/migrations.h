@@ -16,10 +16,20 @@ struct Migration {
   std::string name;  // the file name without version and extension
   std::string file;
   std::string statements;
+  // PostgreSQL: the file starts with "-- etlrun: no-transaction": its statements run one by one
+  // outside a transaction (CREATE INDEX CONCURRENTLY needs it), in `each`.
+  bool noTransaction = false;
+  std::vector<std::string> each;
 };
 
+// The top-level statements of PostgreSQL SQL text, each with the line it starts on: split at
+// semicolons outside quotes, comments, dollar-quoted bodies and BEGIN ATOMIC ... END.
+std::vector<std::pair<std::string, std::size_t>> splitStatements(const std::string& sql);
+
 // The migrations of `dialect` under `dir`, by version. Throws std::runtime_error naming the file
-// for a name without a version, two files with one version, or a missing dialect folder.
+// for a name without a version, two files with one version, or a missing dialect folder; and, for
+// PostgreSQL, naming the file and line of a statement that begins or ends a transaction (a
+// migration runs in one of its own: its COMMIT would commit half of it, the rest re-run later).
 std::vector<Migration> readMigrations(const std::string& dir, Dialect dialect);
 
 }  // namespace sql

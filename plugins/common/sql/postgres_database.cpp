@@ -268,9 +268,14 @@ class PostgresDatabase : public Database {
       Result applied(session_.params("SELECT 1 FROM etl_schema_migrations WHERE version = $1",
                                      {std::to_string(m.version)}));
       if (applied.rows() > 0) continue;
-      session_.exec("BEGIN");
+      if (!m.noTransaction) session_.exec("BEGIN");
       try {
-        session_.exec(m.statements);
+        if (m.noTransaction) {
+          for (const auto& statement : m.each) session_.exec(statement);
+          session_.exec("BEGIN");
+        } else {
+          session_.exec(m.statements);
+        }
       } catch (const std::exception& e) {
         throw std::runtime_error("migration " + m.file + " failed: " + e.what());
       }
@@ -283,13 +288,46 @@ class PostgresDatabase : public Database {
 
   void ensureTable(const TableSpec& t) {
     Result exists(session_.params("SELECT to_regclass($1) IS NOT NULL", {quoteIdentifier(t.name)}));
-    if (exists.value(0, 0) == "t") return;
+    if (exists.value(0, 0) == "t") {
+      checkKey(t);
+      return;
+    }
     if (!options_.createTables) {
       throw std::runtime_error("table " + t.name + " does not exist in " + describe() +
                                ": create it in a migration, or set create: auto");
     }
     session_.exec(createStatement(t, [](const std::string& type) { return type; }));
     logger_.information("created table " + t.name + " (create: auto)");
+  }
+
+  // The key must be a unique constraint or index of exactly its columns (no expression, no WHERE):
+  // without one, COPY goes straight in and the table keeps every duplicate, and ON CONFLICT
+  // (key) fails. SQLite's ON CONFLICT refuses such a key by itself.
+  void checkKey(const TableSpec& t) {
+    if (t.key.empty()) return;
+    std::string keys = "{";
+    for (const auto& k : t.key) {
+      keys += (keys.size() > 1 ? "," : "") + std::string("\"");
+      for (char c : k) keys += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
+      keys += "\"";
+    }
+    keys += "}";
+    Result unique(session_.params(
+        "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass($1) AND "
+        "i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = "
+        "cardinality($2::text[]) AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text) "
+        "FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY "
+        "(i.indkey[0:i.indnkeyatts - 1])) = "
+        "(SELECT array_agg(k ORDER BY k) FROM unnest($2::text[]) k))",
+        {quoteIdentifier(t.name), keys}));
+    if (unique.value(0, 0) == "t") return;
+    std::string columns;
+    for (const auto& k : t.key) columns += (columns.empty() ? "" : ", ") + quoteIdentifier(k);
+    throw std::runtime_error("table " + t.name + " in " + describe() +
+                             " has no unique constraint on its key (" + columns +
+                             "): every duplicate would be stored. Add one (ALTER TABLE " +
+                             quoteIdentifier(t.name) + " ADD UNIQUE (" + columns +
+                             ")), or declare the key the table has");
   }
 
   // COPY of `rows` into `target` ("table (columns)"), in pieces of about 1 MB: memory stays flat
