@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdio>
+#include <deque>
 #include <random>
 #include <set>
 #include <sstream>
@@ -484,6 +486,7 @@ std::size_t PipelineRunner::purge(DeadLetterFilter filter) {
 struct PipelineRunner::Job {
   uint64_t seq = 0;
   Batch batch;
+  std::size_t read = 0;  // records the source gave for it (its own dead letters included)
 };
 
 // What follows a batch's commit, in batch order: metrics, the core's dead-letter and checkpoint
@@ -502,8 +505,22 @@ struct PipelineRunner::Committer {
         lastReport(Clock_::now()),
         order(&metrics.counter("commit_yields", {{"pipeline", spec.name}})) {}
 
-  // Called for batch n only once batches 1..n-1 are through here.
-  void committed(const Batch& work) {
+  // Called for batch n only once batches 1..n-1 are through here; `read`: the records the source
+  // gave for it.
+  void committed(const Batch& work, std::size_t read) {
+    {
+      std::lock_guard<std::mutex> lock(windowMutex);
+      recent.emplace_back(static_cast<int64_t>(read),
+                          static_cast<int64_t>(work.deadLetters.size()));
+      recentRead += static_cast<int64_t>(read);
+      recentDead += static_cast<int64_t>(work.deadLetters.size());
+      // Keep the newest batches that cover the window, no more.
+      while (recent.size() > 1 && recentRead - recent.front().first >= spec.deadLetterWindow) {
+        recentRead -= recent.front().first;
+        recentDead -= recent.front().second;
+        recent.pop_front();
+      }
+    }
     Sink& sink = runner.sink();
     if (!sink.storesDeadLetters()) deadLetterFile.append(work.deadLetters);
     if (!sink.commitsCheckpoints() && !work.checkpoint.empty()) {
@@ -529,6 +546,27 @@ struct PipelineRunner::Committer {
       n = 0;
     }
     report(false);
+  }
+
+  // Fails the pipeline when more than the allowed share of the latest records became dead letters:
+  // once the window is full, or (`final`) at the end of a run that read fewer.
+  void judgeDeadLetters(bool final) {
+    std::optional<double> ratio = spec.maxDeadLetterRatio;
+    if (!ratio && runner.services_.once) ratio = 0.9;
+    if (!ratio || *ratio >= 1) return;
+    std::lock_guard<std::mutex> lock(windowMutex);
+    // A run of a few records is not judged: a handful of bad lines is not a pattern.
+    int64_t least = final ? std::min<int64_t>(spec.deadLetterWindow, 100) : spec.deadLetterWindow;
+    if (recentRead < least) return;
+    if (static_cast<double>(recentDead) <= *ratio * static_cast<double>(recentRead)) return;
+    char share[32];
+    std::snprintf(share, sizeof share, "%.0f%%", 100.0 * *ratio);
+    throw std::runtime_error(
+        std::to_string(recentDead) + " of the last " + std::to_string(recentRead) +
+        " records became dead letters, more than health.max_dead_letter_ratio (" + share +
+        (spec.maxDeadLetterRatio ? "" : ", the default with --once") +
+        "): something is wrong with all of them, not a few (the mapping, the table, the input "
+        "itself). Stopping; the letters and their reasons are kept (etlrun dead-letters ... list)");
   }
 
   // Progress every 10 s of real time: long backfills say how far they are and how fast they go.
@@ -559,6 +597,9 @@ struct PipelineRunner::Committer {
   ProgressMeter meter;
   Clock_::time_point lastReport;
   CommitOrder order;
+  std::mutex windowMutex;
+  std::deque<std::pair<int64_t, int64_t>> recent;  // per committed batch: records read, letters
+  int64_t recentRead = 0, recentDead = 0;
 };
 
 namespace {
@@ -655,7 +696,7 @@ bool PipelineRunner::writeBatch(Sink& sink, Job& job, Committer& committer) {
       }
       // A sink with one writer need not have waited; the rest follows in batch order anyway.
       committer.order.wait(job.seq, {});
-      committer.committed(work);
+      committer.committed(work, job.read);
       committer.order.committed(job.seq);
       return true;
     } catch (const StoppedError&) {
@@ -684,6 +725,7 @@ void PipelineRunner::runWorker() {
       try {
         while (auto job = handoff.take()) {
           if (!writeBatch(*sink, *job, committer)) break;
+          committer.judgeDeadLetters(false);
         }
       } catch (const std::exception& e) {
         fail(e.what());
@@ -697,6 +739,7 @@ void PipelineRunner::runWorker() {
       depth.store(static_cast<int64_t>(queue_->size()));
       // Such a transform reads what the sink stored: everything before this batch must be in.
       if (readsSinkOutput_ && seq > 0 && !committer.order.awaitCommitted(seq)) break;
+      std::size_t read = batch->records.size() + batch->deadLetters.size();
       std::optional<Batch> work = transformed(*batch);
       batch.reset();  // only the transformed batch is kept while it waits for a writer
       if (!work) break;
@@ -708,7 +751,7 @@ void PipelineRunner::runWorker() {
       for (auto& letter : work->deadLetters) {
         if (letter.plugin.empty()) letter.plugin = spec_.sink.name;
       }
-      if (!handoff.put(Job{++seq, std::move(*work)})) break;
+      if (!handoff.put(Job{++seq, std::move(*work), read})) break;
     }
   } catch (...) {
     handoff.close(true);
@@ -719,6 +762,8 @@ void PipelineRunner::runWorker() {
   handoff.close(failed_);
   for (auto& w : writers) w.join();
   committer.report(true);
+  // A run that ended before its window filled is judged on what it read.
+  if (!failed_ && !services_.stop.requested()) committer.judgeDeadLetters(true);
 }
 
 }  // namespace etl

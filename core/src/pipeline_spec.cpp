@@ -595,6 +595,15 @@ const ConfigField kHealthKeys[] = {
     {"max_staleness", Type::Duration, false, nullptr,
      "unhealthy when neither a batch committed nor the source was caught up for this long", "1s",
      nullptr},
+    {"max_dead_letter_ratio", Type::Double, false, nullptr,
+     "the pipeline fails (exit 70, /health 503) when more than this share of the last "
+     "dead_letter_window records became dead letters (default: 0.9 with --once, else off; 1: "
+     "never)",
+     "0", "1"},
+    {"dead_letter_window", Type::Int, false, "1000",
+     "how many of the latest records max_dead_letter_ratio looks at (it waits for this many "
+     "records, or the end of a --once run that read at least 100, before it judges)",
+     "10", "10000000"},
     {}};
 
 const ConfigField kSinkKeys[] = {
@@ -779,11 +788,17 @@ PipelineFile loadPipelineFile(const std::string& path, PluginLoader& loader, con
                       } else if (k == "batch") {
                         batchBlock(v, val, p);
                       } else if (k == "health") {
-                        runnerBlock(
-                            v, val, "health", kHealthKeys,
-                            [&](const std::string&, const YAML::Node&, const Config::Value& value) {
-                              p.maxStaleness = std::get<std::chrono::milliseconds>(value);
-                            });
+                        runnerBlock(v, val, "health", kHealthKeys,
+                                    [&](const std::string& key, const YAML::Node&,
+                                        const Config::Value& value) {
+                                      if (key == "max_staleness") {
+                                        p.maxStaleness = std::get<std::chrono::milliseconds>(value);
+                                      } else if (key == "max_dead_letter_ratio") {
+                                        p.maxDeadLetterRatio = std::get<double>(value);
+                                      } else {
+                                        p.deadLetterWindow = std::get<int64_t>(value);
+                                      }
+                                    });
                       } else {
                         retryBlock(v, val, p);
                       }

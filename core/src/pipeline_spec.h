@@ -54,6 +54,12 @@ struct PipelineSpec {
   // health.max_staleness: /health turns 503 when the pipeline has neither committed a batch nor
   // been caught up for this long. Unset: only a failure makes it unhealthy.
   std::optional<Millis> maxStaleness;
+  // health.max_dead_letter_ratio: when more than this share of the last dead_letter_window records
+  // read became dead letters, the pipeline fails (exit 70, /health 503): something is wrong with
+  // all of them (a mapping, a schema, the wrong input), not with a few. Unset: 0.9 with --once, off
+  // otherwise.
+  std::optional<double> maxDeadLetterRatio;
+  int64_t deadLetterWindow = 1000;
 };
 
 struct PipelineFile {
