@@ -220,7 +220,10 @@ DomCache& domCache() {
 
 // text() on the DOM: the same rendering as on-demand's, numbers and containers re-serialised
 // (minified), which every database input function reads the same way.
-std::optional<std::string> domText(simdjson::dom::element root, std::string_view path) {
+// A field's text from the parsed DOM; a number sets `number` instead (the DOM keeps its value,
+// not the digits as written: 1.10 would come back 1.1, 1E+2 as 100.0).
+std::optional<std::string> domText(simdjson::dom::element root, std::string_view path,
+                                   bool& number) {
   simdjson::dom::element value;
   auto error = root.at_pointer(toJsonPointer(path)).get(value);
   if (error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS) {
@@ -241,13 +244,155 @@ std::optional<std::string> domText(simdjson::dom::element root, std::string_view
     case simdjson::dom::element_type::BOOL:
       return std::string(value.get_bool().value_unsafe() ? "true" : "false");
     case simdjson::dom::element_type::INT64:
-      return std::to_string(value.get_int64().value_unsafe());
     case simdjson::dom::element_type::UINT64:
-      return std::to_string(value.get_uint64().value_unsafe());
+    case simdjson::dom::element_type::DOUBLE:
+      number = true;
+      return std::nullopt;
     default:
       return simdjson::minify(value);
   }
 }
+
+// RFC 8259's grammar, for documents simdjson's DOM parser refuses only for a number it cannot
+// hold (an integer beyond 64 bits, 1e400): valid JSON, which PostgreSQL's jsonb takes as it is.
+// UTF-8 is checked apart. Returns "" when valid.
+class SyntaxCheck {
+ public:
+  explicit SyntaxCheck(std::string_view text) : s_(text) {}
+  std::string run() {
+    space();
+    if (!value(0)) return why_;
+    space();
+    if (i_ != s_.size()) return "more after the document";
+    return {};
+  }
+
+ private:
+  bool fail(const char* why) {
+    why_ = why;
+    return false;
+  }
+  void space() {
+    while (i_ < s_.size() &&
+           (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) {
+      ++i_;
+    }
+  }
+  bool literal(std::string_view word) {
+    if (s_.substr(i_, word.size()) != word) return fail("an invalid literal");
+    i_ += word.size();
+    return true;
+  }
+  bool digits() {
+    std::size_t from = i_;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
+    return i_ > from;
+  }
+  bool number() {
+    if (s_[i_] == '-') ++i_;
+    if (i_ < s_.size() && s_[i_] == '0') {
+      ++i_;
+    } else if (!digits()) {
+      return fail("an invalid number");
+    }
+    if (i_ < s_.size() && s_[i_] == '.') {
+      ++i_;
+      if (!digits()) return fail("an invalid number");
+    }
+    if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+      ++i_;
+      if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
+      if (!digits()) return fail("an invalid number");
+    }
+    return true;
+  }
+  int hex4() {
+    if (i_ + 4 > s_.size()) return -1;
+    int v = 0;
+    for (int k = 0; k < 4; ++k) {
+      char c = s_[i_++];
+      int d = c >= '0' && c <= '9'   ? c - '0'
+              : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                     : -1;
+      if (d < 0) return -1;
+      v = v * 16 + d;
+    }
+    return v;
+  }
+  bool string() {
+    ++i_;  // the opening quote
+    while (i_ < s_.size()) {
+      unsigned char c = static_cast<unsigned char>(s_[i_++]);
+      if (c == '"') return true;
+      if (c < 0x20) return fail("a control character in a string");
+      if (c != '\\') continue;
+      if (i_ >= s_.size()) break;
+      char e = s_[i_++];
+      if (e == 'u') {
+        int u = hex4();
+        if (u < 0) return fail("an invalid \\u escape");
+        if (u >= 0xD800 && u <= 0xDBFF) {  // a high surrogate needs its low one
+          if (s_.substr(i_, 2) != "\\u") return fail("a lone surrogate");
+          i_ += 2;
+          int low = hex4();
+          if (low < 0xDC00 || low > 0xDFFF) return fail("a lone surrogate");
+        } else if (u >= 0xDC00 && u <= 0xDFFF) {
+          return fail("a lone surrogate");
+        }
+      } else if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos) {
+        return fail("an invalid escape");
+      }
+    }
+    return fail("an unterminated string");
+  }
+  bool value(int depth) {
+    if (depth > 1024) return fail("nested too deep");
+    if (i_ >= s_.size()) return fail("an empty document");
+    char c = s_[i_];
+    if (c == '{' || c == '[') {
+      char close = c == '{' ? '}' : ']';
+      ++i_;
+      space();
+      if (i_ < s_.size() && s_[i_] == close) {
+        ++i_;
+        return true;
+      }
+      for (;;) {
+        space();
+        if (c == '{') {
+          if (i_ >= s_.size() || s_[i_] != '"') return fail("an object key that is not a string");
+          if (!string()) return false;
+          space();
+          if (i_ >= s_.size() || s_[i_] != ':') return fail("a missing colon");
+          ++i_;
+          space();
+        }
+        if (!value(depth + 1)) return false;
+        space();
+        if (i_ < s_.size() && s_[i_] == ',') {
+          ++i_;
+          continue;
+        }
+        if (i_ < s_.size() && s_[i_] == close) {
+          ++i_;
+          return true;
+        }
+        return fail("a missing comma or closing bracket");
+      }
+    }
+    if (c == '"') return string();
+    if (c == 't') return literal("true");
+    if (c == 'f') return literal("false");
+    if (c == 'n') return literal("null");
+    if (c == '-' || (c >= '0' && c <= '9')) return number();
+    return fail("an unexpected character");
+  }
+
+  std::string_view s_;
+  std::size_t i_ = 0;
+  std::string why_;
+};
 
 }  // namespace
 
@@ -335,7 +480,10 @@ bool Record::has(std::string_view path) const {
 std::optional<std::string> Record::text(std::string_view path) const {
   const DomCache& dom = domCache();
   if (dom.key.is(identity_, raw())) {
-    return domText(dom.root, path);
+    bool number = false;
+    auto text = domText(dom.root, path, number);
+    if (!number) return text;
+    // A number: its digits as written, read from the bytes below.
   }
   try {
     simdjson::ondemand::value value;
@@ -431,6 +579,15 @@ std::string Record::jsonError() const {
   cache.key.clear();
   const std::string& bytes = raw();
   auto error = cache.parser.parse(paddedView(bytes).data(), bytes.size(), false).get(cache.root);
+  if (error == simdjson::NUMBER_ERROR || error == simdjson::NUMBER_OUT_OF_RANGE) {
+    // Valid JSON with a number beyond what simdjson holds: fields are read from the bytes.
+    if (!simdjson::validate_utf8(bytes.data(), bytes.size())) {
+      return std::string(simdjson::error_message(simdjson::UTF8_ERROR));
+    }
+    std::string why = SyntaxCheck(bytes).run();
+    return why.empty() ? std::string()
+                       : std::string(simdjson::error_message(error)) + " (" + why + ")";
+  }
   if (error) return std::string(simdjson::error_message(error));
   cache.key.set(identity_, bytes);
   return {};

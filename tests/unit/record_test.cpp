@@ -169,3 +169,48 @@ TEST(RecordText, TheValidatedDocumentAnswersAsTheLazyViewDoes) {
 }
 
 }  // namespace
+
+namespace {
+
+// A number's text reaches the database as written, whether the record was validated (parsed
+// whole) or not: 1.10 stays 1.10, 1E+2 stays 1E+2, and integers beyond 64 bits or 1e400 (valid
+// JSON, which PostgreSQL's jsonb takes) are neither refused nor rounded.
+TEST(Record, NumbersKeepTheirDigitsAsWritten) {
+  const std::string doc =
+      R"({"a":1.10,"b":1E+2,"c":123456789012345678901234567890,"d":1e400,"e":-0,"f":[2.50],)"
+      R"("g":{"h":0.1e-7},"s":"x"})";
+  for (bool validated : {false, true}) {
+    etl::Record r("s", doc);
+    if (validated) {
+      ASSERT_EQ(r.jsonError(), "");
+    }
+    EXPECT_EQ(r.text("a"), "1.10") << validated;
+    EXPECT_EQ(r.text("b"), "1E+2") << validated;
+    EXPECT_EQ(r.text("c"), "123456789012345678901234567890") << validated;
+    EXPECT_EQ(r.text("d"), "1e400") << validated;
+    EXPECT_EQ(r.text("e"), "-0") << validated;
+    EXPECT_EQ(r.text("f.0"), "2.50") << validated;
+    EXPECT_EQ(r.text("g.h"), "0.1e-7") << validated;
+    EXPECT_EQ(r.text("s"), "x") << validated;
+  }
+}
+
+// Documents simdjson refuses only for a number it cannot hold are checked by the grammar: still
+// valid with big numbers, still invalid with any other mistake beside them.
+TEST(Record, BigNumbersAreValidJsonAndOtherMistakesBesideThemAreNot) {
+  for (const char* valid : {"99999999999999999999999", "[1e400, -1e-400]",
+                            R"({"n":123456789012345678901, "s":"\u00e9\ud83d\ude00"})",
+                            " { \"a\" : [ 1e999 , true , false , null , {} , [] ] } "}) {
+    EXPECT_EQ(etl::Record("s", valid).jsonError(), "") << valid;
+  }
+  for (const char* invalid :
+       {"[1e400,]", "[1e400, 01]", "[1e400, 1.]", "[1e400, -]", R"({"a" 1e400})",
+        R"(["\x", 1e400])", "[1e400, tru]", R"(["\ud800", 1e400])", "[1e400] x", "{1e400: 1}",
+        "[1e400, \"a\tb\"]"}) {
+    EXPECT_NE(etl::Record("s", invalid).jsonError(), "") << invalid;
+  }
+  std::string deep = std::string(2000, '[') + "1e400" + std::string(2000, ']');
+  EXPECT_NE(etl::Record("s", deep).jsonError(), "");
+}
+
+}  // namespace
