@@ -220,8 +220,9 @@ DomCache& domCache() {
 
 // text() on the DOM: the same rendering as on-demand's, numbers and containers re-serialised
 // (minified), which every database input function reads the same way.
-// A field's text from the parsed DOM; a number sets `number` instead (the DOM keeps its value,
-// not the digits as written: 1.10 would come back 1.1, 1E+2 as 100.0).
+// A field's text from the parsed DOM; a number with a fraction or an exponent sets `number`
+// instead (the DOM keeps its value, not the digits as written: 1.10 would come back 1.1, 1E+2 as
+// 100.0). Plain integers come back exactly.
 std::optional<std::string> domText(simdjson::dom::element root, std::string_view path,
                                    bool& number) {
   simdjson::dom::element value;
@@ -243,9 +244,11 @@ std::optional<std::string> domText(simdjson::dom::element root, std::string_view
     }
     case simdjson::dom::element_type::BOOL:
       return std::string(value.get_bool().value_unsafe() ? "true" : "false");
-    case simdjson::dom::element_type::INT64:
+    case simdjson::dom::element_type::INT64:  // a plain integer: its digits, exactly
+      return std::to_string(value.get_int64().value_unsafe());
     case simdjson::dom::element_type::UINT64:
-    case simdjson::dom::element_type::DOUBLE:
+      return std::to_string(value.get_uint64().value_unsafe());
+    case simdjson::dom::element_type::DOUBLE:  // 1.10, 1E+2, -0: only the bytes have them
       number = true;
       return std::nullopt;
     default:
