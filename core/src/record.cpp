@@ -4,8 +4,10 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
+#include <vector>
 
 namespace etl {
 namespace {
@@ -256,6 +258,31 @@ std::optional<std::string> domText(simdjson::dom::element root, std::string_view
   }
 }
 
+// The first key that one object of `element` holds twice, or nullopt. Which of the two a reader
+// sees differs (simdjson, a `where`, the first; PostgreSQL's jsonb, the last): such a record is
+// refused, so that a row never contradicts its own stored document.
+std::optional<std::string> duplicateKey(simdjson::dom::element element) {
+  if (element.type() == simdjson::dom::element_type::ARRAY) {
+    simdjson::dom::array array = element.get_array().value_unsafe();
+    for (auto item : array) {
+      if (auto d = duplicateKey(item)) return d;
+    }
+    return std::nullopt;
+  }
+  if (element.type() != simdjson::dom::element_type::OBJECT) return std::nullopt;
+  simdjson::dom::object object = element.get_object().value_unsafe();
+  std::vector<std::string_view> keys;
+  for (auto field : object) {
+    keys.push_back(field.key);
+    if (auto d = duplicateKey(field.value)) return d;
+  }
+  if (keys.size() < 2) return std::nullopt;
+  std::sort(keys.begin(), keys.end());
+  auto twice = std::adjacent_find(keys.begin(), keys.end());
+  if (twice == keys.end()) return std::nullopt;
+  return std::string(*twice);
+}
+
 // RFC 8259's grammar, for documents simdjson's DOM parser refuses only for a number it cannot
 // hold (an integer beyond 64 bits, 1e400): valid JSON, which PostgreSQL's jsonb takes as it is.
 // UTF-8 is checked apart. Returns "" when valid.
@@ -361,11 +388,14 @@ class SyntaxCheck {
         ++i_;
         return true;
       }
+      std::vector<std::string_view> keys;  // as written (escapes and all)
       for (;;) {
         space();
         if (c == '{') {
           if (i_ >= s_.size() || s_[i_] != '"') return fail("an object key that is not a string");
+          std::size_t from = i_;
           if (!string()) return false;
+          keys.push_back(s_.substr(from, i_ - from));
           space();
           if (i_ >= s_.size() || s_[i_] != ':') return fail("a missing colon");
           ++i_;
@@ -379,6 +409,10 @@ class SyntaxCheck {
         }
         if (i_ < s_.size() && s_[i_] == close) {
           ++i_;
+          std::sort(keys.begin(), keys.end());
+          if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) {
+            return fail("a key twice in one object");
+          }
           return true;
         }
         return fail("a missing comma or closing bracket");
@@ -592,6 +626,11 @@ std::string Record::jsonError() const {
                        : std::string(simdjson::error_message(error)) + " (" + why + ")";
   }
   if (error) return std::string(simdjson::error_message(error));
+  if (auto twice = duplicateKey(cache.root)) {
+    std::string shown;
+    appendJsonString(shown, *twice);
+    return "duplicate key " + shown + " in an object";
+  }
   cache.key.set(identity_, bytes);
   return {};
 }

@@ -214,3 +214,26 @@ TEST(Record, BigNumbersAreValidJsonAndOtherMistakesBesideThemAreNot) {
 }
 
 }  // namespace
+
+namespace {
+
+// One rule for duplicate keys: a validated record holding a key twice in one object is invalid
+// (readers disagree on which value counts: a `where` sees the first, jsonb keeps the last).
+TEST(Record, AKeyTwiceInOneObjectIsInvalid) {
+  for (const char* twice :
+       {R"({"type":"PushEvent","type":"WatchEvent"})", R"({"a":{"b":1,"c":2,"b":3}})",
+        R"([{"x":1},{"y":1,"y":2}])", R"({"n":1e400,"n":2})"}) {
+    std::string why = etl::Record("s", twice).jsonError();
+    EXPECT_NE(why.find(std::string(twice).find("1e400") == std::string::npos
+                           ? "duplicate key"
+                           : "a key twice in one object"),
+              std::string::npos)
+        << twice << ": " << why;
+  }
+  for (const char* once :
+       {R"({"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]})", R"({"n":1e400,"m":2})"}) {
+    EXPECT_EQ(etl::Record("s", once).jsonError(), "") << once;
+  }
+}
+
+}  // namespace
