@@ -271,16 +271,33 @@ std::optional<std::string> duplicateKey(simdjson::dom::element element) {
   }
   if (element.type() != simdjson::dom::element_type::OBJECT) return std::nullopt;
   simdjson::dom::object object = element.get_object().value_unsafe();
-  std::vector<std::string_view> keys;
+  // This object's keys, in a buffer every level shares (no allocation once it has grown): few
+  // keys are compared pairwise, many sorted.
+  thread_local std::vector<std::string_view> keys;
+  std::size_t base = keys.size();
+  for (auto field : object) keys.push_back(field.key);
+  std::size_t n = keys.size() - base;
+  std::optional<std::string> twice;
+  if (n <= 8) {
+    for (std::size_t i = base; i < keys.size() && !twice; ++i) {
+      for (std::size_t j = i + 1; j < keys.size(); ++j) {
+        if (keys[i] == keys[j]) {
+          twice = std::string(keys[i]);
+          break;
+        }
+      }
+    }
+  } else {
+    std::sort(keys.begin() + static_cast<std::ptrdiff_t>(base), keys.end());
+    auto found = std::adjacent_find(keys.begin() + static_cast<std::ptrdiff_t>(base), keys.end());
+    if (found != keys.end()) twice = std::string(*found);
+  }
+  keys.resize(base);
+  if (twice) return twice;
   for (auto field : object) {
-    keys.push_back(field.key);
     if (auto d = duplicateKey(field.value)) return d;
   }
-  if (keys.size() < 2) return std::nullopt;
-  std::sort(keys.begin(), keys.end());
-  auto twice = std::adjacent_find(keys.begin(), keys.end());
-  if (twice == keys.end()) return std::nullopt;
-  return std::string(*twice);
+  return std::nullopt;
 }
 
 // RFC 8259's grammar, for documents simdjson's DOM parser refuses only for a number it cannot
