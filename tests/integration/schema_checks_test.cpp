@@ -75,3 +75,37 @@ TEST_F(Schema, ANoTransactionMigrationRunsConcurrentIndexesAndFunctionBodiesAreN
 }
 
 }  // namespace
+
+namespace {
+
+// The embedded store runs its migrations in one transaction as well: COMMIT in a file is refused
+// the same way, while a trigger's BEGIN ... END body is not transaction control.
+TEST(SqliteSchema, AMigrationThatCommitsItselfIsRefusedAndTriggerBodiesAreNot) {
+  etltest::TempDir dir;
+  Poco::File(dir / "migrations/sqlite").createDirectories();
+  etltest::writeFile(dir / "in.jsonl", "{\"id\":\"a\",\"v\":1}\n");
+  auto run = [&](const std::string& migration) {
+    etltest::writeFile(dir / "migrations/sqlite/001_things.sql", migration);
+    etltest::writeFile(dir / "p.yaml",
+                       "connections:\n  db: {uri: \"sqlite:" + (dir / "s.sqlite") +
+                           "\", migrations: migrations}\npipelines:\n  p:\n    source: {plugin: "
+                           "file, path: \"" +
+                           (dir / "in.jsonl") +
+                           "\", stream: things}\n    sink:\n      plugin: sql\n      connection: "
+                           "db\n      tables:\n        things:\n          key: [id]\n"
+                           "          columns: {id: id, v: v}\n");
+    return etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"});
+  };
+  auto refused = run("CREATE TABLE things (id TEXT PRIMARY KEY, v INTEGER);\nCOMMIT;\n");
+  EXPECT_EQ(refused.exitCode, 70) << refused.err;
+  EXPECT_NE(refused.err.find("001_things.sql:2: COMMIT: each migration runs in a transaction"),
+            std::string::npos)
+      << refused.err;
+  auto fine =
+      run("CREATE TABLE things (id TEXT PRIMARY KEY, v INTEGER, seen INTEGER);\n"
+          "CREATE TRIGGER things_seen AFTER INSERT ON things BEGIN\n"
+          "  UPDATE things SET seen = 1 WHERE id = NEW.id;\nEND;\n");
+  EXPECT_EQ(fine.exitCode, 0) << fine.err;
+}
+
+}  // namespace

@@ -107,25 +107,41 @@ std::vector<std::pair<std::string, std::size_t>> splitStatements(const std::stri
 
 namespace {
 
-// Refuses a statement that begins or ends a transaction, naming the file and line.
-void checkTransactions(const Migration& m) {
+// Refuses a statement that begins or ends a transaction, naming the file and line. A trigger's
+// body (CREATE TRIGGER ... BEGIN ...; ...; END) holds statements of its own: not control.
+void checkTransactions(const Migration& m, Dialect dialect) {
+  bool inTrigger = false;
   for (const auto& [statement, line] : splitStatements(m.statements)) {
-    std::string word;
+    std::string words = " ";
     for (char c : statement) {
-      if (std::isalpha(static_cast<unsigned char>(c))) {
-        word += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      } else if (!word.empty()) {
-        break;
-      }
+      words += std::isalnum(static_cast<unsigned char>(c)) || c == '_'
+                   ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
+                   : ' ';
+    }
+    words += " ";
+    std::size_t start = words.find_first_not_of(' ');
+    std::string word =
+        start == std::string::npos ? "" : words.substr(start, words.find(' ', start) - start);
+    if (inTrigger) {
+      if (word == "END") inTrigger = false;
+      continue;
+    }
+    if (word == "CREATE" && words.find(" TRIGGER ") != std::string::npos &&
+        words.find(" BEGIN ") != std::string::npos) {
+      inTrigger = true;
+      continue;
     }
     static const char* const kControl[] = {"BEGIN", "COMMIT", "END", "ROLLBACK", "START", "ABORT"};
     if (std::find(std::begin(kControl), std::end(kControl), word) != std::end(kControl)) {
       throw std::runtime_error(
           "migration " + m.file + ":" + std::to_string(line) + ": " + word +
           ": each migration runs in a transaction of its own (its COMMIT would keep half of it, "
-          "and the rest would run again at the next start). Remove it; for statements that cannot "
-          "run in a transaction (CREATE INDEX CONCURRENTLY), start the file with the line "
-          "\"-- etlrun: no-transaction\" and make each statement safe to run again");
+          "and the rest would run again at the next start). Remove it" +
+          (dialect == Dialect::Postgres
+               ? "; for statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY), "
+                 "start the file with the line \"-- etlrun: no-transaction\" and make each "
+                 "statement safe to run again"
+               : ""));
     }
   }
 }
@@ -161,8 +177,11 @@ std::vector<Migration> readMigrations(const std::string& dir, Dialect dialect) {
                                byVersion[version].file + " have the same version " +
                                std::to_string(version));
     }
-    byVersion[version] = {version, m[2], it.path().toString(),
-                          etl::readFileIfExists(it.path().toString()).value_or("")};
+    Migration& found = byVersion[version];
+    found.version = version;
+    found.name = m[2];
+    found.file = it.path().toString();
+    found.statements = etl::readFileIfExists(found.file).value_or("");
   }
   std::vector<Migration> out;
   for (auto& [version, migration] : byVersion) {
@@ -173,8 +192,8 @@ std::vector<Migration> readMigrations(const std::string& dir, Dialect dialect) {
           migration.each.push_back(std::move(statement));
         }
       }
-      checkTransactions(migration);
     }
+    checkTransactions(migration, dialect);
     out.push_back(std::move(migration));
   }
   return out;
