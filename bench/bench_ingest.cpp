@@ -21,8 +21,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "bench_support.h"
 #include "etl/record.h"
-#include "etlrun_run.h"
 #include "event_generator.h"
 #include "shipped_pipelines.h"
 #include "test_env.h"
@@ -35,13 +35,6 @@ double since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-PGconn* connect(const std::string& conninfo) {
-  PGconn* conn = PQconnectdb(conninfo.c_str());
-  if (PQstatus(conn) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn));
-  PQclear(PQexec(conn, "SET client_min_messages = warning"));
-  return conn;
-}
-
 void exec(PGconn* conn, const std::string& sql) {
   PGresult* r = PQexec(conn, sql.c_str());
   auto status = PQresultStatus(r);
@@ -49,13 +42,6 @@ void exec(PGconn* conn, const std::string& sql) {
   PQclear(r);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
     throw std::runtime_error(sql + ": " + error);
-}
-
-std::string one(PGconn* conn, const std::string& sql) {
-  PGresult* r = PQexec(conn, sql.c_str());
-  std::string value = PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
-  PQclear(r);
-  return value;
 }
 
 // (a): the lines as one CSV field each (quote and delimiter bytes that never occur in JSON).
@@ -157,12 +143,9 @@ int main(int argc, char** argv) {
   std::size_t count = argc > 1 ? std::stoul(argv[1]) : 200000;
   std::size_t naiveCount = std::min<std::size_t>(count, argc > 2 ? std::stoul(argv[2]) : 20000);
   std::size_t large = argc > 3 ? std::stoul(argv[3]) : 1000000;
-  const char* conninfo = std::getenv("ETLTEST_PG");
-  const char* uri = std::getenv("ETLTEST_PG_URI");
-  if (!conninfo || !uri) {
-    std::fprintf(stderr, "ETLTEST_PG and ETLTEST_PG_URI must be set: run bench/run-ingest.sh\n");
-    return 2;
-  }
+  bench::Server server = bench::serverFromEnv("bench/run-ingest.sh");
+  const std::string& conninfo = server.conninfo;
+  const std::string& uri = server.uri;
   etltest::TempDir dir;
   std::string input = dir / "events.jsonl";
   double bytes = static_cast<double>(etltest::writeEvents(
@@ -172,10 +155,11 @@ int main(int argc, char** argv) {
       "%zu GH-Archive-format events (real recorded events, unique ids), %.0f MB, %.0f "
       "bytes/event\n",
       count, mb, bytes / count);
-  PGconn* conn = connect(conninfo);
+  PGconn* conn = bench::connect(conninfo);
   std::printf("server: %s, fsync=%s, synchronous_commit=%s\n\n",
-              one(conn, "SHOW server_version").c_str(), one(conn, "SHOW fsync").c_str(),
-              one(conn, "SHOW synchronous_commit").c_str());
+              bench::one(conn, "SHOW server_version").c_str(),
+              bench::one(conn, "SHOW fsync").c_str(),
+              bench::one(conn, "SHOW synchronous_commit").c_str());
 
   double a = copyRaw(conn, input, "bench_raw");
   exec(conn, "DROP TABLE bench_raw");
@@ -222,8 +206,8 @@ int main(int argc, char** argv) {
       writers = std::stoul(line.substr(line.rfind('(', at) + 1));
     }
   }
-  std::string stored = one(conn, "SELECT count(*) FROM github_events");
-  std::string pushes = one(conn, "SELECT count(*) FROM push_events");
+  std::string stored = bench::one(conn, "SELECT count(*) FROM github_events");
+  std::string pushes = bench::one(conn, "SELECT count(*) FROM push_events");
   fresh();
   bench::Run c1 = runEtlrun(pipelineFile("bench-1.yaml", uri, input, "1"), "state-1");
 
@@ -279,7 +263,7 @@ int main(int argc, char** argv) {
     // Memory must not grow with the input: the same pipeline at `large` events.
     std::string big = dir / "large.jsonl";
     etltest::writeEvents(etltest::templateEvents(etltest::dataDir()), large, 9000000000ULL, big);
-    PGconn* again = connect(conninfo);
+    PGconn* again = bench::connect(conninfo);
     conn = again;
     fresh();
     bench::Run l = runEtlrun(pipelineFile("bench-large.yaml", uri, big, ""), "state-large");

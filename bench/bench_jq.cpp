@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "etlrun_run.h"
+#include "bench_support.h"
 #include "event_generator.h"
 #include "shipped_pipelines.h"
 #include "test_env.h"
@@ -51,18 +51,6 @@ const char* kCommitsTable = R"(        commits:
             pushed_at: {path: pushed_at, type: timestamptz}
 )";
 
-std::string one(PGconn* conn, const std::string& sql) {
-  PGresult* r = PQexec(conn, sql.c_str());
-  if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
-    std::string error = PQresultErrorMessage(r);
-    PQclear(r);
-    throw std::runtime_error(sql + ": " + error);
-  }
-  std::string value = PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
-  PQclear(r);
-  return value;
-}
-
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
@@ -73,21 +61,15 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   std::size_t count = argc > 1 ? std::stoul(argv[1]) : 200000;
   int rounds = argc > 2 ? std::stoi(argv[2]) : 3;
-  const char* conninfo = std::getenv("ETLTEST_PG");
-  const char* uri = std::getenv("ETLTEST_PG_URI");
-  if (!conninfo || !uri) {
-    std::fprintf(stderr, "ETLTEST_PG and ETLTEST_PG_URI must be set: run bench/run-jq.sh\n");
-    return 2;
-  }
+  bench::Server server = bench::serverFromEnv("bench/run-jq.sh");
+  const std::string& uri = server.uri;
   etltest::TempDir dir;
   std::string input = dir / "events.jsonl";
   double bytes = static_cast<double>(etltest::writeEvents(
       etltest::templateEvents(etltest::dataDir()), count, 3000000000ULL, input));
   std::printf("%zu GH-Archive-format events (real recorded events, unique ids), %.0f MB\n", count,
               bytes / 1e6);
-  PGconn* conn = PQconnectdb(conninfo);
-  if (PQstatus(conn) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn));
-  one(conn, "SET client_min_messages = warning");
+  PGconn* conn = bench::connect(server.conninfo);
 
   auto pipeline = [&](const std::string& name, bool jq, bool match) {
     std::string sink = etltest::shippedSink("gharchive.yaml", "backfill");
@@ -113,7 +95,8 @@ int main(int argc, char** argv) {
   std::string jqYaml = pipeline("jq.yaml", true, true),
               allYaml = pipeline("jq-all.yaml", true, false);
   auto fresh = [&] {
-    one(conn,
+    bench::one(
+        conn,
         "DROP TABLE IF EXISTS github_events, push_events, commits, actors, repositories, "
         "etl_checkpoints, etl_checkpoint_parts, etl_dead_letters, etl_schema_migrations CASCADE");
   };
@@ -131,13 +114,13 @@ int main(int argc, char** argv) {
   };
   // Each jq run must store every event and exactly the commits the events hold.
   auto check = [&] {
-    std::string events = one(conn, "SELECT count(*) FROM github_events");
-    std::string commits = one(conn, "SELECT count(*) FROM commits");
-    std::string expected =
-        one(conn,
-            "SELECT sum(jsonb_array_length(raw->'payload'->'commits')) FROM github_events WHERE "
-            "type = 'PushEvent' AND jsonb_typeof(raw->'payload'->'commits') = 'array'");
-    std::string dead = one(conn, "SELECT count(*) FROM etl_dead_letters");
+    std::string events = bench::one(conn, "SELECT count(*) FROM github_events");
+    std::string commits = bench::one(conn, "SELECT count(*) FROM commits");
+    std::string expected = bench::one(
+        conn,
+        "SELECT sum(jsonb_array_length(raw->'payload'->'commits')) FROM github_events WHERE "
+        "type = 'PushEvent' AND jsonb_typeof(raw->'payload'->'commits') = 'array'");
+    std::string dead = bench::one(conn, "SELECT count(*) FROM etl_dead_letters");
     if (commits != expected || events != std::to_string(count) || dead != "0") {
       std::fprintf(stderr, "wrong result: %s events, %s commits stored (%s expected), %s dead\n",
                    events.c_str(), commits.c_str(), expected.c_str(), dead.c_str());

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.h"
 #include "etl/clock.h"
 #include "event_generator.h"
 #include "kafka_mock.h"
@@ -26,15 +27,6 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string one(PGconn* conn, const std::string& sql) {
-  PGresult* r = PQexec(conn, sql.c_str());
-  std::string value = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0
-                          ? PQgetvalue(r, 0, 0)
-                          : std::string(PQresultErrorMessage(r));
-  PQclear(r);
-  return value;
-}
 
 // Runs the etlrun processes of one pipeline file to the end (--once), all at once.
 struct Timing {
@@ -85,24 +77,20 @@ Timing runAll(const std::string& yaml, int processes, const std::string& dir) {
 int main(int argc, char** argv) {
   std::size_t count = argc > 1 ? std::stoul(argv[1]) : 100000;
   int partitions = argc > 2 ? std::stoi(argv[2]) : 32;
-  const char* conninfo = std::getenv("ETLTEST_PG");
-  const char* uri = std::getenv("ETLTEST_PG_URI");
-  if (!conninfo || !uri) {
-    std::fprintf(stderr, "ETLTEST_PG and ETLTEST_PG_URI must be set: run bench/run-kafka.sh\n");
-    return 2;
-  }
+  bench::Server server = bench::serverFromEnv("bench/run-kafka.sh");
+  const std::string& uri = server.uri;
   etltest::TempDir dir;
   std::string input = dir / "events.jsonl";
   double bytes = static_cast<double>(etltest::writeEvents(
       etltest::templateEvents(etltest::dataDir()), count, 5000000000ULL, input));
   etltest::KafkaMock kafka(3);
   kafka.createTopic("github-events", partitions);
-  PGconn* conn = PQconnectdb(conninfo);
+  PGconn* conn = bench::connect(server.conninfo);
   std::printf(
       "%zu events, %.0f MB; PostgreSQL %s (fsync=%s); topic of %d partitions on "
       "librdkafka's mock cluster (3 brokers, this process)\n\n",
-      count, bytes / 1e6, one(conn, "SHOW server_version").c_str(), one(conn, "SHOW fsync").c_str(),
-      partitions);
+      count, bytes / 1e6, bench::one(conn, "SHOW server_version").c_str(),
+      bench::one(conn, "SHOW fsync").c_str(), partitions);
 
   std::string sink = etltest::shippedSink("kafka-postgres.yaml", "load");
   std::string batch = etltest::shippedBlock("kafka-postgres.yaml", "load", "batch");
@@ -117,7 +105,7 @@ int main(int argc, char** argv) {
                    "etl_checkpoints, etl_checkpoint_parts, etl_dead_letters, "
                    "etl_schema_migrations CASCADE"));
   };
-  auto stored = [&] { return one(conn, "SELECT count(*) FROM github_events"); };
+  auto stored = [&] { return bench::one(conn, "SELECT count(*) FROM github_events"); };
 
   // (p) filling the topic: file -> kafka, keyed by event id.
   std::string produce =

@@ -1,19 +1,58 @@
-// Runs the real etlrun binary for a benchmark and samples its peak RSS.
+// What the benchmarks share: the PostgreSQL server bench/run.sh started, one-value queries, and
+// running the real etlrun binary while sampling its peak RSS.
 #pragma once
 
+#include <libpq-fe.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
 #include "test_env.h"
 
 namespace bench {
+
+// The server bench/run.sh started (ETLTEST_PG, ETLTEST_PG_URI); exits 2 naming `script` when the
+// benchmark was started without it.
+struct Server {
+  std::string conninfo, uri;
+};
+inline Server serverFromEnv(const char* script) {
+  const char* conninfo = std::getenv("ETLTEST_PG");
+  const char* uri = std::getenv("ETLTEST_PG_URI");
+  if (!conninfo || !uri) {
+    std::fprintf(stderr, "ETLTEST_PG and ETLTEST_PG_URI must be set: run %s\n", script);
+    std::exit(2);
+  }
+  return {conninfo, uri};
+}
+
+inline PGconn* connect(const std::string& conninfo) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  if (PQstatus(conn) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn));
+  PQclear(PQexec(conn, "SET client_min_messages = warning"));
+  return conn;
+}
+
+// The first value of `sql`'s first row ("" when it has none); throws when the statement fails.
+inline std::string one(PGconn* conn, const std::string& sql) {
+  PGresult* r = PQexec(conn, sql.c_str());
+  if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
+    std::string error = PQresultErrorMessage(r);
+    PQclear(r);
+    throw std::runtime_error(sql + ": " + error);
+  }
+  std::string value = PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+  PQclear(r);
+  return value;
+}
 
 struct Run {
   double seconds;
