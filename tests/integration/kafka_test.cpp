@@ -3,11 +3,15 @@
 // PostgreSQL, one worker killed with SIGKILL and another started mid-run, a broker lost while
 // producing; and the fake GitHub -> kafka with transactions across a SIGKILL.
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <signal.h>
+#include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "etl/record.h"
@@ -148,6 +152,134 @@ TEST(Kafka, AConsumerGroupStoresEachEventExactlyOnceAcrossKillNineRebalancesAndA
                       "topic=\"events\",partition="),
             std::string::npos)
       << etltest::readFile(workers[0].err);
+}
+
+// A member stalls (SIGSTOP) in the middle of a batch's transaction, longer than the session
+// timeout: the group gives its partitions to another member, which stores everything. Resumed,
+// the stalled member must store nothing of its batch and must not move any position back (its
+// positions are older than the new owner's): the batch's conditional checkpoint update matches no
+// row, the batch rolls back, and the member stops.
+TEST(Kafka, AStalledMemberResumedAfterItsPartitionsMovedStoresNothingTwice) {
+  etltest::TempDir dir;
+  etltest::TestDatabase db;
+  etltest::KafkaMock kafka(1);
+  kafka.createTopic("events", 4);
+  const uint64_t total = 2000;
+  auto templates = etltest::templateEvents(etltest::dataDir());
+  std::vector<etltest::RawMessage> messages;
+  {
+    std::string input = dir / "events.jsonl";
+    etltest::writeEvents(templates, total, 5000000, input);
+    std::istringstream lines(etltest::readFile(input));
+    std::string line;
+    for (int i = 0; std::getline(lines, line); ++i) messages.push_back({std::to_string(i), line});
+  }
+  ASSERT_EQ(messages.size(), total);
+  // A few first; the rest once A's writes wait for the test's lock, so A reads them then.
+  const std::size_t first = 100;
+  etltest::produce(kafka.bootstraps(), "events", {messages.begin(), messages.begin() + first});
+  std::string yaml = dir / "consume.yaml";
+  etltest::writeFile(
+      yaml,
+      "pipelines:\n  consume:\n    source:\n      plugin: kafka_consumer\n"
+      "      brokers: \"" +
+          kafka.bootstraps() +
+          "\"\n      topics: [events]\n      group: loaders\n"
+          "      properties: {session.timeout.ms: 3000, "
+          "heartbeat.interval.ms: 300}\n"
+          "    sink:\n      plugin: sql\n      connection: \"" +
+          db.uri() +
+          "\"\n      create: auto\n      tables:\n"  // no key: a second copy is a second row
+          "        event_log: {stream: events, columns: {id: id}}\n"
+          "    batch: {max_records: 50, max_latency: 100ms}\n");
+
+  // Positions are sampled all along: none may ever move back.
+  std::atomic<bool> sampling{true};
+  std::map<std::string, int64_t> highest;
+  std::vector<std::string> movedBack;
+  struct Joined {
+    std::atomic<bool>& flag;
+    std::thread thread;
+    ~Joined() {
+      flag = false;
+      if (thread.joinable()) thread.join();
+    }
+  } sampler{sampling, std::thread([&] {
+              while (sampling) {
+                try {
+                  for (const auto& row :
+                       etltest::sql(db.conninfo(),
+                                    "SELECT part || '=' || checkpoint FROM "
+                                    "etl_checkpoint_parts WHERE pipeline = 'consume'")) {
+                    auto eq = row.find('=');
+                    std::string part = row.substr(0, eq);
+                    int64_t at = std::stoll(row.substr(eq + 1));
+                    if (highest.count(part) && at < highest[part]) {
+                      movedBack.push_back(part + ": " + std::to_string(highest[part]) + " -> " +
+                                          std::to_string(at));
+                    }
+                    highest[part] = std::max(highest[part], at);
+                  }
+                } catch (const std::exception&) {  // the tables do not exist yet
+                }
+                std::this_thread::sleep_for(20ms);
+              }
+            })};
+  auto stored = [&]() -> int64_t {
+    try {
+      return db.count("SELECT count(*) FROM event_log");
+    } catch (const std::exception&) {
+      return 0;
+    }
+  };
+
+  Worker a{0, dir / "a.err"};
+  a.pid = etltest::startEtlrun({"--state-dir=" + (dir / "state-a"), yaml}, dir / "a.out", a.err);
+  ASSERT_TRUE(waitUntil([&] { return stored() > 0; }, 60)) << etltest::readFile(a.err);
+  // The next batch of A waits for a lock the test holds, inside its transaction; then A stalls.
+  PGconn* lock = PQconnectdb(db.conninfo().c_str());
+  ASSERT_EQ(PQstatus(lock), CONNECTION_OK);
+  PQclear(PQexec(lock, "BEGIN"));
+  PGresult* locked = PQexec(lock, "LOCK TABLE event_log IN SHARE MODE");
+  ASSERT_EQ(PQresultStatus(locked), PGRES_COMMAND_OK) << PQerrorMessage(lock);
+  PQclear(locked);
+  etltest::produce(kafka.bootstraps(), "events", {messages.begin() + first, messages.end()});
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        return db.count(
+                   "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                   "AND datname = current_database()") > 0;
+      },
+      30))
+      << etltest::readFile(a.err);
+  int64_t atStall = stored();
+  ::kill(a.pid, SIGSTOP);
+  PQclear(PQexec(lock, "COMMIT"));
+  PQfinish(lock);
+
+  // B joins; once A's session times out, B owns every partition and stores everything.
+  Worker b{0, dir / "b.err"};
+  b.pid = etltest::startEtlrun({"--state-dir=" + (dir / "state-b"), yaml}, dir / "b.out", b.err);
+  bool all = waitUntil([&] { return stored() >= static_cast<int64_t>(total); }, 90);
+  ::kill(a.pid, SIGCONT);
+  int aExit = etltest::waitFor(a.pid, 30);
+  std::this_thread::sleep_for(1s);  // anything A or B stored twice would show now
+  ::kill(b.pid, SIGTERM);
+  EXPECT_EQ(etltest::waitFor(b.pid, 30), 0) << etltest::readFile(b.err);
+  sampling = false;
+  sampler.thread.join();
+
+  ASSERT_TRUE(all) << "stored " << stored() << " of " << total << "\n" << etltest::readFile(b.err);
+  EXPECT_LT(atStall, static_cast<int64_t>(total)) << "A stalled after the work";
+  EXPECT_EQ(stored(), static_cast<int64_t>(total)) << etltest::readFile(a.err);
+  EXPECT_EQ(db.count("SELECT count(DISTINCT id) FROM event_log"), static_cast<int64_t>(total));
+  EXPECT_TRUE(movedBack.empty()) << movedBack.front();
+  EXPECT_EQ(db.count("SELECT sum(checkpoint::bigint) FROM etl_checkpoint_parts"),
+            static_cast<int64_t>(total));
+  // A held a batch it had read and not committed: resumed, it was fenced and stopped.
+  std::string aLog = etltest::readFile(a.err);
+  EXPECT_EQ(aExit, 70) << aLog;
+  EXPECT_NE(aLog.find("moved on under this process"), std::string::npos) << aLog;
 }
 
 TEST(Kafka, GithubEventsIntoATopicWithTransactionsHoldEachEventOnceAcrossKillNine) {
