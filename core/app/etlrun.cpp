@@ -32,6 +32,7 @@
 #include "progress.h"
 #include "quota_http_client.h"
 #include "status_server.h"
+#include "stop_signals.h"
 
 namespace {
 
@@ -70,6 +71,11 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     options.addOption(Option("http", "", "serve /metrics and /health on ADDRESS (127.0.0.1:9187)")
                           .argument("ADDRESS")
                           .binding("etlrun.http"));
+    options.addOption(Option("stop-grace", "",
+                             "how long a stop may drain in-flight batches before the process "
+                             "ends anyway (default 4s; what is not committed is read again)")
+                          .argument("DURATION")
+                          .binding("etlrun.stopGrace"));
     // Filters of `etlrun dead-letters`.
     options.addOption(Option("pipeline", "", "dead-letters: only this pipeline")
                           .argument("NAME")
@@ -182,6 +188,17 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     }
     etl::QuotaHttpClient http(etl::systemClock(), httpOptions);
     bool once = config().hasProperty("etlrun.once");
+    std::chrono::milliseconds grace(4000);
+    if (config().hasProperty("etlrun.stopGrace")) {
+      std::string text = config().getString("etlrun.stopGrace");
+      auto ms = etl::parseDuration(text);
+      if (!ms || *ms <= etl::Millis(0)) {
+        logger.critical("--stop-grace: expected a duration such as 4s or 500ms, got '" + text +
+                        "'");
+        return kExitUsage;
+      }
+      grace = *ms;
+    }
     std::vector<std::unique_ptr<etl::PipelineRunner>> runners;
     try {
       for (const auto& spec : file.pipelines) {
@@ -269,11 +286,24 @@ class EtlrunApp : public Poco::Util::ServerApplication {
         for (auto& r : runners) anyFailed = anyFailed || r->failed();
         return finished == runners.size() || anyFailed || stop.requested();
       });
-      if (!stop.requested()) terminate();
+      if (!stop.requested()) etl::wakeForEnd();
     });
-    waitForTerminationRequest();
-    logger.information("stopping: draining in-flight batches");
+    int signal = etl::waitForStopSignal();
+    if (signal) {
+      logger.information("received " + etl::signalName(signal) +
+                         ": stopping, draining in-flight batches (at most " +
+                         std::to_string(grace.count()) + " ms; a second signal stops at once)");
+    } else {
+      logger.information("stopping: draining in-flight batches");
+    }
     stop.request();
+    // A drain held up by a peer that never answers ends with the process, at the latest here.
+    etl::StopGrace graceEnds(grace, [&runners] {
+      for (auto& r : runners) {
+        if (r->failed()) return kExitSoftware;
+      }
+      return kExitTempFail;
+    });
     {
       std::lock_guard<std::mutex> lock(mutex);
       changed.notify_all();
@@ -421,14 +451,9 @@ class EtlrunApp : public Poco::Util::ServerApplication {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Signals are taken by waitForTerminationRequest() only: block them before any thread exists so
-  // that no pipeline thread is killed by the default action.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGQUIT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Stop signals are taken by the main thread only (stop_signals.h): block them before any thread
+  // exists so that no pipeline thread is killed by their default action.
+  etl::blockStopSignals();
   // `dead-letters F purge -1` must not read as `purge --once` (-1 is its short form), which
   // purges every letter: an ID that looks negative is a usage error before options are read.
   bool deadLetters = false;

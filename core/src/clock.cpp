@@ -14,9 +14,12 @@ void StopSignal::request() {
   cv_.notify_all();
 }
 
+// The wait is measured on the monotonic clock: a wall clock stepped back an hour (NTP, a restored
+// VM) during the wait must not make it an hour longer. The deadline is turned into a length once.
 bool StopSignal::waitUntil(TimePoint deadline) const {
+  auto end = std::chrono::steady_clock::now() + (deadline - Clock_::now());
   std::unique_lock<std::mutex> lock(mutex_);
-  cv_.wait_until(lock, deadline, [this] { return requested_.load(); });
+  cv_.wait_until(lock, end, [this] { return requested_.load(); });
   return !requested_;
 }
 

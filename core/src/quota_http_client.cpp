@@ -10,6 +10,8 @@
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SSLException.h>
 #include <Poco/Net/SSLManager.h>
+#include <Poco/Net/SecureStreamSocket.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/String.h>
 #include <Poco/URI.h>
 
@@ -52,6 +54,35 @@ std::optional<TimePoint> retryAfterOf(const std::string& value, TimePoint now) {
   } catch (const Poco::Exception&) {
     return std::nullopt;
   }
+}
+
+// A session for a host on a socket connected (and for https, handshaken) beforehand, so that each
+// step is watched by the request's deadline (Poco connects inside sendRequest, where nothing can
+// watch it). The session still knows its host and port, for the Host header.
+template <class Session>
+class Connected : public Session {
+ public:
+  template <class... Extra>
+  Connected(const Poco::URI& uri, const Poco::Net::StreamSocket& socket, Extra&&... extra)
+      : Session(uri.getHost(), uri.getPort(), std::forward<Extra>(extra)...) {
+    this->attachSocket(socket);
+  }
+};
+
+// Our clock minus the server's (its Date header), when they differ by more than Date's own
+// precision can explain; zero otherwise.
+TimePoint::duration clockSkew(const HttpResponse& response, TimePoint now) {
+  std::string date = response.header("Date");
+  if (date.empty()) return {};
+  try {
+    int zone = 0;
+    Poco::DateTime parsed = Poco::DateTimeParser::parse(date, zone);
+    TimePoint server(std::chrono::seconds(parsed.timestamp().epochTime() - zone));
+    auto skew = now - server;
+    if (skew > std::chrono::seconds(5) || skew < -std::chrono::seconds(5)) return skew;
+  } catch (const Poco::Exception&) {
+  }
+  return {};
 }
 
 Poco::Net::Context::Ptr tlsContext() {
@@ -206,8 +237,11 @@ void QuotaHttpClient::learn(const std::string& key, const HttpResponse& response
   int64_t limit = toInt(response.header("X-RateLimit-Limit"), -1);
   int64_t remaining = toInt(response.header("X-RateLimit-Remaining"), -1);
   int64_t reset = toInt(response.header("X-RateLimit-Reset"), -1);
+  // Epoch times in headers are on the server's clock: moved onto ours by the difference its Date
+  // header shows, so a clock hours ahead does not take a reset for past and send refused requests.
+  TimePoint::duration skew = clockSkew(response, now);
   std::optional<TimePoint> resetAt;
-  if (reset > 0) resetAt = fromEpoch(reset);
+  if (reset > 0) resetAt = fromEpoch(reset) + skew;
   if (limit < 0)
     limit =
         toInt(Poco::trim(response.header("RateLimit-Limit")
@@ -220,8 +254,24 @@ void QuotaHttpClient::learn(const std::string& key, const HttpResponse& response
   }
   if (limit >= 0) b.limit = limit;
   if (remaining >= 0) b.remaining = remaining;  // the server's count wins over ours
+  std::vector<std::string> warnings;
+  auto sane = [&](TimePoint t, const char* what) {
+    bool clamped = false;
+    t = clampAhead(t, now, options_.maxWait, &clamped);
+    if (clamped) {
+      warnings.push_back(std::string(what) + " of " + key.substr(0, key.find('|')) +
+                         " lies more than " + std::to_string(options_.maxWait.count() / 1000) +
+                         " s ahead: taken as that long (a broken proxy, or a clock far off)");
+    }
+    return t;
+  };
+  if (resetAt) resetAt = sane(*resetAt, "the rate-limit reset");
   if (resetAt) b.resetAt = *resetAt;
   std::optional<TimePoint> retryAfter = retryAfterOf(response.header("Retry-After"), now);
+  if (retryAfter && toInt(Poco::trim(response.header("Retry-After")), -1) < 0) {
+    *retryAfter += skew;  // an HTTP date, on the server's clock
+  }
+  if (retryAfter) retryAfter = sane(*retryAfter, "Retry-After");
   if (response.status == 503 && retryAfter) b.blockedUntil = *retryAfter;
   if (response.status == 403 || response.status == 429) {
     if (retryAfter) {
@@ -230,89 +280,157 @@ void QuotaHttpClient::learn(const std::string& key, const HttpResponse& response
       b.blockedUntil = *resetAt;
     } else {
       // Secondary limit with no hint: at least a minute, doubling while it persists.
-      b.blockedUntil = now + options_.secondaryLimitWait * (1LL << std::min(b.secondaryStrikes, 6));
+      b.blockedUntil =
+          clampAhead(now + options_.secondaryLimitWait * (1LL << std::min(b.secondaryStrikes, 6)),
+                     now, options_.maxWait);
       ++b.secondaryStrikes;
     }
   } else if (response.status < 400) {
     b.secondaryStrikes = 0;
   }
   lock.unlock();
+  for (const auto& w : warnings) logger_.warning(w);
   saveBudgets(false);
 }
 
-std::unique_ptr<Poco::Net::HTTPClientSession> QuotaHttpClient::takeSession(
-    const std::string& scheme, const std::string& host, int port) {
-  std::string id = scheme + "://" + host + ":" + std::to_string(port);
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = idle_.find(id);
-    if (it != idle_.end()) {
-      auto session = std::move(it->second);
-      idle_.erase(it);
-      return session;
+std::unique_ptr<Poco::Net::HTTPClientSession> QuotaHttpClient::takeIdle(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = idle_.find(id);
+  while (it != idle_.end() && it->first == id) {
+    auto idle = std::move(it->second);
+    idle_.erase(it++);
+    // Servers close idle connections after a few seconds; an older one is not worth the try.
+    if (RequestDeadlines::Steady::now() - idle.since < std::chrono::seconds(4)) {
+      return std::move(idle.session);
     }
   }
-  std::unique_ptr<Poco::Net::HTTPClientSession> session;
-  if (scheme == "https") {
-    session = std::make_unique<Poco::Net::HTTPSClientSession>(host, port, tlsContext());
-  } else {
-    session = std::make_unique<Poco::Net::HTTPClientSession>(host, port);
-  }
-  session->setKeepAlive(true);
-  return session;
+  return nullptr;
 }
 
 void QuotaHttpClient::returnSession(const std::string& id,
                                     std::unique_ptr<Poco::Net::HTTPClientSession> session) {
   std::lock_guard<std::mutex> lock(mutex_);
-  idle_.emplace(id, std::move(session));
+  idle_.emplace(id, Idle{std::move(session), RequestDeadlines::Steady::now()});
 }
 
 HttpResponse QuotaHttpClient::send(const std::string& url, const HttpRequest& request,
-                                   const std::string& token) {
+                                   const std::string& token, const StopSignal& stop,
+                                   RequestDeadlines::Steady::time_point deadline) {
   Poco::URI uri(url);
   std::string scheme = uri.getScheme();
   if (scheme != "http" && scheme != "https") {
     throw std::invalid_argument("unsupported URL scheme in " + url);
   }
-  auto session = takeSession(scheme, uri.getHost(), uri.getPort());
   std::string id = scheme + "://" + uri.getHost() + ":" + std::to_string(uri.getPort());
-  Poco::Timespan timeout(request.timeout.count() * 1000);
-  session->setTimeout(timeout, timeout, timeout);
-  Poco::Net::HTTPRequest httpRequest(Poco::Net::HTTPRequest::HTTP_GET, uri.getPathAndQuery(),
-                                     Poco::Net::HTTPMessage::HTTP_1_1);
-  httpRequest.set("User-Agent", options_.userAgent);
-  for (const auto& [name, value] : request.headers) httpRequest.set(name, value);
-  if (!token.empty()) httpRequest.set("Authorization", "Bearer " + token);
-  session->sendRequest(httpRequest);
-  Poco::Net::HTTPResponse httpResponse;
-  std::istream& body = session->receiveResponse(httpResponse);
-  HttpResponse response;
-  response.status = static_cast<int>(httpResponse.getStatus());
-  response.finalUrl = url;
-  for (const auto& [name, value] : httpResponse) response.headers.emplace_back(name, value);
-  char buffer[65536];
-  while (body.read(buffer, sizeof(buffer)) || body.gcount() > 0) {
-    response.body.append(buffer, static_cast<std::size_t>(body.gcount()));
-    if (response.body.size() > options_.maxBodyBytes) {
-      throw Poco::Net::MessageException("response body larger than " +
-                                        std::to_string(options_.maxBodyBytes) + " bytes");
+  // A kept-alive connection the server closed meanwhile fails before any answer: then once more
+  // on a new connection.
+  for (int attempt = 0;; ++attempt) {
+    std::unique_ptr<Poco::Net::HTTPClientSession> session = attempt == 0 ? takeIdle(id) : nullptr;
+    const bool reused = session != nullptr;
+    try {
+      return exchange(uri, id, std::move(session), request, token, stop, deadline);
+    } catch (const Poco::Net::NoMessageException&) {
+      if (!reused) throw;
+    } catch (const Poco::Net::ConnectionResetException&) {
+      if (!reused) throw;
     }
   }
-  if (httpResponse.hasContentLength() &&
-      static_cast<std::size_t>(httpResponse.getContentLength64()) != response.body.size()) {
-    throw Poco::Net::MessageException(
-        "truncated response body (" + std::to_string(response.body.size()) + " of " +
-        std::to_string(httpResponse.getContentLength64()) + " bytes)");
+}
+
+// The whole exchange on one connection (a new one when `session` is null), watched by a ticket of
+// `deadlines_` from before the connection is made until the body is read: connecting, the TLS
+// handshake, the headers and the body share one deadline, and a stop ends it at once.
+HttpResponse QuotaHttpClient::exchange(const Poco::URI& uri, const std::string& id,
+                                       std::unique_ptr<Poco::Net::HTTPClientSession> session,
+                                       const HttpRequest& request, const std::string& token,
+                                       const StopSignal& stop,
+                                       RequestDeadlines::Steady::time_point deadline) {
+  auto left = [&] {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(deadline -
+                                                                    RequestDeadlines::Steady::now())
+                  .count();
+    return Poco::Timespan(std::max<int64_t>(us, 1000));
+  };
+  std::optional<Poco::Net::StreamSocket> socket;
+  int fd = -1;
+  if (session) {
+    fd = static_cast<int>(session->socket().impl()->sockfd());
+  } else {
+    Poco::Net::SocketAddress address(uri.getHost(), uri.getPort());  // (name lookup: not watched)
+    socket.emplace(address.family());
+    fd = static_cast<int>(socket->impl()->sockfd());
   }
-  if (httpResponse.getKeepAlive()) returnSession(id, std::move(session));
-  return response;
+  RequestDeadlines::Ticket ticket(deadlines_, fd, deadline, stop);
+  try {
+    if (socket) {
+      socket->connect(Poco::Net::SocketAddress(uri.getHost(), uri.getPort()), left());
+      socket->setReceiveTimeout(left());
+      socket->setSendTimeout(left());
+      if (uri.getScheme() == "https") {
+        // The handshake happens here, checking the certificate against the host's name.
+        session = std::make_unique<Connected<Poco::Net::HTTPSClientSession>>(
+            uri, Poco::Net::SecureStreamSocket::attach(*socket, uri.getHost(), tlsContext()),
+            tlsContext());
+      } else {
+        session = std::make_unique<Connected<Poco::Net::HTTPClientSession>>(uri, *socket);
+      }
+      session->setKeepAlive(true);
+      // The connection is ours to renew (takeIdle): the session must never reconnect by itself,
+      // which would replace the socket the ticket watches.
+      session->setKeepAliveTimeout(Poco::Timespan(365LL * 24 * 3600, 0));
+    }
+    session->setTimeout(left(), left(), left());
+    Poco::Net::HTTPRequest httpRequest(Poco::Net::HTTPRequest::HTTP_GET, uri.getPathAndQuery(),
+                                       Poco::Net::HTTPMessage::HTTP_1_1);
+    httpRequest.set("User-Agent", options_.userAgent);
+    for (const auto& [name, value] : request.headers) httpRequest.set(name, value);
+    if (!token.empty()) httpRequest.set("Authorization", "Bearer " + token);
+    session->sendRequest(httpRequest);
+    Poco::Net::HTTPResponse httpResponse;
+    std::istream& body = session->receiveResponse(httpResponse);
+    HttpResponse response;
+    response.status = static_cast<int>(httpResponse.getStatus());
+    response.finalUrl = uri.toString();
+    for (const auto& [name, value] : httpResponse) response.headers.emplace_back(name, value);
+    char buffer[65536];
+    while (body.read(buffer, sizeof(buffer)) || body.gcount() > 0) {
+      response.body.append(buffer, static_cast<std::size_t>(body.gcount()));
+      if (response.body.size() > options_.maxBodyBytes) {
+        throw Poco::Net::MessageException("response body larger than " +
+                                          std::to_string(options_.maxBodyBytes) + " bytes");
+      }
+    }
+    if (ticket.fired() != RequestDeadlines::Fired::No) throw Poco::Net::MessageException("cut");
+    if (httpResponse.hasContentLength() &&
+        static_cast<std::size_t>(httpResponse.getContentLength64()) != response.body.size()) {
+      throw Poco::Net::MessageException(
+          "truncated response body (" + std::to_string(response.body.size()) + " of " +
+          std::to_string(httpResponse.getContentLength64()) + " bytes)");
+    }
+    if (httpResponse.getKeepAlive()) returnSession(id, std::move(session));
+    return response;
+  } catch (const std::exception&) {
+    switch (ticket.fired()) {
+      case RequestDeadlines::Fired::Deadline:
+        throw RetryableError("no complete answer within " +
+                             std::to_string(request.timeout.count()) +
+                             " ms (the request's total deadline: connecting, TLS, headers and "
+                             "body)");
+      case RequestDeadlines::Fired::Stop:
+        throw RetryableError("stopped while waiting for the answer");
+      case RequestDeadlines::Fired::No:
+        throw;
+    }
+    throw;
+  }
 }
 
 // One attempt (and its redirects): a transient failure is a RetryableError at once, and the one
 // retry layer, the runner's (or the caller's own queue, like enrichment's), owns the backoff.
-HttpResponse QuotaHttpClient::get(const HttpRequest& request, const StopSignal&) {
+HttpResponse QuotaHttpClient::get(const HttpRequest& request, const StopSignal& stop) {
   std::string url = request.url;
+  // One deadline for the request and its redirects.
+  const auto deadline = RequestDeadlines::Steady::now() + request.timeout;
   const std::string tokenOrigin =
       request.credentialOrigin.empty() ? originOf(url) : originOf(request.credentialOrigin);
   std::string host = Poco::URI(url).getHost();
@@ -337,7 +455,7 @@ HttpResponse QuotaHttpClient::get(const HttpRequest& request, const StopSignal&)
     admit(key, host, request.priority);
     HttpResponse response;
     try {
-      response = send(url, request, token);
+      response = send(url, request, token, stop, deadline);
     } catch (const Poco::Net::SSLException& e) {
       // An untrusted certificate is a misconfiguration or an impostor, not a network blip.
       if (dynamic_cast<const Poco::Net::CertificateValidationException*>(&e) ||
@@ -431,6 +549,17 @@ void QuotaHttpClient::restoreBudget(const std::string& snapshot) {
     }
     b.blockedUntil =
         std::max(b.blockedUntil, fromEpoch(entry->optValue<int64_t>("blocked_until", 0)));
+    // Written by a run whose clock was ahead, or from a broken proxy's answer: never a block
+    // longer than any window can last.
+    TimePoint now = clock_.now();
+    bool clamped = false, resetClamped = false;
+    b.blockedUntil = clampAhead(b.blockedUntil, now, options_.maxWait, &clamped);
+    b.resetAt = clampAhead(b.resetAt, now, options_.maxWait, &resetClamped);
+    if (clamped || resetClamped) {
+      logger_.warning("the kept request budget " + name + " waits more than " +
+                      std::to_string(options_.maxWait.count() / 1000) +
+                      " s ahead: taken as that long (written with a clock ahead?)");
+    }
     b.secondaryStrikes = std::max(b.secondaryStrikes, entry->optValue<int>("strikes", 0));
   }
 }

@@ -5,6 +5,7 @@
 
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPClientSession.h>
+#include <Poco/URI.h>
 
 #include <map>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "etl/http.h"
+#include "request_deadlines.h"
 
 namespace etl {
 
@@ -20,6 +22,9 @@ struct HttpClientOptions {
   std::string userAgent = "etlrun/0.1 (+https://github.com/etlrun/etlrun)";
   Millis secondaryLimitWait{60000};  // 403/429 without Retry-After and with quota left
   std::size_t maxBodyBytes = 64 << 20;
+  // The longest any answer may block a budget (a reset, a Retry-After, a kept budget): rate-limit
+  // windows are an hour at most; a time further ahead comes from a clock or proxy gone wrong.
+  Millis maxWait{3600 * 1000};
   // Where the budgets survive a restart (written at most once a second and at exit; read at
   // start). "" = kept in memory only.
   std::string budgetFile;
@@ -57,9 +62,13 @@ class QuotaHttpClient : public HttpClient {
   void admit(const std::string& key, const std::string& host, Priority priority);
   void learn(const std::string& key, const HttpResponse& response);
   void saveBudgets(bool force);
-  HttpResponse send(const std::string& url, const HttpRequest& request, const std::string& token);
-  std::unique_ptr<Poco::Net::HTTPClientSession> takeSession(const std::string& scheme,
-                                                            const std::string& host, int port);
+  HttpResponse send(const std::string& url, const HttpRequest& request, const std::string& token,
+                    const StopSignal& stop, RequestDeadlines::Steady::time_point deadline);
+  HttpResponse exchange(const Poco::URI& uri, const std::string& id,
+                        std::unique_ptr<Poco::Net::HTTPClientSession> session,
+                        const HttpRequest& request, const std::string& token,
+                        const StopSignal& stop, RequestDeadlines::Steady::time_point deadline);
+  std::unique_ptr<Poco::Net::HTTPClientSession> takeIdle(const std::string& id);
   void returnSession(const std::string& id, std::unique_ptr<Poco::Net::HTTPClientSession> s);
 
   Clock& clock_;
@@ -74,7 +83,12 @@ class QuotaHttpClient : public HttpClient {
   };
   std::map<std::string, Schedule> schedules_;
   TimePoint savedAt_{};
-  std::multimap<std::string, std::unique_ptr<Poco::Net::HTTPClientSession>> idle_;
+  struct Idle {
+    std::unique_ptr<Poco::Net::HTTPClientSession> session;
+    RequestDeadlines::Steady::time_point since;
+  };
+  std::multimap<std::string, Idle> idle_;
+  RequestDeadlines deadlines_;  // last: its thread ends before the sessions go
 };
 
 }  // namespace etl

@@ -513,6 +513,11 @@ void FakeGitHub::handle(Poco::Net::HTTPServerRequest& request,
                fault == Fault::Status503) {
       response.status = fault == Fault::Status500 ? 500 : fault == Fault::Status502 ? 502 : 503;
       response.body = "{\"message\":\"Server Error\"}";
+      // A proxy or load balancer in front may say when to come back; the API itself is not
+      // blocked by it.
+      if (fault == Fault::Status503 && proxyRetryAfter_ > 0) {
+        response.headers.emplace_back("Retry-After", std::to_string(proxyRetryAfter_));
+      }
       ++quota.used;
       rateHeaders(response);
     } else if (!feedRedirect_.empty() && isEventsPath(uri.getPath())) {
@@ -614,6 +619,9 @@ void FakeGitHub::handle(Poco::Net::HTTPServerRequest& request,
     }
     httpResponse.add(name, value);
   }
+  // GitHub's Date and its X-RateLimit-Reset come from one clock, here the fake's (a recorded Date
+  // is years old, and a simulated world runs on its own time).
+  httpResponse.setDate(Poco::Timestamp::fromEpochTime(epochSeconds(clock_.now())));
   httpResponse.setContentLength(static_cast<std::streamsize>(response.body.size()));
   std::ostream& out = httpResponse.send();
   if (fault == Fault::TruncatedBody) {

@@ -101,6 +101,8 @@ class FakeGitHub {
   void setRateLimit(int anonymousPerHour, int tokenPerHour = 5000);
   void inject(Fault fault, int times = 1);
   void setRetryAfter(int seconds) { retryAfter_ = seconds; }
+  // A 503 fault then carries Retry-After: seconds, as a proxy in front of the API may send.
+  void setProxyRetryAfter(int seconds) { proxyRetryAfter_ = seconds; }
   void setHangFor(etl::Millis duration) { hangFor_ = duration; }
 
   // Hostile modes, for credential tests: `otherBase` is a second server that records what it
@@ -167,6 +169,7 @@ class FakeGitHub {
   int anonymousLimit_ = 60, tokenLimit_ = 5000;
   int pollInterval_ = 60;
   int retryAfter_ = 60;
+  int proxyRetryAfter_ = 0;
   etl::Millis hangFor_{1500};
   std::string feedRedirect_, linkBase_;
   int feedRedirectStatus_ = 302;

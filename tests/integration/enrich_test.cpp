@@ -275,6 +275,38 @@ TEST_P(Enrichment, ASecondRunWithinTheTtlSendsNothingAndAfterItOnlyConditionalRe
   EXPECT_EQ(count("SELECT count(*) FROM push_events WHERE enrichment_status = 'completed'"), 12);
 }
 
+// A run while the clock was 30 days ahead stored fetched_at times in the future; with the clock
+// right again those entries are of unknown age: stale, asked for again (conditionally), not
+// taken as fresh for 30 days.
+TEST_P(Enrichment, EntriesFetchedWhileTheClockWasAheadAreNotFreshForThatLong) {
+  auto pushesByTheSameFour = [&](int64_t firstId) {
+    std::vector<std::string> events;
+    for (int i = 0; i < 4; ++i) {
+      events.push_back(pushEvent(firstId + i, "u" + std::to_string(i), 10 + i,
+                                 "o/r" + std::to_string(i), 20 + i));
+    }
+    fake_.publish(events);
+  };
+  for (int i = 0; i < 4; ++i) {
+    fake_.serve("/users/u" + std::to_string(i), userBody("u" + std::to_string(i), 10 + i));
+    fake_.serve("/repos/o/r" + std::to_string(i), repoBody("o/r" + std::to_string(i), 20 + i));
+  }
+  clock_.advance(30 * 24h);
+  pushesByTheSameFour(63000000000);
+  run(pipelines(), 5min);
+  ASSERT_EQ(fake_.requestsFor("/users/") + fake_.requestsFor("/repos/"), 8);
+  clock_.advance(-30 * 24h);  // the clock is right again
+  pushesByTheSameFour(64000000000);
+  run(pipelines(), 5min);
+  int conditional = 0;
+  for (const auto& r : fake_.requests()) {
+    bool entity = r.target.rfind("/users/", 0) == 0 || r.target.rfind("/repos/", 0) == 0;
+    conditional += entity && !r.ifNoneMatch.empty();
+  }
+  EXPECT_EQ(conditional, 8) << "entries from the future were taken as fresh";
+  EXPECT_EQ(count("SELECT count(*) FROM push_events WHERE enrichment_status = 'completed'"), 8);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Enrichment, testing::Values(true, false),
                          [](const testing::TestParamInfo<bool>& info) {
                            return std::string(info.param ? "PostgreSQL" : "EmbeddedSQLite");

@@ -22,6 +22,26 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// This host's clock as etlrun reads it: the true (simulated) time, stepped by `by` from `from` on
+// (NTP, a restored VM). Sleeping lasts (deadline - now), as the real clock's monotonic waits do.
+class SteppedClock : public etl::Clock {
+ public:
+  explicit SteppedClock(etl::Clock& truth) : truth_(truth) {}
+  void step(etl::TimePoint from, etl::Millis by) { from_ = from, by_ = by; }
+  etl::TimePoint now() const override {
+    etl::TimePoint t = truth_.now();
+    return t >= from_ ? t + by_ : t;
+  }
+  bool sleepUntil(etl::TimePoint deadline, const etl::StopSignal& stop) override {
+    return truth_.sleepUntil(truth_.now() + (deadline - now()), stop);
+  }
+
+ private:
+  etl::Clock& truth_;
+  etl::TimePoint from_ = etl::TimePoint::max();
+  etl::Millis by_{0};
+};
+
 class GitHubSource : public testing::Test {
  protected:
   void SetUp() override { fake_.start(); }
@@ -45,9 +65,9 @@ class GitHubSource : public testing::Test {
     // A fresh process's client: only the checkpoint and the budget file carry over.
     etl::HttpClientOptions options;
     options.budgetFile = dir_ / "http_budgets.json";
-    etl::QuotaHttpClient http(clock_, options);
+    etl::QuotaHttpClient http(ours_, options);
     etl::PipelineRunner runner(spec,
-                               etl::Services{clock_, stop, metrics_, http, dir_ / "state", false});
+                               etl::Services{ours_, stop, metrics_, http, dir_ / "state", false});
     runner.start();
     runner.join();
     EXPECT_FALSE(runner.failed());
@@ -91,6 +111,7 @@ class GitHubSource : public testing::Test {
 
   etltest::TempDir dir_;
   etltest::SimulatedClock clock_{etltest::simulationStart()};
+  SteppedClock ours_{clock_};  // etlrun's; the fake (GitHub) keeps the true time
   fakegh::FakeGitHub fake_{clock_};
   etl::Metrics metrics_;
   std::vector<std::string> templates_ = etltest::templateEvents(etltest::dataDir());
@@ -117,6 +138,67 @@ TEST_F(GitHubSource, ASimulatedHourAt60RequestsAnHourNeverBreaksTheRules) {
   EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), ids.size()) << "duplicates";
   EXPECT_GT(metrics_.counter("ingest.github_gaps").load(), 0) << "a feed this fast must show gaps";
   EXPECT_EQ(requests.size(), metrics_.counter("ingest.github_requests").load() + 0u);
+}
+
+// The largest gap between two successive polls, on GitHub's (true) clock.
+etl::Millis longestGap(const std::vector<fakegh::LoggedRequest>& polls) {
+  etl::Millis gap{0};
+  for (std::size_t i = 1; i < polls.size(); ++i) {
+    gap = std::max(gap, std::chrono::duration_cast<etl::Millis>(polls[i].at - polls[i - 1].at));
+  }
+  return gap;
+}
+
+TEST_F(GitHubSource, AClockSteppedBackAnHourKeepsPollingOnSchedule) {
+  fake_.setPollInterval(60);
+  fake_.autoPublish(templates_, 30s, 5);
+  ours_.step(clock_.now() + 10min, -1h);
+  run(40min);
+  auto p = polls();
+  EXPECT_GE(p.size(), 35u);
+  EXPECT_LE(longestGap(p), 2min) << "polling stopped when the clock went back";
+  expectEachPublishedEventExactlyOnce();
+}
+
+TEST_F(GitHubSource, ARunWithTheClockADayAheadDoesNotHoldUpTheRunsAfterIt) {
+  fake_.setPollInterval(60);
+  fake_.autoPublish(templates_, 30s, 5);
+  ours_.step(clock_.now(), 24h);
+  run(10min);
+  ours_.step(etl::TimePoint::max(), 0ms);  // the clock is right again
+  std::size_t before = polls().size();
+  run(20min);
+  EXPECT_GE(polls().size() - before, 18u) << "the next poll stored a day ahead was waited for";
+  EXPECT_LE(longestGap(polls()), 2min);
+  expectEachPublishedEventExactlyOnce();
+}
+
+TEST_F(GitHubSource, AClockHoursAheadStillWaitsForTheServersQuotaReset) {
+  fake_.setRateLimit(60);
+  fake_.setPollInterval(60);
+  fake_.autoPublish(templates_, 20s, 50);  // two pages a poll: the quota runs out early
+  ours_.step(clock_.now(), 2h);
+  run(2h + 10min);
+  int refused = 0;
+  for (const auto& r : fake_.requests()) refused += r.status == 403 ? 1 : 0;
+  EXPECT_EQ(refused, 0) << "requests went out while the quota was known spent";
+  EXPECT_EQ(fake_.violations(), 0);
+  EXPECT_GT(fake_.requests().back().at, fake_.requests().front().at + 1h) << "it resumed";
+}
+
+TEST_F(GitHubSource, AnAbsurdRetryAfterBlocksForAnHourAtMostAcrossARestart) {
+  fake_.setPollInterval(60);
+  fake_.autoPublish(templates_, 30s, 1);  // the feed keeps 300: none lost in the hour
+  fake_.setProxyRetryAfter(99999999);     // three years, from a broken proxy in front of the API
+  fake_.inject(fakegh::Fault::Status503);
+  run(30min);
+  run(45min);  // a restart: the budget file carries the block over
+  auto p = polls();
+  ASSERT_GE(p.size(), 3u);
+  EXPECT_EQ(p[0].status, 503);
+  EXPECT_EQ(p[1].status, 200) << "polling never resumed";
+  EXPECT_LE(p[1].at - p[0].at, 1h + 2min);
+  expectEachPublishedEventExactlyOnce();
 }
 
 TEST_F(GitHubSource, AnUnchangedFeedAnswers304AndYieldsNothing) {

@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 namespace etltest {
@@ -145,6 +147,30 @@ std::string PrivatePostgres::conninfo() const {
 
 std::string PrivatePostgres::uri() const {
   return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/postgres";
+}
+
+}  // namespace etltest
+
+namespace etltest {
+
+std::vector<int> PrivatePostgres::pids() const {
+  std::ifstream pidFile(dir_ + "/data/postmaster.pid");
+  int postmaster = 0;
+  pidFile >> postmaster;
+  if (postmaster <= 0) throw std::runtime_error("the server is not running");
+  std::vector<int> out{postmaster};
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    // pid (comm) state ppid ...: the name may hold spaces, so read after its last ')'.
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    char state = 0;
+    int parent = 0;
+    rest >> state >> parent;
+    if (parent == postmaster) out.push_back(std::stoi(entry.path().filename()));
+  }
+  return out;
 }
 
 }  // namespace etltest

@@ -34,6 +34,8 @@ class PrivatePostgres {
   void stop();
   std::string conninfo() const;
   std::string uri() const;
+  // The server's processes (the postmaster and its children): to freeze it with SIGSTOP.
+  std::vector<int> pids() const;
 
  private:
   void pgctl(const std::string& args);

@@ -21,7 +21,8 @@ class StopSignal {
  public:
   void request();
   bool requested() const { return requested_.load(); }
-  // Waits until `deadline` (real time) or a stop request; returns false when stopped.
+  // Waits until `deadline` or a stop request; returns false when stopped. The length of the wait
+  // is fixed when it begins (deadline - now) and measured on the monotonic clock.
   bool waitUntil(TimePoint deadline) const;
 
  private:
@@ -34,12 +35,24 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual TimePoint now() const = 0;
-  // Sleeps until `deadline` or until `stop` is requested. Returns false if stopped.
+  // Sleeps until `deadline` or until `stop` is requested. Returns false if stopped. The real
+  // clock sleeps for (deadline - now) on the monotonic clock: a wall clock step does not stretch
+  // it. Times a plugin keeps (in a checkpoint, a cache, a budget) are wall times: a plugin checks
+  // them against how far ahead they can sensibly be (see etl::clampAhead).
   virtual bool sleepUntil(TimePoint deadline, const StopSignal& stop) = 0;
 };
 
 // The real wall clock.
 Clock& systemClock();
+
+// `t`, or `now + limit` when `t` lies further ahead: a time written while the clock was ahead (a
+// next poll, a reset, a Retry-After from a broken proxy) must not hold anything up for longer
+// than it could sensibly mean. Sets `clamped` when it did.
+inline TimePoint clampAhead(TimePoint t, TimePoint now, Millis limit, bool* clamped = nullptr) {
+  bool beyond = t > now + limit;
+  if (clamped) *clamped = beyond;
+  return beyond ? now + limit : t;
+}
 
 // ISO 8601 UTC with milliseconds ("2026-01-12T17:54:01.000Z"): the one timestamp format etlrun
 // writes, which PostgreSQL's timestamptz reads and SQLite compares as text.

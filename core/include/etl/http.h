@@ -33,7 +33,8 @@ struct HttpRequest {
   // and a request that would take it from https to http is refused.
   std::string credentialOrigin;
   bool followRedirects = true;
-  Millis timeout{30000};  // connect and each read
+  // The whole request: connecting, the TLS handshake, the headers and the body (and redirects).
+  Millis timeout{30000};
 };
 
 struct HttpResponse {

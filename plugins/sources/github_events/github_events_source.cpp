@@ -56,6 +56,16 @@ class GitHubEventsSource : public etl::Source {
       int64_t nextPoll = state->optValue<int64_t>("next_poll_ms", 0);
       if (nextPoll < 0) throw etl::CheckpointError("next_poll_ms is negative");
       nextPollAt_ = etl::TimePoint(std::chrono::milliseconds(nextPoll));
+      // Written by a run whose clock was ahead: no poll interval is that long, so poll now.
+      bool ahead = false;
+      etl::TimePoint now = context_.clock.now();
+      etl::clampAhead(nextPollAt_, now, std::max(interval_, minInterval_), &ahead);
+      if (ahead) {
+        context_.logger.warning("the checkpoint's next poll (" + etl::isoTime(nextPollAt_) +
+                                ") lies further ahead than any poll interval (written with a "
+                                "clock ahead?): polling now");
+        nextPollAt_ = now;
+      }
       if (auto ids = state->getArray("recent_ids")) {
         for (std::size_t i = 0; i < ids->size(); ++i)
           seen_.add(ids->getElement<std::string>(static_cast<unsigned>(i)));
@@ -70,6 +80,14 @@ class GitHubEventsSource : public etl::Source {
 
   Poll poll(std::vector<etl::Record>& out, std::size_t) override {
     etl::TimePoint now = context_.clock.now();
+    // The clock stepped back since the poll was scheduled: never wait longer than an interval.
+    bool stepped = false;
+    nextPollAt_ = etl::clampAhead(nextPollAt_, now, std::max(interval_, minInterval_), &stepped);
+    if (stepped) {
+      context_.logger.warning("the clock moved back: the next poll is in " +
+                              std::to_string(std::max(interval_, minInterval_).count() / 1000) +
+                              " s, not later");
+    }
     if (now < nextPollAt_) return {Status::Idle, nextPollAt_};
     std::vector<github::PageEvent> fresh;
     bool overlap = false;
@@ -207,8 +225,9 @@ const etl::ConfigField kSchema[] = {
      "pages followed per poll while all events are new (the timeline holds ~300)", "1", "100"},
     {"min_poll_interval", etl::Type::Duration, etl::Optional, "60s",
      "never poll sooner, even if X-Poll-Interval allows it", "0s", "24h"},
-    {"timeout", etl::Type::Duration, etl::Optional, "30s", "connect/read timeout of one request",
-     "100ms", "10m"},
+    {"timeout", etl::Type::Duration, etl::Optional, "30s",
+     "the whole of one request: connecting, TLS, headers and body (then it is retried)", "100ms",
+     "10m"},
     {"remember_ids", etl::Type::Int, etl::Optional, "3000",
      "how many recent event ids are kept to drop repeats (bounded memory)", "1", "1000000"},
     {"reserve", etl::Type::Double, etl::Optional, "0.2",

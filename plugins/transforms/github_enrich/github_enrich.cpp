@@ -151,9 +151,12 @@ class GitHubEnrich : public etl::Transform {
     std::map<int64_t, Outcome> outcomes;
     for (const auto& [id, name] : names) {
       auto hit = cache.find(id);
-      bool fresh =
-          hit != cache.end() &&
-          now_ - etl::parseIsoTime(hit->second.fetchedAt).value_or(etl::TimePoint{}) < ttl_;
+      // Fetched "in the future" (while the clock was ahead): of unknown age, so stale. Else an
+      // entry fetched with the clock 30 days ahead would pass for fresh for 30 days.
+      auto age = now_ - etl::parseIsoTime(hit != cache.end() ? hit->second.fetchedAt : "")
+                            .value_or(etl::TimePoint{});
+      bool fresh = hit != cache.end() && age >= etl::TimePoint::duration::zero() &&
+                   age < std::chrono::duration_cast<etl::TimePoint::duration>(ttl_);
       if (fresh) {
         ++stats_.hits;
         outcomes[id].state = hit->second.status == "gone" ? Outcome::Gone : Outcome::Ok;
@@ -276,8 +279,9 @@ const etl::ConfigField kSchema[] = {
      "failures before a push event is failed for good", "1", "1000"},
     {"retry_backoff", etl::Type::Duration, etl::Optional, "10m",
      "wait before the first retry of a failed push event; doubles each attempt", "1s", "30d"},
-    {"timeout", etl::Type::Duration, etl::Optional, "30s", "connect/read timeout of one request",
-     "100ms", "10m"},
+    {"timeout", etl::Type::Duration, etl::Optional, "30s",
+     "the whole of one request: connecting, TLS, headers and body (then it is retried)", "100ms",
+     "10m"},
     {}};
 
 }  // namespace

@@ -1,0 +1,253 @@
+// Peers that never finish, and a stop that must not wait for them. Servers of the test's own (raw
+// sockets: they misbehave on purpose) send an answer one byte a second, a header line every two
+// seconds, or nothing at all (to plain HTTP and to a TLS handshake); a PostgreSQL is frozen with
+// SIGSTOP in the middle of a load. Each request has a total deadline, and SIGTERM ends etlrun
+// within 5 s in every case, with nothing lost: a restart stores exactly what was not committed.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "event_generator.h"
+#include "postgres_env.h"
+#include "test_env.h"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+enum class Behaviour {
+  DripBody,     // headers promising 100,000 bytes, then one byte a second
+  DripHeaders,  // a status line, then one header line every two seconds, never the end
+  Silent,       // reads the request (or the TLS hello) and never answers
+};
+
+class HostileServer {
+ public:
+  explicit HostileServer(Behaviour behaviour) : behaviour_(behaviour) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int yes = 1;
+    ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(listener_, 16) != 0) {
+      throw std::runtime_error("cannot listen");
+    }
+    socklen_t length = sizeof address;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    acceptor_ = std::thread([this] { acceptAll(); });
+  }
+
+  ~HostileServer() {
+    stopping_ = true;
+    ::shutdown(listener_, SHUT_RDWR);
+    ::close(listener_);
+    acceptor_.join();
+    for (auto& t : connections_) t.join();
+  }
+
+  int port() const { return port_; }
+  int accepted() const { return accepted_; }
+
+ private:
+  void acceptAll() {
+    while (!stopping_) {
+      int fd = ::accept(listener_, nullptr, nullptr);
+      if (fd < 0) return;
+      ++accepted_;
+      std::lock_guard<std::mutex> lock(mutex_);
+      connections_.emplace_back([this, fd] { serve(fd); });
+    }
+  }
+
+  // Sends `text`; false once the client has gone (or the test ends).
+  bool send(int fd, const std::string& text) {
+    return !stopping_ &&
+           ::send(fd, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size());
+  }
+
+  void serve(int fd) {
+    char buffer[4096];
+    (void)::recv(fd, buffer, sizeof buffer, 0);  // the request, or a TLS client hello
+    auto pause = [&](std::chrono::milliseconds total) {
+      for (auto waited = 0ms; waited < total && !stopping_; waited += 50ms) {
+        std::this_thread::sleep_for(50ms);
+      }
+    };
+    switch (behaviour_) {
+      case Behaviour::DripBody:
+        if (!send(fd,
+                  "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                  "Content-Length: 100000\r\n\r\n[")) {
+          break;
+        }
+        while (send(fd, " ")) pause(1000ms);
+        break;
+      case Behaviour::DripHeaders:
+        if (!send(fd, "HTTP/1.1 200 OK\r\n")) break;
+        for (int i = 0; send(fd, "X-Slow-" + std::to_string(i) + ": yes\r\n"); ++i) pause(2000ms);
+        break;
+      case Behaviour::Silent:
+        while (!stopping_) pause(100ms);
+        break;
+    }
+    ::close(fd);
+  }
+
+  Behaviour behaviour_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> accepted_{0};
+  std::mutex mutex_;
+  std::thread acceptor_;
+  std::vector<std::thread> connections_;
+};
+
+template <class F>
+bool waitUntil(F done, double seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(50ms);
+  }
+  return true;
+}
+
+std::string eventsPipeline(const std::string& baseUrl, const std::string& timeout) {
+  return "pipelines:\n  events:\n    source:\n      plugin: github_events\n      base_url: \"" +
+         baseUrl + "\"\n      timeout: " + timeout +
+         "\n      min_poll_interval: 1s\n    sink: {plugin: jsonl}\n";
+}
+
+// Seconds from SIGTERM to the end of the process (which must come).
+double secondsToStop(int pid, int& exitCode) {
+  auto sent = std::chrono::steady_clock::now();
+  ::kill(pid, SIGTERM);
+  exitCode = etltest::waitFor(pid, 30);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+}
+
+TEST(StuckPeers, AnAnswerSentOneByteASecondEndsAtTheRequestsTotalDeadline) {
+  etltest::TempDir dir;
+  HostileServer server(Behaviour::DripBody);
+  etltest::writeFile(dir / "p.yaml",
+                     eventsPipeline("http://127.0.0.1:" + std::to_string(server.port()), "2s"));
+  auto started = std::chrono::steady_clock::now();
+  int pid = etltest::startEtlrun({"--state-dir=" + (dir / "state"), dir / "p.yaml"}, dir / "out",
+                                 dir / "err");
+  bool cut = waitUntil(
+      [&] {
+        return etltest::readFile(dir / "err").find("no complete answer within 2000 ms") !=
+               std::string::npos;
+      },
+      20);
+  double after = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  int code = 0;
+  double stopped = secondsToStop(pid, code);
+  std::string err = etltest::readFile(dir / "err");
+  ASSERT_TRUE(cut) << err;
+  EXPECT_LT(after, 8) << "the first request was cut only after " << after << " s";
+  EXPECT_LT(stopped, 5) << err;
+  EXPECT_EQ(code, 0) << err;
+}
+
+// With a generous timeout (10 minutes) a stuck request must not hold up a stop: the stop ends it.
+class StuckRequest : public ::testing::TestWithParam<std::pair<Behaviour, std::string>> {};
+
+TEST_P(StuckRequest, SigtermEndsEtlrunWithinFiveSeconds) {
+  etltest::TempDir dir;
+  HostileServer server(GetParam().first);
+  std::string scheme = GetParam().second;
+  etltest::writeFile(
+      dir / "p.yaml",
+      eventsPipeline(scheme + "://127.0.0.1:" + std::to_string(server.port()), "10m"));
+  int pid = etltest::startEtlrun({"--state-dir=" + (dir / "state"), dir / "p.yaml"}, dir / "out",
+                                 dir / "err");
+  ASSERT_TRUE(waitUntil([&] { return server.accepted() > 0; }, 20))
+      << etltest::readFile(dir / "err");
+  std::this_thread::sleep_for(3s);  // well inside the stuck request
+  int code = 0;
+  double stopped = secondsToStop(pid, code);
+  std::string err = etltest::readFile(dir / "err");
+  EXPECT_LT(stopped, 5) << err;
+  EXPECT_EQ(code, 0) << err;
+  EXPECT_NE(err.find("received SIGTERM"), std::string::npos) << err;
+}
+
+std::string caseName(const ::testing::TestParamInfo<std::pair<Behaviour, std::string>>& info) {
+  static const char* const names[] = {"DripBody", "DripHeaders", "Silent"};
+  return std::string(names[static_cast<int>(info.param.first)]) + "_" + info.param.second;
+}
+
+INSTANTIATE_TEST_SUITE_P(Peers, StuckRequest,
+                         ::testing::Values(std::make_pair(Behaviour::DripBody, "http"),
+                                           std::make_pair(Behaviour::DripHeaders, "http"),
+                                           std::make_pair(Behaviour::Silent, "http"),
+                                           std::make_pair(Behaviour::Silent, "https")),
+                         caseName);
+
+// PostgreSQL frozen (every server process stopped) in the middle of a load: SIGTERM ends etlrun
+// within 5 s although libpq waits for an answer that never comes; the server thawed, a restart
+// stores the rest, each event once.
+TEST(StuckPeers, AFrozenPostgresDoesNotHoldUpAStopAndNothingIsLost) {
+  etltest::TempDir dir;
+  etltest::PrivatePostgres server;  // started
+  const uint64_t total = 60000;
+  auto templates = etltest::templateEvents(etltest::dataDir());
+  etltest::writeEvents(templates, total, 7000000, dir / "events.jsonl");
+  etltest::writeFile(dir / "p.yaml",
+                     "pipelines:\n  load:\n    source: {plugin: file, path: \"" +
+                         (dir / "events.jsonl") +
+                         "\"}\n    sink:\n      plugin: sql\n      connection: \"" + server.uri() +
+                         "\"\n      create: auto\n      tables:\n"  // keyless: twice is two rows
+                         "        events: {stream: events, columns: {id: id, type: type}}\n"
+                         "    batch: {max_records: 500}\n");
+  auto stored = [&]() -> int64_t {
+    try {
+      return etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM events");
+    } catch (const std::exception&) {
+      return 0;
+    }
+  };
+  int pid = etltest::startEtlrun({"--state-dir=" + (dir / "state"), dir / "p.yaml"}, dir / "out",
+                                 dir / "err");
+  ASSERT_TRUE(waitUntil([&] { return stored() > 0; }, 60)) << etltest::readFile(dir / "err");
+  std::vector<int> frozen = server.pids();
+  for (int p : frozen) ::kill(p, SIGSTOP);
+  std::this_thread::sleep_for(1s);
+  int code = 0;
+  double stopped = secondsToStop(pid, code);
+  for (int p : frozen) ::kill(p, SIGCONT);
+  std::string err = etltest::readFile(dir / "err");
+  EXPECT_LT(stopped, 5) << err;
+  EXPECT_EQ(code, 75) << "the stop did not drain: work remains" << err;
+  EXPECT_NE(err.find("stopping now"), std::string::npos) << err;
+  int64_t before = stored();
+  EXPECT_LT(before, static_cast<int64_t>(total)) << "the freeze came after the work";
+  // The stopped process's sessions end as the thawed server notices they are gone (its owner lock
+  // with them): until then a --once run finds the pipeline busy (75).
+  etltest::ProcessResult rest;
+  for (int i = 0; i < 20; ++i) {
+    rest = etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"});
+    if (rest.exitCode != 75) break;
+    std::this_thread::sleep_for(500ms);
+  }
+  ASSERT_EQ(rest.exitCode, 0) << rest.err;
+  EXPECT_EQ(stored(), static_cast<int64_t>(total));
+  EXPECT_EQ(etltest::sqlCount(server.conninfo(), "SELECT count(DISTINCT id) FROM events"),
+            static_cast<int64_t>(total));
+}
+
+}  // namespace
