@@ -282,6 +282,46 @@ TEST(Kafka, AStalledMemberResumedAfterItsPartitionsMovedStoresNothingTwice) {
   EXPECT_NE(aLog.find("moved on under this process"), std::string::npos) << aLog;
 }
 
+// A group that never forms (its coordinator is down): a --once run (cron) does not wait forever
+// but fails saying why, and a service stops within 5 s of SIGTERM.
+TEST(Kafka, AGroupThatNeverFormsEndsAOnceRunAndDoesNotHoldUpAStop) {
+  etltest::TempDir dir;
+  etltest::KafkaMock kafka(3);
+  kafka.createTopic("events", 2);
+  kafka.setCoordinator("group", "lonely", 2);
+  kafka.setBrokerDown(2, true);
+  etltest::writeFile(
+      dir / "p.yaml",
+      "pipelines:\n  consume:\n    source: {plugin: kafka_consumer, brokers: \"" +
+          kafka.bootstraps() +
+          "\", topics: [events], group: lonely, join_timeout: 2s}\n"
+          "    sink: {plugin: jsonl, path: \"" +
+          (dir / "out.jsonl") +
+          "\"}\n"
+          "    retry: {initial_backoff: 500ms, max_backoff: 1s, give_up_after: 6s}\n");
+  auto started = std::chrono::steady_clock::now();
+  int oncePid = etltest::startEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"},
+                                     dir / "once.out", dir / "once.err");
+  int onceCode = etltest::waitFor(oncePid, 60);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::string onceErr = etltest::readFile(dir / "once.err");
+  EXPECT_EQ(onceCode, 70) << onceErr;
+  EXPECT_LT(took, 30) << onceErr;
+  EXPECT_NE(onceErr.find("the group 'lonely' has not formed"), std::string::npos) << onceErr;
+
+  int pid = etltest::startEtlrun({"--state-dir=" + (dir / "state"), dir / "p.yaml"},
+                                 dir / "service.out", dir / "service.err");
+  std::this_thread::sleep_for(4s);
+  auto sent = std::chrono::steady_clock::now();
+  ::kill(pid, SIGTERM);
+  int code = etltest::waitFor(pid, 30);
+  double stopped = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  std::string err = etltest::readFile(dir / "service.err");
+  EXPECT_LT(stopped, 5) << err;
+  EXPECT_TRUE(code == 0 || code == 75) << code << "\n" << err;
+  EXPECT_NE(err.find("has not formed"), std::string::npos) << err;
+}
+
 TEST(Kafka, GithubEventsIntoATopicWithTransactionsHoldEachEventOnceAcrossKillNine) {
   etltest::TempDir dir;
   etltest::KafkaMock kafka(3);

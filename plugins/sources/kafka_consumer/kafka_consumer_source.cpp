@@ -28,7 +28,9 @@ class KafkaConsumerSource : public etl::Source, private kafka::Callbacks {
       : Callbacks(context.logger),
         context_(context),
         topics_(config.getStringList("topics")),
-        stream_(config.getString("stream")) {
+        stream_(config.getString("stream")),
+        group_(config.getString("group")),
+        joinTimeout_(config.getDuration("join_timeout")) {
     rd_kafka_conf_t* conf = kafka::makeConf(config, settings(config), *this);
     rd_kafka_conf_set_rebalance_cb(conf, &KafkaConsumerSource::rebalanced);
     consumer_ = kafka::makeHandle(RD_KAFKA_CONSUMER, conf);
@@ -78,6 +80,7 @@ class KafkaConsumerSource : public etl::Source, private kafka::Callbacks {
     if (rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_.get(), list.get())) {
       throw std::runtime_error(std::string("subscribing: ") + rd_kafka_err2str(err));
     }
+    waitingSince_ = std::chrono::steady_clock::now();
   }
 
   Poll poll(std::vector<etl::Record>& out, std::size_t maxRecords) override {
@@ -91,8 +94,21 @@ class KafkaConsumerSource : public etl::Source, private kafka::Callbacks {
       if (!m) break;
     }
     reportLag();
-    // Caught up: every assigned partition reached its end (what --once waits for).
-    if (out.size() == before && !positions_.empty() && atEnd_.size() == positions_.size()) {
+    if (!assigned_ && out.size() == before) {
+      // A group that never forms (brokers unreachable, its coordinator down) must not wait in
+      // silence: past join_timeout every poll is a retryable failure, which the runner logs and
+      // backs off from (each try still serves the group), and which ends a --once run after
+      // retry.give_up_after.
+      if (std::chrono::steady_clock::now() - waitingSince_ >= joinTimeout_) {
+        throw etl::RetryableError(
+            "no partition assigned after " + std::to_string(joinTimeout_.count() / 1000) +
+            " s: the group '" + group_ +
+            "' has not formed (are the brokers reachable, is the group's coordinator up?)");
+      }
+    }
+    // Caught up: every assigned partition reached its end (what --once waits for); a member the
+    // group gave no partition (more members than partitions) has nothing to read either.
+    if (out.size() == before && assigned_ && atEnd_.size() == positions_.size()) {
       return {Status::Idle, context_.clock.now()};
     }
     return {Status::More, {}};
@@ -334,6 +350,9 @@ class KafkaConsumerSource : public etl::Source, private kafka::Callbacks {
   etl::Context& context_;
   const std::vector<std::string> topics_;
   const std::string stream_;
+  const std::string group_;
+  const etl::Millis joinTimeout_;
+  std::chrono::steady_clock::time_point waitingSince_{};
   kafka::Handle consumer_;
   bool cooperative_ = false;
   bool closing_ = false;
@@ -353,6 +372,9 @@ const etl::ConfigField kSchema[] = {
      "the consumer group (group.id): processes with the same group share the partitions"},
     {"stream", etl::Type::String, etl::Optional, "",
      "the stream of every record (default: its topic's name)"},
+    {"join_timeout", etl::Type::Duration, etl::Optional, "60s",
+     "no partition assigned for this long (the group does not form): a retryable failure, "
+     "logged and retried; a --once run ends after retry.give_up_after"},
     {"properties", etl::Type::Document, etl::Optional, nullptr, kafka::kPropertiesHelp},
     {}};
 
