@@ -39,10 +39,14 @@ fi
 etlrun="$root/usr/bin/etlrun"
 unit="$root/lib/systemd/system/etlrun@.service"
 [ -f "$unit" ] || unit="$root/usr/lib/systemd/system/etlrun@.service"
-grep -q '^ExecStart=/usr/bin/etlrun --state-dir=/var/lib/etlrun/%i /etc/etlrun/%i.yaml' "$unit" \
+grep -q '^ExecStart=/usr/bin/etlrun --state-dir=/var/lib/etlrun/%i $ETLRUN_OPTIONS /etc/etlrun/%i.yaml' "$unit" \
   || { echo "FAIL: the unit does not run /etc/etlrun/%i.yaml"; exit 1; }
 grep -q '^User=etlrun' "$unit" && grep -q '^Restart=on-failure' "$unit" \
   || { echo "FAIL: the unit's user or restart policy"; exit 1; }
+# What a restart cannot fix (usage 64, configuration 78) is not restarted; RestartPreventExitStatus=
+# sees the main process only, so nothing that can fail with them runs before it.
+grep -q '^RestartPreventExitStatus=64 78$' "$unit" && ! grep -q '^ExecStartPre=' "$unit" \
+  || { echo "FAIL: the unit would restart exit 64 or 78"; exit 1; }
 
 "$etlrun" --version
 for pipeline in "$root"/usr/share/etlrun/pipelines/*.yaml; do
