@@ -2,7 +2,6 @@
 // nothing more right now); also validates files and lists plugins.
 #include <Poco/AutoPtr.h>
 #include <Poco/ConsoleChannel.h>
-#include <Poco/File.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
 #include <Poco/PatternFormatter.h>
@@ -31,6 +30,7 @@
 #include "plugin_loader.h"
 #include "progress.h"
 #include "quota_http_client.h"
+#include "state_dir.h"
 #include "status_server.h"
 
 namespace {
@@ -173,13 +173,16 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     etl::StopSignal stop;
     etl::Metrics metrics;
     std::string stateDir = config().getString("etlrun.stateDir", file.stateDir);
-    etl::HttpClientOptions httpOptions;
+    // Before any plugin exists: a state directory that cannot be written is a configuration
+    // problem, not something to find after the first batch went out.
     try {
-      Poco::File(stateDir).createDirectories();
-      httpOptions.budgetFile = stateDir + "/http_budgets.json";
-    } catch (const Poco::Exception& e) {
-      logger.warning("request budgets are not kept across restarts: " + e.displayText());
+      etl::checkStateDir(stateDir);
+    } catch (const std::exception& e) {
+      logger.critical(std::string("cannot start: ") + e.what());
+      return kExitConfig;
     }
+    etl::HttpClientOptions httpOptions;
+    httpOptions.budgetFile = stateDir + "/http_budgets.json";
     etl::QuotaHttpClient http(etl::systemClock(), httpOptions);
     bool once = config().hasProperty("etlrun.once");
     std::vector<std::unique_ptr<etl::PipelineRunner>> runners;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs packaging/etlrun@.service under a real systemd (a user manager, in a mount namespace of its
 # own so that the machine's /run is left alone) with the etlrun of the build:
-#   - a mistake in the pipeline file (exit 78) and an unknown option in ETLRUN_OPTIONS (exit 64)
-#     fail the unit and are never restarted;
+#   - a mistake in the pipeline file or a state directory that cannot be made (exit 78) and an
+#     unknown option in ETLRUN_OPTIONS (exit 64) fail the unit and are never restarted;
 #   - a pipeline that fails at run time (exit 70) is restarted;
 #   - ETLRUN_OPTIONS from the instance's environment file turns on /health, and a stop exits 0.
 # The unit runs as it ships except for paths, RestartSec (1 s, to keep the test short) and what a
@@ -56,6 +56,9 @@ printf 'pipelines:\n  p:\n    source: {plugin: file, path: "%s"}\n    sink: {plu
   "$data/gharchive/gharchive_2021-07-21_hour06_200events.jsonl" "$work/badoption.jsonl" \
   > "$work/etc/badoption.yaml"
 echo 'ETLRUN_OPTIONS=--no-such-option' > "$work/etc/badoption.env"
+# 78: a state directory that cannot be made (a file is in the way).
+cp "$work/etc/badoption.yaml" "$work/etc/nostate.yaml"
+echo 'a file, not a folder' > "$work/state/nostate"
 # 70 at run time: a damaged gzip file, read after the start.
 printf 'not gzip at all' > "$work/damaged.json.gz"
 printf 'pipelines:\n  p:\n    source: {plugin: file, path: "%s"}\n    sink: {plugin: jsonl, path: "%s"}\n' \
@@ -74,11 +77,11 @@ for _ in $(seq 100); do [ -S "$XDG_RUNTIME_DIR/systemd/private" ] && break; slee
 sctl() { systemctl --user "$@"; }
 show() { sctl show "etlrun@$1" -p "$2" --value; }
 
-for instance in broken badoption failing good; do sctl start "etlrun@$instance" || true; done
+for instance in broken badoption nostate failing good; do sctl start "etlrun@$instance" || true; done
 # RestartSec=1: in 5 s a unit that restarts has done so several times.
 sleep 5
 fail=0
-for instance in broken:78 badoption:64; do
+for instance in broken:78 badoption:64 nostate:78; do
   name=${instance%%:*} code=${instance##*:}
   state=$(show "$name" ActiveState) restarts=$(show "$name" NRestarts) status=$(show "$name" ExecMainStatus)
   echo "$name: $state, exit $status, $restarts restart(s)"
@@ -102,7 +105,7 @@ if [ "$(show good Result)" != success ] || [ "$(show good ExecMainStatus)" != 0 
   fail=1
 fi
 if [ "$fail" != 0 ]; then
-  for instance in broken badoption failing good; do sctl status "etlrun@$instance" --no-pager -n 0 || true; done
+  for instance in broken badoption nostate failing good; do sctl status "etlrun@$instance" --no-pager -n 0 || true; done
   exit 1
 fi
 echo "the unit restarts runtime failures only, and ETLRUN_OPTIONS reaches etlrun: OK"

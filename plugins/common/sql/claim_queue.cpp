@@ -162,6 +162,7 @@ class SqliteClaimQueue : public ClaimQueue {
   void open() {
     if (session_.isOpen()) return;
     session_.open();
+    session_.requireWritable();
     logger_.information("claiming from " + spec_.table + " in " + describe());
   }
 
