@@ -68,7 +68,7 @@ printf 'pipelines:\n  p:\n    source: {plugin: file, path: "%s"}\n    sink: {plu
 printf 'pipelines:\n  p:\n    source: {plugin: github_events, base_url: "http://127.0.0.1:1"}\n    sink: {plugin: jsonl, path: "%s"}\n' \
   "$work/good.jsonl" > "$work/etc/good.yaml"
 port=$((20000 + RANDOM % 20000))
-echo "ETLRUN_OPTIONS=--http=127.0.0.1:$port --log-level=debug" > "$work/etc/good.env"
+echo "ETLRUN_OPTIONS=--http=127.0.0.1:$port --log-format=json" > "$work/etc/good.env"
 
 /lib/systemd/systemd --user > "$work/manager.log" 2>&1 &
 manager=$!

@@ -1,6 +1,6 @@
 // The messages a PostgreSQL server sends beside results (NOTICE, WARNING, INFO, LOG, DEBUG): libpq
-// prints them to stderr, past etlrun's logger, its format and its level. They go to the plugin's
-// logger instead.
+// prints them to stderr, past etlrun's logger, its format (--log-format=json) and its level. They
+// go to the plugin's logger instead.
 #pragma once
 
 #include <libpq-fe.h>
