@@ -3,7 +3,8 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libpoco-dev libyaml-cpp-dev libsimdjson-dev
           libgtest-dev zlib1g-dev libpq-dev libsqlite3-dev postgresql-15 gzip procps openssl
-          python3-yaml python3-jsonschema sqlite3 dpkg-dev adduser librdkafka-dev libjq-dev)
+          python3-yaml python3-jsonschema sqlite3 dpkg-dev adduser librdkafka-dev libjq-dev
+          systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,7 +2,6 @@
 // nothing more right now); also validates files and lists plugins.
 #include <Poco/AutoPtr.h>
 #include <Poco/ConsoleChannel.h>
-#include <Poco/File.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
 #include <Poco/PatternFormatter.h>
@@ -21,16 +20,19 @@
 #include <iomanip>
 #include <iostream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "etl/text.h"
 #include "health.h"
+#include "json_log_formatter.h"
 #include "json_schema.h"
 #include "pipeline_runner.h"
 #include "pipeline_spec.h"
 #include "plugin_loader.h"
 #include "progress.h"
 #include "quota_http_client.h"
+#include "state_dir.h"
 #include "status_server.h"
 #include "stop_signals.h"
 
@@ -65,6 +67,9 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     options.addOption(Option("log-level", "l", "trace, debug, information, notice, warning, error")
                           .argument("LEVEL")
                           .binding("etlrun.logLevel"));
+    options.addOption(Option("log-format", "", "text (default), or json: one object per line")
+                          .argument("FORMAT")
+                          .binding("etlrun.logFormat"));
     options.addOption(Option("state-dir", "s", "where checkpoints and dead letters are kept")
                           .argument("DIR")
                           .binding("etlrun.stateDir"));
@@ -113,12 +118,24 @@ class EtlrunApp : public Poco::Util::ServerApplication {
   }
 
   void setUpLogging() {
-    Poco::AutoPtr<Poco::PatternFormatter> format(
-        new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p [%s] %t"));
+    std::string kind = config().getString("etlrun.logFormat", "text");
+    Poco::AutoPtr<Poco::Formatter> format;
+    if (kind == "json") {
+      jsonLog_ = new etl::JsonLogFormatter;
+      format = jsonLog_;
+    } else if (kind == "text") {
+      format = new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p [%s] %t");
+    } else {
+      throw Poco::InvalidArgumentException("--log-format: expected text or json, got '" + kind +
+                                           "'");
+    }
     Poco::AutoPtr<Poco::ConsoleChannel> console(new Poco::ConsoleChannel(std::cerr));
     Poco::AutoPtr<Poco::FormattingChannel> channel(new Poco::FormattingChannel(format, console));
     std::string level = config().getString("etlrun.logLevel", "information");
     Poco::Logger::root().setChannel(channel);
+    // Loggers made before this one (the application's own) write through it too: their lines
+    // were in another format ("Uninitializing subsystem" at debug level, not JSON).
+    Poco::Logger::setChannel("", channel);
     Poco::Logger::root().setLevel(level);
     Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));
   }
@@ -128,7 +145,7 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     try {
       setUpLogging();
     } catch (const Poco::Exception& e) {
-      std::cerr << "etlrun: bad --log-level: " << e.displayText() << "\n";
+      std::cerr << "etlrun: bad --log-level or --log-format: " << e.displayText() << "\n";
       return kExitUsage;
     }
     // --plugin-path directories come first; the defaults (build tree, install) stay searched.
@@ -166,10 +183,23 @@ class EtlrunApp : public Poco::Util::ServerApplication {
 
   std::optional<etl::PipelineFile> load(const std::string& path, etl::PluginLoader& loader) {
     try {
-      return etl::loadPipelineFile(path, loader);
+      auto file = etl::loadPipelineFile(path, loader);
+      if (jsonLog_) {
+        std::set<std::string> names;
+        for (const auto& spec : file.pipelines) names.insert(spec.name);
+        jsonLog_->setPipelines(std::move(names));
+      }
+      return file;
     } catch (const etl::ConfigErrors& e) {
+      std::string summary = std::to_string(e.errors().size()) + " error(s) in " + path;
+      if (jsonLog_) {  // a log shipper reads stderr: every line JSON, mistakes included
+        auto& logger = Poco::Logger::get("etlrun");
+        for (const auto& error : e.errors()) logger.error(error);
+        logger.critical(summary);
+        return std::nullopt;
+      }
       for (const auto& error : e.errors()) std::cerr << error << "\n";
-      std::cerr << e.errors().size() << " error(s) in " << path << "\n";
+      std::cerr << summary << "\n";
       return std::nullopt;
     }
   }
@@ -179,13 +209,16 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     etl::StopSignal stop;
     etl::Metrics metrics;
     std::string stateDir = config().getString("etlrun.stateDir", file.stateDir);
-    etl::HttpClientOptions httpOptions;
+    // Before any plugin exists: a state directory that cannot be written is a configuration
+    // problem, not something to find after the first batch went out.
     try {
-      Poco::File(stateDir).createDirectories();
-      httpOptions.budgetFile = stateDir + "/http_budgets.json";
-    } catch (const Poco::Exception& e) {
-      logger.warning("request budgets are not kept across restarts: " + e.displayText());
+      etl::checkStateDir(stateDir);
+    } catch (const std::exception& e) {
+      logger.critical(std::string("cannot start: ") + e.what());
+      return kExitConfig;
     }
+    etl::HttpClientOptions httpOptions;
+    httpOptions.budgetFile = stateDir + "/http_budgets.json";
     etl::QuotaHttpClient http(etl::systemClock(), httpOptions);
     bool once = config().hasProperty("etlrun.once");
     std::chrono::milliseconds grace(4000);
@@ -264,7 +297,7 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     // (stderr not a terminal) only the runners' lines every 10 s.
     std::atomic<bool> liveEnds{false};
     std::thread live;
-    if (::isatty(STDERR_FILENO)) {
+    if (::isatty(STDERR_FILENO) && !jsonLog_) {  // JSON lines only, when they were asked for
       live = std::thread([&] {
         std::vector<std::unique_ptr<etl::ProgressMeter>> meters;
         for (const auto& r : runners) {
@@ -446,6 +479,7 @@ class EtlrunApp : public Poco::Util::ServerApplication {
  private:
   bool exitEarly_ = false;
   std::vector<std::string> pluginPath_;
+  Poco::AutoPtr<etl::JsonLogFormatter> jsonLog_;  // with --log-format=json
 };
 
 }  // namespace

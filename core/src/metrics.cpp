@@ -4,6 +4,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "metric_help.h"
+
 namespace etl {
 namespace {
 
@@ -29,6 +31,23 @@ std::string labelText(const Labels& labels, const std::string& extra = "") {
   }
   if (!extra.empty()) out += (out.empty() ? "" : ",") + extra;
   return out.empty() ? "" : "{" + out + "}";
+}
+
+// A # HELP line's text: backslashes and line breaks escaped (the exposition format's rules).
+std::string helpText(const std::string& name) {
+  std::string help = metricHelp(name);
+  if (help.empty()) help = "etlrun metric " + name + " (no description).";
+  std::string out;
+  for (char c : help) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
 }
 
 std::string number(double value) {
@@ -120,15 +139,17 @@ std::map<std::string, int64_t> Metrics::snapshotOf(const std::string& pipeline) 
 }
 
 std::string Metrics::prometheus() const {
-  // One family per name and kind, its samples together after one # TYPE line.
+  // One family per name and kind, its samples together after one # HELP and one # TYPE line.
   std::map<std::string, std::vector<std::string>> families;
-  std::map<std::string, std::string> types;
+  std::map<std::string, std::string> types, helps;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (const auto& [key, e] : entries_) {
       std::string family = "etlrun_" + sanitized(e.name);
+      if (e.kind == Kind::Counter) family += "_total";
+      if (e.kind == Kind::Histogram) family += "_seconds";
+      if (!helps.count(family)) helps[family] = helpText(e.name);
       if (e.kind == Kind::Counter) {
-        family += "_total";
         types[family] = "counter";
         families[family].push_back(family + labelText(e.labels) + " " +
                                    std::to_string(e.value->load()));
@@ -137,7 +158,6 @@ std::string Metrics::prometheus() const {
         families[family].push_back(family + labelText(e.labels) + " " +
                                    std::to_string(e.value->load()));
       } else {
-        family += "_seconds";
         types[family] = "histogram";
         auto counts = e.histogram->cumulative();
         auto& lines = families[family];
@@ -154,6 +174,7 @@ std::string Metrics::prometheus() const {
   }
   std::string out;
   for (const auto& [family, lines] : families) {
+    out += "# HELP " + family + " " + helps[family] + "\n";
     out += "# TYPE " + family + " " + types[family] + "\n";
     for (const auto& line : lines) out += line + "\n";
   }

@@ -577,7 +577,7 @@ struct PipelineRunner::Committer {
     std::string line = "progress: " + meter.line(false);
     for (const auto& [shortName, value] : metrics.snapshotOf(spec.name)) {
       if (shortName == "records_in" || shortName == "records_out" || shortName == "dead_letters" ||
-          shortName == "files_done" || shortName == "files_total")
+          shortName == "files_done" || shortName == "files_planned")
         continue;
       line += ", " + shortName + " " + std::to_string(value);
     }

@@ -53,7 +53,7 @@ std::string ProgressMeter::line(bool named) {
     auto it = values.find(name);
     return it == values.end() ? int64_t{0} : it->second;
   };
-  int64_t total = value(labeledName("files_total", {{"pipeline", pipeline_}}));
+  int64_t total = value(labeledName("files_planned", {{"pipeline", pipeline_}}));
   int64_t done = value(pipeline_ + ".files_done");
   if (total > 0) {
     text += ", files " + std::to_string(done) + "/" + std::to_string(total);

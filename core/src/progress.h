@@ -1,5 +1,5 @@
 // How far a pipeline has got, in one line: records read and written and how fast, and, when its
-// source counts files (gauge files_total, counter files_done), which file it is on and an ETA.
+// source counts files (gauge files_planned, counter files_done), which file it is on and an ETA.
 // The runner logs it every 10 s; on a terminal etlrun also redraws it live.
 #pragma once
 

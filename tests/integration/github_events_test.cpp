@@ -14,6 +14,7 @@
 #include "event_generator.h"
 #include "fake_github.h"
 #include "pipeline_runner.h"
+#include "prometheus_text.h"
 #include "quota_http_client.h"
 #include "simulated_clock.h"
 #include "test_env.h"
@@ -415,6 +416,9 @@ TEST(GitHubEtlrun, ServesMetricsAndHealthWhileRunning) {
         "etlrun_batch_write_seconds_count{pipeline=\"ingest\"} "}) {
     EXPECT_NE(metrics.second.find(line), std::string::npos) << line << "\n" << metrics.second;
   }
+  // Every family with its # HELP and # TYPE; no gauge named _total.
+  auto problems = etltest::prometheusProblems(metrics.second, true);
+  EXPECT_TRUE(problems.empty()) << testing::PrintToString(problems) << "\n" << metrics.second;
   auto health = httpGet(port, "/health");
   EXPECT_EQ(health.first, 200);
   EXPECT_NE(health.second.find(R"("ingest":{"state":"running","last_progress":")"),

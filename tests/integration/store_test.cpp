@@ -9,6 +9,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/ParseHandler.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/Logger.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -461,7 +462,8 @@ TEST(PostgresStore, ConcurrentStartsApplyEachMigrationOnce) {
 }
 
 TEST(PostgresStore, ConnectionErrorsNeverShowThePassword) {
-  sql::PgSession session("postgresql://etl:Hunter2Secret@127.0.0.1:1/db");
+  sql::PgSession session("postgresql://etl:Hunter2Secret@127.0.0.1:1/db",
+                         Poco::Logger::get("test"));
   try {
     session.connect();
     FAIL() << "connected to a closed port";

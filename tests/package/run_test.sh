@@ -19,6 +19,23 @@ deb=$(ls "$work"/out/etlrun_*.deb)
 control=$(dpkg-deb -I "$deb")
 grep -q 'Depends:.*libpq5' <<< "$control" \
   || { echo "$control"; echo "FAIL: no library dependencies"; exit 1; }
+# Stripped binaries (debug info was nine tenths of the package); their symbols in the -dbgsym
+# package beside it, under each binary's build id.
+dpkg-deb -x "$deb" "$work/contents"
+dbgsym=$(ls "$work"/out/etlrun-dbgsym_*.ddeb) || { echo "FAIL: no -dbgsym package"; exit 1; }
+symbols=$(dpkg-deb -c "$dbgsym")
+elves=0
+while IFS= read -r -d '' binary; do
+  kind=$(file -b "$binary")
+  case "$kind" in ELF*) ;; *) continue ;; esac
+  elves=$((elves + 1))
+  [[ "$kind" == *", stripped"* ]] || { echo "FAIL: not stripped: $binary ($kind)"; exit 1; }
+  id=$(readelf -n "$binary" | sed -n 's/.*Build ID: \([0-9a-f]*\).*/\1/p')
+  grep -q "/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug" <<< "$symbols" \
+    || { echo "FAIL: no debug symbols for $binary (build id $id) in $dbgsym"; exit 1; }
+done < <(find "$work/contents" -type f -print0)
+[ "$elves" -ge 10 ] || { echo "FAIL: only $elves ELF files in the package"; exit 1; }
+echo "$elves binaries, stripped, symbols in $(basename "$dbgsym"); $(stat -c %s "$deb") bytes"
 if [ "$(id -u)" -eq 0 ]; then
   # Another package manager may hold dpkg's lock for a moment: wait for it, a little.
   for attempt in 1 2 3 4 5; do
@@ -39,10 +56,14 @@ fi
 etlrun="$root/usr/bin/etlrun"
 unit="$root/lib/systemd/system/etlrun@.service"
 [ -f "$unit" ] || unit="$root/usr/lib/systemd/system/etlrun@.service"
-grep -q '^ExecStart=/usr/bin/etlrun --state-dir=/var/lib/etlrun/%i /etc/etlrun/%i.yaml' "$unit" \
+grep -q '^ExecStart=/usr/bin/etlrun --state-dir=/var/lib/etlrun/%i $ETLRUN_OPTIONS /etc/etlrun/%i.yaml' "$unit" \
   || { echo "FAIL: the unit does not run /etc/etlrun/%i.yaml"; exit 1; }
 grep -q '^User=etlrun' "$unit" && grep -q '^Restart=on-failure' "$unit" \
   || { echo "FAIL: the unit's user or restart policy"; exit 1; }
+# What a restart cannot fix (usage 64, configuration 78) is not restarted; RestartPreventExitStatus=
+# sees the main process only, so nothing that can fail with them runs before it.
+grep -q '^RestartPreventExitStatus=64 78$' "$unit" && ! grep -q '^ExecStartPre=' "$unit" \
+  || { echo "FAIL: the unit would restart exit 64 or 78"; exit 1; }
 
 "$etlrun" --version
 for pipeline in "$root"/usr/share/etlrun/pipelines/*.yaml; do

@@ -1,5 +1,6 @@
 // The operators' endpoint stays responsive whatever clients do: idle keep-alive connections and a
 // client trickling its request one byte at a time hold no thread; only GET and HEAD are served.
+// /metrics describes every family (# HELP, # TYPE) and names gauges as gauges.
 #include "status_server.h"
 
 #include <Poco/Net/StreamSocket.h>
@@ -8,6 +9,8 @@
 #include <chrono>
 #include <thread>
 #include <vector>
+
+#include "prometheus_text.h"
 
 namespace {
 
@@ -73,6 +76,52 @@ TEST_F(StatusServerTest, OnlyGetAndHeadAreAllowed) {
   // An endless request line is cut off, not buffered forever.
   std::string huge = "GET /" + std::string(20000, 'a');
   EXPECT_EQ(exchange(server_.port(), huge).rfind("HTTP/1.1 431", 0), 0u);
+}
+
+TEST_F(StatusServerTest, EveryFamilyHasHelpAndType) {
+  metrics_.counter("p.records_in").fetch_add(3);
+  metrics_.counter("rows_stored", {{"pipeline", "p"}, {"table", "t"}}).fetch_add(2);
+  metrics_.counter("rows_stored", {{"pipeline", "p"}, {"table", "u"}}).fetch_add(1);
+  metrics_.gauge("files_planned", {{"pipeline", "p"}}).store(4);
+  metrics_.histogram("batch_write", {{"pipeline", "p"}}).observe(0.2);
+  metrics_.gauge("made_up_by_a_plugin", {{"pipeline", "p"}}).store(1);
+  std::string answer = exchange(server_.port(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string text = answer.substr(answer.find("\r\n\r\n") + 4);
+  auto problems = etltest::prometheusProblems(text, false);
+  EXPECT_TRUE(problems.empty()) << testing::PrintToString(problems) << "\n" << text;
+  for (const char* line :
+       {"# HELP etlrun_records_in_total Records the source read.\n"
+        "# TYPE etlrun_records_in_total counter\n"
+        "etlrun_records_in_total{pipeline=\"p\"} 3\n",
+        "# HELP etlrun_rows_stored_total Rows written, by table.\n"
+        "# TYPE etlrun_rows_stored_total counter\n"
+        "etlrun_rows_stored_total{pipeline=\"p\",table=\"t\"} 2\n"
+        "etlrun_rows_stored_total{pipeline=\"p\",table=\"u\"} 1\n",
+        "# TYPE etlrun_files_planned gauge\netlrun_files_planned{pipeline=\"p\"} 4\n",
+        "# HELP etlrun_batch_write_seconds Time to write and commit one batch.\n"
+        "# TYPE etlrun_batch_write_seconds histogram\n",
+        // A metric the table does not know still gets a HELP line.
+        "# HELP etlrun_made_up_by_a_plugin etlrun metric made_up_by_a_plugin (no description).\n"
+        "# TYPE etlrun_made_up_by_a_plugin gauge\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  }
+  // Only the made-up one lacks a description.
+  EXPECT_EQ(etltest::prometheusProblems(text, true),
+            std::vector<std::string>{
+                "etlrun_made_up_by_a_plugin: no description in core/src/metric_help.cpp"});
+}
+
+TEST(PrometheusText, TheCheckFindsWhatIsWrong) {
+  auto problems = etltest::prometheusProblems(
+      "# TYPE etlrun_files_total gauge\netlrun_files_total 3\n"
+      "# HELP etlrun_x_total X.\n# TYPE etlrun_x_total counter\n"
+      "# HELP etlrun_x_total X again.\netlrun_x_total 1\netlrun_orphan 2\n",
+      false);
+  EXPECT_EQ(problems, (std::vector<std::string>{
+                          "etlrun_files_total: # TYPE without a # HELP before it",
+                          "etlrun_files_total: a gauge named _total (the suffix of counters)",
+                          "etlrun_x_total: a second # HELP line",
+                          "'etlrun_orphan 2': no # TYPE for its family"}));
 }
 
 }  // namespace

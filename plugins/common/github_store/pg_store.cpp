@@ -9,7 +9,8 @@ namespace {
 
 class PgStore : public Store {
  public:
-  PgStore(std::string uri, Poco::Logger& logger) : session_(std::move(uri)), logger_(logger) {}
+  PgStore(std::string uri, Poco::Logger& logger)
+      : session_(std::move(uri), logger), logger_(logger) {}
 
   std::string describe() const override { return session_.describe(); }
 

@@ -50,7 +50,7 @@ std::vector<std::string> statusValues(const ClaimSpec& s, const std::string& now
 class PgClaimQueue : public ClaimQueue {
  public:
   PgClaimQueue(const std::string& uri, ClaimSpec spec, Poco::Logger& logger)
-      : spec_(std::move(spec)), session_(uri), logger_(logger) {
+      : spec_(std::move(spec)), session_(uri, logger), logger_(logger) {
     auto p = [](int i) { return "$" + std::to_string(i); };
     std::string table = quoteIdentifier(spec_.table), key = quoteIdentifier(spec_.key);
     std::string json;
@@ -162,6 +162,7 @@ class SqliteClaimQueue : public ClaimQueue {
   void open() {
     if (session_.isOpen()) return;
     session_.open();
+    session_.requireWritable();
     logger_.information("claiming from " + spec_.table + " in " + describe());
   }
 

@@ -10,8 +10,8 @@ namespace {
 
 class PgListQuery : public ListQuery {
  public:
-  PgListQuery(const std::string& uri, std::string statement)
-      : session_(uri), statement_(std::move(statement)) {}
+  PgListQuery(const std::string& uri, std::string statement, Poco::Logger& logger)
+      : session_(uri, logger), statement_(std::move(statement)) {}
   std::vector<std::string> run() override {
     if (!session_.connected()) session_.connect();
     Result r(session_.query(statement_));
@@ -49,11 +49,11 @@ class SqliteListQuery : public ListQuery {
 }  // namespace
 
 std::unique_ptr<ListQuery> makeListQuery(const std::string& uri, const std::string& stateDir,
-                                         std::string statement) {
+                                         std::string statement, Poco::Logger& logger) {
   if (auto path = sqlitePathOf(uri, stateDir)) {
     return std::make_unique<SqliteListQuery>(*path, std::move(statement));
   }
-  return std::make_unique<PgListQuery>(uri, std::move(statement));
+  return std::make_unique<PgListQuery>(uri, std::move(statement), logger);
 }
 
 }  // namespace sql

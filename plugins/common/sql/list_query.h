@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+namespace Poco {
+class Logger;
+}
+
 namespace sql {
 
 class ListQuery {
@@ -17,7 +21,8 @@ class ListQuery {
   virtual std::vector<std::string> run() = 0;
 };
 
+// `logger` gets the server's notices (PostgreSQL).
 std::unique_ptr<ListQuery> makeListQuery(const std::string& uri, const std::string& stateDir,
-                                         std::string statement);
+                                         std::string statement, Poco::Logger& logger);
 
 }  // namespace sql

@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "etl/errors.h"
+#include "pg_notices.h"
 
 namespace sql {
 namespace {
@@ -80,6 +81,7 @@ void PgSession::connect() {
   values.push_back(nullptr);
   pg_ = PQconnectStartParams(keys.data(), values.data(), 0);
   if (!pg_) throw etl::RetryableError("cannot connect to " + describe() + ": out of memory");
+  routeNotices(pg_, *logger_);
   // Verbose errors carry the server's SQLSTATE, which tells a refusal from an outage.
   PQsetErrorVerbosity(pg_, PQERRORS_VERBOSE);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeoutSeconds);

@@ -14,6 +14,10 @@
 #include "connection_string.h"
 #include "sql_error.h"
 
+namespace Poco {
+class Logger;
+}
+
 namespace sql {
 
 // A statement parameter: text (NULL when empty), or bytes sent in binary format (bytea).
@@ -47,8 +51,9 @@ struct Result {
 
 class PgSession {
  public:
-  // `uri`: postgresql://..., or libpq key=value. Nothing happens until connect().
-  explicit PgSession(std::string uri) : uri_(std::move(uri)) {}
+  // `uri`: postgresql://..., or libpq key=value. Nothing happens until connect(). The server's
+  // notices (NOTICE, WARNING...) go to `logger` (see pg_notices.h).
+  PgSession(std::string uri, Poco::Logger& logger) : uri_(std::move(uri)), logger_(&logger) {}
   ~PgSession() { disconnect(); }
   PgSession(const PgSession&) = delete;
   PgSession& operator=(const PgSession&) = delete;
@@ -82,6 +87,7 @@ class PgSession {
   [[noreturn]] void connectionFailure(const std::string& what);
 
   std::string uri_;
+  Poco::Logger* logger_;
   std::optional<Connection> connection_;
   PGconn* pg_ = nullptr;
 };

@@ -47,7 +47,7 @@ void copyField(std::string& out, const std::optional<std::string_view>& value) {
 class PostgresDatabase : public Database {
  public:
   PostgresDatabase(DatabaseOptions options, Poco::Logger& logger)
-      : options_(std::move(options)), session_(options_.uri), logger_(logger) {
+      : options_(std::move(options)), session_(options_.uri, logger), logger_(logger) {
     for (const auto& t : options_.tables) {
       statements_.push_back(
           rowStatement(t, [](std::size_t i) { return "$" + std::to_string(i + 1); }));
@@ -133,7 +133,7 @@ class PostgresDatabase : public Database {
   // compare-and-set checkpoints still keep a second runner from storing anything twice.
   std::string claim(const std::string& pipeline) override {
     if (owner_ && owner_->connected()) return {};
-    owner_ = std::make_unique<PgSession>(options_.uri);
+    owner_ = std::make_unique<PgSession>(options_.uri, logger_);
     owner_->connect();
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);

@@ -47,6 +47,7 @@ class SqliteDatabase : public Database {
     if (session_.isOpen()) return;
     try {
       session_.open();
+      session_.requireWritable();
       prepareSchema();
       for (const auto& t : options_.tables) {
         statements_.push_back(std::make_unique<SqliteSession::Statement>(

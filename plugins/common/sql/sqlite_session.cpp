@@ -1,20 +1,58 @@
 #include "sqlite_session.h"
 
+#include <Poco/Exception.h>
 #include <Poco/File.h>
 #include <Poco/Path.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "etl/errors.h"
 
 namespace sql {
+namespace {
+
+std::string user() {
+  struct passwd entry {};
+  struct passwd* found = nullptr;
+  char buffer[1024];
+  uid_t uid = ::geteuid();
+  if (::getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 && found) return found->pw_name;
+  return "uid " + std::to_string(uid);
+}
+
+// "" when this process may use `path` as `mode` asks; otherwise why not, when it is one of the
+// reasons an operator can fix.
+std::string denied(const std::string& path, int mode) {
+  if (::access(path.c_str(), mode) == 0) return "";
+  if (errno == EACCES || errno == EPERM) return "permission denied";
+  if (errno == EROFS) return "read-only file system";
+  return "";
+}
+
+}  // namespace
 
 void SqliteSession::open() {
   if (db_) return;
   std::string dir = Poco::Path(path_).parent().toString();
-  if (!dir.empty()) Poco::File(dir).createDirectories();
+  try {
+    if (!dir.empty()) Poco::File(dir).createDirectories();
+  } catch (const Poco::FileAccessDeniedException&) {
+    throw std::runtime_error("SQLite " + path_ + ": cannot create its folder " + dir +
+                             ": permission denied (etlrun runs as user '" + user() + "')");
+  }
   int rc =
       sqlite3_open_v2(path_.c_str(), &db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) fail(rc, "opening");
+  if (rc != SQLITE_OK) {
+    try {
+      fail(rc, "opening");
+    } catch (...) {
+      close();  // a failed open still returns a handle, which would pass for an open one
+      throw;
+    }
+  }
   sqlite3_busy_timeout(db_, 30000);
   try {
     exec(
@@ -24,6 +62,14 @@ void SqliteSession::open() {
     close();
     throw;
   }
+}
+
+void SqliteSession::requireWritable() {
+  if (sqlite3_db_readonly(db_, "main") != 1) return;
+  std::string problem = accessProblem();
+  close();
+  throw std::runtime_error("SQLite " + path_ + ": opened read-only: " +
+                           (problem.empty() ? "the file cannot be written" : problem));
 }
 
 void SqliteSession::close() {
@@ -42,10 +88,32 @@ void SqliteSession::rollback() {
   if (db_ && !sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
+// SQLite's "unable to open database file" and "attempt to write a readonly database" name neither
+// the file nor the reason: the file system can tell which file or folder this user may not write.
+std::string SqliteSession::accessProblem() const {
+  std::string dir = Poco::Path(path_).parent().toString();
+  if (dir.empty()) dir = ".";
+  for (const std::string& file : {path_, path_ + "-wal", path_ + "-shm"}) {
+    if (::access(file.c_str(), F_OK) != 0) continue;
+    std::string why = denied(file, R_OK | W_OK);
+    if (!why.empty()) return why + ": " + file + " cannot be written by user '" + user() + "'";
+  }
+  std::string why = denied(dir, W_OK | X_OK);
+  if (!why.empty()) {
+    return why + ": the folder " + dir + " cannot be written by user '" + user() +
+           "' (SQLite creates the database and its -wal and -shm files there)";
+  }
+  return "";
+}
+
 void SqliteSession::fail(int rc, const std::string& what) {
   std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
   std::string text = "SQLite " + path_ + ": " + what + ": " + message;
   int primary = rc & 0xff;
+  if (primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY || primary == SQLITE_PERM) {
+    std::string problem = accessProblem();
+    if (!problem.empty()) text += ": " + problem;
+  }
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) throw etl::RetryableError(text);
   if (primary == SQLITE_CONSTRAINT || primary == SQLITE_MISMATCH || primary == SQLITE_TOOBIG ||
       primary == SQLITE_RANGE) {

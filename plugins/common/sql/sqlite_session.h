@@ -23,6 +23,9 @@ class SqliteSession {
   SqliteSession& operator=(const SqliteSession&) = delete;
 
   void open();  // creates the file's directory if needed
+  // For sessions that write: SQLite opens a file it may not write read-only, without a word, and
+  // the first write fails much later. Throws, naming the file and why, when that happened.
+  void requireWritable();
   void close();
   bool isOpen() const { return db_ != nullptr; }
   const std::string& path() const { return path_; }
@@ -58,6 +61,9 @@ class SqliteSession {
   sqlite3* handle() { return db_; }
 
  private:
+  // Why the file or its folder cannot be written ("permission denied: ..."), or "".
+  std::string accessProblem() const;
+
   std::string path_;
   sqlite3* db_ = nullptr;
 };

@@ -116,7 +116,7 @@ class FileSource : public etl::Source {
                                 "': the rest of it is read when a glob matches it again");
       }
     }
-    context_.metrics.gauge("files_total", {{"pipeline", context_.pipeline}})
+    context_.metrics.gauge("files_planned", {{"pipeline", context_.pipeline}})
         .store(static_cast<int64_t>(todo_.size()));
     context_.logger.information(std::to_string(files.size()) + " file(s) match " + pattern_ + ": " +
                                 std::to_string(skipped) + " already read (skipped), " +

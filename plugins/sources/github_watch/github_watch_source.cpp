@@ -119,8 +119,8 @@ class GitHubWatchSource : public etl::Source {
     check(config);
     if (config.has("watch_query")) {
       const auto& connection = config.getConnection("connection");
-      query_ =
-          sql::makeListQuery(connection.uri, context.stateDir, config.getString("watch_query"));
+      query_ = sql::makeListQuery(connection.uri, context.stateDir, config.getString("watch_query"),
+                                  context.logger);
     }
     reportPath_ = context.stateDir + "/" + context.pipeline + ".feeds.json";
   }
