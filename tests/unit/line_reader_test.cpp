@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "etl/record.h"
 #include "large_file.h"
 #include "long_line.h"
 #include "test_env.h"
@@ -20,7 +21,7 @@ using etl_file::LineReader;
 using Result = LineReader::Result;
 
 constexpr uint64_t kMax = 100000;  // more than the reader's 64 KiB buffer: lines span refills
-const LineLimits kLimits{kMax, 1024, 64};
+const LineLimits kLimits{kMax, 1024, etl::Record::kPadding};
 
 struct Read {
   Result result;
@@ -81,7 +82,7 @@ TEST_P(LineLimit, ALineOverTheLimitIsReadThroughAndTheLinesAroundItComeBackWhole
   EXPECT_EQ(reader.offset(), 8 * kMax + 16) << "past the last line";
 }
 
-TEST_P(LineLimit, LinesAcrossTheReadersBuffersComeBackWhole) {
+TEST_P(LineLimit, EachLineIsABufferOfItsOwnThatTheRecordAdoptsAsIs) {
   std::string file = path("sizes");
   std::vector<std::size_t> sizes{0, 1, 100, 65535, 65536, 70000, kMax};
   {
@@ -94,6 +95,19 @@ TEST_P(LineLimit, LinesAcrossTheReadersBuffersComeBackWhole) {
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     SCOPED_TRACE(sizes[i]);
     EXPECT_EQ(all[i].line, text(sizes[i], 'q'));
+  }
+  // Capacity: room for the padding and at most twice what the line needs, so a Record keeps the
+  // buffer instead of copying the line once more.
+  LineReader again(file, 0, kLimits);
+  for (std::size_t n : sizes) {
+    std::string line;
+    ASSERT_EQ(again.next(line), Result::Line);
+    if (n == 0) continue;
+    EXPECT_GE(line.capacity(), n + etl::Record::kPadding) << n;
+    EXPECT_LE(line.capacity(), 2 * (n + etl::Record::kPadding)) << n;
+    const char* bytes = line.data();
+    etl::Record record("events", std::move(line));
+    EXPECT_EQ(record.raw().data(), bytes) << n << ": the record copied the line";
   }
 }
 

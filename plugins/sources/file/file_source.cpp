@@ -135,6 +135,8 @@ class FileSource : public etl::Source {
         openNext();
         if (!reader_) continue;  // damaged before its checkpoint, skipped
       }
+      // The reader fills a buffer of the line's size with room for the record's padding: the
+      // record adopts it, so the line's bytes are copied once, from the file's buffer.
       std::string line;
       etl_file::LineReader::Result read;
       try {
@@ -154,11 +156,7 @@ class FileSource : public etl::Source {
       }
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      // One exact allocation per record.
-      std::string raw;
-      raw.reserve(line.size() + etl::Record::kPadding);
-      raw.assign(line);
-      etl::Record record(stream_, std::move(raw));
+      etl::Record record(stream_, std::move(line));
       if (!keyField_.empty()) {
         try {
           if (auto key = record.find<std::string>(keyField_)) record.setKey(*key);
