@@ -138,7 +138,7 @@ LineReader::Result LineReader::next(std::string& line) {
     const void* newline = std::memchr(start, '\n', end_ - begin_);
     std::size_t n = newline ? static_cast<std::size_t>(static_cast<const char*>(newline) - start)
                             : end_ - begin_;
-    take(start, n);
+    take(start, n, newline != nullptr);
     begin_ += n;
     if (newline) {
       ++begin_;
@@ -147,7 +147,7 @@ LineReader::Result LineReader::next(std::string& line) {
   }
 }
 
-void LineReader::take(const char* data, std::size_t n) {
+void LineReader::take(const char* data, std::size_t n, bool last) {
   lineBytes_ += n;
   if (tooLong_) return;  // read through, not kept: memory stays bounded whatever the line holds
   if (lineBytes_ > limits_.maxBytes) {
@@ -162,13 +162,22 @@ void LineReader::take(const char* data, std::size_t n) {
   }
   std::size_t needed = pending_.size() + n + limits_.spareCapacity;
   if (needed > pending_.capacity()) {
-    // Doubling, for few reallocations, but never beyond what a line that is kept can need: the
-    // capacity stays within twice the line's size (plus spare), so its consumer can adopt the
-    // buffer instead of copying it.
-    uint64_t most = limits_.maxBytes + limits_.spareCapacity;
-    if (most < limits_.maxBytes) most = std::numeric_limits<uint64_t>::max();  // no limit
-    uint64_t wanted = std::min<uint64_t>(2 * static_cast<uint64_t>(pending_.capacity()), most);
-    pending_.reserve(static_cast<std::size_t>(std::max<uint64_t>(needed, wanted)));
+    // The line's last bytes: exactly what it needs (a line within one buffer, nearly all of
+    // them, gets one exact allocation). Otherwise doubling, for few reallocations, but never
+    // beyond what a line that is kept can need. Either way the capacity stays within twice the
+    // line's size (plus spare), so its consumer can adopt the buffer instead of copying it.
+    uint64_t wanted = needed;
+    if (!last) {
+      uint64_t most = limits_.maxBytes + limits_.spareCapacity;
+      if (most < limits_.maxBytes) most = std::numeric_limits<uint64_t>::max();  // no limit
+      wanted = std::max<uint64_t>(
+          needed, std::min<uint64_t>(2 * static_cast<uint64_t>(pending_.capacity()), most));
+    }
+    // A new buffer of exactly that: reserve() on a string that has one may round up to double.
+    std::string grown;
+    grown.reserve(static_cast<std::size_t>(wanted));
+    grown.append(pending_);
+    pending_.swap(grown);
   }
   pending_.append(data, n);
 }

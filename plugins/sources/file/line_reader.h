@@ -73,7 +73,8 @@ class LineReader {
 
  private:
   bool fill();  // more uncompressed bytes into buffer_; false at a clean end
-  void take(const char* data, std::size_t n);  // the next n bytes of the current line
+  // The next n bytes of the current line; `last` when its newline follows them.
+  void take(const char* data, std::size_t n, bool last);
   Result finish(std::string& line, bool newline);
   [[noreturn]] void damaged(const std::string& what);
 
