@@ -42,6 +42,20 @@ LargeFile& LargeFile::repeat(char byte, uint64_t count) {
   return *this;
 }
 
+namespace {
+uint64_t sizeOf(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) throw std::runtime_error("no " + path);
+  return static_cast<uint64_t>(info.st_size);
+}
+}  // namespace
+
+uint64_t LargeFile::flush() {
+  bool ok = gz_ ? gzflush(gz_, Z_SYNC_FLUSH) == Z_OK : plain_ && std::fflush(plain_) == 0;
+  if (!ok) throw std::runtime_error("cannot flush " + path_);
+  return sizeOf(path_);
+}
+
 uint64_t LargeFile::close() {
   int failed = 0;
   if (gz_) failed = gzclose(gz_) != Z_OK;
@@ -50,9 +64,7 @@ uint64_t LargeFile::close() {
   gz_ = nullptr;
   plain_ = nullptr;
   if (failed) throw std::runtime_error("cannot finish " + path_);
-  struct stat info {};
-  if (wasOpen && ::stat(path_.c_str(), &info) != 0) throw std::runtime_error("no " + path_);
-  return static_cast<uint64_t>(info.st_size);
+  return wasOpen ? sizeOf(path_) : 0;
 }
 
 }  // namespace etltest

@@ -21,6 +21,10 @@ class LargeFile {
 
   LargeFile& write(std::string_view bytes);
   LargeFile& repeat(char byte, uint64_t count);  // `count` times `byte`, a MiB at a time
+  // Everything written so far can be read from the file as it is now (for gzip: a sync flush
+  // ends the deflate block). Returns its size on disk: a test that cuts the file there or after
+  // keeps every byte written before.
+  uint64_t flush();
   // Ends the file; a gzip file is then complete (its trailer written). Returns its size on disk.
   uint64_t close();
 
