@@ -152,7 +152,9 @@ class FileSource : public etl::Source {
       partial_[current()] = reader_->offset();  // past the line, whether kept or not
       if (read == etl_file::LineReader::Result::TooLong) {
         onTooLong(std::move(line));
-        continue;
+        // Back to the runner, which stops here when asked to: reading through such a line took
+        // a while, and a file may hold many.
+        return {Status::More, {}};
       }
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
@@ -250,9 +252,11 @@ class FileSource : public etl::Source {
     auto at = partial_.find(path);
     uint64_t offset = at == partial_.end() ? 0 : at->second;
     try {
+      // Of a line too long, a dead letter keeps no more than a record could hold.
+      std::size_t kept =
+          static_cast<std::size_t>(std::min<uint64_t>(etl_file::kKeptBytes, maxRecordBytes_));
       reader_ = std::make_unique<etl_file::LineReader>(
-          path, offset,
-          etl_file::LineLimits{maxRecordBytes_, etl_file::kKeptBytes, etl::Record::kPadding});
+          path, offset, etl_file::LineLimits{maxRecordBytes_, kept, etl::Record::kPadding});
     } catch (const etl_file::DamagedInput& damage) {
       onDamage(damage, "");
       return;
@@ -332,9 +336,9 @@ const etl::ConfigField kSchema[] = {
      nullptr, nullptr, "fail|skip"},
     {"max_record_bytes", etl::Type::Int, etl::Optional, "16777216",
      "a line of more bytes than this (16 MiB; its newline not counted) is read through without "
-     "being kept and becomes one dead letter holding its first 1024 bytes, its length, file and "
-     "byte; the file goes on with the next line. Bounds memory whatever a file holds (at most "
-     "1 GiB: no database stores a larger value)",
+     "being kept and becomes one dead letter holding its first 1024 bytes (fewer under a smaller "
+     "limit), its length, file, line and byte; the file goes on with the next line. Bounds "
+     "memory whatever a file holds (at most 1 GiB: no database stores a larger value)",
      "1", "1073741824"},
     {}};
 

@@ -150,6 +150,7 @@ LineReader::Result LineReader::next(std::string& line) {
 void LineReader::take(const char* data, std::size_t n, bool last) {
   lineBytes_ += n;
   if (tooLong_) return;  // read through, not kept: memory stays bounded whatever the line holds
+  if (n == 0) return;    // an empty line, or a newline first in the buffer: nothing to keep
   if (lineBytes_ > limits_.maxBytes) {
     // Keep the first bytes for the caller to show, and let go of the buffer that held the rest.
     std::string head;
