@@ -4,7 +4,9 @@
 // files it has not read, in any order, and says how many it skipped. A file that changed after it
 // was read is named in a warning. Damage inside a .gz file: every line before it is delivered;
 // then the pipeline stops naming the file and byte (on_corrupt: fail), or the damage becomes a
-// dead letter and the next file is read (on_corrupt: skip).
+// dead letter and the next file is read (on_corrupt: skip). A line longer than max_record_bytes is
+// read through without being kept and becomes one dead letter holding its first bytes: memory is
+// bounded by the configuration, not by what a file holds.
 #include <Poco/Base64Decoder.h>
 #include <Poco/Glob.h>
 #include <Poco/JSON/Object.h>
@@ -21,6 +23,7 @@
 
 #include "etl/sdk.h"
 #include "line_reader.h"
+#include "long_line.h"
 #include "natural_order.h"
 
 namespace {
@@ -73,7 +76,8 @@ class FileSource : public etl::Source {
         pattern_(config.getString("path")),
         stream_(config.getString("stream")),
         keyField_(config.has("key_field") ? config.getString("key_field") : ""),
-        skipDamaged_(config.getString("on_corrupt") == "skip") {
+        skipDamaged_(config.getString("on_corrupt") == "skip"),
+        maxRecordBytes_(static_cast<uint64_t>(config.getInt("max_record_bytes"))) {
     const std::string& mode = config.getString("on_corrupt");
     if (mode != "fail" && mode != "skip") {
       throw std::runtime_error(config.location("on_corrupt") +
@@ -125,30 +129,36 @@ class FileSource : public etl::Source {
 
   Poll poll(std::vector<etl::Record>& out, std::size_t maxRecords) override {
     std::size_t produced = 0;
-    std::string line;
     while (produced < maxRecords) {
       if (!reader_) {
         if (next_ >= todo_.size()) return {Status::Done, {}};
         openNext();
         if (!reader_) continue;  // damaged before its checkpoint, skipped
       }
+      // The reader fills a buffer of the line's size with room for the record's padding: the
+      // record adopts it, so the line's bytes are copied once, from the file's buffer.
+      std::string line;
+      etl_file::LineReader::Result read;
       try {
-        if (!reader_->next(line)) {
-          finishCurrent();
-          continue;
-        }
+        read = reader_->next(line);
       } catch (const etl_file::DamagedInput& damage) {
         onDamage(damage, reader_->partialLine());  // throws unless skipping
         continue;
       }
-      partial_[current()] = reader_->offset();
+      if (read == etl_file::LineReader::Result::End) {
+        finishCurrent();
+        continue;
+      }
+      partial_[current()] = reader_->offset();  // past the line, whether kept or not
+      if (read == etl_file::LineReader::Result::TooLong) {
+        onTooLong(std::move(line));
+        // Back to the runner, which stops here when asked to: reading through such a line took
+        // a while, and a file may hold many.
+        return {Status::More, {}};
+      }
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      // One exact allocation per record; `line` keeps its buffer for the next read.
-      std::string raw;
-      raw.reserve(line.size() + etl::Record::kPadding);
-      raw.assign(line);
-      etl::Record record(stream_, std::move(raw));
+      etl::Record record(stream_, std::move(line));
       if (!keyField_.empty()) {
         try {
           if (auto key = record.find<std::string>(keyField_)) record.setKey(*key);
@@ -242,7 +252,11 @@ class FileSource : public etl::Source {
     auto at = partial_.find(path);
     uint64_t offset = at == partial_.end() ? 0 : at->second;
     try {
-      reader_ = std::make_unique<etl_file::LineReader>(path, offset);
+      // Of a line too long, a dead letter keeps no more than a record could hold.
+      std::size_t kept =
+          static_cast<std::size_t>(std::min<uint64_t>(etl_file::kKeptBytes, maxRecordBytes_));
+      reader_ = std::make_unique<etl_file::LineReader>(
+          path, offset, etl_file::LineLimits{maxRecordBytes_, kept, etl::Record::kPadding});
     } catch (const etl_file::DamagedInput& damage) {
       onDamage(damage, "");
       return;
@@ -288,9 +302,20 @@ class FileSource : public etl::Source {
     finishCurrent();
   }
 
+  // A line longer than max_record_bytes: one dead letter; the reader has read past it, and so
+  // has the checkpoint.
+  void onTooLong(std::string head) {
+    etl::DeadLetter letter =
+        etl_file::longLineLetter(stream_, current(), *reader_, std::move(head), maxRecordBytes_);
+    context_.logger.warning(letter.reason);
+    deadLetters_.push_back(std::move(letter));
+    context_.metrics.counter(context_.pipeline + ".lines_too_long").fetch_add(1);
+  }
+
   etl::Context& context_;
   std::string pattern_, stream_, keyField_;
   bool skipDamaged_;
+  uint64_t maxRecordBytes_;
   std::map<std::string, Seen> done_;         // finished files
   std::map<std::string, uint64_t> partial_;  // begun, not finished: uncompressed offset
   std::vector<std::string> todo_;            // this run's files, in natural order
@@ -309,10 +334,16 @@ const etl::ConfigField kSchema[] = {
      "a damaged .gz file: fail (stop, naming file and byte, after storing every line before it) "
      "or skip (a dead letter naming file and byte, then the next file)",
      nullptr, nullptr, "fail|skip"},
+    {"max_record_bytes", etl::Type::Int, etl::Optional, "16777216",
+     "a line of more bytes than this (16 MiB; its newline not counted) is read through without "
+     "being kept and becomes one dead letter holding its first 1024 bytes (fewer under a smaller "
+     "limit), its length, file, line and byte; the file goes on with the next line. Bounds "
+     "memory whatever a file holds (at most 1 GiB: no database stores a larger value)",
+     "1", "1073741824"},
     {}};
 
 }  // namespace
 
-ETL_PLUGIN(FileSource, "file", etl::Kind::Source, "2.0.0",
+ETL_PLUGIN(FileSource, "file", etl::Kind::Source, "2.1.0",
            "JSON lines from files or a glob of files, plain or gzip; remembers every file it read",
            kSchema)

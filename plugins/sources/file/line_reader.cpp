@@ -9,8 +9,8 @@ namespace {
 constexpr std::size_t kChunk = 1 << 16;
 }
 
-LineReader::LineReader(const std::string& path, uint64_t offset)
-    : path_(path), in_(kChunk), buffer_(kChunk) {
+LineReader::LineReader(const std::string& path, uint64_t offset, LineLimits limits)
+    : path_(path), limits_(limits), in_(kChunk), buffer_(kChunk) {
   file_ = std::fopen(path.c_str(), "rb");
   if (!file_) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
   gzip_ = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
@@ -39,6 +39,7 @@ LineReader::LineReader(const std::string& path, uint64_t offset)
   }
   if (!gzip_) {
     offset_ = offset;
+    linesCounted_ = offset == 0;  // counting the lines before it would read them all
     return;
   }
   // A compressed file cannot seek: decompress and drop what was already committed.
@@ -51,6 +52,9 @@ LineReader::LineReader(const std::string& path, uint64_t offset)
       }
       std::size_t skip =
           static_cast<std::size_t>(std::min<uint64_t>(end_ - begin_, offset - offset_));
+      // The data passes by anyway: counted, its lines keep their numbers in messages.
+      const char* data = buffer_.data() + begin_;
+      lines_ += static_cast<uint64_t>(std::count(data, data + skip, '\n'));
       begin_ += skip;
       offset_ += skip;
     }
@@ -120,33 +124,73 @@ bool LineReader::fill() {
   return true;
 }
 
-bool LineReader::next(std::string& line) {
+LineReader::Result LineReader::next(std::string& line) {
   pending_.clear();
+  tooLong_ = false;
+  lineStart_ = offset_;
+  lineBytes_ = 0;
   while (true) {
-    if (begin_ == end_) {
-      if (!fill()) {  // on damage, pending_ keeps the partial line for the caller
-        if (pending_.empty()) return false;
-        line.swap(pending_);  // a last line without a newline
-        pending_.clear();
-        offset_ += line.size();
-        return true;
-      }
+    if (begin_ == end_ && !fill()) {  // on damage, pending_ keeps the partial line for the caller
+      if (lineBytes_ == 0) return Result::End;
+      return finish(line, false);  // a last line without a newline
     }
     const char* start = buffer_.data() + begin_;
     const void* newline = std::memchr(start, '\n', end_ - begin_);
-    if (!newline) {
-      pending_.append(start, end_ - begin_);
-      begin_ = end_;
-      continue;
+    std::size_t n = newline ? static_cast<std::size_t>(static_cast<const char*>(newline) - start)
+                            : end_ - begin_;
+    take(start, n, newline != nullptr);
+    begin_ += n;
+    if (newline) {
+      ++begin_;
+      return finish(line, true);
     }
-    std::size_t n = static_cast<std::size_t>(static_cast<const char*>(newline) - start);
-    pending_.append(start, n);
-    begin_ += n + 1;
-    line.swap(pending_);
-    pending_.clear();
-    offset_ += line.size() + 1;
-    return true;
   }
+}
+
+void LineReader::take(const char* data, std::size_t n, bool last) {
+  lineBytes_ += n;
+  if (tooLong_) return;  // read through, not kept: memory stays bounded whatever the line holds
+  if (n == 0) return;    // an empty line, or a newline first in the buffer: nothing to keep
+  if (lineBytes_ > limits_.maxBytes) {
+    // Keep the first bytes for the caller to show, and let go of the buffer that held the rest.
+    std::string head;
+    head.reserve(limits_.keepBytes + limits_.spareCapacity);
+    head.append(pending_, 0, std::min(pending_.size(), limits_.keepBytes));
+    head.append(data, std::min(n, limits_.keepBytes - head.size()));
+    pending_.swap(head);
+    tooLong_ = true;
+    return;
+  }
+  std::size_t needed = pending_.size() + n + limits_.spareCapacity;
+  if (needed > pending_.capacity()) {
+    // The line's last bytes: exactly what it needs (a line within one buffer, nearly all of
+    // them, gets one exact allocation). Otherwise doubling, for few reallocations, but never
+    // beyond what a line that is kept can need. Either way the capacity stays within twice the
+    // line's size (plus spare), so its consumer can adopt the buffer instead of copying it.
+    uint64_t wanted = needed;
+    if (!last) {
+      uint64_t most = limits_.maxBytes + limits_.spareCapacity;
+      if (most < limits_.maxBytes) most = std::numeric_limits<uint64_t>::max();  // no limit
+      wanted = std::max<uint64_t>(
+          needed, std::min<uint64_t>(2 * static_cast<uint64_t>(pending_.capacity()), most));
+    }
+    // A new buffer of exactly that: reserve() on a string that has one may round up to double.
+    std::string grown;
+    grown.reserve(static_cast<std::size_t>(wanted));
+    grown.append(pending_);
+    pending_.swap(grown);
+  }
+  pending_.append(data, n);
+}
+
+LineReader::Result LineReader::finish(std::string& line, bool newline) {
+  offset_ += lineBytes_ + (newline ? 1 : 0);
+  ++lines_;
+  // `line` takes the buffer, and nothing of it stays here (nor `line`'s old buffer).
+  std::string out;
+  out.swap(pending_);
+  line.swap(out);
+  return tooLong_ ? Result::TooLong : Result::Line;
 }
 
 }  // namespace etl_file
