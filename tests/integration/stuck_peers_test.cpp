@@ -251,3 +251,53 @@ TEST(StuckPeers, AFrozenPostgresDoesNotHoldUpAStopAndNothingIsLost) {
 }
 
 }  // namespace
+
+namespace {
+
+// The same freeze without a stop: a service must not wait forever either. Past answer_timeout the
+// connection is dropped and the batch retried; once the server thaws the load completes, each
+// event once.
+TEST(StuckPeers, AFrozenPostgresIsGivenUpOnAfterTheAnswerTimeoutAndTheLoadCompletesAfterIt) {
+  etltest::TempDir dir;
+  etltest::PrivatePostgres server;  // started
+  const uint64_t total = 60000;
+  auto templates = etltest::templateEvents(etltest::dataDir());
+  etltest::writeEvents(templates, total, 8000000, dir / "events.jsonl");
+  etltest::writeFile(dir / "p.yaml",
+                     "pipelines:\n  load:\n    source: {plugin: file, path: \"" +
+                         (dir / "events.jsonl") +
+                         "\"}\n    sink:\n      plugin: sql\n      connection: \"" + server.uri() +
+                         "\"\n      answer_timeout: 2s\n      create: auto\n      tables:\n"
+                         "        events: {stream: events, columns: {id: id, type: type}}\n"
+                         "    batch: {max_records: 500}\n"
+                         "    retry: {initial_backoff: 200ms, max_backoff: 1s}\n");
+  auto stored = [&]() -> int64_t {
+    try {
+      return etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM events");
+    } catch (const std::exception&) {
+      return 0;
+    }
+  };
+  int pid = etltest::startEtlrun({"--state-dir=" + (dir / "state"), dir / "p.yaml"}, dir / "out",
+                                 dir / "err");
+  ASSERT_TRUE(waitUntil([&] { return stored() > 0; }, 60)) << etltest::readFile(dir / "err");
+  std::vector<int> frozen = server.pids();
+  for (int p : frozen) ::kill(p, SIGSTOP);
+  bool gaveUp = waitUntil(
+      [&] { return etltest::readFile(dir / "err").find("no answer from") != std::string::npos; },
+      20);
+  for (int p : frozen) ::kill(p, SIGCONT);
+  bool all = waitUntil([&] { return stored() >= static_cast<int64_t>(total); }, 120);
+  int code = 0;
+  double stopped = secondsToStop(pid, code);
+  std::string err = etltest::readFile(dir / "err");
+  ASSERT_TRUE(gaveUp) << "the frozen server was waited for in silence\n" << err;
+  ASSERT_TRUE(all) << "stored " << stored() << " of " << total << "\n" << err;
+  EXPECT_LT(stopped, 5) << err;
+  EXPECT_EQ(code, 0) << err;
+  EXPECT_EQ(stored(), static_cast<int64_t>(total));
+  EXPECT_EQ(etltest::sqlCount(server.conninfo(), "SELECT count(DISTINCT id) FROM events"),
+            static_cast<int64_t>(total));
+}
+
+}  // namespace

@@ -7,6 +7,7 @@
 
 #include <Poco/Logger.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -167,6 +168,8 @@ struct DatabaseOptions {
   std::string stateDir;       // a relative sqlite: path is relative to it
   std::string migrations;     // folder of versioned SQL files ("" = none)
   bool createTables = false;  // create: auto
+  // PostgreSQL: how long one statement may wait for an answer (PgSession::setAnswerTimeout).
+  std::chrono::milliseconds answerTimeout{600000};
   std::vector<TableSpec> tables;
 };
 

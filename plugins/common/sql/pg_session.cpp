@@ -103,6 +103,8 @@ void PgSession::connect() {
   }
   if (PQstatus(pg_) == CONNECTION_OK) {
     PQsetErrorVerbosity(pg_, PQERRORS_DEFAULT);
+    // Every wait is ours (await, waitSocket), each with the answer deadline.
+    PQsetnonblocking(pg_, 1);
     return;
   }
   std::string message = scrub(PQerrorMessage(pg_), *connection_);
@@ -121,7 +123,62 @@ void PgSession::exec(const std::string& statement) {
 }
 
 PGresult* PgSession::query(const std::string& statement) {
-  return check(PQexec(pg_, statement.c_str()), statement.substr(0, 60));
+  if (!PQsendQuery(pg_, statement.c_str())) connectionFailure("sending a statement");
+  return check(await(statement.substr(0, 60)), statement.substr(0, 60));
+}
+
+std::chrono::steady_clock::time_point PgSession::deadline() const {
+  if (answerTimeout_.count() <= 0) return std::chrono::steady_clock::time_point::max();
+  return std::chrono::steady_clock::now() + answerTimeout_;
+}
+
+void PgSession::waitSocket(short events, const std::string& what,
+                           std::chrono::steady_clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  deadline - std::chrono::steady_clock::now())
+                  .count();
+  if (left <= 0) {
+    std::string server = describe();
+    disconnect();  // the server rolls the open transaction back when it notices
+    throw etl::RetryableError("no answer from " + server + " within " +
+                              std::to_string(answerTimeout_.count() / 1000) + " s to " + what +
+                              " (the server may be frozen, or the network cut): the connection "
+                              "was dropped and the work is retried on a new one");
+  }
+  pollfd fd{PQsocket(pg_), events, 0};
+  (void)::poll(&fd, 1, static_cast<int>(std::min<int64_t>(left, 1000)));
+}
+
+void PgSession::flush(const std::string& what, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    int left = PQflush(pg_);
+    if (left == 0) return;
+    if (left < 0) connectionFailure("sending " + what);
+    waitSocket(POLLIN | POLLOUT, what, deadline);
+    // The server may answer (an error) while we still send: read it, or it could wait for us.
+    if (!PQconsumeInput(pg_)) connectionFailure("sending " + what);
+  }
+}
+
+PGresult* PgSession::await(const std::string& what) {
+  auto until = deadline();
+  flush(what, until);
+  PGresult* last = nullptr;
+  for (;;) {
+    while (PQisBusy(pg_)) {
+      waitSocket(POLLIN, what, until);
+      if (!PQconsumeInput(pg_)) break;  // the connection is gone: PQgetResult reports it
+    }
+    PGresult* result = PQgetResult(pg_);
+    if (!result) return last;
+    if (last) PQclear(last);
+    last = result;
+    ExecStatusType status = PQresultStatus(result);
+    if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH ||
+        PQstatus(pg_) == CONNECTION_BAD) {
+      return last;
+    }
+  }
 }
 
 PGresult* PgSession::params(const std::string& statement, const std::vector<Param>& values) {
@@ -137,32 +194,50 @@ PGresult* PgSession::params(const std::string& statement, const std::vector<Para
     lengths.push_back(v ? static_cast<int>(v->size()) : 0);
     formats.push_back(values[i].binary ? 1 : 0);
   }
-  return check(PQexecParams(pg_, statement.c_str(), static_cast<int>(pointers.size()), nullptr,
-                            pointers.data(), lengths.data(), formats.data(), 0),
-               statement.substr(0, 60));
+  if (!PQsendQueryParams(pg_, statement.c_str(), static_cast<int>(pointers.size()), nullptr,
+                         pointers.data(), lengths.data(), formats.data(), 0)) {
+    connectionFailure("sending a statement");
+  }
+  return check(await(statement.substr(0, 60)), statement.substr(0, 60));
 }
 
 void PgSession::copyStart(const std::string& target, const std::string& options) {
-  Result start(check(PQexec(pg_, ("COPY " + target + " FROM STDIN " + options).c_str()),
-                     "starting COPY into " + target, PGRES_COPY_IN));
+  if (!PQsendQuery(pg_, ("COPY " + target + " FROM STDIN " + options).c_str())) {
+    connectionFailure("starting COPY into " + target);
+  }
+  Result start(
+      check(await("starting COPY into " + target), "starting COPY into " + target, PGRES_COPY_IN));
+  copyDeadline_ = deadline();
 }
 
 void PgSession::copyPut(const std::string& data) {
   if (data.empty()) return;
-  if (PQputCopyData(pg_, data.data(), static_cast<int>(data.size())) != 1) {
-    connectionFailure("sending COPY data");
+  // Non-blocking: a server that stops reading fills the socket's buffers, and a blocking send
+  // would wait for it forever.
+  for (;;) {
+    int sent = PQputCopyData(pg_, data.data(), static_cast<int>(data.size()));
+    if (sent == 1) break;
+    if (sent < 0) connectionFailure("sending COPY data");
+    waitSocket(POLLOUT, "COPY data", copyDeadline_);
   }
 }
 
 void PgSession::copyEnd(const std::string& target) {
-  if (PQputCopyEnd(pg_, nullptr) != 1) connectionFailure("ending COPY");
-  Result end(check(PQgetResult(pg_), "COPY into " + target));
-  while (PGresult* extra = PQgetResult(pg_)) PQclear(extra);
+  for (;;) {
+    int ended = PQputCopyEnd(pg_, nullptr);
+    if (ended == 1) break;
+    if (ended < 0) connectionFailure("ending COPY");
+    waitSocket(POLLOUT, "the end of COPY", copyDeadline_);
+  }
+  Result end(check(await("COPY into " + target), "COPY into " + target));
 }
 
 void PgSession::rollback() {
   if (pg_ && PQstatus(pg_) == CONNECTION_OK && PQtransactionStatus(pg_) != PQTRANS_IDLE) {
-    PQclear(PQexec(pg_, "ROLLBACK"));
+    try {
+      Result done(query("ROLLBACK"));  // within the answer deadline too
+    } catch (const std::exception&) {
+    }
   }
 }
 

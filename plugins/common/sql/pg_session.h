@@ -6,6 +6,7 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -76,6 +77,11 @@ class PgSession {
   void copyPut(const std::string& data);
   void copyEnd(const std::string& target);
   void rollback();  // if a transaction is open; never throws
+  // How long one statement (or COPY) may wait for the server's answer. A server that stopped
+  // answering (frozen, a network cut without a reset) would otherwise hold the pipeline forever:
+  // past it the connection is dropped (the server rolls the transaction back) and the work is
+  // retried on a new one. 0: no limit.
+  void setAnswerTimeout(std::chrono::milliseconds timeout) { answerTimeout_ = timeout; }
 
   // Classifies a failed result: lost connection and transient states -> RetryableError (and a
   // reconnect next time), SQLSTATE 22/23 -> DataError, anything else -> std::runtime_error.
@@ -85,6 +91,16 @@ class PgSession {
 
  private:
   [[noreturn]] void connectionFailure(const std::string& what);
+  // Sends what is buffered, then waits for the statement's results (as PQexec would, but within
+  // answerTimeout_). Returns the last result, or a COPY's start.
+  PGresult* await(const std::string& what);
+  void flush(const std::string& what, std::chrono::steady_clock::time_point deadline);
+  // Waits for `events` on the socket until `deadline`; throws (dropping the connection) past it.
+  void waitSocket(short events, const std::string& what,
+                  std::chrono::steady_clock::time_point deadline);
+  std::chrono::steady_clock::time_point deadline() const;
+  std::chrono::milliseconds answerTimeout_{600000};
+  std::chrono::steady_clock::time_point copyDeadline_{};
 
   std::string uri_;
   Poco::Logger* logger_;

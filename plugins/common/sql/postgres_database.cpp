@@ -48,6 +48,7 @@ class PostgresDatabase : public Database {
  public:
   PostgresDatabase(DatabaseOptions options, Poco::Logger& logger)
       : options_(std::move(options)), session_(options_.uri, logger), logger_(logger) {
+    session_.setAnswerTimeout(options_.answerTimeout);
     for (const auto& t : options_.tables) {
       statements_.push_back(
           rowStatement(t, [](std::size_t i) { return "$" + std::to_string(i + 1); }));
@@ -134,6 +135,7 @@ class PostgresDatabase : public Database {
   std::string claim(const std::string& pipeline) override {
     if (owner_ && owner_->connected()) return {};
     owner_ = std::make_unique<PgSession>(options_.uri, logger_);
+    owner_->setAnswerTimeout(options_.answerTimeout);
     owner_->connect();
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);

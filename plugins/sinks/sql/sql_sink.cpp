@@ -27,6 +27,7 @@ class SqlSink : public etl::Sink {
     options.stateDir = context.stateDir;
     options.migrations = connection.migrations;
     options.createTables = config.getString("create") == "auto";
+    options.answerTimeout = config.getDuration("answer_timeout");
     for (std::size_t i = 0; i < tables_.size(); ++i) {
       options.tables.push_back(tables_[i].spec);
       byStream_[tables_[i].stream].push_back(i);
@@ -214,6 +215,10 @@ const etl::ConfigField kSchema[] = {
      "a name under the file's connections: (URI postgresql://... or sqlite:PATH, relative to "
      "state_dir; optional migrations folder), or a URI in place"},
     {"tables", etl::Type::Document, etl::Required, nullptr, sql_sink::kTablesHelp},
+    {"answer_timeout", etl::Type::Duration, etl::Optional, "10m",
+     "PostgreSQL: how long one statement (a batch's COPY, a migration) may wait for the "
+     "server's answer; past it the connection is dropped and the batch retried (a frozen "
+     "server, a network cut)"},
     {"create", etl::Type::String, etl::Optional, "none",
      "auto: create a missing table from the declared columns' types (text when none)", nullptr,
      nullptr, "none|auto"},
