@@ -2,6 +2,7 @@
 
 #include <Poco/Path.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -70,6 +71,15 @@ std::optional<std::string> readFileIfExists(const std::string& path) {
   buffer << in.rdbuf();
   if (in.bad()) fail("cannot read", path, EIO);
   return buffer.str();
+}
+
+std::string processUser() {
+  struct passwd entry {};
+  struct passwd* found = nullptr;
+  char buffer[1024];
+  uid_t uid = ::geteuid();
+  if (::getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 && found) return found->pw_name;
+  return "uid " + std::to_string(uid);
 }
 
 }  // namespace etl

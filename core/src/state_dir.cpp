@@ -1,6 +1,5 @@
 #include "state_dir.h"
 
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,23 +9,16 @@
 #include <stdexcept>
 #include <vector>
 
+#include "etl/files.h"
+
 namespace etl {
 namespace {
-
-std::string user() {
-  struct passwd entry {};
-  struct passwd* found = nullptr;
-  char buffer[1024];
-  uid_t uid = ::geteuid();
-  if (::getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 && found) return found->pw_name;
-  return "uid " + std::to_string(uid);
-}
 
 std::string reason(int error) {
   switch (error) {
     case EACCES:
     case EPERM:
-      return "permission denied (etlrun runs as user '" + user() + "')";
+      return "permission denied (etlrun runs as user '" + etl::processUser() + "')";
     case EROFS:
       return "read-only file system";
     case ENOSPC:

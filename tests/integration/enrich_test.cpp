@@ -150,6 +150,22 @@ class Enrichment : public testing::TestWithParam<bool> {
     }
   }
 
+  // u0..u3 and o/r0..o/r3, served; then four push events by them, new ids each round.
+  void serveTheSameFour() {
+    for (int i = 0; i < 4; ++i) {
+      fake_.serve("/users/u" + std::to_string(i), userBody("u" + std::to_string(i), 10 + i));
+      fake_.serve("/repos/o/r" + std::to_string(i), repoBody("o/r" + std::to_string(i), 20 + i));
+    }
+  }
+  void pushByTheSameFour(int64_t firstId) {
+    std::vector<std::string> events;
+    for (int i = 0; i < 4; ++i) {
+      events.push_back(pushEvent(firstId + i, "u" + std::to_string(i), 10 + i,
+                                 "o/r" + std::to_string(i), 20 + i));
+    }
+    fake_.publish(events);
+  }
+
   etltest::TempDir dir_;
   std::unique_ptr<etltest::TestDatabase> db_;
   // 1,000x: an hour of the shared budget in 3.6 s, while ingestion and enrichment run side by side.
@@ -233,33 +249,21 @@ TEST_P(Enrichment, AMoveToAnotherOriginIsFollowedWithoutTheToken) {
 }
 
 TEST_P(Enrichment, ASecondRunWithinTheTtlSendsNothingAndAfterItOnlyConditionalRequests) {
-  // Four push events by u0..u3 in o/r0..o/r3; each round uses new event ids.
-  auto pushesByTheSameFour = [&](int64_t firstId) {
-    std::vector<std::string> events;
-    for (int i = 0; i < 4; ++i) {
-      events.push_back(pushEvent(firstId + i, "u" + std::to_string(i), 10 + i,
-                                 "o/r" + std::to_string(i), 20 + i));
-    }
-    fake_.publish(events);
-  };
-  for (int i = 0; i < 4; ++i) {
-    fake_.serve("/users/u" + std::to_string(i), userBody("u" + std::to_string(i), 10 + i));
-    fake_.serve("/repos/o/r" + std::to_string(i), repoBody("o/r" + std::to_string(i), 20 + i));
-  }
-  pushesByTheSameFour(60000000000);
+  serveTheSameFour();
+  pushByTheSameFour(60000000000);
   run(pipelines(), 5min);
   int entityRequests = fake_.requestsFor("/users/") + fake_.requestsFor("/repos/");
   ASSERT_EQ(entityRequests, 8);
   // New push events by the same people in the same repositories, two hours later.
   clock_.advance(2h);
-  pushesByTheSameFour(61000000000);
+  pushByTheSameFour(61000000000);
   run(pipelines(), 5min);
   EXPECT_EQ(fake_.requestsFor("/users/") + fake_.requestsFor("/repos/"), 8)
       << "the cache was not used";
   EXPECT_EQ(count("SELECT count(*) FROM push_events WHERE enrichment_status = 'completed'"), 8);
   // A day later the cache is stale: conditional requests, answered 304.
   clock_.advance(25h);
-  pushesByTheSameFour(62000000000);
+  pushByTheSameFour(62000000000);
   int64_t notModifiedBefore = metrics_.counter("enrich.enrich_not_modified").load();
   run(pipelines(), 5min);
   int conditional = 0;
@@ -279,24 +283,13 @@ TEST_P(Enrichment, ASecondRunWithinTheTtlSendsNothingAndAfterItOnlyConditionalRe
 // right again those entries are of unknown age: stale, asked for again (conditionally), not
 // taken as fresh for 30 days.
 TEST_P(Enrichment, EntriesFetchedWhileTheClockWasAheadAreNotFreshForThatLong) {
-  auto pushesByTheSameFour = [&](int64_t firstId) {
-    std::vector<std::string> events;
-    for (int i = 0; i < 4; ++i) {
-      events.push_back(pushEvent(firstId + i, "u" + std::to_string(i), 10 + i,
-                                 "o/r" + std::to_string(i), 20 + i));
-    }
-    fake_.publish(events);
-  };
-  for (int i = 0; i < 4; ++i) {
-    fake_.serve("/users/u" + std::to_string(i), userBody("u" + std::to_string(i), 10 + i));
-    fake_.serve("/repos/o/r" + std::to_string(i), repoBody("o/r" + std::to_string(i), 20 + i));
-  }
+  serveTheSameFour();
   clock_.advance(30 * 24h);
-  pushesByTheSameFour(63000000000);
+  pushByTheSameFour(63000000000);
   run(pipelines(), 5min);
   ASSERT_EQ(fake_.requestsFor("/users/") + fake_.requestsFor("/repos/"), 8);
   clock_.advance(-30 * 24h);  // the clock is right again
-  pushesByTheSameFour(64000000000);
+  pushByTheSameFour(64000000000);
   run(pipelines(), 5min);
   int conditional = 0;
   for (const auto& r : fake_.requests()) {

@@ -198,106 +198,92 @@ INSTANTIATE_TEST_SUITE_P(Peers, StuckRequest,
                                            std::make_pair(Behaviour::Silent, "https")),
                          caseName);
 
-// PostgreSQL frozen (every server process stopped) in the middle of a load: SIGTERM ends etlrun
-// within 5 s although libpq waits for an answer that never comes; the server thawed, a restart
-// stores the rest, each event once.
-TEST(StuckPeers, AFrozenPostgresDoesNotHoldUpAStopAndNothingIsLost) {
-  etltest::TempDir dir;
-  etltest::PrivatePostgres server;  // started
-  const uint64_t total = 60000;
-  auto templates = etltest::templateEvents(etltest::dataDir());
-  etltest::writeEvents(templates, total, 7000000, dir / "events.jsonl");
-  etltest::writeFile(dir / "p.yaml",
-                     "pipelines:\n  load:\n    source: {plugin: file, path: \"" +
-                         (dir / "events.jsonl") +
-                         "\"}\n    sink:\n      plugin: sql\n      connection: \"" + server.uri() +
-                         "\"\n      create: auto\n      tables:\n"  // keyless: twice is two rows
-                         "        events: {stream: events, columns: {id: id, type: type}}\n"
-                         "    batch: {max_records: 500}\n");
-  auto stored = [&]() -> int64_t {
+// A load of 60,000 events into a private PostgreSQL (a keyless table: twice is two rows), with
+// etlrun started as a service and the server frozen (every process stopped) once rows arrive.
+class FrozenPostgres : public ::testing::Test {
+ protected:
+  void startFrozenLoad(const std::string& sinkExtra, const std::string& pipelineExtra) {
+    etltest::writeEvents(etltest::templateEvents(etltest::dataDir()), kTotal, 7000000,
+                         dir_ / "events.jsonl");
+    etltest::writeFile(dir_ / "p.yaml",
+                       "pipelines:\n  load:\n    source: {plugin: file, path: \"" +
+                           (dir_ / "events.jsonl") +
+                           "\"}\n    sink:\n      plugin: sql\n      connection: \"" +
+                           server_.uri() + "\"\n" + sinkExtra +
+                           "      create: auto\n      tables:\n"
+                           "        events: {stream: events, columns: {id: id, type: type}}\n"
+                           "    batch: {max_records: 500}\n" +
+                           pipelineExtra);
+    pid_ = etltest::startEtlrun({"--state-dir=" + (dir_ / "state"), dir_ / "p.yaml"}, dir_ / "out",
+                                dir_ / "err");
+    ASSERT_TRUE(waitUntil([&] { return stored() > 0; }, 60)) << err();
+    frozen_ = server_.pids();
+    for (int p : frozen_) ::kill(p, SIGSTOP);
+  }
+  void thaw() {
+    for (int p : frozen_) ::kill(p, SIGCONT);
+  }
+  int64_t stored() {
     try {
-      return etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM events");
+      return etltest::sqlCount(server_.conninfo(), "SELECT count(*) FROM events");
     } catch (const std::exception&) {
       return 0;
     }
-  };
-  int pid = etltest::startEtlrun({"--state-dir=" + (dir / "state"), dir / "p.yaml"}, dir / "out",
-                                 dir / "err");
-  ASSERT_TRUE(waitUntil([&] { return stored() > 0; }, 60)) << etltest::readFile(dir / "err");
-  std::vector<int> frozen = server.pids();
-  for (int p : frozen) ::kill(p, SIGSTOP);
+  }
+  void expectEachEventOnce() {
+    EXPECT_EQ(stored(), static_cast<int64_t>(kTotal));
+    EXPECT_EQ(etltest::sqlCount(server_.conninfo(), "SELECT count(DISTINCT id) FROM events"),
+              static_cast<int64_t>(kTotal));
+  }
+  std::string err() { return etltest::readFile(dir_ / "err"); }
+
+  static constexpr uint64_t kTotal = 60000;
+  etltest::TempDir dir_;
+  etltest::PrivatePostgres server_;  // started
+  std::vector<int> frozen_;
+  int pid_ = 0;
+};
+
+// PostgreSQL frozen in the middle of a load: SIGTERM ends etlrun within 5 s although it waits for
+// an answer that never comes; the server thawed, a restart stores the rest, each event once.
+TEST_F(FrozenPostgres, DoesNotHoldUpAStopAndNothingIsLost) {
+  startFrozenLoad("", "");
   std::this_thread::sleep_for(1s);
   int code = 0;
-  double stopped = secondsToStop(pid, code);
-  for (int p : frozen) ::kill(p, SIGCONT);
-  std::string err = etltest::readFile(dir / "err");
-  EXPECT_LT(stopped, 5) << err;
-  EXPECT_EQ(code, 75) << "the stop did not drain: work remains" << err;
-  EXPECT_NE(err.find("stopping now"), std::string::npos) << err;
-  int64_t before = stored();
-  EXPECT_LT(before, static_cast<int64_t>(total)) << "the freeze came after the work";
+  double stopped = secondsToStop(pid_, code);
+  thaw();
+  EXPECT_LT(stopped, 5) << err();
+  EXPECT_EQ(code, 75) << "the stop did not drain: work remains" << err();
+  EXPECT_NE(err().find("stopping now"), std::string::npos) << err();
+  EXPECT_LT(stored(), static_cast<int64_t>(kTotal)) << "the freeze came after the work";
   // The stopped process's sessions end as the thawed server notices they are gone (its owner lock
   // with them): until then a --once run finds the pipeline busy (75).
   etltest::ProcessResult rest;
   for (int i = 0; i < 20; ++i) {
-    rest = etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"});
+    rest = etltest::runEtlrun({"--once", "--state-dir=" + (dir_ / "state"), dir_ / "p.yaml"});
     if (rest.exitCode != 75) break;
     std::this_thread::sleep_for(500ms);
   }
   ASSERT_EQ(rest.exitCode, 0) << rest.err;
-  EXPECT_EQ(stored(), static_cast<int64_t>(total));
-  EXPECT_EQ(etltest::sqlCount(server.conninfo(), "SELECT count(DISTINCT id) FROM events"),
-            static_cast<int64_t>(total));
+  expectEachEventOnce();
 }
-
-}  // namespace
-
-namespace {
 
 // The same freeze without a stop: a service must not wait forever either. Past answer_timeout the
 // connection is dropped and the batch retried; once the server thaws the load completes, each
 // event once.
-TEST(StuckPeers, AFrozenPostgresIsGivenUpOnAfterTheAnswerTimeoutAndTheLoadCompletesAfterIt) {
-  etltest::TempDir dir;
-  etltest::PrivatePostgres server;  // started
-  const uint64_t total = 60000;
-  auto templates = etltest::templateEvents(etltest::dataDir());
-  etltest::writeEvents(templates, total, 8000000, dir / "events.jsonl");
-  etltest::writeFile(dir / "p.yaml",
-                     "pipelines:\n  load:\n    source: {plugin: file, path: \"" +
-                         (dir / "events.jsonl") +
-                         "\"}\n    sink:\n      plugin: sql\n      connection: \"" + server.uri() +
-                         "\"\n      answer_timeout: 2s\n      create: auto\n      tables:\n"
-                         "        events: {stream: events, columns: {id: id, type: type}}\n"
-                         "    batch: {max_records: 500}\n"
-                         "    retry: {initial_backoff: 200ms, max_backoff: 1s}\n");
-  auto stored = [&]() -> int64_t {
-    try {
-      return etltest::sqlCount(server.conninfo(), "SELECT count(*) FROM events");
-    } catch (const std::exception&) {
-      return 0;
-    }
-  };
-  int pid = etltest::startEtlrun({"--state-dir=" + (dir / "state"), dir / "p.yaml"}, dir / "out",
-                                 dir / "err");
-  ASSERT_TRUE(waitUntil([&] { return stored() > 0; }, 60)) << etltest::readFile(dir / "err");
-  std::vector<int> frozen = server.pids();
-  for (int p : frozen) ::kill(p, SIGSTOP);
-  bool gaveUp = waitUntil(
-      [&] { return etltest::readFile(dir / "err").find("no answer from") != std::string::npos; },
-      20);
-  for (int p : frozen) ::kill(p, SIGCONT);
-  bool all = waitUntil([&] { return stored() >= static_cast<int64_t>(total); }, 120);
+TEST_F(FrozenPostgres, IsGivenUpOnAfterTheAnswerTimeoutAndTheLoadCompletesAfterIt) {
+  startFrozenLoad("      answer_timeout: 2s\n",
+                  "    retry: {initial_backoff: 200ms, max_backoff: 1s}\n");
+  bool gaveUp = waitUntil([&] { return err().find("no answer from") != std::string::npos; }, 20);
+  thaw();
+  bool all = waitUntil([&] { return stored() >= static_cast<int64_t>(kTotal); }, 120);
   int code = 0;
-  double stopped = secondsToStop(pid, code);
-  std::string err = etltest::readFile(dir / "err");
-  ASSERT_TRUE(gaveUp) << "the frozen server was waited for in silence\n" << err;
-  ASSERT_TRUE(all) << "stored " << stored() << " of " << total << "\n" << err;
-  EXPECT_LT(stopped, 5) << err;
-  EXPECT_EQ(code, 0) << err;
-  EXPECT_EQ(stored(), static_cast<int64_t>(total));
-  EXPECT_EQ(etltest::sqlCount(server.conninfo(), "SELECT count(DISTINCT id) FROM events"),
-            static_cast<int64_t>(total));
+  double stopped = secondsToStop(pid_, code);
+  ASSERT_TRUE(gaveUp) << "the frozen server was waited for in silence\n" << err();
+  ASSERT_TRUE(all) << "stored " << stored() << " of " << kTotal << "\n" << err();
+  EXPECT_LT(stopped, 5) << err();
+  EXPECT_EQ(code, 0) << err();
+  expectEachEventOnce();
 }
 
 }  // namespace

@@ -22,4 +22,8 @@ void writeFileAtomically(const std::string& path, std::string_view content, bool
 // read.
 std::optional<std::string> readFileIfExists(const std::string& path);
 
+// The user this process runs as ("etl", or "uid 1001" without a name), for messages that say why
+// a file cannot be written.
+std::string processUser();
+
 }  // namespace etl

@@ -3,24 +3,15 @@
 #include <Poco/Exception.h>
 #include <Poco/File.h>
 #include <Poco/Path.h>
-#include <pwd.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 #include "etl/errors.h"
+#include "etl/files.h"
 
 namespace sql {
 namespace {
-
-std::string user() {
-  struct passwd entry {};
-  struct passwd* found = nullptr;
-  char buffer[1024];
-  uid_t uid = ::geteuid();
-  if (::getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 && found) return found->pw_name;
-  return "uid " + std::to_string(uid);
-}
 
 // "" when this process may use `path` as `mode` asks; otherwise why not, when it is one of the
 // reasons an operator can fix.
@@ -40,7 +31,8 @@ void SqliteSession::open() {
     if (!dir.empty()) Poco::File(dir).createDirectories();
   } catch (const Poco::FileAccessDeniedException&) {
     throw std::runtime_error("SQLite " + path_ + ": cannot create its folder " + dir +
-                             ": permission denied (etlrun runs as user '" + user() + "')");
+                             ": permission denied (etlrun runs as user '" + etl::processUser() +
+                             "')");
   }
   int rc =
       sqlite3_open_v2(path_.c_str(), &db_,
@@ -96,11 +88,12 @@ std::string SqliteSession::accessProblem() const {
   for (const std::string& file : {path_, path_ + "-wal", path_ + "-shm"}) {
     if (::access(file.c_str(), F_OK) != 0) continue;
     std::string why = denied(file, R_OK | W_OK);
-    if (!why.empty()) return why + ": " + file + " cannot be written by user '" + user() + "'";
+    if (!why.empty())
+      return why + ": " + file + " cannot be written by user '" + etl::processUser() + "'";
   }
   std::string why = denied(dir, W_OK | X_OK);
   if (!why.empty()) {
-    return why + ": the folder " + dir + " cannot be written by user '" + user() +
+    return why + ": the folder " + dir + " cannot be written by user '" + etl::processUser() +
            "' (SQLite creates the database and its -wal and -shm files there)";
   }
   return "";
