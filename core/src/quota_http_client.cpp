@@ -352,18 +352,19 @@ HttpResponse QuotaHttpClient::exchange(const Poco::URI& uri, const std::string& 
     return Poco::Timespan(std::max<int64_t>(us, 1000));
   };
   std::optional<Poco::Net::StreamSocket> socket;
+  std::optional<Poco::Net::SocketAddress> address;
   int fd = -1;
   if (session) {
     fd = static_cast<int>(session->socket().impl()->sockfd());
   } else {
-    Poco::Net::SocketAddress address(uri.getHost(), uri.getPort());  // (name lookup: not watched)
-    socket.emplace(address.family());
+    address.emplace(uri.getHost(), uri.getPort());  // the name lookup: not watched
+    socket.emplace(address->family());
     fd = static_cast<int>(socket->impl()->sockfd());
   }
   RequestDeadlines::Ticket ticket(deadlines_, fd, deadline, stop);
   try {
     if (socket) {
-      socket->connect(Poco::Net::SocketAddress(uri.getHost(), uri.getPort()), left());
+      socket->connect(*address, left());
       socket->setReceiveTimeout(left());
       socket->setSendTimeout(left());
       if (uri.getScheme() == "https") {

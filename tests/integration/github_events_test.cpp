@@ -357,21 +357,6 @@ TEST(GitHubEtlrun, WithoutNetworkItLogsTheNextRetryKeepsRunningAndStopsOnSigterm
 
 namespace {
 
-std::pair<int, std::string> httpGet(unsigned short port, const std::string& path) {
-  try {
-    Poco::Net::HTTPClientSession session("127.0.0.1", port);
-    session.setTimeout(Poco::Timespan(2, 0));
-    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, path);
-    session.sendRequest(request);
-    Poco::Net::HTTPResponse response;
-    std::istream& body = session.receiveResponse(response);
-    std::string text((std::istreambuf_iterator<char>(body)), std::istreambuf_iterator<char>());
-    return {static_cast<int>(response.getStatus()), text};
-  } catch (const Poco::Exception&) {
-    return {0, ""};
-  }
-}
-
 TEST(GitHubEtlrun, ServesMetricsAndHealthWhileRunning) {
   etltest::TempDir dir;
   fakegh::FakeGitHub fake(etl::systemClock());
@@ -391,7 +376,7 @@ TEST(GitHubEtlrun, ServesMetricsAndHealthWhileRunning) {
                                  dir / "out", dir / "err");
   std::pair<int, std::string> metrics;
   for (int i = 0; i < 100; ++i) {
-    metrics = httpGet(port, "/metrics");
+    metrics = etltest::httpGet(port, "/metrics");
     if (metrics.second.find(R"(etlrun_records_out_total{pipeline="ingest"} 30)") !=
         std::string::npos) {
       break;
@@ -419,13 +404,13 @@ TEST(GitHubEtlrun, ServesMetricsAndHealthWhileRunning) {
   // Every family with its # HELP and # TYPE; no gauge named _total.
   auto problems = etltest::prometheusProblems(metrics.second, true);
   EXPECT_TRUE(problems.empty()) << testing::PrintToString(problems) << "\n" << metrics.second;
-  auto health = httpGet(port, "/health");
+  auto health = etltest::httpGet(port, "/health");
   EXPECT_EQ(health.first, 200);
   EXPECT_NE(health.second.find(R"("ingest":{"state":"running","last_progress":")"),
             std::string::npos)
       << health.second;
   EXPECT_NE(health.second.find(R"("status":"ok")"), std::string::npos) << health.second;
-  EXPECT_EQ(httpGet(port, "/nothing").first, 404);
+  EXPECT_EQ(etltest::httpGet(port, "/nothing").first, 404);
   ::kill(pid, SIGTERM);
   EXPECT_EQ(etltest::waitFor(pid, 60), 0);
 }
@@ -452,7 +437,7 @@ TEST(GitHubEtlrun, HealthTurns503WhenAPipelineMakesNoProgressForLongerThanItsSta
   for (int i = 0; i < 100 && health.first != 503; ++i) {
     std::this_thread::sleep_for(100ms);
     try {
-      health = httpGet(port, "/health");
+      health = etltest::httpGet(port, "/health");
     } catch (const std::exception&) {  // not listening yet
     }
   }

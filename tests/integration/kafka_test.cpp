@@ -25,17 +25,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Waits (real time) until `done` or `seconds` passed; returns done().
-template <class F>
-bool waitUntil(F done, double seconds) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(100ms);
-  }
-  return true;
-}
-
 struct Worker {
   int pid = 0;
   std::string err;  // its stderr file
@@ -113,18 +102,18 @@ TEST(Kafka, AConsumerGroupStoresEachEventExactlyOnceAcrossKillNineRebalancesAndA
   produce(1, false);
   for (int i = 0; i < 3; ++i) startWorker();
   // Worker 2 holds partitions and the group is storing: it dies with batches in flight.
-  ASSERT_TRUE(waitUntil([&] { return owns(workers[1]) && stored() > 0; }, 60))
+  ASSERT_TRUE(etltest::waitUntil([&] { return owns(workers[1]) && stored() > 0; }, 60))
       << etltest::readFile(workers[1].err);
   int64_t atKill = stored();
   ::kill(workers[1].pid, SIGKILL);
   EXPECT_EQ(etltest::waitFor(workers[1].pid, 10), -SIGKILL);
   produce(2, true);  // while the group moves worker 2's partitions, and a broker is lost
   startWorker();     // a fourth joins: partitions move again (cooperatively)
-  EXPECT_TRUE(waitUntil([&] { return owns(workers[3]); }, 60))
+  EXPECT_TRUE(etltest::waitUntil([&] { return owns(workers[3]); }, 60))
       << "the fourth worker got no partitions: " << etltest::readFile(workers[3].err);
   produce(3, false);
   const int64_t total = 3 * perRound;
-  bool all = waitUntil([&] { return stored() >= total; }, 120);
+  bool all = etltest::waitUntil([&] { return stored() >= total; }, 120);
   std::this_thread::sleep_for(1s);  // anything stored twice would show now
   for (std::size_t i = 0; i < workers.size(); ++i) {
     if (i == 1) continue;
@@ -235,7 +224,7 @@ TEST(Kafka, AStalledMemberResumedAfterItsPartitionsMovedStoresNothingTwice) {
 
   Worker a{0, dir / "a.err"};
   a.pid = etltest::startEtlrun({"--state-dir=" + (dir / "state-a"), yaml}, dir / "a.out", a.err);
-  ASSERT_TRUE(waitUntil([&] { return stored() > 0; }, 60)) << etltest::readFile(a.err);
+  ASSERT_TRUE(etltest::waitUntil([&] { return stored() > 0; }, 60)) << etltest::readFile(a.err);
   // The next batch of A waits for a lock the test holds, inside its transaction; then A stalls.
   PGconn* lock = PQconnectdb(db.conninfo().c_str());
   ASSERT_EQ(PQstatus(lock), CONNECTION_OK);
@@ -244,7 +233,7 @@ TEST(Kafka, AStalledMemberResumedAfterItsPartitionsMovedStoresNothingTwice) {
   ASSERT_EQ(PQresultStatus(locked), PGRES_COMMAND_OK) << PQerrorMessage(lock);
   PQclear(locked);
   etltest::produce(kafka.bootstraps(), "events", {messages.begin() + first, messages.end()});
-  ASSERT_TRUE(waitUntil(
+  ASSERT_TRUE(etltest::waitUntil(
       [&] {
         return db.count(
                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
@@ -260,7 +249,7 @@ TEST(Kafka, AStalledMemberResumedAfterItsPartitionsMovedStoresNothingTwice) {
   // B joins; once A's session times out, B owns every partition and stores everything.
   Worker b{0, dir / "b.err"};
   b.pid = etltest::startEtlrun({"--state-dir=" + (dir / "state-b"), yaml}, dir / "b.out", b.err);
-  bool all = waitUntil([&] { return stored() >= static_cast<int64_t>(total); }, 90);
+  bool all = etltest::waitUntil([&] { return stored() >= static_cast<int64_t>(total); }, 90);
   ::kill(a.pid, SIGCONT);
   int aExit = etltest::waitFor(a.pid, 30);
   std::this_thread::sleep_for(1s);  // anything A or B stored twice would show now
@@ -311,7 +300,12 @@ TEST(Kafka, AGroupThatNeverFormsEndsAOnceRunAndDoesNotHoldUpAStop) {
 
   int pid = etltest::startEtlrun({"--state-dir=" + (dir / "state"), dir / "p.yaml"},
                                  dir / "service.out", dir / "service.err");
-  std::this_thread::sleep_for(4s);
+  // Stopped while it waits for the group, once it has said why it waits.
+  EXPECT_TRUE(etltest::waitUntil(
+      [&] {
+        return etltest::readFile(dir / "service.err").find("has not formed") != std::string::npos;
+      },
+      30));
   auto sent = std::chrono::steady_clock::now();
   ::kill(pid, SIGTERM);
   int code = etltest::waitFor(pid, 30);
@@ -358,7 +352,7 @@ TEST(Kafka, GithubEventsIntoATopicWithTransactionsHoldEachEventOnceAcrossKillNin
     return etltest::readFile(dir / "err1").find("records read") != std::string::npos ||
            etltest::readTopic(kafka.bootstraps(), "etlrun-checkpoints").size() >= 3;
   };
-  ASSERT_TRUE(waitUntil(committed, 60)) << etltest::readFile(dir / "err1");
+  ASSERT_TRUE(etltest::waitUntil(committed, 60)) << etltest::readFile(dir / "err1");
   kafka.setBrokerDown(2, true);
   std::this_thread::sleep_for(2500ms);  // a transaction is open, half delivered
   ::kill(pid, SIGKILL);

@@ -18,20 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string httpGet(unsigned short port, const std::string& path) {
-  try {
-    Poco::Net::HTTPClientSession session("127.0.0.1", port);
-    session.setTimeout(Poco::Timespan(2, 0));
-    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, path);
-    session.sendRequest(request);
-    Poco::Net::HTTPResponse response;
-    std::istream& body = session.receiveResponse(response);
-    return std::string((std::istreambuf_iterator<char>(body)), std::istreambuf_iterator<char>());
-  } catch (const Poco::Exception&) {
-    return "";  // not listening yet
-  }
-}
-
 TEST(Metrics, EveryFamilyOfARealRunIsDescribedAndTyped) {
   etltest::TempDir dir;
   unsigned short port;
@@ -65,7 +51,7 @@ TEST(Metrics, EveryFamilyOfARealRunIsDescribedAndTyped) {
                                  dir / "out", dir / "err");
   std::string text;
   for (int i = 0; i < 200; ++i) {
-    text = httpGet(port, "/metrics");
+    text = etltest::httpGet(port, "/metrics").second;
     if (text.find("etlrun_files_done_total{pipeline=\"backfill\"} 1\n") != std::string::npos &&
         text.find("etlrun_retries_total{pipeline=\"live\"}") != std::string::npos) {
       break;

@@ -115,16 +115,6 @@ class HostileServer {
   std::vector<std::thread> connections_;
 };
 
-template <class F>
-bool waitUntil(F done, double seconds) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
-
 std::string eventsPipeline(const std::string& baseUrl, const std::string& timeout) {
   return "pipelines:\n  events:\n    source:\n      plugin: github_events\n      base_url: \"" +
          baseUrl + "\"\n      timeout: " + timeout +
@@ -147,7 +137,7 @@ TEST(StuckPeers, AnAnswerSentOneByteASecondEndsAtTheRequestsTotalDeadline) {
   auto started = std::chrono::steady_clock::now();
   int pid = etltest::startEtlrun({"--state-dir=" + (dir / "state"), dir / "p.yaml"}, dir / "out",
                                  dir / "err");
-  bool cut = waitUntil(
+  bool cut = etltest::waitUntil(
       [&] {
         return etltest::readFile(dir / "err").find("no complete answer within 2000 ms") !=
                std::string::npos;
@@ -175,7 +165,7 @@ TEST_P(StuckRequest, SigtermEndsEtlrunWithinFiveSeconds) {
       eventsPipeline(scheme + "://127.0.0.1:" + std::to_string(server.port()), "10m"));
   int pid = etltest::startEtlrun({"--state-dir=" + (dir / "state"), dir / "p.yaml"}, dir / "out",
                                  dir / "err");
-  ASSERT_TRUE(waitUntil([&] { return server.accepted() > 0; }, 20))
+  ASSERT_TRUE(etltest::waitUntil([&] { return server.accepted() > 0; }, 20))
       << etltest::readFile(dir / "err");
   std::this_thread::sleep_for(3s);  // well inside the stuck request
   int code = 0;
@@ -216,7 +206,7 @@ class FrozenPostgres : public ::testing::Test {
                            pipelineExtra);
     pid_ = etltest::startEtlrun({"--state-dir=" + (dir_ / "state"), dir_ / "p.yaml"}, dir_ / "out",
                                 dir_ / "err");
-    ASSERT_TRUE(waitUntil([&] { return stored() > 0; }, 60)) << err();
+    ASSERT_TRUE(etltest::waitUntil([&] { return stored() > 0; }, 60)) << err();
     frozen_ = server_.pids();
     for (int p : frozen_) ::kill(p, SIGSTOP);
   }
@@ -274,9 +264,10 @@ TEST_F(FrozenPostgres, DoesNotHoldUpAStopAndNothingIsLost) {
 TEST_F(FrozenPostgres, IsGivenUpOnAfterTheAnswerTimeoutAndTheLoadCompletesAfterIt) {
   startFrozenLoad("      answer_timeout: 2s\n",
                   "    retry: {initial_backoff: 200ms, max_backoff: 1s}\n");
-  bool gaveUp = waitUntil([&] { return err().find("no answer from") != std::string::npos; }, 20);
+  bool gaveUp =
+      etltest::waitUntil([&] { return err().find("no answer from") != std::string::npos; }, 20);
   thaw();
-  bool all = waitUntil([&] { return stored() >= static_cast<int64_t>(kTotal); }, 120);
+  bool all = etltest::waitUntil([&] { return stored() >= static_cast<int64_t>(kTotal); }, 120);
   int code = 0;
   double stopped = secondsToStop(pid_, code);
   ASSERT_TRUE(gaveUp) << "the frozen server was waited for in silence\n" << err();

@@ -5,6 +5,9 @@
 #include <Poco/File.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
 #include <Poco/Path.h>
 #include <Poco/PatternFormatter.h>
 #include <Poco/TemporaryFile.h>
@@ -155,6 +158,30 @@ int startEtlrun(const std::vector<std::string>& args, const std::string& stdoutF
   std::vector<std::string> all{"--plugin-path=" + pluginDir()};
   all.insert(all.end(), args.begin(), args.end());
   return spawn(etlrunBinary(), all, stdoutFile, stderrFile, env);
+}
+
+bool waitUntil(const std::function<bool()>& done, double seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+std::pair<int, std::string> httpGet(unsigned short port, const std::string& path) {
+  try {
+    Poco::Net::HTTPClientSession session("127.0.0.1", port);
+    session.setTimeout(Poco::Timespan(2, 0));
+    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, path);
+    session.sendRequest(request);
+    Poco::Net::HTTPResponse response;
+    std::istream& body = session.receiveResponse(response);
+    std::string text((std::istreambuf_iterator<char>(body)), std::istreambuf_iterator<char>());
+    return {static_cast<int>(response.getStatus()), text};
+  } catch (const Poco::Exception&) {
+    return {0, ""};
+  }
 }
 
 }  // namespace etltest

@@ -2,8 +2,10 @@
 // and running etlrun as a child process with its output captured.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace etltest {
@@ -52,5 +54,12 @@ int waitFor(int pid, double seconds);
 
 std::string readFile(const std::string& path);
 void writeFile(const std::string& path, const std::string& content);
+
+// Polls `done` (real time, every 50 ms) until it holds or `seconds` passed; returns done().
+bool waitUntil(const std::function<bool()>& done, double seconds);
+
+// GET http://127.0.0.1:port/path (2 s timeout): the status and body; {0, ""} when nothing
+// answers (not listening yet).
+std::pair<int, std::string> httpGet(unsigned short port, const std::string& path);
 
 }  // namespace etltest

@@ -57,10 +57,8 @@ class GitHubEventsSource : public etl::Source {
       if (nextPoll < 0) throw etl::CheckpointError("next_poll_ms is negative");
       nextPollAt_ = etl::TimePoint(std::chrono::milliseconds(nextPoll));
       // Written by a run whose clock was ahead: no poll interval is that long, so poll now.
-      bool ahead = false;
       etl::TimePoint now = context_.clock.now();
-      etl::clampAhead(nextPollAt_, now, std::max(interval_, minInterval_), &ahead);
-      if (ahead) {
+      if (nextPollAt_ > now + std::max(interval_, minInterval_)) {
         context_.logger.warning("the checkpoint's next poll (" + etl::isoTime(nextPollAt_) +
                                 ") lies further ahead than any poll interval (written with a "
                                 "clock ahead?): polling now");
