@@ -331,7 +331,7 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     }
     stop.request();
     // A drain held up by a peer that never answers ends with the process, at the latest here.
-    etl::StopGrace graceEnds(grace, [&runners] {
+    etl::StopGrace graceEnds(grace, signal != 0, [&runners] {
       for (auto& r : runners) {
         if (r->failed()) return kExitSoftware;
       }

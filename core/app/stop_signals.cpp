@@ -58,11 +58,13 @@ std::string signalName(int signal) {
   }
 }
 
-StopGrace::StopGrace(std::chrono::milliseconds grace, std::function<int()> exitCode) {
-  thread_ = std::thread([this, grace, exitCode = std::move(exitCode)] {
+StopGrace::StopGrace(std::chrono::milliseconds grace, bool bySignal,
+                     std::function<int()> exitCode) {
+  thread_ = std::thread([this, grace, bySignal, exitCode = std::move(exitCode)] {
     sigset_t set = stopSet(false);
     auto deadline = std::chrono::steady_clock::now() + grace;
     int second = 0;
+    bool signalled = bySignal;
     // In slices, so that a drain that ends in time is not held up by this thread.
     while (!dismissed_) {
       auto left = deadline - std::chrono::steady_clock::now();
@@ -70,7 +72,12 @@ StopGrace::StopGrace(std::chrono::milliseconds grace, std::function<int()> exitC
       auto slice = std::min<std::chrono::nanoseconds>(left, std::chrono::milliseconds(100));
       timespec wait{0, static_cast<long>(slice.count())};
       int signal = sigtimedwait(&set, nullptr, &wait);  // a relative, monotonic wait
-      if (signal > 0) {
+      if (signal > 0 && !signalled) {
+        signalled = true;
+        Poco::Logger::get("etlrun").information(
+            "received " + signalName(signal) +
+            " while draining (the pipelines had ended); a second signal stops at once");
+      } else if (signal > 0) {
         second = signal;
         break;
       }

@@ -26,10 +26,12 @@ void wakeForEnd();
 std::string signalName(int signal);
 
 // Started once the drain begins: if it has not been dismissed within `grace` (monotonic time), or
-// a second stop signal arrives, logs why and ends the process with `exitCode()`.
+// a second stop signal arrives, logs why and ends the process with `exitCode()`. A drain begun
+// because the pipelines ended (`bySignal` false) takes one signal as the first: a service stopped
+// just as its work ended is not cut short.
 class StopGrace {
  public:
-  StopGrace(std::chrono::milliseconds grace, std::function<int()> exitCode);
+  StopGrace(std::chrono::milliseconds grace, bool bySignal, std::function<int()> exitCode);
   ~StopGrace();  // the drain ended in time: dismissed
   StopGrace(const StopGrace&) = delete;
   StopGrace& operator=(const StopGrace&) = delete;

@@ -2,12 +2,15 @@
 
 #include <Poco/File.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 
@@ -27,6 +30,23 @@ std::string sharedServer() {
 std::string pgBin() {
   const char* bin = std::getenv("ETLTEST_PG_BIN");
   return bin ? bin : "/usr/lib/postgresql/15/bin";
+}
+
+// A port nobody listens on now, below the kernel's ephemeral range (32768 and up here): a port
+// in that range can be held by any client socket of the machine, and the server's bind fails.
+int unusedPort() {
+  static std::atomic<unsigned> sequence{0};
+  for (unsigned attempt = 0;; ++attempt) {
+    int port = 10000 + static_cast<int>((getpid() * 7919u + sequence++ * 104729u) % 22000u);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool free = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    close(fd);
+    if (free || attempt == 50) return port;
+  }
 }
 
 void run(const std::string& command) {
@@ -102,7 +122,7 @@ PrivatePostgres::PrivatePostgres(const std::string& superuserPassword) {
   char pattern[] = "/tmp/etlrun-privpg-XXXXXX";
   if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
   dir_ = pattern;
-  port_ = 40000 + static_cast<int>(getpid() % 20000);
+  port_ = unusedPort();
   if (geteuid() == 0) {
     if (std::system(("chown postgres " + dir_).c_str()) != 0) throw std::runtime_error("chown");
   }
@@ -132,9 +152,25 @@ void PrivatePostgres::pgctl(const std::string& args) {
   run(pgBin() + "/pg_ctl -D " + dir_ + "/data -l " + dir_ + "/log -w " + args);
 }
 
+// A port taken between the check and the server's bind is only known from the server's log: the
+// first start then moves to another port; a restart keeps its port (its URI was given out).
 void PrivatePostgres::start() {
-  pgctl("-o \"-p " + std::to_string(port_) + " -k " + dir_ +
-        " -c listen_addresses=127.0.0.1 -c fsync=off\" start");
+  for (int attempt = 1;; ++attempt) {
+    try {
+      pgctl("-o \"-p " + std::to_string(port_) + " -k " + dir_ +
+            " -c listen_addresses=127.0.0.1 -c fsync=off\" start");
+      started_ = true;
+      return;
+    } catch (const std::runtime_error& e) {
+      std::ifstream logFile(dir_ + "/log");
+      std::string log((std::istreambuf_iterator<char>(logFile)), std::istreambuf_iterator<char>());
+      if (started_ || attempt == 5 || log.find("could not bind") == std::string::npos) {
+        throw std::runtime_error(std::string(e.what()) + "\nthe server's log:\n" +
+                                 log.substr(log.size() > 4000 ? log.size() - 4000 : 0));
+      }
+      port_ = unusedPort();
+    }
+  }
 }
 
 void PrivatePostgres::stop() {

@@ -41,6 +41,7 @@ class PrivatePostgres {
   void pgctl(const std::string& args);
   std::string dir_;
   int port_;
+  bool started_ = false;
 };
 
 }  // namespace etltest
