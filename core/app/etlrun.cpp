@@ -23,6 +23,7 @@
 #include <set>
 #include <thread>
 
+#include "checkpoint_identity.h"
 #include "etl/text.h"
 #include "health.h"
 #include "json_log_formatter.h"
@@ -82,7 +83,7 @@ class EtlrunApp : public Poco::Util::ServerApplication {
                           .argument("DURATION")
                           .binding("etlrun.stopGrace"));
     // Filters of `etlrun dead-letters`.
-    options.addOption(Option("pipeline", "", "dead-letters: only this pipeline")
+    options.addOption(Option("pipeline", "", "dead-letters, checkpoint: only this pipeline")
                           .argument("NAME")
                           .binding("etlrun.dl.pipeline"));
     options.addOption(Option("plugin", "", "dead-letters: only those this plugin refused")
@@ -101,7 +102,8 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     help.setCommand("etlrun");
     help.setUsage(
         "[options] PIPELINE.yaml | validate PIPELINE.yaml | plugins [NAME] | schema | "
-        "dead-letters PIPELINE.yaml [list | show ID | replay [ID] | purge [ID]]");
+        "dead-letters PIPELINE.yaml [list | show ID | replay [ID] | purge [ID]] | "
+        "checkpoint PIPELINE.yaml [show | adopt]");
     help.setHeader("Runs the ETL pipelines declared in a YAML file.");
     help.format(std::cout);
     exitEarly_ = true;
@@ -158,6 +160,7 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     }
     if (args[0] == "plugins") return listPlugins(loader, args.size() > 1 ? args[1] : "");
     if (args[0] == "dead-letters") return deadLetters(args, loader);
+    if (args[0] == "checkpoint") return checkpoint(args, loader);
     if (args[0] == "schema") {
       std::cout << etl::pipelineJsonSchema(loader);
       return kExitOk;
@@ -344,20 +347,79 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     monitor.join();
     liveEnds = true;
     if (live.joinable()) live.join();
-    bool failed = false, busy = false;
+    bool failed = false, busy = false, refused = false;
     for (auto& runner : runners) {
       runner->join();
       failed = failed || runner->failed();
       busy = busy || runner->busy();
+      refused = refused || runner->refused();
     }
     for (const auto& [name, value] : metrics.snapshot()) {
       logger.information("total " + name + " = " + std::to_string(value));
     }
-    return failed ? kExitSoftware : busy ? kExitTempFail : kExitOk;
+    return refused ? kExitConfig : failed ? kExitSoftware : busy ? kExitTempFail : kExitOk;
   }
 
   // etlrun dead-letters FILE [list | show ID | replay [ID] | purge [ID]] with --pipeline, --plugin,
   // --reason, --older-than: the dead letters the file's sinks keep, and what to do with them.
+  // etlrun checkpoint FILE [show | adopt] [--pipeline=NAME]: each pipeline's stored checkpoint
+  // and which pipeline wrote it; adopt takes it over for the pipeline the file now declares (a
+  // pipeline refuses at start a checkpoint another one wrote).
+  int checkpoint(const ArgVec& args, etl::PluginLoader& loader) {
+    std::string action = args.size() > 2 ? args[2] : "show";
+    if (args.size() < 2 || args.size() > 3 || (action != "show" && action != "adopt")) {
+      std::cerr << "usage: etlrun checkpoint PIPELINE.yaml [show | adopt] [--pipeline=NAME]\n";
+      return kExitUsage;
+    }
+    auto file = load(args[1], loader);
+    if (!file) return kExitConfig;
+    std::string only = config().getString("etlrun.dl.pipeline", "");
+    etl::StopSignal stop;
+    etl::Metrics metrics;
+    etl::QuotaHttpClient http(etl::systemClock());
+    std::string stateDir = config().getString("etlrun.stateDir", file->stateDir);
+    bool any = false, foreign = false;
+    try {
+      for (const auto& spec : file->pipelines) {
+        if (!only.empty() && spec.name != only) continue;
+        any = true;
+        etl::PipelineRunner runner(
+            spec, etl::Services{etl::systemClock(), stop, metrics, http, stateDir, true});
+        if (action == "adopt") {
+          std::cout << spec.name << ": " << runner.adoptCheckpoint() << "\n";
+          continue;
+        }
+        auto view = runner.checkpointView();
+        std::cout << spec.name << ": " << view.where << "\n";
+        if (view.stored.empty()) {
+          std::cout << "  no checkpoint: the pipeline starts from the beginning\n";
+          continue;
+        }
+        bool ours = !view.identity || etl::sameIdentity(*view.identity, view.ours);
+        foreign = foreign || !ours;
+        std::cout << "  written by: "
+                  << (view.identity ? etl::describeIdentity(*view.identity)
+                                    : "not recorded (an earlier etlrun)")
+                  << (ours ? ""
+                           : "\n  NOT this pipeline, " + etl::describeIdentity(view.ours) +
+                                 ": it refuses to start from it; `etlrun checkpoint " + args[1] +
+                                 " adopt --pipeline=" + spec.name + "` takes it over")
+                  << "\n  position:   " << etl::storableText(view.position) << "\n";
+      }
+    } catch (const etl::RetryableError& e) {
+      std::cerr << "etlrun: " << e.what() << " (try again)\n";
+      return kExitSoftware;
+    } catch (const std::exception& e) {
+      std::cerr << "etlrun: " << e.what() << "\n";
+      return kExitSoftware;
+    }
+    if (!any) {
+      std::cerr << "etlrun: no pipeline named '" << only << "' in " << args[1] << "\n";
+      return kExitUsage;
+    }
+    return foreign ? kExitConfig : kExitOk;
+  }
+
   int deadLetters(const ArgVec& args, etl::PluginLoader& loader) {
     std::string action = args.size() > 2 ? args[2] : "list";
     bool wantsId = action == "show";
@@ -456,7 +518,11 @@ class EtlrunApp : public Poco::Util::ServerApplication {
                     << (f->choices ? std::string(", one of ") + f->choices : "")
                     << (f->min ? std::string(", at least ") + f->min : "")
                     << (f->max ? std::string(", at most ") + f->max : "") << ")\n      "
-                    << f->description << "\n";
+                    << f->description
+                    << (etl::isIdentityKey(d.identity, f->key)
+                            ? std::string("\n      ") + etl::kIdentityKeyNote
+                            : std::string())
+                    << "\n";
         }
         return kExitOk;
       } catch (const etl::PluginError& e) {

@@ -3,6 +3,7 @@
 #include <map>
 #include <vector>
 
+#include "checkpoint_identity.h"
 #include "etl/record.h"
 #include "pipeline_spec.h"
 
@@ -66,11 +67,14 @@ std::string scalarSchema(const ConfigField& f) {
 }
 
 // "key":{schema},... for `fields`; required keys are appended to `required`.
-std::string properties(const ConfigField* fields, std::vector<std::string>& required) {
+std::string properties(const ConfigField* fields, std::vector<std::string>& required,
+                       const char* const* identity = nullptr) {
   std::string out;
   for (const ConfigField* f = fields; f && f->key; ++f) {
     std::string field = scalarSchema(*f);
     std::string doc = f->description ? f->description : "";
+    if (isIdentityKey(identity, f->key))
+      doc += (doc.empty() ? "" : "; ") + std::string(kIdentityKeyNote);
     if (!doc.empty())
       field.insert(1, R"("description":)" + quoted(doc) + (field.size() > 2 ? "," : ""));
     out += (out.empty() ? "" : ",") + quoted(f->key) + ":" + field;
@@ -81,8 +85,9 @@ std::string properties(const ConfigField* fields, std::vector<std::string>& requ
 
 // {"type":"object","properties":{...},"required":[...],"additionalProperties":false}
 std::string objectSchema(const ConfigField* fields, const std::string& extraProperties,
-                         std::vector<std::string> required, const std::string& description) {
-  std::string own = properties(fields, required);
+                         std::vector<std::string> required, const std::string& description,
+                         const char* const* identity = nullptr) {
+  std::string own = properties(fields, required, identity);
   std::string all = extraProperties + (extraProperties.empty() || own.empty() ? "" : ",") + own;
   std::string list;
   for (const auto& r : required) list += (list.empty() ? "" : ",") + quoted(r);
@@ -112,7 +117,8 @@ std::string pipelineJsonSchema(PluginLoader& loader) {
     definitions += (definitions.empty() ? "" : ",") + quoted(id) + ":" +
                    objectSchema(d->schema, core, {"plugin"},
                                 std::string(d->description ? d->description : "") + " (" +
-                                    kindName(d->kind) + " " + (d->version ? d->version : "") + ")");
+                                    kindName(d->kind) + " " + (d->version ? d->version : "") + ")",
+                                d->identity);
     byKind[d->kind].push_back(id);
   }
   auto oneOf = [&](Kind kind) {

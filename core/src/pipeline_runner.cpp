@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "bounded_queue.h"
+#include "checkpoint_identity.h"
 #include "commit_order.h"
 #include "progress.h"
 #include "state_files.h"
@@ -76,7 +77,8 @@ PipelineRunner::PipelineRunner(const PipelineSpec& spec, Services services)
     : spec_(spec),
       services_(std::move(services)),
       logger_(Poco::Logger::get(spec.name)),
-      queue_(std::make_unique<Queue>(spec.queueBatches)) {
+      queue_(std::make_unique<Queue>(spec.queueBatches)),
+      identity_(pipelineIdentity(spec)) {
   auto contextFor = [&](const PluginSpec& plugin) -> Context& {
     notes_.push_back(std::make_unique<Note>());
     notes_.back()->plugin = plugin.name;
@@ -157,7 +159,7 @@ void PipelineRunner::join() {
   }
   if (!told || !source_) return;
   try {
-    source_->committed(*told);
+    source_->committed(splitCheckpoint(*told, source_->partitionedCheckpoint()).position);
   } catch (const std::exception& e) {
     logger_.warning("source '" + spec_.source.name + "' (last commit): " + e.what());
   }
@@ -255,7 +257,8 @@ bool PipelineRunner::own() {
 
 void PipelineRunner::runSource() {
   sourceStage_ = "source '" + spec_.source.name + "'";
-  std::string checkpoint;
+  std::string checkpoint;  // as stored: the source's position with its identity
+  std::string position;    // the source's own part of it
   // A group member shares its pipeline with the group by design: its parts are fenced instead
   // (compare-and-set checkpoints).
   if (!source_->partitionedCheckpoint() && !own()) return;
@@ -276,16 +279,20 @@ void PipelineRunner::runSource() {
       checkpoint = CheckpointFile(services_.stateDir, spec_.name).load();
     }
     sourceStage_ = "source '" + spec_.source.name + "'";
-    source_->open(checkpoint);
-  } catch (const CheckpointError& e) {
-    // Where the checkpoint lives (asked now: a sink knows once it has connected).
-    Sink::CheckpointLocation location;
-    if (sink().commitsCheckpoints()) {
-      location = sink().checkpointLocation();
-    } else {
-      std::string path = CheckpointFile(services_.stateDir, spec_.name).path();
-      location = {path, "delete " + path};
+    StoredCheckpoint stored = splitCheckpoint(checkpoint, source_->partitionedCheckpoint());
+    if (stored.identity && !sameIdentity(*stored.identity, identity_)) {
+      refuseOthersCheckpoint(*stored.identity);
     }
+    if (!stored.identity && !checkpoint.empty()) {
+      logger_.information(
+          "the checkpoint does not say which pipeline wrote it (an earlier "
+          "etlrun's): taken as this one's, " +
+          describeIdentity(identity_) + "; the next commit records it");
+    }
+    position = stored.position;
+    source_->open(position);
+  } catch (const CheckpointError& e) {
+    Sink::CheckpointLocation location = checkpointLocation();
     throw std::runtime_error(
         "the checkpoint of pipeline '" + spec_.name + "' (" +
         (location.where.empty() ? "kept by sink '" + spec_.sink.name + "'" : location.where) +
@@ -301,7 +308,7 @@ void PipelineRunner::runSource() {
 
   auto& paused = services_.metrics.counter(spec_.name + ".source_paused");
   auto& polled = services_.metrics.counter(spec_.name + ".records_in");
-  std::string lastPushed = checkpoint;
+  std::string lastPushed = checkpoint, lastPosition = position;
   const bool parts = source_->partitionedCheckpoint();
   // Partitioned: each part as last stored or pushed, whichever came later (a source's checkpoint
   // holds only the parts it read from; the others' stored states still stand).
@@ -310,12 +317,13 @@ void PipelineRunner::runSource() {
   TimePoint firstAt{};
   auto flush = [&]() -> bool {
     std::string now = source_->checkpoint();
-    if (pending.records.empty() && pending.deadLetters.empty() && now == lastPushed) return true;
-    pending.checkpoint = now;
+    if (pending.records.empty() && pending.deadLetters.empty() && now == lastPosition) return true;
+    lastPosition = now;
+    pending.checkpoint = stampCheckpoint(identity_, now, parts);
     pending.checkpointParts = parts;
     pending.previousCheckpoint = parts ? known : lastPushed;
-    lastPushed = now;
-    if (parts) known = mergedParts(known, now);
+    lastPushed = pending.checkpoint;
+    if (parts) known = mergedParts(known, pending.checkpoint);
     bool ok = queue_->push(std::move(pending), [&paused] { paused.fetch_add(1); });
     pending = Batch();
     if (ok) ++pushed_;
@@ -334,7 +342,7 @@ void PipelineRunner::runSource() {
         std::lock_guard<std::mutex> lock(committedMutex_);
         told.swap(untoldCheckpoint_);
       }
-      if (told) source_->committed(*told);
+      if (told) source_->committed(splitCheckpoint(*told, parts).position);
       try {
         poll = source_->poll(pending.records, spec_.maxRecords - before);
       } catch (...) {
@@ -368,8 +376,12 @@ void PipelineRunner::runSource() {
       try {
         // What is stored now is what the next batch must find (the parts just taken included).
         std::optional<std::string> stored = storedCheckpoint();
-        source_->synced(stored);
-        if (stored) known = *stored;
+        if (stored) {
+          source_->synced(splitCheckpoint(*stored, parts).position);
+          known = *stored;
+        } else {
+          source_->synced(std::nullopt);
+        }
       } catch (const StoppedError&) {
         break;  // stopping while the sink could not be read: nothing more is read
       }
@@ -387,6 +399,28 @@ void PipelineRunner::runSource() {
     }
   }
   flush();  // on stop: what was read so far is delivered and committed (graceful drain)
+}
+
+// Asked when needed: a sink knows where once it has connected.
+Sink::CheckpointLocation PipelineRunner::checkpointLocation() {
+  if (sink().commitsCheckpoints()) return sink().checkpointLocation();
+  std::string path = CheckpointFile(services_.stateDir, spec_.name).path();
+  return {path, "delete " + path};
+}
+
+void PipelineRunner::refuseOthersCheckpoint(const std::string& storedIdentity) {
+  refused_ = true;
+  std::string where = checkpointLocation().where;
+  throw std::runtime_error(
+      "the checkpoint of pipeline '" + spec_.name + "'" +
+      (where.empty() ? "" : " (" + where + ")") + " was written by another pipeline, " +
+      describeIdentity(storedIdentity) + "; this one is " + describeIdentity(identity_) +
+      ". Nothing was read. Two pipelines of one name share one checkpoint there, and this one "
+      "would skip what the other read: if it is another pipeline, give it a name of its own; if "
+      "it is this pipeline changed on purpose (another feed, tables added or renamed: what was "
+      "read before does not reach them), take the checkpoint over with `etlrun checkpoint " +
+      (spec_.file.empty() ? std::string("PIPELINE.yaml") : spec_.file) +
+      " adopt --pipeline=" + spec_.name + "`");
 }
 
 void PipelineRunner::noteCommitted(const Batch& batch) {

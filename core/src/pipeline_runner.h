@@ -44,6 +44,9 @@ class PipelineRunner {
   bool failed() const { return failed_; }
   // With --once: another process runs this pipeline, so this run ended without reading.
   bool busy() const { return busy_; }
+  // It did not start because its checkpoint belongs to another pipeline: a configuration problem
+  // (exit 78, not retried by a service manager), not a failure.
+  bool refused() const { return refused_; }
   // Why it failed ("" while it has not).
   std::string failure() const;
   // The last time a batch committed or the source was caught up with nothing in flight.
@@ -63,6 +66,19 @@ class PipelineRunner {
   };
   Replay replay(DeadLetterFilter filter);
   std::size_t purge(DeadLetterFilter filter);
+  // `etlrun checkpoint`, on a runner that is not started: what is stored for this pipeline (who
+  // wrote it, the source's position) and where, and taking it over for this pipeline.
+  struct CheckpointView {
+    std::string where;
+    std::string stored;                   // as stored ("" when there is none)
+    std::optional<std::string> identity;  // of the pipeline that wrote it, if it says
+    std::string position;                 // the source's own part
+    std::string ours;                     // this pipeline's identity
+  };
+  CheckpointView checkpointView();
+  // Stamps the stored position with this pipeline's identity, under the pipeline's owner
+  // lock. Returns what was done, for people; throws when another process runs the pipeline.
+  std::string adoptCheckpoint();
   bool finished() const { return running_ == 0; }
   const std::string& name() const { return spec_.name; }
   // What the plugins noted for /health ("plugin: problem"), thread-safe.
@@ -88,6 +104,9 @@ class PipelineRunner {
   void collectDeadLetters(Batch& pending, std::size_t from);
   void fail(const std::string& message);
   void finishOne();
+  // Where the checkpoint lives and how it is reset, for messages.
+  Sink::CheckpointLocation checkpointLocation();
+  [[noreturn]] void refuseOthersCheckpoint(const std::string& storedIdentity);
   // Waits for the next retry; false when stopping. Logs what failed and when it retries.
   // `since` is when this run of failures began (set on attempt 1). Throws once it has lasted
   // longer than the give-up limit.
@@ -117,6 +136,8 @@ class PipelineRunner {
   std::thread sourceThread_, workerThread_;
   std::atomic<bool> failed_{false};
   std::atomic<bool> busy_{false};
+  std::atomic<bool> refused_{false};
+  const std::string identity_;  // the pipeline's (checkpoint_identity.h), stored with checkpoints
   std::unique_ptr<class OwnerLock> ownerLock_;  // held while the runner lives
   mutable std::mutex failureMutex_;
   std::string failure_;

@@ -756,6 +756,7 @@ PipelineFile loadPipelineFile(const std::string& path, PluginLoader& loader, con
         for (auto it = value.begin(); it != value.end(); ++it) {
           PipelineSpec p;
           p.name = it->first.as<std::string>();
+          p.file = path;
           static const std::regex validName("[A-Za-z0-9_-]+");
           if (!std::regex_match(p.name, validName)) {
             v.error(it->first,

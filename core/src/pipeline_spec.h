@@ -40,6 +40,7 @@ struct PluginSpec {
 
 struct PipelineSpec {
   std::string name;
+  std::string file;  // the pipeline file it came from, as given
   PluginSpec source;
   std::vector<PluginSpec> transforms;
   PluginSpec sink;

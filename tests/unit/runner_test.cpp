@@ -12,6 +12,7 @@
 #include "event_generator.h"
 #include "pipeline_runner.h"
 #include "quota_http_client.h"
+#include "checkpoint_identity.h"
 #include "state_files.h"
 #include "test_env.h"
 
@@ -28,7 +29,8 @@ struct Observed {
   std::string openedWith;
   std::vector<std::size_t> batchSizes;
   std::vector<std::string> keys;
-  std::vector<std::string> commits;  // checkpoints in the order ParallelSink committed them
+  std::vector<std::string> commits;  // the source's positions in the order ParallelSink committed
+  std::string lastStored;            // ParallelSink: the last checkpoint as stored (with identity)
   std::vector<std::string> told;     // HandingOverSource: committed() calls
   std::vector<std::string> synced;   // HandingOverSource: what synced() got
   std::set<const void*> writerInstances, writerThreads;
@@ -42,6 +44,7 @@ struct Observed {
     batchSizes.clear();
     keys.clear();
     commits.clear();
+    lastStored.clear();
     told.clear();
     synced.clear();
     writerInstances.clear();
@@ -175,7 +178,7 @@ class ParallelSink : public etl::Sink {
       observed.writerInstances.insert(this);
       static thread_local char threadTag;
       observed.writerThreads.insert(&threadTag);
-      if (observed.failAtCheckpoint == batch.checkpoint) throw std::runtime_error("disk on fire");
+      if (observed.failAtCheckpoint == position(batch)) throw std::runtime_error("disk on fire");
       if (observed.failuresLeft > 0 && random_() % 3 == 0) {
         --observed.failuresLeft;
         throw etl::RetryableError("database unreachable");
@@ -183,15 +186,19 @@ class ParallelSink : public etl::Sink {
     }
     EXPECT_TRUE(batch.turn->wait());
     std::lock_guard<std::mutex> lock(observed.mutex);
-    observed.commits.push_back(batch.checkpoint);
+    observed.commits.push_back(position(batch));
+    observed.lastStored = batch.checkpoint;
     for (const auto& r : batch.records) observed.keys.push_back(r.key());
   }
   std::string committedCheckpoint() override {
     std::lock_guard<std::mutex> lock(observed.mutex);
-    return observed.commits.empty() ? "" : observed.commits.back();
+    return observed.lastStored;
   }
 
  private:
+  static std::string position(const etl::Batch& batch) {
+    return etl::splitCheckpoint(batch.checkpoint, false).position;
+  }
   std::mt19937 random_{std::random_device{}()};
 };
 
@@ -212,6 +219,7 @@ const etl::PluginDescriptor kSource{
     "",
     kSourceSchema,
     [](const etl::Config& c, etl::Context& x) -> etl::Plugin* { return new CountingSource(c, x); },
+    nullptr,
     nullptr};
 const etl::PluginDescriptor kHandingOver{"handing_over",
                                          etl::Kind::Source,
@@ -221,6 +229,7 @@ const etl::PluginDescriptor kHandingOver{"handing_over",
                                          [](const etl::Config& c, etl::Context& x) -> etl::Plugin* {
                                            return new HandingOverSource(c, x);
                                          },
+                                         nullptr,
                                          nullptr};
 const etl::PluginDescriptor kTransform{
     "reject_tens",
@@ -229,6 +238,7 @@ const etl::PluginDescriptor kTransform{
     "",
     kNoSchema,
     [](const etl::Config& c, etl::Context& x) -> etl::Plugin* { return new RejectTens(c, x); },
+    nullptr,
     nullptr};
 const etl::PluginDescriptor kSink{
     "observing",
@@ -237,6 +247,7 @@ const etl::PluginDescriptor kSink{
     "",
     kSinkSchema,
     [](const etl::Config& c, etl::Context& x) -> etl::Plugin* { return new ObservingSink(c, x); },
+    nullptr,
     nullptr};
 
 const etl::PluginDescriptor kParallelSink{
@@ -246,6 +257,7 @@ const etl::PluginDescriptor kParallelSink{
     "",
     kNoSchema,
     [](const etl::Config& c, etl::Context& x) -> etl::Plugin* { return new ParallelSink(c, x); },
+    nullptr,
     nullptr};
 
 class RunnerTest : public testing::Test {
@@ -306,7 +318,11 @@ TEST_F(RunnerTest, RetryableSinkErrorsAreRetriedWithBackoffOnVirtualTime) {
   EXPECT_EQ(metrics_.counter("t.retries").load(), 4);
   // Backoffs of 10, 20, 40, 60 s with half jitter: at least 5+10+20+30 s of virtual time passed.
   EXPECT_GE(clock.now() - start, std::chrono::seconds(65));
-  EXPECT_EQ(etl::CheckpointFile(dir_.path(), "t").load(), "1000");
+  auto stored = etl::splitCheckpoint(etl::CheckpointFile(dir_.path(), "t").load(), false);
+  EXPECT_EQ(stored.position, "1000");
+  EXPECT_EQ(stored.identity,
+            "{\"sink\":{\"plugin\":\"observing\"},\"source\":{\"plugin\":\"counting\"}}")
+      << "the checkpoint names what wrote it";
 }
 
 TEST_F(RunnerTest, RejectedRecordsGoToDeadLettersAndTheRestIsDelivered) {

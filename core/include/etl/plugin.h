@@ -29,7 +29,7 @@
 
 // Bumped whenever a change to these headers breaks binary compatibility with built plugins.
 #ifndef ETL_PLUGIN_ABI_VERSION
-#define ETL_PLUGIN_ABI_VERSION 5
+#define ETL_PLUGIN_ABI_VERSION 6
 #endif
 
 namespace etl {
@@ -168,6 +168,13 @@ struct PluginDescriptor {
   const ConfigField* schema;  // ends with an empty entry
   CreateFn create;
   CheckFn check;  // nullptr when the class has no `static void check(const etl::Config&)`
+  // The keys that say which data a source reads or a sink writes (a feed, the tables), ending
+  // with nullptr: the core stores the pipeline's with every checkpoint and refuses to resume from
+  // a checkpoint another pipeline wrote (two pipelines of one name sharing a database). Keys whose
+  // change leaves the checkpoint valid (a file glob: files are known by path) do not belong here.
+  // nullptr when the class has no `static constexpr const char* kIdentity[]`: the plugin's name
+  // alone.
+  const char* const* identity;
 };
 
 namespace detail {
@@ -184,6 +191,18 @@ constexpr CheckFn checkOf() {
     return nullptr;
   }
 }
+template <class T, class = void>
+struct HasIdentity : std::false_type {};
+template <class T>
+struct HasIdentity<T, std::void_t<decltype(T::kIdentity[0])>> : std::true_type {};
+template <class T>
+constexpr const char* const* identityOf() {
+  if constexpr (HasIdentity<T>::value) {
+    return T::kIdentity;
+  } else {
+    return nullptr;
+  }
+}
 }  // namespace detail
 
 }  // namespace etl
@@ -193,7 +212,9 @@ constexpr CheckFn checkOf() {
 // Declares a plugin: ETL_PLUGIN(MyClass, "my_name", etl::Kind::Sink, "1.0.0", "what it does",
 // kSchema) where kSchema is a `static const etl::ConfigField[]` ending with {} and MyClass has a
 // constructor (const etl::Config&, etl::Context&), and optionally a
-// `static void check(const etl::Config&)` that throws for a mistake (see CheckFn).
+// `static void check(const etl::Config&)` that throws for a mistake (see CheckFn) and
+// `static constexpr const char* kIdentity[] = {"endpoint", nullptr};` (see
+// PluginDescriptor::identity).
 #define ETL_PLUGIN(Class, Name, KindValue, Version, Description, Schema)       \
   ETL_PLUGIN_EXPORT unsigned etl_plugin_abi() {                                \
     return ETL_PLUGIN_ABI_VERSION;                                             \
@@ -208,6 +229,7 @@ constexpr CheckFn checkOf() {
         [](const etl::Config& config, etl::Context& context) -> etl::Plugin* { \
           return new Class(config, context);                                   \
         },                                                                     \
-        etl::detail::checkOf<Class>()};                                        \
+        etl::detail::checkOf<Class>(),                                         \
+        etl::detail::identityOf<Class>()};                                     \
     return &descriptor;                                                        \
   }

@@ -20,6 +20,8 @@ namespace {
 
 class KafkaSink : public etl::Sink, private kafka::Callbacks {
  public:
+  static constexpr const char* kIdentity[] = {"topic", nullptr};  // the topic it writes
+
   KafkaSink(const etl::Config& config, etl::Context& context)
       : Callbacks(context.logger),
         config_(config),

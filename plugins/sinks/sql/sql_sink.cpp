@@ -17,6 +17,10 @@ namespace {
 
 class SqlSink : public etl::Sink {
  public:
+  // The tables it writes, by name: a pipeline of the same name writing other tables is another
+  // pipeline (etl/plugin.h).
+  static constexpr const char* kIdentity[] = {"tables", nullptr};
+
   SqlSink(const etl::Config& config, etl::Context& context)
       : context_(context),
         tables_(sql_sink::parseTables(config, "tables")),

@@ -28,6 +28,9 @@ int64_t epochMillis(etl::TimePoint t) {
 
 class GitHubEventsSource : public etl::Source {
  public:
+  // Which feed it polls: another feed's ETag and next poll are not resumed from.
+  static constexpr const char* kIdentity[] = {"base_url", "endpoint", nullptr};
+
   GitHubEventsSource(const etl::Config& config, etl::Context& context)
       : context_(context),
         baseUrl_(config.getString("base_url")),

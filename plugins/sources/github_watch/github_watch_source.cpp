@@ -86,6 +86,9 @@ struct Feed {
 
 class GitHubWatchSource : public etl::Source {
  public:
+  // The server: its feeds are kept by name, so a changed watch list is the same source.
+  static constexpr const char* kIdentity[] = {"base_url", nullptr};
+
   GitHubWatchSource(const etl::Config& config, etl::Context& context)
       : context_(context),
         baseUrl_(config.getString("base_url")),

@@ -10,6 +10,9 @@ namespace {
 
 class SqlClaim : public etl::Source {
  public:
+  // The queue it claims from.
+  static constexpr const char* kIdentity[] = {"connection", "table", nullptr};
+
   SqlClaim(const etl::Config& config, etl::Context& context)
       : context_(context),
         stream_(config.getString("stream")),
