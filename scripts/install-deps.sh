@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libpoco-dev libyaml-cpp-dev libsimdjson-dev
           libgtest-dev zlib1g-dev libpq-dev libsqlite3-dev postgresql-15 gzip procps openssl
-          python3-yaml python3-jsonschema sqlite3 dpkg-dev adduser librdkafka-dev libjq-dev
+          python3-yaml python3-jsonschema sqlite3 dpkg-dev adduser librdkafka-dev libjq-dev libcsv-dev
           systemd)
 missing=()
 for p in "${packages[@]}"; do

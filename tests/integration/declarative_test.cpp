@@ -32,8 +32,14 @@ TEST_P(Declarative, OutputEqualsExpected) {
   std::string letters = folder + "/expected_dead_letters.jsonl";
   if (Poco::File(letters).exists()) {
     std::string written = dir / "state/t.dead_letters.jsonl";
-    EXPECT_EQ(Poco::File(written).exists() ? etltest::readFile(written) : std::string(),
-              etltest::readFile(letters));
+    std::string text = Poco::File(written).exists() ? etltest::readFile(written) : std::string();
+    // A reason that names the input file names it as the case's own ${INPUT}: the same wherever
+    // the repository is.
+    const std::string input = folder + "/input.jsonl";
+    for (std::size_t at; (at = text.find(input)) != std::string::npos;) {
+      text.replace(at, input.size(), "${INPUT}");
+    }
+    EXPECT_EQ(text, etltest::readFile(letters));
   }
 }
 

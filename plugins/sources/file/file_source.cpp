@@ -7,6 +7,11 @@
 // dead letter and the next file is read (on_corrupt: skip). A line longer than max_record_bytes is
 // read through without being kept and becomes one dead letter holding its first bytes: memory is
 // bounded by the configuration, not by what a file holds.
+//
+// `format: csv` (or tsv) turns each row into a JSON object of strings named by the header row or
+// by `columns` (csv_rows.h); a row that cannot be one is a dead letter naming file and line.
+// `path: "-"` reads standard input once: a pipe has no position to resume from, so it keeps no
+// checkpoint.
 #include <Poco/Base64Decoder.h>
 #include <Poco/Glob.h>
 #include <Poco/JSON/Object.h>
@@ -18,9 +23,11 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 
+#include "csv_rows.h"
 #include "etl/sdk.h"
 #include "line_reader.h"
 #include "long_line.h"
@@ -77,15 +84,61 @@ class FileSource : public etl::Source {
         stream_(config.getString("stream")),
         keyField_(config.has("key_field") ? config.getString("key_field") : ""),
         skipDamaged_(config.getString("on_corrupt") == "skip"),
-        maxRecordBytes_(static_cast<uint64_t>(config.getInt("max_record_bytes"))) {
+        maxRecordBytes_(static_cast<uint64_t>(config.getInt("max_record_bytes"))),
+        format_(config.getString("format")),
+        header_(config.getString("header")),
+        stdin_(pattern_ == "-") {
     const std::string& mode = config.getString("on_corrupt");
     if (mode != "fail" && mode != "skip") {
       throw std::runtime_error(config.location("on_corrupt") +
                                ": on_corrupt must be fail or skip, got '" + mode + "'");
     }
+    check(config);
+    if (format_ != "json") {
+      csv_.delimiter = format_ == "tsv" ? '\t' : ',';
+      if (config.has("delimiter")) csv_.delimiter = config.getString("delimiter")[0];
+      if (config.has("columns")) csv_.columns = config.getStringList("columns");
+      csv_.maxBytes = maxRecordBytes_;
+    }
+  }
+
+  // Keys that depend on each other, checked by `etlrun validate` too.
+  static void check(const etl::Config& config) {
+    const std::string& format = config.getString("format");
+    const std::string& header = config.getString("header");
+    auto fail = [&](const std::string& key, const std::string& what) {
+      throw std::runtime_error(config.location(key) + ": " + what);
+    };
+    if (format == "json") {
+      for (const char* key : {"delimiter", "columns"}) {
+        if (config.has(key)) fail(key, std::string(key) + " applies to format: csv or tsv only");
+      }
+      return;
+    }
+    if (config.has("delimiter") && config.getString("delimiter").size() != 1) {
+      fail("delimiter",
+           "delimiter must be one character (a byte), got '" + config.getString("delimiter") + "'");
+    }
+    bool declared = config.has("columns") && !config.getStringList("columns").empty();
+    if (header != "first" && !declared) {
+      fail("header", "header: " + header + " needs columns: [...] (the names, in order)");
+    }
+    if (header == "first" && declared) {
+      fail("columns",
+           "columns are declared and header is first (the file's first row names them): use "
+           "header: skip (the first row is a header, ignored) or header: none (every row is data)");
+    }
   }
 
   void open(const std::string& checkpoint) override {
+    if (stdin_) {
+      // A pipe is read once, from wherever it starts: no position of an earlier run applies.
+      todo_.push_back("-");
+      context_.logger.information(
+          "reading standard input: a pipe has no checkpoint, so every run stores what it is "
+          "given (a key in the sink makes a repeated input harmless)");
+      return;
+    }
     readCheckpoint(checkpoint);
     std::set<std::string> found;
     Poco::Glob::glob(pattern_, found);
@@ -146,18 +199,41 @@ class FileSource : public etl::Source {
         continue;
       }
       if (read == etl_file::LineReader::Result::End) {
+        std::string reason;
+        if (rows_ && rows_->finish(reason) == etl_file::CsvRows::Outcome::Bad) {
+          rowLetter(rows_->lastRow(), reason);
+        }
         finishCurrent();
         continue;
       }
-      partial_[current()] = reader_->offset();  // past the line, whether kept or not
       if (read == etl_file::LineReader::Result::TooLong) {
+        if (rows_ && rows_->inRow()) {  // the row it belongs to is cut: it cannot be whole
+          rowLetter(rows_->raw(), "a row cut by a line longer than max_record_bytes");
+          rows_->reset();
+        }
+        markOffset();
         onTooLong(std::move(line));
         // Back to the runner, which stops here when asked to: reading through such a line took
         // a while, and a file may hold many.
         return {Status::More, {}};
       }
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.find_first_not_of(" \t") == std::string::npos) continue;
+      if (rows_) {
+        if (!rows_->inRow()) rowLine_ = reader_->lineNumber();
+        std::string json, reason;
+        auto outcome = rows_->add(line, json, reason);
+        if (outcome == etl_file::CsvRows::Outcome::Pending) continue;  // no checkpoint inside a row
+        markOffset();
+        if (outcome == etl_file::CsvRows::Outcome::Bad) {
+          rowLetter(rows_->lastRow(), reason);
+          continue;
+        }
+        if (outcome != etl_file::CsvRows::Outcome::Row) continue;
+        line = std::move(json);
+      } else {
+        markOffset();
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.find_first_not_of(" \t") == std::string::npos) continue;
+      }
       etl::Record record(stream_, std::move(line));
       if (!keyField_.empty()) {
         try {
@@ -178,6 +254,7 @@ class FileSource : public etl::Source {
   }
 
   std::string checkpoint() const override {
+    if (stdin_) return {};
     Poco::JSON::Object state, done, partial;
     for (const auto& [file, seen] : done_) {
       Poco::JSON::Array entry;
@@ -195,6 +272,47 @@ class FileSource : public etl::Source {
 
  private:
   const std::string& current() const { return todo_[next_]; }
+  std::string shownName() const { return stdin_ ? std::string("standard input") : current(); }
+
+  // Past the line just read, whether kept or not (a pipe has nothing to resume).
+  void markOffset() {
+    if (!stdin_) partial_[current()] = reader_->offset();
+  }
+
+  // A CSV row that cannot be a record: a dead letter with its lines, file and first line.
+  void rowLetter(const std::string& text, const std::string& reason) {
+    std::string place = shownName() + (rowLine_ ? ", line " + std::to_string(*rowLine_) : "");
+    etl::Record record(stream_, text);
+    record.metadata()["file"] = shownName();
+    if (rowLine_) record.metadata()["line"] = std::to_string(*rowLine_);
+    deadLetters_.push_back({std::move(record), {}, reason + " (" + place + ")"});
+  }
+
+  // A fresh row parser for the file about to be read from `offset`; its header is read from the
+  // file's start when reading resumes past it.
+  void startRows(const std::string& path, uint64_t offset) {
+    if (format_ == "json") return;
+    etl_file::CsvOptions options = csv_;
+    options.skipFirstRow = header_ == "skip";
+    rows_ = std::make_unique<etl_file::CsvRows>(options);
+    if (offset == 0 || header_ == "none") {
+      if (offset > 0) rows_->pastHeader();
+      return;
+    }
+    if (header_ == "skip") {
+      rows_->pastHeader();
+      return;
+    }
+    etl_file::LineReader head(path, 0, etl_file::LineLimits{maxRecordBytes_, 0, 0});
+    std::string line, json, reason;
+    while (head.next(line) == etl_file::LineReader::Result::Line) {
+      auto outcome = rows_->add(line, json, reason);
+      if (outcome == etl_file::CsvRows::Outcome::Header) return;
+      if (outcome == etl_file::CsvRows::Outcome::Bad) break;
+    }
+    throw std::runtime_error(path + ": cannot read its header row to resume at byte " +
+                             std::to_string(offset) + (reason.empty() ? "" : ": " + reason));
+  }
 
   void readCheckpoint(const std::string& checkpoint) {
     if (checkpoint.empty()) return;
@@ -248,7 +366,7 @@ class FileSource : public etl::Source {
   }
 
   void openNext() {
-    const std::string& path = current();
+    const std::string path = stdin_ ? "/dev/stdin" : current();
     auto at = partial_.find(path);
     uint64_t offset = at == partial_.end() ? 0 : at->second;
     try {
@@ -266,6 +384,8 @@ class FileSource : public etl::Source {
       throw std::runtime_error(std::string(e.what()) + " (it matched '" + pattern_ +
                                "' when the run began)");
     }
+    startRows(path, offset);
+    if (stdin_) return;
     context_.logger.information("reading file " + std::to_string(next_ + 1) + "/" +
                                 std::to_string(todo_.size()) + ": " + path +
                                 (offset ? " from byte " + std::to_string(offset) : ""));
@@ -277,9 +397,10 @@ class FileSource : public etl::Source {
     context_.metrics.gauge("source_lag_files", {{"pipeline", context_.pipeline}})
         .store(static_cast<int64_t>(todo_.size() - next_ - 1));
     const std::string& path = current();
-    done_[path] = statFile(path).value_or(Seen{});
+    if (!stdin_) done_[path] = statFile(path).value_or(Seen{});
     partial_.erase(path);
     reader_.reset();
+    rows_.reset();
     ++next_;
   }
 
@@ -322,11 +443,32 @@ class FileSource : public etl::Source {
   std::size_t next_ = 0;                     // index in todo_ of the file being read
   std::unique_ptr<etl_file::LineReader> reader_;
   std::vector<etl::DeadLetter> deadLetters_;
+  std::string format_, header_;  // json, csv or tsv; first, skip or none
+  const bool stdin_;             // path "-"
+  etl_file::CsvOptions csv_;
+  std::unique_ptr<etl_file::CsvRows> rows_;  // the CSV rows of the file being read
+  std::optional<uint64_t> rowLine_;          // where the row being read began
 };
 
 const etl::ConfigField kSchema[] = {
     {"path", etl::Type::String, etl::Required, nullptr,
-     "a file or a glob (data/2021-07-21-*.json.gz); .gz files are decompressed"},
+     "a file or a glob (data/2021-07-21-*.json.gz); .gz files are decompressed; \"-\" reads "
+     "standard input once (zcat *.json.gz | etlrun p.yaml), keeping no checkpoint"},
+    {"format", etl::Type::String, etl::Optional, "json",
+     "json: a JSON value a line; csv or tsv: RFC 4180 rows (quoted fields, doubled quotes, line "
+     "breaks inside quotes), each a JSON object of strings named by the columns, so the sql "
+     "mapping and jq work on it unchanged; a row that cannot be one (a stray quote, another "
+     "number of fields, bytes that are not UTF-8) is a dead letter naming file and line",
+     nullptr, nullptr, "json|csv|tsv"},
+    {"header", etl::Type::String, etl::Optional, "first",
+     "csv/tsv: first (the first row names the columns), skip (it is a header, ignored: columns "
+     "declared) or none (every row is data: columns declared)",
+     nullptr, nullptr, "first|skip|none"},
+    {"columns", etl::Type::StringList, etl::Optional, nullptr,
+     "csv/tsv: the columns' names, in order, with header: skip or none"},
+    {"delimiter", etl::Type::String, etl::Optional, nullptr,
+     "csv/tsv: the field separator, one byte (default , for csv, a tab for tsv; ; for European "
+     "exports)"},
     {"stream", etl::Type::String, etl::Optional, "events", "stream name given to every record"},
     {"key_field", etl::Type::String, etl::Optional, nullptr,
      "dotted JSON path whose value becomes the record key (e.g. id)"},
