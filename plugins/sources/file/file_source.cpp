@@ -12,7 +12,6 @@
 // by `columns` (csv_rows.h); a row that cannot be one is a dead letter naming file and line.
 // `path: "-"` reads standard input once: a pipe has no position to resume from, so it keeps no
 // checkpoint.
-#include <Poco/Base64Decoder.h>
 #include <Poco/Glob.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -29,6 +28,8 @@
 
 #include "csv_rows.h"
 #include "etl/sdk.h"
+#include "file_names.h"
+#include "followed_files.h"
 #include "line_reader.h"
 #include "long_line.h"
 #include "natural_order.h"
@@ -49,20 +50,8 @@ std::optional<Seen> statFile(const std::string& path) {
               static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000LL + info.st_mtim.tv_nsec};
 }
 
-// File names are bytes; a checkpoint is stored as text. A name that is not valid UTF-8 is kept
-// in base64 behind a "b64:" prefix, so one odd file name cannot make the checkpoint unstorable.
-std::string encodeName(const std::string& name) {
-  if (etl::isStorableText(name) && name.rfind("b64:", 0) != 0) return name;
-  return "b64:" + etl::base64(name);
-}
-
-std::string decodeName(const std::string& text) {
-  if (text.rfind("b64:", 0) != 0) return text;
-  std::istringstream in(text.substr(4));
-  Poco::Base64Decoder decoder(in);
-  std::string name((std::istreambuf_iterator<char>(decoder)), std::istreambuf_iterator<char>());
-  return name;
-}
+using etl_file::decodeName;
+using etl_file::encodeName;
 
 int64_t nonNegative(const Poco::Dynamic::Var& value, const std::string& what) {
   int64_t n = 0;
@@ -87,13 +76,19 @@ class FileSource : public etl::Source {
         maxRecordBytes_(static_cast<uint64_t>(config.getInt("max_record_bytes"))),
         format_(config.getString("format")),
         header_(config.getString("header")),
-        stdin_(pattern_ == "-") {
+        stdin_(pattern_ == "-"),
+        follow_(config.getBool("follow")),
+        pollInterval_(config.getDuration("poll_interval")) {
     const std::string& mode = config.getString("on_corrupt");
     if (mode != "fail" && mode != "skip") {
       throw std::runtime_error(config.location("on_corrupt") +
                                ": on_corrupt must be fail or skip, got '" + mode + "'");
     }
     check(config);
+    if (follow_) {
+      followed_ = std::make_unique<etl_file::FollowedFiles>(pattern_, context_.logger,
+                                                            config.getDuration("rotate_wait"));
+    }
     if (format_ != "json") {
       csv_.delimiter = format_ == "tsv" ? '\t' : ',';
       if (config.has("delimiter")) csv_.delimiter = config.getString("delimiter")[0];
@@ -109,6 +104,11 @@ class FileSource : public etl::Source {
     auto fail = [&](const std::string& key, const std::string& what) {
       throw std::runtime_error(config.location(key) + ": " + what);
     };
+    if (config.getBool("follow") && config.getString("path") == "-") {
+      fail("follow",
+           "follow: true reads files as they grow; standard input (path: \"-\") is "
+           "read to its end anyway");
+    }
     if (format == "json") {
       for (const char* key : {"delimiter", "columns"}) {
         if (config.has(key)) fail(key, std::string(key) + " applies to format: csv or tsv only");
@@ -137,6 +137,10 @@ class FileSource : public etl::Source {
       context_.logger.information(
           "reading standard input: a pipe has no checkpoint, so every run stores what it is "
           "given (a key in the sink makes a repeated input harmless)");
+      return;
+    }
+    if (follow_) {
+      openFollowing(checkpoint);
       return;
     }
     readCheckpoint(checkpoint);
@@ -181,6 +185,7 @@ class FileSource : public etl::Source {
   }
 
   Poll poll(std::vector<etl::Record>& out, std::size_t maxRecords) override {
+    if (follow_) return pollFollowing(out, maxRecords);
     std::size_t produced = 0;
     while (produced < maxRecords) {
       if (!reader_) {
@@ -188,62 +193,12 @@ class FileSource : public etl::Source {
         openNext();
         if (!reader_) continue;  // damaged before its checkpoint, skipped
       }
-      // The reader fills a buffer of the line's size with room for the record's padding: the
-      // record adopts it, so the line's bytes are copied once, from the file's buffer.
-      std::string line;
-      etl_file::LineReader::Result read;
-      try {
-        read = reader_->next(line);
-      } catch (const etl_file::DamagedInput& damage) {
-        onDamage(damage, reader_->partialLine());  // throws unless skipping
-        continue;
-      }
-      if (read == etl_file::LineReader::Result::End) {
-        std::string reason;
-        if (rows_ && rows_->finish(reason) == etl_file::CsvRows::Outcome::Bad) {
-          rowLetter(rows_->lastRow(), reason);
-        }
+      Stop stop = readLines(out, maxRecords, produced);
+      if (stop == Stop::Yield) return {Status::More, {}};
+      if (stop == Stop::End) {
+        endRows();
         finishCurrent();
-        continue;
       }
-      if (read == etl_file::LineReader::Result::TooLong) {
-        if (rows_ && rows_->inRow()) {  // the row it belongs to is cut: it cannot be whole
-          rowLetter(rows_->raw(), "a row cut by a line longer than max_record_bytes");
-          rows_->reset();
-        }
-        markOffset();
-        onTooLong(std::move(line));
-        // Back to the runner, which stops here when asked to: reading through such a line took
-        // a while, and a file may hold many.
-        return {Status::More, {}};
-      }
-      if (rows_) {
-        if (!rows_->inRow()) rowLine_ = reader_->lineNumber();
-        std::string json, reason;
-        auto outcome = rows_->add(line, json, reason);
-        if (outcome == etl_file::CsvRows::Outcome::Pending) continue;  // no checkpoint inside a row
-        markOffset();
-        if (outcome == etl_file::CsvRows::Outcome::Bad) {
-          rowLetter(rows_->lastRow(), reason);
-          continue;
-        }
-        if (outcome != etl_file::CsvRows::Outcome::Row) continue;
-        line = std::move(json);
-      } else {
-        markOffset();
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      }
-      etl::Record record(stream_, std::move(line));
-      if (!keyField_.empty()) {
-        try {
-          if (auto key = record.find<std::string>(keyField_)) record.setKey(*key);
-        } catch (const etl::FieldError&) {
-          // A malformed line is not the source's business: the next stage dead-letters it.
-        }
-      }
-      out.push_back(std::move(record));
-      ++produced;
     }
     return {Status::More, {}};
   }
@@ -255,6 +210,11 @@ class FileSource : public etl::Source {
 
   std::string checkpoint() const override {
     if (stdin_) return {};
+    if (follow_) {
+      std::ostringstream out;
+      followed_->checkpoint()->stringify(out);
+      return out.str();
+    }
     Poco::JSON::Object state, done, partial;
     for (const auto& [file, seen] : done_) {
       Poco::JSON::Array entry;
@@ -271,12 +231,232 @@ class FileSource : public etl::Source {
   }
 
  private:
-  const std::string& current() const { return todo_[next_]; }
+  const std::string& current() const { return following_ ? following_->name : todo_[next_]; }
+
+  // A following source resumes its files (found again by inode and first bytes by the first
+  // scan); from a backfill's checkpoint (follow newly turned on), files known by name.
+  void openFollowing(const std::string& checkpoint) {
+    Poco::JSON::Object::Ptr state;
+    if (!checkpoint.empty()) {
+      try {
+        state = Poco::JSON::Parser().parse(checkpoint).extract<Poco::JSON::Object::Ptr>();
+      } catch (const std::exception&) {
+        throw etl::CheckpointError("it is not a JSON object: '" + checkpoint.substr(0, 60) + "'");
+      }
+    }
+    if (state && state->has("follow")) {
+      try {
+        followed_->restore(*state);
+      } catch (const std::exception& e) {
+        throw etl::CheckpointError(e.what());
+      }
+    } else if (state) {
+      readCheckpoint(checkpoint);
+      Poco::JSON::Object::Ptr known = new Poco::JSON::Object;
+      Poco::JSON::Array list;
+      auto add = [&](const std::string& name, uint64_t offset) {
+        Poco::JSON::Object entry;
+        Poco::JSON::Array fingerprint;
+        fingerprint.add(0);
+        fingerprint.add(std::string("0"));
+        entry.set("name", encodeName(name));
+        entry.set("device", 0);
+        entry.set("inode", 0);
+        entry.set("fingerprint", fingerprint);
+        entry.set("offset", offset);
+        list.add(entry);
+      };
+      for (const auto& [name, seen] : done_)
+        add(name, static_cast<uint64_t>(std::max<int64_t>(0, seen.size)));
+      for (const auto& [name, offset] : partial_) add(name, offset);
+      known->set("follow", list);
+      followed_->restore(*known);
+      done_.clear();
+      partial_.clear();
+    }
+    context_.logger.information("following " + pattern_ +
+                                ": files are read as they grow, new "
+                                "ones as they appear (every " +
+                                std::to_string(pollInterval_.count()) + " ms)");
+  }
   std::string shownName() const { return stdin_ ? std::string("standard input") : current(); }
 
   // Past the line just read, whether kept or not (a pipe has nothing to resume).
   void markOffset() {
-    if (!stdin_) partial_[current()] = reader_->offset();
+    if (following_) {
+      following_->offset = reader_->offset();
+    } else if (!stdin_) {
+      partial_[current()] = reader_->offset();
+    }
+  }
+
+  enum class Stop { End, Full, Yield };
+  // Lines of the open file into records until it ends (for now), `out` is full, or a long line
+  // was read through (Yield: back to the runner, which stops here when asked to).
+  Stop readLines(std::vector<etl::Record>& out, std::size_t maxRecords, std::size_t& produced) {
+    while (produced < maxRecords) {
+      // The reader fills a buffer of the line's size with room for the record's padding: the
+      // record adopts it, so the line's bytes are copied once, from the file's buffer.
+      std::string line;
+      etl_file::LineReader::Result read;
+      try {
+        read = reader_->next(line);
+      } catch (const etl_file::DamagedInput& damage) {
+        onDamage(damage, reader_->partialLine());  // throws unless skipping
+        if (rows_) rows_->reset();                 // a row it cut is in the damaged stretch
+        return Stop::End;
+      }
+      if (read == etl_file::LineReader::Result::End) return Stop::End;
+      if (read == etl_file::LineReader::Result::TooLong) {
+        if (rows_ && rows_->inRow()) {  // the row it belongs to is cut: it cannot be whole
+          rowLetter(rows_->raw(), "a row cut by a line longer than max_record_bytes");
+          rows_->reset();
+        }
+        markOffset();
+        onTooLong(std::move(line));
+        return Stop::Yield;
+      }
+      if (take(std::move(line), out)) ++produced;
+    }
+    return Stop::Full;
+  }
+
+  // One line: a record (true), part of a CSV row, or nothing (a blank line, a dead letter).
+  bool take(std::string line, std::vector<etl::Record>& out) {
+    if (rows_) {
+      if (!rows_->inRow()) rowLine_ = reader_->lineNumber();
+      std::string json, reason;
+      auto outcome = rows_->add(line, json, reason);
+      if (outcome == etl_file::CsvRows::Outcome::Pending) return false;  // no checkpoint in a row
+      markOffset();
+      if (outcome == etl_file::CsvRows::Outcome::Bad) rowLetter(rows_->lastRow(), reason);
+      if (outcome != etl_file::CsvRows::Outcome::Row) return false;
+      line = std::move(json);
+    } else {
+      markOffset();
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.find_first_not_of(" \t") == std::string::npos) return false;
+    }
+    etl::Record record(stream_, std::move(line));
+    if (!keyField_.empty()) {
+      try {
+        if (auto key = record.find<std::string>(keyField_)) record.setKey(*key);
+      } catch (const etl::FieldError&) {
+        // A malformed line is not the source's business: the next stage dead-letters it.
+      }
+    }
+    out.push_back(std::move(record));
+    return true;
+  }
+
+  // The end of a file: a CSV row left open is a dead letter.
+  void endRows() {
+    std::string reason;
+    if (rows_ && rows_->finish(reason) == etl_file::CsvRows::Outcome::Bad) {
+      rowLetter(rows_->lastRow(), reason);
+    }
+  }
+
+  // What a followed file's reading keeps between polls.
+  struct Reading {
+    std::unique_ptr<etl_file::LineReader> reader;
+    std::unique_ptr<etl_file::CsvRows> rows;
+    std::optional<uint64_t> rowLine;
+  };
+
+  // follow: true. Every poll_interval the glob is matched again (followed_files.h says what each
+  // change means); between, the files are read as they grow, a line taken once its newline is
+  // there. Idle when nothing has more.
+  Poll pollFollowing(std::vector<etl::Record>& out, std::size_t maxRecords) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= nextScan_) {
+      followed_->scan();
+      nextScan_ = now + pollInterval_;
+      context_.metrics.gauge("files_followed", {{"pipeline", context_.pipeline}})
+          .store(static_cast<int64_t>(followed_->size()));
+    }
+    std::size_t produced = 0;
+    for (etl_file::FollowedFile* file : followed_->readable()) {
+      if (produced >= maxRecords) break;
+      std::size_t before = produced;
+      Stop stop = readFollowed(*file, out, maxRecords, produced);
+      if (stop == Stop::Yield) return {Status::More, {}};
+      if (produced > before) file->quietSince = std::chrono::steady_clock::now();
+    }
+    if (produced > 0) return {Status::More, {}};
+    auto left =
+        std::chrono::duration_cast<etl::Millis>(nextScan_ - std::chrono::steady_clock::now());
+    return {Status::Idle, context_.clock.now() + std::max(left, etl::Millis(10))};
+  }
+
+  Stop readFollowed(etl_file::FollowedFile& file, std::vector<etl::Record>& out,
+                    std::size_t maxRecords, std::size_t& produced) {
+    auto reading = std::static_pointer_cast<Reading>(file.reading);
+    if (file.reopen) {
+      reading.reset();
+      file.reopen = false;
+    }
+    if (!reading) {
+      if (file.gone) {  // its name leads elsewhere: nothing more can be read of it
+        followed_->forget(&file);
+        return Stop::End;
+      }
+      reading = std::make_shared<Reading>();
+      try {
+        std::size_t kept =
+            static_cast<std::size_t>(std::min<uint64_t>(etl_file::kKeptBytes, maxRecordBytes_));
+        reading->reader = std::make_unique<etl_file::LineReader>(
+            file.name, file.offset,
+            etl_file::LineLimits{maxRecordBytes_, kept, etl::Record::kPadding, true});
+      } catch (const std::exception& e) {
+        // Gone between the scan and now, or cut: the next scan says what became of it.
+        context_.logger.warning("cannot read " + file.name + " now: " + e.what());
+        return Stop::End;
+      }
+      file.reading = reading;
+      startRows(file.name, file.offset);  // sets rows_
+      reading->rows = std::move(rows_);
+      if (file.offset > 0)
+        context_.logger.information("reading " + file.name + " from byte " +
+                                    std::to_string(file.offset));
+    }
+    // The shared reading code works on the members: lend them this file's state.
+    std::swap(reader_, reading->reader);
+    std::swap(rows_, reading->rows);
+    std::swap(rowLine_, reading->rowLine);
+    following_ = &file;
+    Stop stop;
+    try {
+      stop = readLines(out, maxRecords, produced);
+      bool compressed =
+          file.name.size() > 3 && file.name.compare(file.name.size() - 3, 3, ".gz") == 0;
+      if (stop == Stop::End && compressed) file.finished = true;  // a .gz does not grow
+      if (stop == Stop::End && file.gone && followed_->quietLongEnough(file)) {
+        // Rotated away and quiet: its writer moved on. A line it left without a newline is
+        // all there will be of it.
+        std::string line;
+        if (reader_->releasePartialLine(line) != etl_file::LineReader::Result::End &&
+            take(std::move(line), out)) {
+          ++produced;
+        }
+        endRows();
+      }
+    } catch (...) {
+      std::swap(reader_, reading->reader);
+      std::swap(rows_, reading->rows);
+      std::swap(rowLine_, reading->rowLine);
+      following_ = nullptr;
+      throw;
+    }
+    std::swap(reader_, reading->reader);
+    std::swap(rows_, reading->rows);
+    std::swap(rowLine_, reading->rowLine);
+    following_ = nullptr;
+    if (stop == Stop::End && file.gone && followed_->quietLongEnough(file)) {
+      file.reading.reset();
+      followed_->forget(&file);
+    }
+    return stop;
   }
 
   // A CSV row that cannot be a record: a dead letter with its lines, file and first line.
@@ -377,6 +557,7 @@ class FileSource : public etl::Source {
           path, offset, etl_file::LineLimits{maxRecordBytes_, kept, etl::Record::kPadding});
     } catch (const etl_file::DamagedInput& damage) {
       onDamage(damage, "");
+      finishCurrent();
       return;
     } catch (const std::exception& e) {
       // It matched when the run began: a file that vanished or became unreadable does not come
@@ -420,7 +601,6 @@ class FileSource : public etl::Source {
     record.metadata()["offset"] = std::to_string(damage.dataOffset);
     deadLetters_.push_back({std::move(record), {}, reason});
     context_.metrics.counter(context_.pipeline + ".files_damaged").fetch_add(1);
-    finishCurrent();
   }
 
   // A line longer than max_record_bytes: one dead letter; the reader has read past it, and so
@@ -448,12 +628,28 @@ class FileSource : public etl::Source {
   etl_file::CsvOptions csv_;
   std::unique_ptr<etl_file::CsvRows> rows_;  // the CSV rows of the file being read
   std::optional<uint64_t> rowLine_;          // where the row being read began
+  const bool follow_;
+  etl::Millis pollInterval_;
+  std::unique_ptr<etl_file::FollowedFiles> followed_;
+  etl_file::FollowedFile* following_ = nullptr;  // the followed file being read, if any
+  std::chrono::steady_clock::time_point nextScan_{};
 };
 
 const etl::ConfigField kSchema[] = {
     {"path", etl::Type::String, etl::Required, nullptr,
      "a file or a glob (data/2021-07-21-*.json.gz); .gz files are decompressed; \"-\" reads "
      "standard input once (zcat *.json.gz | etlrun p.yaml), keeping no checkpoint"},
+    {"follow", etl::Type::Bool, etl::Optional, "false",
+     "keep reading: files that match the glob later are picked up, a growing file is read as it "
+     "grows (a line once its newline is there), rotation by rename or copy + truncate is followed; "
+     "files are known by inode and their first bytes, not by name (with --once: what is there "
+     "now)"},
+    {"poll_interval", etl::Type::Duration, etl::Optional, "1s",
+     "follow: how often the glob is matched again and files are checked for growth", "10ms", "1h"},
+    {"rotate_wait", etl::Type::Duration, etl::Optional, "5s",
+     "follow: a file rotated away is read until it has been quiet this long; a copy of a followed "
+     "file is held this long in case the original is truncated (copy + truncate rotation)",
+     "0s", "1h"},
     {"format", etl::Type::String, etl::Optional, "json",
      "json: a JSON value a line; csv or tsv: RFC 4180 rows (quoted fields, doubled quotes, line "
      "breaks inside quotes), each a JSON object of strings named by the columns, so the sql "

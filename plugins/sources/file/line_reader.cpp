@@ -1,5 +1,7 @@
 #include "line_reader.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -125,13 +127,22 @@ bool LineReader::fill() {
 }
 
 LineReader::Result LineReader::next(std::string& line) {
-  pending_.clear();
-  tooLong_ = false;
-  lineStart_ = offset_;
-  lineBytes_ = 0;
+  if (!holding_) {
+    pending_.clear();
+    tooLong_ = false;
+    lineStart_ = offset_;
+    lineBytes_ = 0;
+  }
+  holding_ = false;
   while (true) {
     if (begin_ == end_ && !fill()) {  // on damage, pending_ keeps the partial line for the caller
+      // A plain file may grow: the next read goes on from here, past the end seen now.
+      if (!gzip_) std::clearerr(file_);
       if (lineBytes_ == 0) return Result::End;
+      if (limits_.waitForNewline && !gzip_) {
+        holding_ = true;
+        return Result::End;
+      }
       return finish(line, false);  // a last line without a newline
     }
     const char* start = buffer_.data() + begin_;
@@ -181,6 +192,18 @@ void LineReader::take(const char* data, std::size_t n, bool last) {
     pending_.swap(grown);
   }
   pending_.append(data, n);
+}
+
+LineReader::Result LineReader::releasePartialLine(std::string& line) {
+  if (!holding_) return Result::End;
+  holding_ = false;
+  return finish(line, false);
+}
+
+uint64_t LineReader::fileSize() const {
+  struct stat info {};
+  if (::fstat(::fileno(file_), &info) != 0) return 0;
+  return static_cast<uint64_t>(info.st_size);
 }
 
 LineReader::Result LineReader::finish(std::string& line, bool newline) {

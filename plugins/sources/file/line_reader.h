@@ -36,6 +36,9 @@ struct LineLimits {
   // Capacity each returned line has beyond its bytes, so that its consumer can adopt the buffer
   // as is (etl::Record wants room for the JSON parser's padding).
   std::size_t spareCapacity = 0;
+  // A growing plain file: a last line without its newline is not a line yet. next() says End and
+  // keeps it; once the file has grown, the next call goes on with it.
+  bool waitForNewline = false;
 };
 
 class LineReader {
@@ -61,6 +64,12 @@ class LineReader {
   Result next(std::string& line);
   uint64_t offset() const { return offset_; }  // uncompressed bytes of the lines returned
   const std::string& partialLine() const { return pending_; }
+  // With waitForNewline: a line without its newline is held (its bytes are in partialLine()).
+  bool holdsPartialLine() const { return holding_; }
+  // Gives up waiting: the held line, as a last line without a newline (its writer is gone).
+  Result releasePartialLine(std::string& line);
+  // The file's size now (of the open file, whatever its name leads to since).
+  uint64_t fileSize() const;
 
   // About the line next() returned last:
   uint64_t lineStart() const { return lineStart_; }  // its first byte, uncompressed
@@ -94,6 +103,7 @@ class LineReader {
   uint64_t lineStart_ = 0, lineBytes_ = 0;
   uint64_t lines_ = 0;  // lines returned, and skipped on the way to the starting offset
   bool linesCounted_ = true;
+  bool holding_ = false;  // next() goes on with a line begun before the end of the file
 };
 
 }  // namespace etl_file
