@@ -3,6 +3,7 @@
 // a file that disappears mid-run, and broken checkpoints.
 #include <Poco/File.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -93,6 +94,104 @@ TEST_F(FileSource, EarlierHoursAfterLaterOnesAreAllReadAndReadOnesAreSkippedAndC
   EXPECT_NE(changed.err.find("2021-07-21-2.json.gz changed since it was read"), std::string::npos)
       << changed.err;
   EXPECT_EQ(distinct(), 350u);
+}
+
+// More finished files than are kept one by one: the older ones become runs (a range, a count,
+// hashes), so the checkpoint stays small; a file added among them later is found and read, files
+// deleted are simply gone, and nothing is read twice.
+TEST_F(FileSource, ManyFinishedFilesKeepTheCheckpointSmallAndAFileAddedAmongThemIsRead) {
+  makeHours("2021-07-21", 600, 2, false);
+  auto first = run(dir_ / "2021-07-21-*.json");
+  ASSERT_EQ(first.exitCode, 0) << first.err;
+  EXPECT_EQ(distinct(), 1200u);
+  std::string checkpoint = etltest::readFile(dir_ / "out.jsonl.checkpoint");
+  EXPECT_NE(checkpoint.find("\"runs\""), std::string::npos) << checkpoint.substr(0, 400);
+  EXPECT_LT(checkpoint.size(), 40000u) << "600 files one by one";
+  // A later run reads nothing again.
+  auto again = run(dir_ / "2021-07-21-*.json");
+  ASSERT_EQ(again.exitCode, 0) << again.err;
+  EXPECT_NE(again.err.find("600 already read (skipped), 0 to read"), std::string::npos)
+      << again.err;
+  // A file appears among those read long ago (in a run's range): found by the hash, read.
+  etltest::writeFile(
+      dir_ / "2021-07-21-10a.json",
+      etltest::withUniqueIds(etltest::templateEvents(etltest::dataDir())[0], 1) + "\n");
+  auto added = run(dir_ / "2021-07-21-*.json");
+  ASSERT_EQ(added.exitCode, 0) << added.err;
+  EXPECT_NE(added.err.find("2021-07-21-10a.json appeared among files read earlier"),
+            std::string::npos)
+      << added.err;
+  EXPECT_NE(added.err.find("600 already read (skipped), 1 to read"), std::string::npos)
+      << added.err;
+  EXPECT_EQ(distinct(), 1201u);
+  // Files read and then deleted (cleaning up) are simply gone; the rest stay read.
+  std::remove((dir_ / "2021-07-21-3.json").c_str());
+  std::remove((dir_ / "2021-07-21-4.json").c_str());
+  auto cleaned = run(dir_ / "2021-07-21-*.json");
+  ASSERT_EQ(cleaned.exitCode, 0) << cleaned.err;
+  EXPECT_NE(cleaned.err.find("599 already read (skipped), 0 to read"), std::string::npos)
+      << cleaned.err;
+  EXPECT_EQ(cleaned.err.find("appeared among"), std::string::npos) << cleaned.err;
+  EXPECT_EQ(distinct(), 1201u);
+}
+
+// A file read, then replaced by another file of the same name (other first bytes): read as a new
+// file; one only appended to is named as changed and not read again.
+TEST_F(FileSource, AFileReplacedUnderItsNameIsReadAgainAndOneAppendedToIsNamed) {
+  makeHours("2021-07-21", 3, 20, false);
+  ASSERT_EQ(run(dir_ / "2021-07-21-*.json").exitCode, 0);
+  EXPECT_EQ(distinct(), 60u);
+  // -1 replaced by another file (written beside it, renamed over it), -2 appended to.
+  {
+    std::ofstream other(dir_ / "replacement");
+    auto templates = etltest::templateEvents(etltest::dataDir());
+    for (int i = 0; i < 30; ++i) {
+      other << etltest::withUniqueIds(templates[static_cast<std::size_t>(i)], 90000 + i) << "\n";
+    }
+  }
+  ASSERT_EQ(std::rename((dir_ / "replacement").c_str(), (dir_ / "2021-07-21-1.json").c_str()), 0);
+  std::ofstream(dir_ / "2021-07-21-2.json", std::ios::app) << "{\"id\":\"appended\"}\n";
+  auto next = run(dir_ / "2021-07-21-*.json");
+  ASSERT_EQ(next.exitCode, 0) << next.err;
+  EXPECT_NE(next.err.find("2021-07-21-1.json was replaced by another file since it was read"),
+            std::string::npos)
+      << next.err;
+  EXPECT_NE(next.err.find("2021-07-21-2.json changed since it was read"), std::string::npos)
+      << next.err;
+  EXPECT_EQ(distinct(), 90u);
+}
+
+// Killed (-9) inside a file, which is then replaced by a longer, other file of the same name: the
+// new file is read from its start, not resumed at the old offset (its head skipped).
+TEST_F(FileSource, AFileReplacedAfterAKillInsideItIsReadFromItsStart) {
+  makeHours("2021-07-21", 1, 20000, false);
+  std::string file = dir_ / "2021-07-21-0.json";
+  int pid =
+      etltest::startEtlrun({"--state-dir=" + (dir_ / "state"), yaml(file)}, dir_ / "o", dir_ / "e");
+  ASSERT_TRUE(etltest::waitUntil(
+      [&] {
+        return etltest::readFile(dir_ / "out.jsonl.checkpoint").find("\"partial\":{\"") !=
+               std::string::npos;
+      },
+      30));
+  ::kill(pid, SIGKILL);
+  etltest::waitFor(pid);
+  std::string before = etltest::readFile(dir_ / "out.jsonl.checkpoint");
+  ASSERT_NE(before.find("2021-07-21-0.json"), std::string::npos) << before.substr(0, 300);
+  std::size_t storedBefore = etltest::readLines(dir_ / "out.jsonl").size();
+  ASSERT_LT(storedBefore, 20000u) << "the kill came after the file";
+  std::remove(file.c_str());
+  uint64_t firstNew = nextId_;
+  makeHours("2021-07-21", 1, 30000, false);  // other ids, a longer file
+  auto rest = run(file);
+  ASSERT_EQ(rest.exitCode, 0) << rest.err;
+  EXPECT_NE(rest.err.find("was replaced by another file since it was read to byte"),
+            std::string::npos)
+      << rest.err;
+  distinct();  // no duplicates
+  std::size_t fromNew = 0;
+  for (const auto& id : outputIds()) fromNew += std::stoull(id) >= firstNew ? 1 : 0;
+  EXPECT_EQ(fromNew, 30000u) << "the new file's head was skipped";
 }
 
 TEST_F(FileSource, ATruncatedGzipKeepsEveryLineBeforeTheDamageAndNamesFileAndByte) {

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -29,6 +30,7 @@
 #include "csv_rows.h"
 #include "etl/sdk.h"
 #include "file_names.h"
+#include "finished_files.h"
 #include "followed_files.h"
 #include "line_reader.h"
 #include "long_line.h"
@@ -36,18 +38,26 @@
 
 namespace {
 
-// What a finished file looked like, to notice when it changes afterwards.
-struct Seen {
-  int64_t size = -1;
-  int64_t mtimeNs = -1;
-  bool operator==(const Seen& o) const { return size == o.size && mtimeNs == o.mtimeNs; }
-};
+using etl_file::Seen;
 
 std::optional<Seen> statFile(const std::string& path) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) return std::nullopt;
   return Seen{static_cast<int64_t>(info.st_size),
-              static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000LL + info.st_mtim.tv_nsec};
+              static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000LL + info.st_mtim.tv_nsec,
+              {}};
+}
+
+// The first bytes of a file about to be read: a checkpoint's offset in it holds only for them.
+etl_file::Fingerprint fingerprintNow(const std::string& path) {
+  etl_file::Fingerprint out;
+  auto seen = statFile(path);
+  if (seen && seen->size > 0) {
+    etl_file::fingerprintOf(
+        path, static_cast<uint32_t>(std::min<int64_t>(seen->size, etl_file::kFingerprintBytes)),
+        out);
+  }
+  return out;
 }
 
 using etl_file::decodeName;
@@ -149,25 +159,18 @@ class FileSource : public etl::Source {
     std::vector<std::string> files(found.begin(), found.end());
     std::sort(files.begin(), files.end(), etl_file::naturalLess);
     if (files.empty()) throw std::runtime_error("no file matches '" + pattern_ + "'");
+    std::set<std::string> read = finished_.readBefore(pattern_, files, context_.logger);
     std::size_t skipped = 0;
     for (const auto& file : files) {
-      auto done = done_.find(file);
-      if (done == done_.end()) {
+      if (read.count(file)) {
+        ++skipped;
+      } else {
         todo_.push_back(file);
-        continue;
-      }
-      ++skipped;
-      auto now = statFile(file);
-      if (now && !(*now == done->second)) {
-        context_.logger.warning(file + " changed since it was read (size " +
-                                std::to_string(done->second.size) + " -> " +
-                                std::to_string(now->size) +
-                                " bytes, or a new modification time); it is not read again. To "
-                                "read it again, give it a new name");
       }
     }
     std::string resume;
-    for (const auto& [file, offset] : partial_) {
+    for (const auto& [file, begun] : partial_) {
+      uint64_t offset = begun.offset;
       bool matched = std::find(todo_.begin(), todo_.end(), file) != todo_.end();
       if (matched) {
         resume += ", resuming " + file + " at byte " + std::to_string(offset);
@@ -215,18 +218,32 @@ class FileSource : public etl::Source {
       followed_->checkpoint()->stringify(out);
       return out.str();
     }
-    Poco::JSON::Object state, done, partial;
-    for (const auto& [file, seen] : done_) {
-      Poco::JSON::Array entry;
-      entry.add(seen.size);
-      entry.add(seen.mtimeNs);
-      done.set(encodeName(file), entry);
+    // The finished files change once a file, the offsets with every batch: only those are
+    // written anew each time.
+    if (finishedText_.empty() || finishedCount_ != finishedChanges_) {
+      Poco::JSON::Object finished;
+      finished_.storeInto(finished);
+      std::ostringstream text;
+      finished.stringify(text);
+      finishedText_ = text.str();
+      finishedText_.pop_back();  // its closing brace: the offsets follow
+      finishedCount_ = finishedChanges_;
     }
-    for (const auto& [file, offset] : partial_) partial.set(encodeName(file), offset);
-    state.set("done", done);
-    state.set("partial", partial);
+    Poco::JSON::Object partial;
+    for (const auto& [file, begun] : partial_) {
+      Poco::JSON::Array entry;  // the offset, and the first bytes it holds for
+      entry.add(begun.offset);
+      entry.add(begun.fingerprint.length);
+      char hash[17];
+      std::snprintf(hash, sizeof hash, "%016llx",
+                    static_cast<unsigned long long>(begun.fingerprint.hash));
+      entry.add(std::string(hash));
+      partial.set(encodeName(file), entry);
+    }
     std::ostringstream out;
-    state.stringify(out);
+    out << finishedText_ << (finishedText_.size() > 1 ? "," : "") << "\"partial\":";
+    partial.stringify(out);
+    out << "}";
     return out.str();
   }
 
@@ -266,12 +283,17 @@ class FileSource : public etl::Source {
         entry.set("offset", offset);
         list.add(entry);
       };
-      for (const auto& [name, seen] : done_)
-        add(name, static_cast<uint64_t>(std::max<int64_t>(0, seen.size)));
-      for (const auto& [name, offset] : partial_) add(name, offset);
+      std::set<std::string> matched;
+      Poco::Glob::glob(pattern_, matched);
+      std::vector<std::string> listing(matched.begin(), matched.end());
+      std::sort(listing.begin(), listing.end(), etl_file::naturalLess);
+      for (const auto& name : finished_.readBefore(pattern_, listing, context_.logger)) {
+        add(name, static_cast<uint64_t>(statFile(name).value_or(Seen{0, 0, {}}).size));
+      }
+      for (const auto& [name, begun] : partial_) add(name, begun.offset);
       known->set("follow", list);
       followed_->restore(*known);
-      done_.clear();
+      finished_ = etl_file::FinishedFiles();
       partial_.clear();
     }
     context_.logger.information("following " + pattern_ +
@@ -286,7 +308,7 @@ class FileSource : public etl::Source {
     if (following_) {
       following_->offset = reader_->offset();
     } else if (!stdin_) {
-      partial_[current()] = reader_->offset();
+      partial_[current()] = {reader_->offset(), reading_.first};
     }
   }
 
@@ -513,17 +535,26 @@ class FileSource : public etl::Source {
     if (!done || !partial) {
       throw etl::CheckpointError("it has no 'done' and 'partial' objects (not a file checkpoint)");
     }
-    for (const auto& name : done->getNames()) {
-      auto entry = done->getArray(name);
-      if (!entry || entry->size() != 2) {
-        throw etl::CheckpointError("done['" + name + "'] is not [size, mtime]");
-      }
-      done_[decodeName(name)] = {nonNegative(entry->get(0), "the size of " + name),
-                                 nonNegative(entry->get(1), "the mtime of " + name)};
+    try {
+      finished_.load(*state);
+    } catch (const std::exception& e) {
+      throw etl::CheckpointError(e.what());
     }
     for (const auto& name : partial->getNames()) {
-      partial_[decodeName(name)] =
-          static_cast<uint64_t>(nonNegative(partial->get(name), "the offset in " + name));
+      Begun begun;
+      if (auto entry = partial->getArray(name)) {  // [offset, length, hash]
+        if (entry->size() != 3) {
+          throw etl::CheckpointError("partial['" + name + "'] is not [offset, length, hash]");
+        }
+        begun.offset = static_cast<uint64_t>(nonNegative(entry->get(0), "the offset in " + name));
+        begun.fingerprint = {
+            static_cast<uint32_t>(nonNegative(entry->get(1), "the fingerprint of " + name)),
+            std::stoull(entry->getElement<std::string>(2), nullptr, 16)};
+      } else {  // an offset alone (before first bytes were kept)
+        begun.offset =
+            static_cast<uint64_t>(nonNegative(partial->get(name), "the offset in " + name));
+      }
+      partial_[decodeName(name)] = begun;
     }
   }
 
@@ -536,19 +567,35 @@ class FileSource : public etl::Source {
     std::set<std::string> found;
     Poco::Glob::glob(pattern_, found);
     for (const auto& f : found) {
-      if (etl_file::naturalLess(f, file)) done_[f] = statFile(f).value_or(Seen{});
+      if (etl_file::naturalLess(f, file)) finished_.add(f, statFile(f).value_or(Seen{}));
     }
     if (state.getValue<bool>("done")) {
-      done_[file] = statFile(file).value_or(Seen{});
+      finished_.add(file, statFile(file).value_or(Seen{}));
     } else {
-      partial_[file] = offset;
+      partial_[file] = {offset, {}};
     }
   }
 
   void openNext() {
     const std::string path = stdin_ ? "/dev/stdin" : current();
     auto at = partial_.find(path);
-    uint64_t offset = at == partial_.end() ? 0 : at->second;
+    uint64_t offset = at == partial_.end() ? 0 : at->second.offset;
+    if (!stdin_) {
+      reading_ = {statFile(path).value_or(Seen{}), fingerprintNow(path)};
+      reading_.seen.fingerprint = reading_.first;
+      const etl_file::Fingerprint& before =
+          at == partial_.end() ? etl_file::Fingerprint{} : at->second.fingerprint;
+      etl_file::Fingerprint now;
+      if (offset > 0 && before.length > 0 &&
+          (!etl_file::fingerprintOf(path, before.length, now) || !(now == before))) {
+        // Another file under the same name (replaced while etlrun was stopped): its head would
+        // be skipped if the old offset were taken.
+        context_.logger.warning(path + " was replaced by another file since it was read to byte " +
+                                std::to_string(offset) +
+                                " (other first bytes): read from its start");
+        offset = 0;
+      }
+    }
     try {
       // Of a line too long, a dead letter keeps no more than a record could hold.
       std::size_t kept =
@@ -578,7 +625,17 @@ class FileSource : public etl::Source {
     context_.metrics.gauge("source_lag_files", {{"pipeline", context_.pipeline}})
         .store(static_cast<int64_t>(todo_.size() - next_ - 1));
     const std::string& path = current();
-    if (!stdin_) done_[path] = statFile(path).value_or(Seen{});
+    // What was read (the open file as reading ended, its first bytes), whatever the name
+    // leads to by now: a file renamed over it meanwhile is another file, read at the next start.
+    if (!stdin_) {
+      Seen seen = reading_.seen;
+      if (reader_) {
+        seen.size = static_cast<int64_t>(reader_->fileSize());
+        seen.mtimeNs = reader_->fileModified();
+      }
+      finished_.add(path, seen);
+      ++finishedChanges_;
+    }
     partial_.erase(path);
     reader_.reset();
     rows_.reset();
@@ -617,10 +674,21 @@ class FileSource : public etl::Source {
   std::string pattern_, stream_, keyField_;
   bool skipDamaged_;
   uint64_t maxRecordBytes_;
-  std::map<std::string, Seen> done_;         // finished files
-  std::map<std::string, uint64_t> partial_;  // begun, not finished: uncompressed offset
-  std::vector<std::string> todo_;            // this run's files, in natural order
-  std::size_t next_ = 0;                     // index in todo_ of the file being read
+  etl_file::FinishedFiles finished_;  // finished files (finished_files.h)
+  struct Begun {
+    uint64_t offset = 0;                // uncompressed bytes read
+    etl_file::Fingerprint fingerprint;  // of the file that offset is in (length 0: not known)
+  };
+  std::map<std::string, Begun> partial_;  // begun, not finished
+  uint64_t finishedChanges_ = 1;          // finished_ changed: its text is made again
+  mutable uint64_t finishedCount_ = 0;
+  mutable std::string finishedText_;
+  struct {
+    Seen seen;  // the file being read, as it was when opened
+    etl_file::Fingerprint first;
+  } reading_;
+  std::vector<std::string> todo_;  // this run's files, in natural order
+  std::size_t next_ = 0;           // index in todo_ of the file being read
   std::unique_ptr<etl_file::LineReader> reader_;
   std::vector<etl::DeadLetter> deadLetters_;
   std::string format_, header_;  // json, csv or tsv; first, skip or none

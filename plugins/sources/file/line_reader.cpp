@@ -206,6 +206,12 @@ uint64_t LineReader::fileSize() const {
   return static_cast<uint64_t>(info.st_size);
 }
 
+int64_t LineReader::fileModified() const {
+  struct stat info {};
+  if (::fstat(::fileno(file_), &info) != 0) return 0;
+  return static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000LL + info.st_mtim.tv_nsec;
+}
+
 LineReader::Result LineReader::finish(std::string& line, bool newline) {
   offset_ += lineBytes_ + (newline ? 1 : 0);
   ++lines_;

@@ -68,8 +68,9 @@ class LineReader {
   bool holdsPartialLine() const { return holding_; }
   // Gives up waiting: the held line, as a last line without a newline (its writer is gone).
   Result releasePartialLine(std::string& line);
-  // The file's size now (of the open file, whatever its name leads to since).
+  // The open file's size and modification time (ns) now, whatever its name leads to since.
   uint64_t fileSize() const;
+  int64_t fileModified() const;
 
   // About the line next() returned last:
   uint64_t lineStart() const { return lineStart_; }  // its first byte, uncompressed
