@@ -322,7 +322,9 @@ void PipelineRunner::runSource() {
     pending.checkpoint = stampCheckpoint(identity_, now, parts);
     pending.checkpointParts = parts;
     pending.previousCheckpoint = parts ? known : lastPushed;
-    lastPushed = pending.checkpoint;
+    // A batch without a checkpoint (a source that has none now) leaves the stored one as it is:
+    // the next one is compared with that.
+    if (!pending.checkpoint.empty()) lastPushed = pending.checkpoint;
     if (parts) known = mergedParts(known, pending.checkpoint);
     bool ok = queue_->push(std::move(pending), [&paused] { paused.fetch_add(1); });
     pending = Batch();

@@ -33,7 +33,7 @@ const Mistake kMistakes[] = {
     {"unknown_plugin",
      "pipelines:\n  p:\n    source: {plugin: fil, path: x}\n    sink: {plugin: jsonl}\n", "3:22",
      "unknown plugin 'fil'; known plugins: event_filter, file, github_enrich, github_events, "
-     "github_watch, jq, "
+     "github_watch, http_listen, jq, "
      "jsonl, ",
      true},
     {"unset_required_variable",
@@ -228,7 +228,8 @@ TEST(EtlrunCli, ValidateAcceptsEveryShippedPipeline) {
     if (!Poco::endsWith(it.name(), std::string(".yaml"))) continue;
     ++files;
     auto result = etltest::runEtlrun({"validate", it.path().toString()},
-                                     {{"GHARCHIVE_FILES", "x"}, {"ORDERS_FILES", "x"}});
+                                     {{"GHARCHIVE_FILES", "x"}, {"ORDERS_FILES", "x"},
+                                      {"GITHUB_WEBHOOK_SECRET", "x"}});
     EXPECT_EQ(result.exitCode, 0) << it.name() << "\n" << result.err;
   }
   EXPECT_GE(files, 4);

@@ -67,7 +67,7 @@ grep -q '^RestartPreventExitStatus=64 78$' "$unit" && ! grep -q '^ExecStartPre='
 
 "$etlrun" --version
 for pipeline in "$root"/usr/share/etlrun/pipelines/*.yaml; do
-  GHARCHIVE_FILES=x ORDERS_FILES=x "$etlrun" validate "$pipeline" || { echo "FAIL: validate $pipeline"; exit 1; }
+  GHARCHIVE_FILES=x ORDERS_FILES=x GITHUB_WEBHOOK_SECRET=x "$etlrun" validate "$pipeline" || { echo "FAIL: validate $pipeline"; exit 1; }
 done
 GHARCHIVE_FILES="$data_dir/gharchive/gharchive_2021-07-21_hour06_200events.jsonl" \
 ETL_STATE_DIR="$work/state" ETL_DATABASE= \
