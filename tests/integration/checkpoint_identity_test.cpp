@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <sstream>
 
 #include "event_generator.h"
 #include "fake_github.h"
@@ -177,6 +178,34 @@ TEST_P(Identity, ACheckpointWithoutAnIdentityIsTakenAsThisPipelinesAndStampedAtT
       << now;
 }
 
+// Review: the sql sink's identity is the names under `tables:`, which are labels when an entry
+// says `table:`. Pointing a label at another table is other work (what was read before never
+// reaches it) and must be refused; renaming a label of the same table is not.
+TEST_P(Identity, ALabelPointedAtAnotherTableIsRefused) {
+  std::string p = write("p.yaml", "load",
+                        "        ev: {table: events, stream: events, key: [id], columns: {id: id}}\n");
+  ASSERT_EQ(once(p).exitCode, 0);
+  ASSERT_EQ(count("events"), 40);
+  write("p.yaml", "load",
+        "        ev: {table: other_events, stream: events, key: [id], columns: {id: id}}\n");
+  auto other = once(p);
+  EXPECT_EQ(other.exitCode, 78) << "another table, the same label: not refused; the 40 records "
+                                   "already read are skipped\n"
+                                << other.err;
+  EXPECT_EQ(count("other_events"), 0);
+}
+
+TEST_P(Identity, ARenamedLabelOfTheSameTableIsNotRefused) {
+  std::string p = write("p.yaml", "load",
+                        "        ev: {table: events, stream: events, key: [id], columns: {id: id}}\n");
+  ASSERT_EQ(once(p).exitCode, 0);
+  write("p.yaml", "load",
+        "        renamed: {table: events, stream: events, key: [id], columns: {id: id}}\n");
+  auto renamed = once(p);
+  EXPECT_EQ(renamed.exitCode, 0) << "the same table under another label was refused\n"
+                                 << renamed.err;
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, Identity, testing::Bool(),
                          [](const testing::TestParamInfo<bool>& info) {
                            return info.param ? "PostgreSQL" : "SQLite";
@@ -208,6 +237,37 @@ TEST(IdentityElsewhere, TheStateFileRefusesAnotherFeedsCheckpoint) {
   EXPECT_NE(other.err.find(dir / "state"), std::string::npos) << "where it lives" << other.err;
   EXPECT_EQ(fake.requests().size(), requests) << "the other feed was polled";
   EXPECT_TRUE(other.out.empty());
+}
+
+// Review: the refusal names the command that takes the checkpoint over. Run as given, with the
+// --state-dir the run had (as the packaged systemd unit always passes), it must take it over.
+TEST(IdentityElsewhere, TheCommandTheRefusalNamesTakesTheCheckpointOver) {
+  etltest::TempDir dir;
+  fakegh::FakeGitHub fake(etl::systemClock());
+  fake.loadFixtures(etltest::dataDir() + "/events/api_events_2026-01-12.json");
+  fake.start();
+  auto pipeline = [&](const std::string& endpoint) {
+    etltest::writeFile(dir / "p.yaml",
+                       "pipelines:\n  ingest:\n    source: {plugin: github_events, "
+                       "base_url: \"" +
+                           fake.baseUrl() + "\", endpoint: \"" + endpoint +
+                           "\"}\n    sink: {plugin: jsonl, path: \"-\"}\n");
+    return etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"});
+  };
+  ASSERT_EQ(pipeline("/events").exitCode, 0);
+  auto refused = pipeline("/orgs/acme/events");
+  ASSERT_EQ(refused.exitCode, 78) << refused.err;
+  std::size_t from = refused.err.find("`etlrun checkpoint ");
+  ASSERT_NE(from, std::string::npos) << refused.err;
+  std::size_t to = refused.err.find('`', from + 1);
+  std::istringstream words(refused.err.substr(from + 8, to - from - 8));  // after "`etlrun "
+  std::vector<std::string> args;
+  for (std::string w; words >> w;) args.push_back(w);
+  auto adopt = etltest::runEtlrun(args);
+  EXPECT_EQ(adopt.exitCode, 0) << adopt.out << adopt.err;
+  EXPECT_NE(adopt.out.find("taken over"), std::string::npos)
+      << "the command the refusal names did not take the checkpoint over: " << adopt.out;
+  EXPECT_EQ(pipeline("/orgs/acme/events").exitCode, 0);
 }
 
 // The Kafka sink's checkpoint topic, keyed by the transactional id (etlrun.<pipeline>): a pipeline
