@@ -403,7 +403,8 @@ class EtlrunApp : public Poco::Util::ServerApplication {
                   << (ours ? ""
                            : "\n  NOT this pipeline, " + etl::describeIdentity(view.ours) +
                                  ": it refuses to start from it; `etlrun checkpoint " + args[1] +
-                                 " adopt --pipeline=" + spec.name + "` takes it over")
+                                 " adopt --pipeline=" + spec.name + " --state-dir=" + stateDir +
+                                 "` takes it over")
                   << "\n  position:   " << etl::storableText(view.position) << "\n";
       }
     } catch (const etl::RetryableError& e) {

@@ -18,14 +18,40 @@ const std::string kPositionKey = "{\"position\":";
 const std::string kIdentityKey = ",\"etl_written_by\":";
 const std::string kPartKey = "etl_written_by";
 
-// An identity is shown in logs and stored beside data: a password in a URL or a libpq string
-// never goes into it.
-std::string withoutPassword(const std::string& text) {
-  static const std::regex inUrl(R"(^([A-Za-z][A-Za-z0-9+.-]*://[^/@:]*):[^@/]*@)");
-  static const std::regex inKeywords(R"((^|\s|[?&])password\s*=\s*('([^'\\]|\\.)*'|[^\s&]*))",
-                                     std::regex::icase);
-  return std::regex_replace(std::regex_replace(text, inUrl, "$1@"), inKeywords, "$1");
+}  // namespace
+
+std::string withoutSecrets(const std::string& text) {
+  static const std::regex keyword(
+      R"((^|\s)(host|hostaddr|port|dbname)\s*=\s*('([^'\\]|\\.)*'|\S*))");
+  std::size_t scheme = text.find("://");
+  if (scheme != std::string::npos) {
+    // The authority ends at the path, query or fragment; its host follows its last '@' (a
+    // password may hold '@' itself).
+    std::size_t from = scheme + 3;
+    std::size_t end = text.find_first_of("/?#", from);
+    std::string authority =
+        text.substr(from, end == std::string::npos ? std::string::npos : end - from);
+    std::size_t at = authority.rfind('@');
+    std::string host = at == std::string::npos ? authority : authority.substr(at + 1);
+    std::string path;
+    if (end != std::string::npos && text[end] == '/') {
+      std::size_t stop = text.find_first_of("?#", end);
+      path = text.substr(end, stop == std::string::npos ? std::string::npos : stop - end);
+    }
+    return text.substr(0, from) + host + path;
+  }
+  static const std::regex keywords(R"(^\s*[a-z_]+\s*=)");
+  if (std::regex_search(text, keywords)) {  // libpq's "host=... password=..."
+    std::string out;
+    for (std::sregex_iterator it(text.begin(), text.end(), keyword), end; it != end; ++it) {
+      out += (out.empty() ? "" : " ") + (*it)[2].str() + "=" + (*it)[3].str();
+    }
+    return out;
+  }
+  return text;
 }
+
+namespace {
 
 std::string canonical(const Poco::Dynamic::Var& value) {
   std::ostringstream out;
@@ -50,28 +76,35 @@ Poco::JSON::Object pluginIdentity(const PluginSpec& plugin) {
     switch (field->type) {
       case Type::String:
       case Type::Path:
-        identity.set(*key, withoutPassword(plugin.config.getString(*key)));
+        identity.set(*key, withoutSecrets(plugin.config.getString(*key)));
         break;
       case Type::StringList: {
         Poco::JSON::Array list;
-        for (const auto& item : plugin.config.getStringList(*key)) list.add(withoutPassword(item));
+        for (const auto& item : plugin.config.getStringList(*key)) list.add(withoutSecrets(item));
         identity.set(*key, list);
         break;
       }
       case Type::Connection:
-        identity.set(*key, withoutPassword(plugin.config.getConnection(*key).uri));
+        identity.set(*key, withoutSecrets(plugin.config.getConnection(*key).uri));
         break;
       case Type::Int:
         identity.set(*key, plugin.config.getInt(*key));
         break;
-      case Type::Document: {  // its entries by name: what they hold may be edited
+      case Type::Document: {  // its entries, by what they name: what they hold may be edited
         Poco::JSON::Array names;
         try {
           auto object = Poco::JSON::Parser()
                             .parse(plugin.config.getDocument(*key))
                             .extract<Poco::JSON::Object::Ptr>();
           std::set<std::string> sorted;
-          for (const auto& [name, value] : *object) sorted.insert(name);
+          for (const auto& [name, value] : *object) {
+            // An entry's `table:` when it has one (the entry's name is then a label).
+            auto entry = value.type() == typeid(Poco::JSON::Object::Ptr)
+                             ? value.extract<Poco::JSON::Object::Ptr>()
+                             : nullptr;
+            bool named = entry && entry->has("table") && entry->get("table").isString();
+            sorted.insert(named ? entry->getValue<std::string>("table") : name);
+          }
           for (const auto& name : sorted) names.add(name);
         } catch (const Poco::Exception&) {  // not a map: validated elsewhere
         }
@@ -147,6 +180,15 @@ StoredCheckpoint splitCheckpoint(const std::string& stored, bool partitioned) {
     std::size_t at = stored.rfind(kIdentityKey);
     if (stored.compare(0, kPositionKey.size(), kPositionKey) != 0 || at == std::string::npos ||
         at < kPositionKey.size() || stored.back() != '}') {
+      // A partitioned checkpoint's parts (another pipeline of the same name, a consumer group):
+      // its identity is one of them. Anything else is an earlier etlrun's, whole.
+      if (stored.find("\"" + kPartKey + "\":") != std::string::npos) {
+        try {
+          auto parts = Poco::JSON::Parser().parse(stored).extract<Poco::JSON::Object::Ptr>();
+          if (parts && parts->has(kPartKey)) return {canonical(parts->get(kPartKey)), stored};
+        } catch (const Poco::Exception&) {
+        }
+      }
       return {std::nullopt, stored};
     }
     std::size_t from = at + kIdentityKey.size();

@@ -19,10 +19,15 @@
 
 namespace etl {
 
-// The identity of `pipeline` as canonical JSON text (keys sorted, no spaces; a password in a URL
-// left out): what is stored and compared. A Document key (a sink's `tables:`) counts by its
-// entries' names.
+// The identity of `pipeline` as canonical JSON text (keys sorted, no spaces; of a URL only scheme,
+// host, port and path, nothing of a credential): what is stored and compared. A Document key (a
+// sink's `tables:`) counts by what its entries name: an entry's `table:`, else its name.
 std::string pipelineIdentity(const PipelineSpec& pipeline);
+
+// An identity is shown in logs and stored beside data: nothing of a credential goes into it. A
+// URL keeps its scheme, host, port and path (no user, password or query: a token may sit in any
+// of them); a libpq keyword string keeps host, hostaddr, port and dbname; other text is kept.
+std::string withoutSecrets(const std::string& text);
 
 // True when `key` is among `identity` (a descriptor's list, nullptr-terminated; may be nullptr).
 bool isIdentityKey(const char* const* identity, const std::string& key);

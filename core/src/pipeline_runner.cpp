@@ -379,7 +379,13 @@ void PipelineRunner::runSource() {
         // What is stored now is what the next batch must find (the parts just taken included).
         std::optional<std::string> stored = storedCheckpoint();
         if (stored) {
-          source_->synced(splitCheckpoint(*stored, parts).position);
+          StoredCheckpoint split = splitCheckpoint(*stored, parts);
+          // Adopted for another pipeline meanwhile (a group member that kept running): this one
+          // must not write its identity back over it.
+          if (split.identity && !sameIdentity(*split.identity, identity_)) {
+            refuseOthersCheckpoint(*split.identity);
+          }
+          source_->synced(split.position);
           known = *stored;
         } else {
           source_->synced(std::nullopt);
@@ -422,7 +428,7 @@ void PipelineRunner::refuseOthersCheckpoint(const std::string& storedIdentity) {
       "it is this pipeline changed on purpose (another feed, tables added or renamed: what was "
       "read before does not reach them), take the checkpoint over with `etlrun checkpoint " +
       (spec_.file.empty() ? std::string("PIPELINE.yaml") : spec_.file) +
-      " adopt --pipeline=" + spec_.name + "`");
+      " adopt --pipeline=" + spec_.name + " --state-dir=" + services_.stateDir + "`");
 }
 
 void PipelineRunner::noteCommitted(const Batch& batch) {

@@ -96,7 +96,8 @@ TEST_P(Identity, ASecondPipelineFileOfTheSameNameRefusesTheFirstsCheckpointAndSt
         << refused.err;
     EXPECT_NE(refused.err.find("this one is file -> sql (tables: [\"copy\"])"), std::string::npos)
         << refused.err;
-    EXPECT_NE(refused.err.find("`etlrun checkpoint " + b + " adopt --pipeline=load`"),
+    EXPECT_NE(refused.err.find("`etlrun checkpoint " + b +
+                               " adopt --pipeline=load --state-dir=" + (dir_ / "state") + "`"),
               std::string::npos)
         << refused.err;
     EXPECT_EQ(refused.err.find("already read (skipped)"), std::string::npos) << refused.err;
@@ -182,8 +183,9 @@ TEST_P(Identity, ACheckpointWithoutAnIdentityIsTakenAsThisPipelinesAndStampedAtT
 // says `table:`. Pointing a label at another table is other work (what was read before never
 // reaches it) and must be refused; renaming a label of the same table is not.
 TEST_P(Identity, ALabelPointedAtAnotherTableIsRefused) {
-  std::string p = write("p.yaml", "load",
-                        "        ev: {table: events, stream: events, key: [id], columns: {id: id}}\n");
+  std::string p =
+      write("p.yaml", "load",
+            "        ev: {table: events, stream: events, key: [id], columns: {id: id}}\n");
   ASSERT_EQ(once(p).exitCode, 0);
   ASSERT_EQ(count("events"), 40);
   write("p.yaml", "load",
@@ -196,8 +198,9 @@ TEST_P(Identity, ALabelPointedAtAnotherTableIsRefused) {
 }
 
 TEST_P(Identity, ARenamedLabelOfTheSameTableIsNotRefused) {
-  std::string p = write("p.yaml", "load",
-                        "        ev: {table: events, stream: events, key: [id], columns: {id: id}}\n");
+  std::string p =
+      write("p.yaml", "load",
+            "        ev: {table: events, stream: events, key: [id], columns: {id: id}}\n");
   ASSERT_EQ(once(p).exitCode, 0);
   write("p.yaml", "load",
         "        renamed: {table: events, stream: events, key: [id], columns: {id: id}}\n");

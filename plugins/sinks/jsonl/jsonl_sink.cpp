@@ -23,8 +23,6 @@ const std::string kSidecarMagic = "etlrun-jsonl-checkpoint 1";
 
 class JsonlSink : public etl::Sink {
  public:
-  static constexpr const char* kIdentity[] = {"path", nullptr};  // the file it writes
-
   JsonlSink(const etl::Config& config, etl::Context& context)
       : context_(context),
         path_(config.getString("path")),

@@ -10,9 +10,6 @@ namespace {
 
 class SqlClaim : public etl::Source {
  public:
-  // The queue it claims from.
-  static constexpr const char* kIdentity[] = {"connection", "table", nullptr};
-
   SqlClaim(const etl::Config& config, etl::Context& context)
       : context_(context),
         stream_(config.getString("stream")),
