@@ -85,6 +85,19 @@ TimePoint::duration clockSkew(const HttpResponse& response, TimePoint now) {
   return {};
 }
 
+// An answer longer than the request allows: not transient, so never turned into a retry.
+class BodyTooLarge : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A 403 or 429 that carries the marks of a rate limit (any API's, not only GitHub's).
+bool saysRateLimited(const HttpResponse& response) {
+  return !response.header("Retry-After").empty() ||
+         Poco::trim(response.header("X-RateLimit-Remaining")) == "0" ||
+         Poco::trim(response.header("RateLimit-Remaining")) == "0";
+}
+
 Poco::Net::Context::Ptr tlsContext() {
   static Poco::Net::Context::Ptr context = [] {
     Poco::Net::initializeSSL();
@@ -228,7 +241,7 @@ void QuotaHttpClient::admit(const std::string& key, const std::string& host, Pri
   --b.remaining;
 }
 
-void QuotaHttpClient::learn(const std::string& key, const HttpResponse& response) {
+void QuotaHttpClient::learn(const std::string& key, const HttpResponse& response, bool limited) {
   std::unique_lock<std::mutex> lock(mutex_);
   Budget& b = budgets_[key];
   TimePoint now = clock_.now();
@@ -273,7 +286,7 @@ void QuotaHttpClient::learn(const std::string& key, const HttpResponse& response
   }
   if (retryAfter) retryAfter = sane(*retryAfter, "Retry-After");
   if (response.status == 503 && retryAfter) b.blockedUntil = *retryAfter;
-  if (response.status == 403 || response.status == 429) {
+  if (limited) {
     if (retryAfter) {
       b.blockedUntil = *retryAfter;
     } else if (remaining == 0 && resetAt) {
@@ -393,12 +406,19 @@ HttpResponse QuotaHttpClient::exchange(const Poco::URI& uri, const std::string& 
     response.status = static_cast<int>(httpResponse.getStatus());
     response.finalUrl = uri.toString();
     for (const auto& [name, value] : httpResponse) response.headers.emplace_back(name, value);
+    const std::size_t maxBody = request.maxBodyBytes ? request.maxBodyBytes : options_.maxBodyBytes;
+    if (httpResponse.hasContentLength() &&
+        static_cast<uint64_t>(httpResponse.getContentLength64()) > maxBody) {
+      throw BodyTooLarge("the answer's body has " +
+                         std::to_string(httpResponse.getContentLength64()) +
+                         " bytes, more than the " + std::to_string(maxBody) + " bytes allowed");
+    }
     char buffer[65536];
     while (body.read(buffer, sizeof(buffer)) || body.gcount() > 0) {
       response.body.append(buffer, static_cast<std::size_t>(body.gcount()));
-      if (response.body.size() > options_.maxBodyBytes) {
-        throw Poco::Net::MessageException("response body larger than " +
-                                          std::to_string(options_.maxBodyBytes) + " bytes");
+      if (response.body.size() > maxBody) {
+        throw BodyTooLarge("the answer's body is longer than the " + std::to_string(maxBody) +
+                           " bytes allowed");
       }
     }
     if (ticket.fired() != RequestDeadlines::Fired::No) throw Poco::Net::MessageException("cut");
@@ -470,11 +490,16 @@ HttpResponse QuotaHttpClient::get(const HttpRequest& request, const StopSignal& 
       lastError = e.displayText();
     } catch (const std::invalid_argument&) {
       throw;
+    } catch (const BodyTooLarge& e) {
+      throw std::runtime_error("GET " + origin + Poco::URI(url).getPath() + ": " + e.what());
     } catch (const std::exception& e) {
       lastError = e.what();
     }
     if (lastError.empty()) {
-      learn(key, response);
+      const bool limited = response.status == 429 ||
+                           (response.status == 403 &&
+                            (request.forbiddenMayBeRateLimit || saysRateLimited(response)));
+      learn(key, response, limited);
       logger_.debug("GET " + Poco::URI(url).getPathAndQuery() + " -> " +
                     std::to_string(response.status) + " (remaining " +
                     response.header("X-RateLimit-Remaining") + ")");
@@ -485,7 +510,7 @@ HttpResponse QuotaHttpClient::get(const HttpRequest& request, const StopSignal& 
             (token.empty() ? "no credentials were sent" : "the token was refused") +
             "): check the token");
       }
-      if (response.status == 403 || response.status == 429) {
+      if (limited) {
         Budget b = budget(host, token);
         throw RateLimitedError(
             "rate limited by " + host + " (HTTP " + std::to_string(response.status) + ")",

@@ -60,7 +60,8 @@ class QuotaHttpClient : public HttpClient {
   static std::string budgetKey(const std::string& host, const std::string& token);
   std::string chooseToken(const std::string& host, const std::string& tokens);
   void admit(const std::string& key, const std::string& host, Priority priority);
-  void learn(const std::string& key, const HttpResponse& response);
+  // `limited`: the answer refused the request for a rate limit (429, or a 403 taken for one).
+  void learn(const std::string& key, const HttpResponse& response, bool limited);
   void saveBudgets(bool force);
   HttpResponse send(const std::string& url, const HttpRequest& request, const std::string& token,
                     const StopSignal& stop, RequestDeadlines::Steady::time_point deadline);

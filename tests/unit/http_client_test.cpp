@@ -146,4 +146,36 @@ TEST_F(HttpClient, ARefusedTokenFailsAtOnceInsteadOfBeingRetried) {
   EXPECT_EQ(fake_.requests().size(), 1u);
 }
 
+TEST_F(HttpClient, AForbiddenAnswerIsARateLimitOnlyWhereTheCallerSaysSo) {
+  fake_.fail("/users/x", 403, R"({"message":"Resource not accessible"})");
+  // GitHub's convention (the default): a bare 403 is a secondary rate limit.
+  EXPECT_THROW(get(), etl::RateLimitedError);
+  // Any other API's: a 403 without rate-limit headers is an answer, and blocks no budget.
+  fake_.fail("/users/y", 403, R"({"message":"forbidden"})");
+  etl::HttpRequest request;
+  request.url = fake_.baseUrl() + "/users/y";
+  request.forbiddenMayBeRateLimit = false;
+  etl::QuotaHttpClient client(clock_);
+  EXPECT_EQ(client.get(request, stop_).status, 403);
+  EXPECT_EQ(client.get(request, stop_).status, 403) << "the first 403 blocked the budget";
+}
+
+TEST_F(HttpClient, AnAnswerLongerThanTheRequestAllowsFailsForGood) {
+  fake_.serve("/users/big", "{\"bio\":\"" + std::string(5000, 'x') + "\"}");
+  etl::HttpRequest request;
+  request.url = fake_.baseUrl() + "/users/big";
+  request.maxBodyBytes = 1024;
+  try {
+    client_.get(request, stop_);
+    FAIL() << "a body over the bound was returned";
+  } catch (const etl::RetryableError& e) {
+    FAIL() << "a body over the bound is the same on every try: " << e.what();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("1024 bytes allowed"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("/users/big"), std::string::npos) << e.what();
+  }
+  request.maxBodyBytes = 0;  // the client's own bound
+  EXPECT_EQ(client_.get(request, stop_).status, 200);
+}
+
 }  // namespace

@@ -10,6 +10,7 @@
 // throws etl::RetryableError, and the runner's backoff retries the work.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +36,15 @@ struct HttpRequest {
   bool followRedirects = true;
   // The whole request: connecting, the TLS handshake, the headers and the body (and redirects).
   Millis timeout{30000};
+  // The most bytes the answer's body may have; 0: the client's own bound (64 MiB). Reading stops
+  // there, and the request fails for good (std::runtime_error naming the bound): waiting does not
+  // make an answer smaller.
+  std::size_t maxBodyBytes = 0;
+  // GitHub answers 403 for a rate limit, with or without rate-limit headers, so by default every
+  // 403 is taken for one (etl::RateLimitedError). Most APIs mean "forbidden" by 403 and send 429
+  // for limits: false makes a 403 a rate limit only when it says so (Retry-After, or
+  // X-RateLimit-Remaining: 0); any other 403 is returned as an answer.
+  bool forbiddenMayBeRateLimit = true;
 };
 
 struct HttpResponse {
