@@ -10,7 +10,7 @@
 #include "test_env.h"
 
 TEST(LinkHeader, ParsesRecordedGitHubLinks) {
-  auto links = github::parseLinkHeader(
+  auto links = http_paging::parseLinkHeader(
       "<https://api.github.com/events?page=2>; rel=\"next\", "
       "<https://api.github.com/events?page=10>; rel=\"last\"");
   EXPECT_EQ(links["next"], "https://api.github.com/events?page=2");
@@ -26,14 +26,14 @@ TEST(LinkHeader, ParsesRecordedGitHubLinks) {
     for (std::size_t h = 0; h < headers->size(); ++h) {
       auto pair = headers->getArray(static_cast<unsigned>(h));
       if (Poco::icompare(pair->getElement<std::string>(0), "link") == 0) {
-        auto parsed = github::parseLinkHeader(pair->getElement<std::string>(1));
+        auto parsed = http_paging::parseLinkHeader(pair->getElement<std::string>(1));
         if (parsed.count("next")) lastNext = parsed["next"];
         EXPECT_TRUE(parsed.count("prev") || parsed.count("next"));
       }
     }
   }
   EXPECT_NE(lastNext.find("/repositories/"), std::string::npos) << lastNext;
-  EXPECT_TRUE(github::parseLinkHeader("").empty());
+  EXPECT_TRUE(http_paging::parseLinkHeader("").empty());
 }
 
 TEST(EventPage, KeepsEachEventsBytesVerbatim) {

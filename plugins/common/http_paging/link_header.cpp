@@ -1,6 +1,8 @@
 #include "link_header.h"
 
-namespace github {
+#include <Poco/URI.h>
+
+namespace http_paging {
 
 std::map<std::string, std::string> parseLinkHeader(const std::string& header) {
   std::map<std::string, std::string> links;
@@ -36,4 +38,11 @@ std::map<std::string, std::string> parseLinkHeader(const std::string& header) {
   return links;
 }
 
-}  // namespace github
+std::string nextLink(const std::string& header, const std::string& pageUrl) {
+  auto links = parseLinkHeader(header);
+  auto next = links.find("next");
+  if (next == links.end() || next->second.empty()) return {};
+  return Poco::URI(Poco::URI(pageUrl), next->second).toString();
+}
+
+}  // namespace http_paging

@@ -10,7 +10,6 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/URI.h>
 
 #include <algorithm>
 #include <sstream>
@@ -128,9 +127,7 @@ class GitHubEventsSource : public etl::Source {
         fresh.push_back(std::move(event));
       }
       if (overlap || page.empty()) break;
-      auto links = github::parseLinkHeader(response.header("Link"));
-      // A relative link is resolved against the page it came from.
-      url = links.count("next") ? Poco::URI(Poco::URI(url), links["next"]).toString() : "";
+      url = http_paging::nextLink(response.header("Link"), url);
     }
     // Nothing from before, and every reachable page was new: the feed outran us.
     bool reachedEnd = !overlap;

@@ -15,7 +15,6 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/URI.h>
 
 #include <algorithm>
 #include <atomic>
@@ -424,8 +423,7 @@ class GitHubWatchSource : public etl::Source {
           fresh.push_back(std::move(event));
         }
         if (overlap) break;
-        auto links = github::parseLinkHeader(response.header("Link"));
-        url = links.count("next") ? Poco::URI(Poco::URI(url), links["next"]).toString() : "";
+        url = http_paging::nextLink(response.header("Link"), url);
         if (page.size() < static_cast<std::size_t>(perPage_) || url.empty()) endReached = true;
         if (endReached) break;
       }
