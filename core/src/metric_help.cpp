@@ -42,6 +42,10 @@ std::string metricHelp(const std::string& name) {
       {"github_feeds", "Feeds on the watch list."},
       {"github_feeds_behind", "Feeds that fell behind (missed events, polled late) last report."},
       {"github_missed_events_estimate", "Events estimated missed since the last report."},
+      // http_poll
+      {"http_poll_requests", "Requests sent by the http_poll source (redirects included)."},
+      {"http_poll_not_modified", "Polls answered 304 Not Modified: nothing new."},
+      {"http_poll_records", "Records the http_poll source read."},
       // Transforms.
       {"push_events_parsed", "PushEvents parsed into push_events rows."},
       {"jq_outputs", "Records the jq program output."},

@@ -33,8 +33,7 @@ const Mistake kMistakes[] = {
     {"unknown_plugin",
      "pipelines:\n  p:\n    source: {plugin: fil, path: x}\n    sink: {plugin: jsonl}\n", "3:22",
      "unknown plugin 'fil'; known plugins: event_filter, file, github_enrich, github_events, "
-     "github_watch, http_listen, jq, "
-     "jsonl, ",
+     "github_watch, http_listen, http_poll, jq, jsonl, ",
      true},
     {"unset_required_variable",
      "pipelines:\n  p:\n    source: {plugin: file, path: \"${INPUT_FILES:?name the input}\"}\n"
@@ -227,9 +226,9 @@ TEST(EtlrunCli, ValidateAcceptsEveryShippedPipeline) {
   for (Poco::DirectoryIterator it(etltest::sourceDir() + "/pipelines"), end; it != end; ++it) {
     if (!Poco::endsWith(it.name(), std::string(".yaml"))) continue;
     ++files;
-    auto result = etltest::runEtlrun({"validate", it.path().toString()},
-                                     {{"GHARCHIVE_FILES", "x"}, {"ORDERS_FILES", "x"},
-                                      {"GITHUB_WEBHOOK_SECRET", "x"}});
+    auto result = etltest::runEtlrun(
+        {"validate", it.path().toString()},
+        {{"GHARCHIVE_FILES", "x"}, {"ORDERS_FILES", "x"}, {"GITHUB_WEBHOOK_SECRET", "x"}});
     EXPECT_EQ(result.exitCode, 0) << it.name() << "\n" << result.err;
   }
   EXPECT_GE(files, 4);
