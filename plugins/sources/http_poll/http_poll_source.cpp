@@ -184,7 +184,16 @@ class HttpPollSource : public etl::Source {
     return {Status::More, {}};
   }
 
-  std::string checkpoint() const override { return state_.toJson(); }
+  std::string checkpoint() const override {
+    // A walk that has read no page yet (its first request failed and is retried) is no place to
+    // resume from: the state stays as the last poll left it, and nothing new is committed.
+    if (state_.walk.active && pagesThisWalk_ == 0 && !resumedWalk_) {
+      http_poll::PollState before = state_;
+      before.walk = {};
+      return before.toJson();
+    }
+    return state_.toJson();
+  }
 
  private:
   struct Page {
@@ -325,7 +334,9 @@ class HttpPollSource : public etl::Source {
       }
     };
     scrub(token_);
-    for (const auto& header : headers_) scrub(header.second);
+    for (const auto& header : headers_) {
+      if (Poco::icompare(header.first, std::string("Accept")) != 0) scrub(header.second);
+    }
     return "'" + text + (body.size() > 200 ? "...'" : "'");
   }
 
