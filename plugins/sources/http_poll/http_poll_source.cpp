@@ -14,8 +14,8 @@
 #include <algorithm>
 
 #include "etl/sdk.h"
-#include "json_answer.h"
 #include "link_header.h"
+#include "page_fetcher.h"
 #include "page_urls.h"
 #include "poll_state.h"
 
@@ -63,27 +63,18 @@ class HttpPollSource : public etl::Source {
   HttpPollSource(const etl::Config& config, etl::Context& context)
       : context_(context),
         url_(config.getString("url")),
-        records_(config.getString("records")),
         stream_(config.getString("stream")),
         keyField_(optional(config, "key_field")),
         pagination_(config.getString("pagination")),
-        nextField_(optional(config, "next_field")),
         cursorParam_(optional(config, "cursor_param")),
         sinceParam_(optional(config, "since_param")),
         sinceField_(optional(config, "since_field")),
-        token_(Poco::trim(optional(config, "token"))),
-        headers_(headersOf(config)),
+        tokenGiven_(!Poco::trim(optional(config, "token")).empty()),
         maxPages_(config.getInt("max_pages")),
         interval_(config.getDuration("interval")),
-        timeout_(config.getDuration("timeout")),
-        maxBodyBytes_(static_cast<std::size_t>(config.getInt("max_body_bytes"))),
         conditional_(config.getBool("conditional")),
-        origin_(etl::originOf(url_)) {
+        fetcher_(fetchSettings(config), context) {
     check(config);
-    bool accept = std::any_of(headers_.begin(), headers_.end(), [](const auto& header) {
-      return Poco::icompare(header.first, std::string("Accept")) == 0;
-    });
-    if (!accept) headers_.emplace_back("Accept", "application/json");
   }
 
   // Keys that depend on each other, checked by `etlrun validate` too.
@@ -120,7 +111,7 @@ class HttpPollSource : public etl::Source {
 
   void open(const std::string& checkpoint) override {
     state_ = http_poll::PollState::fromJson(checkpoint);
-    std::string how = token_.empty() ? "" : " with a token";
+    std::string how = tokenGiven_ ? " with a token" : "";
     if (state_.walk.active) {
       context_.logger.information("polling " + http_poll::redactedUrl(url_) + how +
                                   "; resuming a page walk at " +
@@ -141,7 +132,9 @@ class HttpPollSource : public etl::Source {
     if (!state_.walk.active) startWalk();
     // The walk's first page, asked for conditionally; a resumed walk's pages are not.
     const bool first = !resumedWalk_ && pagesThisWalk_ == 0;
-    Page page = fetch(state_.walk.next, first);
+    const http_poll::Validators validators{state_.etag, state_.lastModified};
+    http_poll::Page page = fetcher_.fetch(
+        state_.walk.next, first && conditional_ ? &validators : nullptr, resumedWalk_);
     if (page.notModified) {
       context_.metrics.counter(context_.pipeline + ".http_poll_not_modified").fetch_add(1);
       context_.logger.debug("nothing new (304 Not Modified)");
@@ -196,17 +189,24 @@ class HttpPollSource : public etl::Source {
   }
 
  private:
-  struct Page {
-    etl::HttpResponse response;
-    std::string url;  // after redirects: relative links are resolved against it
-    int status = 0;
-    bool notModified = false;
-    bool gone = false;  // a resumed walk's page the API no longer has
-    http_poll::Answer answer;
-  };
-
   static std::string optional(const etl::Config& config, const std::string& key) {
     return config.has(key) ? config.getString(key) : std::string();
+  }
+
+  static http_poll::FetchSettings fetchSettings(const etl::Config& config) {
+    http_poll::FetchSettings settings;
+    settings.origin = etl::originOf(config.getString("url"));
+    settings.token = Poco::trim(optional(config, "token"));
+    settings.headers = headersOf(config);
+    bool accept = std::any_of(settings.headers.begin(), settings.headers.end(), [](const auto& h) {
+      return Poco::icompare(h.first, std::string("Accept")) == 0;
+    });
+    if (!accept) settings.headers.emplace_back("Accept", "application/json");
+    settings.timeout = config.getDuration("timeout");
+    settings.maxBodyBytes = static_cast<std::size_t>(config.getInt("max_body_bytes"));
+    settings.records = config.getString("records");
+    settings.nextField = optional(config, "next_field");
+    return settings;
   }
 
   std::string firstPageUrl() const {
@@ -244,104 +244,8 @@ class HttpPollSource : public etl::Source {
     return {Status::Idle, nextPollAt_};
   }
 
-  etl::HttpRequest requestFor(const std::string& url, bool conditional) const {
-    etl::HttpRequest request;
-    request.url = url;
-    request.token = token_;
-    request.credentialOrigin = origin_;  // the token goes to the url's origin only
-    request.timeout = timeout_;
-    request.maxBodyBytes = maxBodyBytes_;
-    request.priority = etl::Priority::High;
-    request.forbiddenMayBeRateLimit = false;  // 403 is "forbidden" here; limits come as 429
-    // Redirects are followed here, not by the client, so that the configured headers (an API key
-    // among them) go to the url's origin only, as the token does.
-    request.followRedirects = false;
-    const bool ownOrigin = etl::originOf(url) == origin_;
-    for (const auto& header : headers_) {
-      // Accept says nothing secret; any other header may hold a key.
-      if (ownOrigin || Poco::icompare(header.first, std::string("Accept")) == 0) {
-        request.headers.push_back(header);
-      }
-    }
-    if (conditional && conditional_) {
-      if (!state_.etag.empty()) request.headers.emplace_back("If-None-Match", state_.etag);
-      if (!state_.lastModified.empty()) {
-        request.headers.emplace_back("If-Modified-Since", state_.lastModified);
-      }
-    }
-    return request;
-  }
-
-  Page fetch(std::string url, bool first) {
-    Page page;
-    for (int redirects = 0;; ++redirects) {
-      page.response = context_.http.get(requestFor(url, first), context_.stop);
-      context_.metrics.counter(context_.pipeline + ".http_poll_requests").fetch_add(1);
-      int status = page.response.status;
-      std::string location = page.response.header("Location");
-      bool redirect =
-          status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
-      if (!redirect || location.empty()) break;
-      if (redirects == 5) {
-        throw std::runtime_error("GET " + http_poll::redactedUrl(url) + ": more than 5 redirects");
-      }
-      url = Poco::URI(Poco::URI(url), location).toString();
-    }
-    page.url = url;
-    page.status = page.response.status;
-    if (page.status == 304 && first) {
-      page.notModified = true;
-      return page;
-    }
-    if (resumedWalk_ && (page.status == 400 || page.status == 404 || page.status == 410)) {
-      page.gone = true;
-      return page;
-    }
-    if (page.status < 200 || page.status >= 300) {
-      // 5xx and 429 never get here (the client makes them retryable); the rest will not heal by
-      // waiting: a wrong URL, a refused request.
-      throw std::runtime_error("GET " + http_poll::redactedUrl(url) + " answered HTTP " +
-                               std::to_string(page.status) + bodyHint(page.response.body));
-    }
-    if (page.status == 204) return page;  // no content: no records
-    try {
-      page.answer = http_poll::parseAnswer(page.response.body, records_, nextField_);
-    } catch (const http_poll::AnswerError& e) {
-      throw std::runtime_error(
-          "GET " + http_poll::redactedUrl(url) + ": " + e.what() + " (" +
-          std::to_string(page.response.body.size()) + " bytes" +
-          (page.response.body.empty() ? "" : ", starting " + quoted(page.response.body)) + ")");
-    }
-    return page;
-  }
-
-  // The start of an error answer, which often says what is wrong ("invalid api key"); the
-  // credentials are cut out in case the server echoes them.
-  std::string bodyHint(const std::string& body) const {
-    if (body.empty()) return {};
-    return ": " + quoted(body);
-  }
-
-  std::string quoted(const std::string& body) const {
-    std::string text = body.substr(0, 200);
-    for (auto& c : text) {
-      if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-    }
-    auto scrub = [&](const std::string& secret) {
-      if (secret.size() < 4) return;
-      for (std::size_t at; (at = text.find(secret)) != std::string::npos;) {
-        text.replace(at, secret.size(), "***");
-      }
-    };
-    scrub(token_);
-    for (const auto& header : headers_) {
-      if (Poco::icompare(header.first, std::string("Accept")) != 0) scrub(header.second);
-    }
-    return "'" + text + (body.size() > 200 ? "...'" : "'");
-  }
-
   // Where the walk goes after `page`: "" at its end.
-  std::string nextPage(const Page& page) const {
+  std::string nextPage(const http_poll::Page& page) const {
     if (pagination_ == "link") return http_paging::nextLink(page.response.header("Link"), page.url);
     if (pagination_ != "next_field" || !page.answer.next) return {};
     const std::string& next = *page.answer.next;
@@ -403,14 +307,12 @@ class HttpPollSource : public etl::Source {
   }
 
   etl::Context& context_;
-  const std::string url_, records_, stream_, keyField_, pagination_, nextField_, cursorParam_,
-      sinceParam_, sinceField_, token_;
-  etl::HttpHeaders headers_;
+  const std::string url_, stream_, keyField_, pagination_, cursorParam_, sinceParam_, sinceField_;
+  const bool tokenGiven_;
   const int64_t maxPages_;
-  const etl::Millis interval_, timeout_;
-  const std::size_t maxBodyBytes_;
+  const etl::Millis interval_;
   const bool conditional_;
-  const std::string origin_;
+  http_poll::PageFetcher fetcher_;
   http_poll::PollState state_;
   // The walk's next page was stored (in the checkpoint, or by a poll that read max_pages), not just
   // named by the page before: it may be gone by now.
