@@ -280,7 +280,12 @@ void FakeJsonApi::handle(Poco::Net::HTTPServerRequest& request,
       response.body = "{\"error\":\"internal\"}";
     } else if (fault == Fault::Status403) {
       response.status = 403;
-      response.body = "{\"error\":\"this key may not read items\"}";
+      response.body = "{\"error\":\"this key may not read items\"";
+      // Some APIs echo the credential they refused.
+      if (!entry.header("authorization").empty()) {
+        response.body += ",\"refused\":\"" + entry.header("authorization") + "\"";
+      }
+      response.body += "}";
     } else if (fault == Fault::NotJson) {
       response.body = "<html><body>Service temporarily in maintenance</body></html>";
     } else {

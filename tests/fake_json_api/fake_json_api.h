@@ -24,7 +24,7 @@ namespace fakeapi {
 
 enum class Fault {
   Status500,
-  Status403,
+  Status403,      // echoing the Authorization header it was sent, as some APIs do
   TruncatedBody,  // Content-Length promises twice what is sent, then the connection closes
   NotJson,        // 200 with an HTML page
 };

@@ -338,6 +338,13 @@ TEST_F(HttpPollCredentials, GoToTheirOriginOnlyAndAreNeverLoggedOrStored) {
       EXPECT_EQ(etltest::readFile(file).find(secret), std::string::npos) << file;
     }
   }
+  // An API that echoes the refused credential in its answer: the message quotes it masked.
+  api_.inject(fakeapi::Fault::Status403);
+  auto refused = etltest::runEtlrun({"--once", "--state-dir=" + (dir_ / "state"), dir_ / "p.yaml"},
+                                    {{"API_TOKEN", token}, {"API_KEY", key}});
+  EXPECT_EQ(refused.exitCode, 70) << refused.err;
+  EXPECT_NE(refused.err.find("\"refused\":\"Bearer ***\""), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.err.find(token), std::string::npos) << refused.err;
 }
 
 // Into JSON lines: what reaches the sink byte for byte.
