@@ -232,9 +232,15 @@ class HttpPollSource : public etl::Source {
     const bool firstPageTells = !sinceParam_.empty() || pagesThisWalk_ == 1;
     state_.etag = firstPageTells ? state_.walk.etag : "";
     state_.lastModified = firstPageTells ? state_.walk.lastModified : "";
-    context_.logger.information(std::to_string(walkRecords_) + " record(s) from " +
-                                std::to_string(pagesThisWalk_) + " page(s); next poll in " +
-                                std::to_string(interval_.count() / 1000) + " s");
+    // A quiet API polled often would fill the log with nothing: empty polls only at debug.
+    std::string line = std::to_string(walkRecords_) + " record(s) from " +
+                       std::to_string(pagesThisWalk_) + " page(s); next poll in " +
+                       std::to_string(interval_.count() / 1000) + " s";
+    if (walkRecords_ > 0) {
+      context_.logger.information(line);
+    } else {
+      context_.logger.debug(line);
+    }
     state_.walk = {};
   }
 
