@@ -448,8 +448,33 @@ class FileSource : public etl::Source {
     std::swap(rowLine_, reading->rowLine);
     following_ = &file;
     Stop stop;
+    // Cut and written again while it is read (copy + truncate rotation between two scans): the
+    // reader would go on inside the new content. What a pass read counts only if the file still
+    // begins as it did after the pass; otherwise it is taken back and the next scan sees a cut.
+    std::size_t outBefore = out.size(), producedBefore = produced;
+    std::size_t lettersBefore = deadLetters_.size();
+    uint64_t offsetBefore = file.offset;
+    auto intact = [&] {
+      if (file.fingerprint.length == 0) return true;
+      char head[etl_file::kFingerprintBytes];
+      std::size_t n = reader_->peek(0, head, file.fingerprint.length);
+      return n == file.fingerprint.length &&
+             etl_file::fingerprintOfBytes(head, n) == file.fingerprint;
+    };
     try {
       stop = readLines(out, maxRecords, produced);
+      if (!intact()) {
+        out.erase(out.begin() + static_cast<std::ptrdiff_t>(outBefore), out.end());
+        produced = producedBefore;
+        deadLetters_.erase(deadLetters_.begin() + static_cast<std::ptrdiff_t>(lettersBefore),
+                           deadLetters_.end());
+        file.offset = offsetBefore;
+        file.rewritten = true;
+        stop = Stop::End;
+        context_.logger.information(file.name +
+                                    " was rewritten while it was read: what was "
+                                    "just read of it is read again after the next scan");
+      }
       bool compressed =
           file.name.size() > 3 && file.name.compare(file.name.size() - 3, 3, ".gz") == 0;
       if (stop == Stop::End && compressed) file.finished = true;  // a .gz does not grow

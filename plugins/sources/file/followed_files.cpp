@@ -49,6 +49,10 @@ bool isGzip(const std::string& name) {
 
 }  // namespace
 
+Fingerprint fingerprintOfBytes(const char* data, std::size_t n) {
+  return {static_cast<uint32_t>(n), fnv1a(reinterpret_cast<const unsigned char*>(data), n)};
+}
+
 bool fingerprintOf(const std::string& path, uint32_t length, Fingerprint& out) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (!file) return false;
@@ -157,6 +161,8 @@ void FollowedFiles::scan() {
                  (at->size < f->fingerprint.length || !samePrefix(at->path, f->fingerprint))));
     f->lastSize = at->size;
     f->lastModified = at->modified;
+    cut = cut || f->rewritten;  // its reader saw it rewritten since the last scan
+    f->rewritten = false;
     if (cut) {
       logger_.information(f->name + " was truncated (" + std::to_string(at->size) +
                           " bytes, read to byte " + std::to_string(f->offset) +
@@ -252,6 +258,7 @@ std::vector<FollowedFile*> FollowedFiles::readable() {
   std::vector<FollowedFile*> out;
   for (auto& f : files_) {
     if (f->holdUntil != Clock::time_point{}) continue;  // until a scan says what it is
+    if (f->rewritten) continue;
     if (f->finished) continue;
     out.push_back(f.get());
   }

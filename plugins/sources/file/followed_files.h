@@ -41,7 +41,8 @@ struct FollowedFile {
   bool finished = false;  // a .gz file read to its end (compressed files do not grow)
   uint64_t lastSize = 0;  // at the last scan: a file written since has its first bytes checked
   int64_t lastModified = 0;
-  bool reopen = false;  // its content changed in place (truncated): read again from the start
+  bool reopen = false;     // its content changed in place (truncated): read again from the start
+  bool rewritten = false;  // its reader saw other first bytes: not read until a scan says more
   std::chrono::steady_clock::time_point quietSince{};  // last time it gave data (or was found)
   std::chrono::steady_clock::time_point holdUntil{};   // a copy of a live file: not read before
   std::string copyOf;  // with holdUntil: the file it copies (its lines are read from there)
@@ -85,7 +86,9 @@ class FollowedFiles {
   std::vector<Truncated> truncated_;
 };
 
-// The fingerprint of `path`'s first `length` bytes (nullopt when it has fewer or cannot be read).
+// The fingerprint of `path`'s first `length` bytes (false when it has fewer or cannot be read).
 bool fingerprintOf(const std::string& path, uint32_t length, Fingerprint& out);
+// The fingerprint of bytes in hand.
+Fingerprint fingerprintOfBytes(const char* data, std::size_t n);
 
 }  // namespace etl_file

@@ -1,6 +1,7 @@
 #include "line_reader.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -204,6 +205,11 @@ uint64_t LineReader::fileSize() const {
   struct stat info {};
   if (::fstat(::fileno(file_), &info) != 0) return 0;
   return static_cast<uint64_t>(info.st_size);
+}
+
+std::size_t LineReader::peek(uint64_t at, char* out, std::size_t n) const {
+  ssize_t got = ::pread(::fileno(file_), out, n, static_cast<off_t>(at));
+  return got > 0 ? static_cast<std::size_t>(got) : 0;
 }
 
 int64_t LineReader::fileModified() const {

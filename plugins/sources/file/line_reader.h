@@ -71,6 +71,9 @@ class LineReader {
   // The open file's size and modification time (ns) now, whatever its name leads to since.
   uint64_t fileSize() const;
   int64_t fileModified() const;
+  // Up to `n` bytes of the open file from `at` (its first bytes, to tell whether it was rewritten
+  // under the reader): how many there were.
+  std::size_t peek(uint64_t at, char* out, std::size_t n) const;
 
   // About the line next() returned last:
   uint64_t lineStart() const { return lineStart_; }  // its first byte, uncompressed
