@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cctype>
 #include <condition_variable>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <mutex>
@@ -362,6 +363,41 @@ class EtlrunApp : public Poco::Util::ServerApplication {
 
   // etlrun dead-letters FILE [list | show ID | replay [ID] | purge [ID]] with --pipeline, --plugin,
   // --reason, --older-than: the dead letters the file's sinks keep, and what to do with them.
+  // For the tools (dead-letters, checkpoint): `work` on a runner, not started, of each pipeline
+  // of `file` (or the one --pipeline names). Exit 0, 64 when no pipeline has that name, 70 when
+  // the work failed (a database that cannot be reached says to try again).
+  int eachPipeline(
+      const etl::PipelineFile& file, const std::string& path,
+      const std::function<void(const etl::PipelineSpec&, etl::PipelineRunner&)>& work) {
+    std::string only = config().getString("etlrun.dl.pipeline", "");
+    etl::StopSignal stop;
+    etl::Metrics metrics;
+    etl::QuotaHttpClient http(etl::systemClock());
+    std::string stateDir = config().getString("etlrun.stateDir", file.stateDir);
+    bool any = false;
+    try {
+      for (const auto& spec : file.pipelines) {
+        if (!only.empty() && spec.name != only) continue;
+        any = true;
+        // As --once runs: a tool never waits for a pipeline's other process.
+        etl::PipelineRunner runner(
+            spec, etl::Services{etl::systemClock(), stop, metrics, http, stateDir, true});
+        work(spec, runner);
+      }
+    } catch (const etl::RetryableError& e) {
+      std::cerr << "etlrun: " << e.what() << " (try again)\n";
+      return kExitSoftware;
+    } catch (const std::exception& e) {
+      std::cerr << "etlrun: " << e.what() << "\n";
+      return kExitSoftware;
+    }
+    if (!any) {
+      std::cerr << "etlrun: no pipeline named '" << only << "' in " << path << "\n";
+      return kExitUsage;
+    }
+    return kExitOk;
+  }
+
   // etlrun checkpoint FILE [show | adopt] [--pipeline=NAME]: each pipeline's stored checkpoint
   // and which pipeline wrote it; adopt takes it over for the pipeline the file now declares (a
   // pipeline refuses at start a checkpoint another one wrote).
@@ -373,52 +409,33 @@ class EtlrunApp : public Poco::Util::ServerApplication {
     }
     auto file = load(args[1], loader);
     if (!file) return kExitConfig;
-    std::string only = config().getString("etlrun.dl.pipeline", "");
-    etl::StopSignal stop;
-    etl::Metrics metrics;
-    etl::QuotaHttpClient http(etl::systemClock());
+    bool foreign = false;
     std::string stateDir = config().getString("etlrun.stateDir", file->stateDir);
-    bool any = false, foreign = false;
-    try {
-      for (const auto& spec : file->pipelines) {
-        if (!only.empty() && spec.name != only) continue;
-        any = true;
-        etl::PipelineRunner runner(
-            spec, etl::Services{etl::systemClock(), stop, metrics, http, stateDir, true});
-        if (action == "adopt") {
-          std::cout << spec.name << ": " << runner.adoptCheckpoint() << "\n";
-          continue;
-        }
-        auto view = runner.checkpointView();
-        std::cout << spec.name << ": " << view.where << "\n";
-        if (view.stored.empty()) {
-          std::cout << "  no checkpoint: the pipeline starts from the beginning\n";
-          continue;
-        }
-        bool ours = !view.identity || etl::sameIdentity(*view.identity, view.ours);
-        foreign = foreign || !ours;
-        std::cout << "  written by: "
-                  << (view.identity ? etl::describeIdentity(*view.identity)
-                                    : "not recorded (an earlier etlrun)")
-                  << (ours ? ""
-                           : "\n  NOT this pipeline, " + etl::describeIdentity(view.ours) +
-                                 ": it refuses to start from it; `etlrun checkpoint " + args[1] +
-                                 " adopt --pipeline=" + spec.name + " --state-dir=" + stateDir +
-                                 "` takes it over")
-                  << "\n  position:   " << etl::storableText(view.position) << "\n";
-      }
-    } catch (const etl::RetryableError& e) {
-      std::cerr << "etlrun: " << e.what() << " (try again)\n";
-      return kExitSoftware;
-    } catch (const std::exception& e) {
-      std::cerr << "etlrun: " << e.what() << "\n";
-      return kExitSoftware;
-    }
-    if (!any) {
-      std::cerr << "etlrun: no pipeline named '" << only << "' in " << args[1] << "\n";
-      return kExitUsage;
-    }
-    return foreign ? kExitConfig : kExitOk;
+    int code = eachPipeline(
+        *file, args[1], [&](const etl::PipelineSpec& spec, etl::PipelineRunner& runner) {
+          if (action == "adopt") {
+            std::cout << spec.name << ": " << runner.adoptCheckpoint() << "\n";
+            return;
+          }
+          auto view = runner.checkpointView();
+          std::cout << spec.name << ": " << view.where << "\n";
+          if (view.stored.empty()) {
+            std::cout << "  no checkpoint: the pipeline starts from the beginning\n";
+            return;
+          }
+          bool ours = !view.identity || etl::sameIdentity(*view.identity, view.ours);
+          foreign = foreign || !ours;
+          std::cout << "  written by: "
+                    << (view.identity ? etl::describeIdentity(*view.identity)
+                                      : "not recorded (an earlier etlrun)")
+                    << (ours ? ""
+                             : "\n  NOT this pipeline, " + etl::describeIdentity(view.ours) +
+                                   ": it refuses to start from it; `etlrun checkpoint " + args[1] +
+                                   " adopt --pipeline=" + spec.name + " --state-dir=" + stateDir +
+                                   "` takes it over")
+                    << "\n  position:   " << etl::storableText(view.position) << "\n";
+        });
+    return code == kExitOk && foreign ? kExitConfig : code;
   }
 
   int deadLetters(const ArgVec& args, etl::PluginLoader& loader) {
@@ -460,47 +477,25 @@ class EtlrunApp : public Poco::Util::ServerApplication {
       }
       filter.createdBefore = etl::isoTime(etl::systemClock().now() - *ms);
     }
-    std::string only = config().getString("etlrun.dl.pipeline", "");
-    etl::StopSignal stop;
-    etl::Metrics metrics;
-    etl::QuotaHttpClient http(etl::systemClock());
-    std::string stateDir = config().getString("etlrun.stateDir", file->stateDir);
-    bool any = false;
-    try {
-      for (const auto& spec : file->pipelines) {
-        if (!only.empty() && spec.name != only) continue;
-        any = true;
-        etl::PipelineRunner runner(
-            spec, etl::Services{etl::systemClock(), stop, metrics, http, stateDir});
-        if (action == "list" || action == "show") {
-          for (const auto& l : runner.deadLetters(filter)) {
-            // One letter a line: the reason's own line breaks become spaces.
-            std::string reason = etl::storableText(l.reason);
-            std::replace(reason.begin(), reason.end(), '\n', ' ');
-            std::cout << l.id << "\t" << l.createdAt << "\t" << l.pipeline << "\t" << l.plugin
-                      << "\t" << l.stream << "\t" << reason << "\n";
-            if (action == "show") std::cout << etl::storableText(l.record) << "\n";
+    return eachPipeline(
+        *file, args[1], [&](const etl::PipelineSpec& spec, etl::PipelineRunner& runner) {
+          if (action == "list" || action == "show") {
+            for (const auto& l : runner.deadLetters(filter)) {
+              // One letter a line: the reason's own line breaks become spaces.
+              std::string reason = etl::storableText(l.reason);
+              std::replace(reason.begin(), reason.end(), '\n', ' ');
+              std::cout << l.id << "\t" << l.createdAt << "\t" << l.pipeline << "\t" << l.plugin
+                        << "\t" << l.stream << "\t" << reason << "\n";
+              if (action == "show") std::cout << etl::storableText(l.record) << "\n";
+            }
+          } else if (action == "replay") {
+            auto r = runner.replay(filter);
+            std::cout << spec.name << ": replayed " << r.replayed << ", stored and removed "
+                      << r.removed << ", still dead " << r.stillDead << "\n";
+          } else {
+            std::cout << spec.name << ": purged " << runner.purge(filter) << "\n";
           }
-        } else if (action == "replay") {
-          auto r = runner.replay(filter);
-          std::cout << spec.name << ": replayed " << r.replayed << ", stored and removed "
-                    << r.removed << ", still dead " << r.stillDead << "\n";
-        } else {
-          std::cout << spec.name << ": purged " << runner.purge(filter) << "\n";
-        }
-      }
-    } catch (const etl::RetryableError& e) {
-      std::cerr << "etlrun: " << e.what() << " (try again)\n";
-      return kExitSoftware;
-    } catch (const std::exception& e) {
-      std::cerr << "etlrun: " << e.what() << "\n";
-      return kExitSoftware;
-    }
-    if (!any) {
-      std::cerr << "etlrun: no pipeline named '" << only << "' in " << args[1] << "\n";
-      return kExitUsage;
-    }
-    return kExitOk;
+        });
   }
 
   int listPlugins(etl::PluginLoader& loader, const std::string& only) {

@@ -214,21 +214,32 @@ INSTANTIATE_TEST_SUITE_P(Stores, Identity, testing::Bool(),
                            return info.param ? "PostgreSQL" : "SQLite";
                          });
 
-// A sink that keeps no checkpoint (stdout): the state file carries the identity. Another feed of
-// GitHub under the same pipeline name would start from this feed's ETag and skip its events.
-TEST(IdentityElsewhere, TheStateFileRefusesAnotherFeedsCheckpoint) {
-  etltest::TempDir dir;
-  fakegh::FakeGitHub fake(etl::systemClock());
-  fake.loadFixtures(etltest::dataDir() + "/events/api_events_2026-01-12.json");
-  fake.start();
-  auto pipeline = [&](const std::string& endpoint) {
+// The fake GitHub and a pipeline `ingest` polling one of its feeds once into stdout (a sink that
+// keeps no checkpoint: the core's state file does).
+struct GitHubFeed {
+  GitHubFeed() {
+    fake.loadFixtures(etltest::dataDir() + "/events/api_events_2026-01-12.json");
+    fake.start();
+  }
+  etltest::ProcessResult poll(const std::string& endpoint) {
     etltest::writeFile(dir / "p.yaml",
                        "pipelines:\n  ingest:\n    source: {plugin: github_events, "
                        "base_url: \"" +
                            fake.baseUrl() + "\", endpoint: \"" + endpoint +
                            "\"}\n    sink: {plugin: jsonl, path: \"-\"}\n");
     return etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"});
-  };
+  }
+  etltest::TempDir dir;
+  fakegh::FakeGitHub fake{etl::systemClock()};
+};
+
+// A sink that keeps no checkpoint (stdout): the state file carries the identity. Another feed of
+// GitHub under the same pipeline name would start from this feed's ETag and skip its events.
+TEST(IdentityElsewhere, TheStateFileRefusesAnotherFeedsCheckpoint) {
+  GitHubFeed feed;
+  auto pipeline = [&](const std::string& endpoint) { return feed.poll(endpoint); };
+  auto& fake = feed.fake;
+  auto& dir = feed.dir;
   auto first = pipeline("/events");
   ASSERT_EQ(first.exitCode, 0) << first.err;
   ASSERT_FALSE(first.out.empty());
@@ -245,18 +256,8 @@ TEST(IdentityElsewhere, TheStateFileRefusesAnotherFeedsCheckpoint) {
 // Review: the refusal names the command that takes the checkpoint over. Run as given, with the
 // --state-dir the run had (as the packaged systemd unit always passes), it must take it over.
 TEST(IdentityElsewhere, TheCommandTheRefusalNamesTakesTheCheckpointOver) {
-  etltest::TempDir dir;
-  fakegh::FakeGitHub fake(etl::systemClock());
-  fake.loadFixtures(etltest::dataDir() + "/events/api_events_2026-01-12.json");
-  fake.start();
-  auto pipeline = [&](const std::string& endpoint) {
-    etltest::writeFile(dir / "p.yaml",
-                       "pipelines:\n  ingest:\n    source: {plugin: github_events, "
-                       "base_url: \"" +
-                           fake.baseUrl() + "\", endpoint: \"" + endpoint +
-                           "\"}\n    sink: {plugin: jsonl, path: \"-\"}\n");
-    return etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"});
-  };
+  GitHubFeed feed;
+  auto pipeline = [&](const std::string& endpoint) { return feed.poll(endpoint); };
   ASSERT_EQ(pipeline("/events").exitCode, 0);
   auto refused = pipeline("/orgs/acme/events");
   ASSERT_EQ(refused.exitCode, 78) << refused.err;

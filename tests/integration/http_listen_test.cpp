@@ -186,7 +186,6 @@ TEST_F(Webhook, KilledWhileReceivingEveryAcknowledgedDeliveryIsStoredOnce) {
   std::atomic<int> next{0};
   std::mutex mutex;
   std::set<int> acknowledged;
-  std::atomic<bool> restarted{false};
   std::set<int> acknowledgedBeforeKill;
   auto sender = [&] {
     for (int n; (n = next.fetch_add(1)) < total;) {

@@ -39,14 +39,7 @@
 namespace {
 
 using etl_file::Seen;
-
-std::optional<Seen> statFile(const std::string& path) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return std::nullopt;
-  return Seen{static_cast<int64_t>(info.st_size),
-              static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000LL + info.st_mtim.tv_nsec,
-              {}};
-}
+using etl_file::statFile;
 
 // The first bytes of a file about to be read: a checkpoint's offset in it holds only for them.
 etl_file::Fingerprint fingerprintNow(const std::string& path) {
@@ -234,10 +227,7 @@ class FileSource : public etl::Source {
       Poco::JSON::Array entry;  // the offset, and the first bytes it holds for
       entry.add(begun.offset);
       entry.add(begun.fingerprint.length);
-      char hash[17];
-      std::snprintf(hash, sizeof hash, "%016llx",
-                    static_cast<unsigned long long>(begun.fingerprint.hash));
-      entry.add(std::string(hash));
+      entry.add(etl_file::hashText(begun.fingerprint.hash));
       partial.set(encodeName(file), entry);
     }
     std::ostringstream out;
@@ -475,9 +465,7 @@ class FileSource : public etl::Source {
                                     " was rewritten while it was read: what was "
                                     "just read of it is read again after the next scan");
       }
-      bool compressed =
-          file.name.size() > 3 && file.name.compare(file.name.size() - 3, 3, ".gz") == 0;
-      if (stop == Stop::End && compressed) file.finished = true;  // a .gz does not grow
+      if (stop == Stop::End && etl_file::isGzipName(file.name)) file.finished = true;  // no growth
       if (stop == Stop::End && file.gone && followed_->quietLongEnough(file)) {
         // Rotated away and quiet: its writer moved on. A line it left without a newline is
         // all there will be of it.
@@ -574,7 +562,7 @@ class FileSource : public etl::Source {
         begun.offset = static_cast<uint64_t>(nonNegative(entry->get(0), "the offset in " + name));
         begun.fingerprint = {
             static_cast<uint32_t>(nonNegative(entry->get(1), "the fingerprint of " + name)),
-            std::stoull(entry->getElement<std::string>(2), nullptr, 16)};
+            etl_file::hashFromText(entry->getElement<std::string>(2))};
       } else {  // an offset alone (before first bytes were kept)
         begun.offset =
             static_cast<uint64_t>(nonNegative(partial->get(name), "the offset in " + name));

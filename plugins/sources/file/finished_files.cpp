@@ -15,33 +15,11 @@ namespace etl_file {
 
 namespace {
 
-uint64_t fnv1a(const std::string& text) {
-  uint64_t hash = 1469598103934665603ULL;
-  for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ULL;
-  return hash;
-}
 uint64_t nameHash(const std::string& name) {
   return fnv1a(name);
 }
 uint64_t statHash(const std::string& name, const Seen& seen) {
   return fnv1a(name + '\0' + std::to_string(seen.size) + '\0' + std::to_string(seen.mtimeNs));
-}
-
-std::string hex(uint64_t value) {
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
-  return text;
-}
-uint64_t unhex(const std::string& text) {
-  return std::stoull(text, nullptr, 16);
-}
-
-bool statOf(const std::string& path, Seen& out) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return false;
-  out.size = static_cast<int64_t>(info.st_size);
-  out.mtimeNs = static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000LL + info.st_mtim.tv_nsec;
-  return true;
 }
 
 int64_t number(const Poco::Dynamic::Var& value, const std::string& what) {
@@ -52,6 +30,14 @@ int64_t number(const Poco::Dynamic::Var& value, const std::string& what) {
 }
 
 }  // namespace
+
+std::optional<Seen> statFile(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return std::nullopt;
+  return Seen{static_cast<int64_t>(info.st_size),
+              static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000LL + info.st_mtim.tv_nsec,
+              {}};
+}
 
 void FinishedFiles::load(const Poco::JSON::Object& state) {
   auto done = state.getObject("done");
@@ -66,7 +52,7 @@ void FinishedFiles::load(const Poco::JSON::Object& state) {
               {}};
     if (entry->size() == 4) {
       seen.fingerprint = {static_cast<uint32_t>(number(entry->get(2), "the length of " + name)),
-                          unhex(entry->getElement<std::string>(3))};
+                          hashFromText(entry->getElement<std::string>(3))};
     }
     std::string file = decodeName(name);
     recent_[file] = seen;
@@ -81,11 +67,12 @@ void FinishedFiles::load(const Poco::JSON::Object& state) {
         throw std::runtime_error("runs[" + std::to_string(i) +
                                  "] is not [glob, first, last, count, names, stats]");
       }
-      runs_.push_back(
-          {decodeName(run->getElement<std::string>(0)), decodeName(run->getElement<std::string>(1)),
-           decodeName(run->getElement<std::string>(2)),
-           static_cast<uint64_t>(number(run->get(3), "a run's count")),
-           unhex(run->getElement<std::string>(4)), unhex(run->getElement<std::string>(5))});
+      runs_.push_back({decodeName(run->getElement<std::string>(0)),
+                       decodeName(run->getElement<std::string>(1)),
+                       decodeName(run->getElement<std::string>(2)),
+                       static_cast<uint64_t>(number(run->get(3), "a run's count")),
+                       hashFromText(run->getElement<std::string>(4)),
+                       hashFromText(run->getElement<std::string>(5))});
     }
   }
 }
@@ -98,7 +85,7 @@ void FinishedFiles::storeInto(Poco::JSON::Object& state) const {
     entry.add(seen.mtimeNs);
     if (seen.fingerprint.length > 0) {
       entry.add(seen.fingerprint.length);
-      entry.add(hex(seen.fingerprint.hash));
+      entry.add(hashText(seen.fingerprint.hash));
     }
     done.set(encodeName(file), entry);
   }
@@ -111,8 +98,8 @@ void FinishedFiles::storeInto(Poco::JSON::Object& state) const {
     entry.add(encodeName(run.first));
     entry.add(encodeName(run.last));
     entry.add(run.count);
-    entry.add(hex(run.names));
-    entry.add(hex(run.stats));
+    entry.add(hashText(run.names));
+    entry.add(hashText(run.stats));
     runs.add(entry);
   }
   state.set("runs", runs);
@@ -128,8 +115,9 @@ std::set<std::string> FinishedFiles::readBefore(const std::string& glob,
   for (const auto& file : listing) {
     auto known = recent_.find(file);
     if (known == recent_.end()) continue;
-    Seen now;
-    if (!statOf(file, now)) continue;
+    auto stat = statFile(file);
+    if (!stat) continue;
+    const Seen& now = *stat;
     const Fingerprint& before = known->second.fingerprint;
     Fingerprint first;
     if (before.length > 0 && (!fingerprintOf(file, before.length, first) || !(first == before))) {
@@ -152,8 +140,7 @@ std::set<std::string> FinishedFiles::readBefore(const std::string& glob,
   for (auto& run : runs_) {
     std::vector<std::string> inRange;
     if (run.glob.empty()) {
-      Seen seen;
-      if (statOf(run.first, seen)) inRange.push_back(run.first);
+      if (statFile(run.first)) inRange.push_back(run.first);
     } else {
       auto cached = byGlob.find(run.glob);
       if (cached == byGlob.end()) {
@@ -172,10 +159,8 @@ std::set<std::string> FinishedFiles::readBefore(const std::string& glob,
     }
     uint64_t names = 0, stats = 0;
     for (const auto& file : inRange) {
-      Seen seen;
-      statOf(file, seen);
       names ^= nameHash(file);
-      stats ^= statHash(file, seen);
+      stats ^= statHash(file, statFile(file).value_or(Seen{}));
     }
     std::string added;
     if (inRange.size() == run.count + 1) {  // one file among them that was not read: which?

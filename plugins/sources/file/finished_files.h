@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ struct Seen {
   int64_t mtimeNs = -1;
   Fingerprint fingerprint;  // length 0: not known (an older checkpoint)
 };
+
+// The size and modification time of `path` now (no fingerprint); nullopt when it is not there.
+std::optional<Seen> statFile(const std::string& path);
 
 class FinishedFiles {
  public:

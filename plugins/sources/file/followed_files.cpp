@@ -24,13 +24,6 @@ struct Found {
   bool claimed = false;
 };
 
-// FNV-1a: enough to tell files apart by their first bytes (not a defence against forgery).
-uint64_t fnv1a(const unsigned char* data, std::size_t n) {
-  uint64_t hash = 1469598103934665603ULL;
-  for (std::size_t i = 0; i < n; ++i) hash = (hash ^ data[i]) * 1099511628211ULL;
-  return hash;
-}
-
 bool samePrefix(const std::string& path, const Fingerprint& fingerprint) {
   Fingerprint now;
   return fingerprint.length > 0 && fingerprintOf(path, fingerprint.length, now) &&
@@ -43,26 +36,7 @@ Fingerprint firstBytes(const std::string& path, uint64_t size) {
   return out;
 }
 
-bool isGzip(const std::string& name) {
-  return name.size() > 3 && name.compare(name.size() - 3, 3, ".gz") == 0;
-}
-
 }  // namespace
-
-Fingerprint fingerprintOfBytes(const char* data, std::size_t n) {
-  return {static_cast<uint32_t>(n), fnv1a(reinterpret_cast<const unsigned char*>(data), n)};
-}
-
-bool fingerprintOf(const std::string& path, uint32_t length, Fingerprint& out) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (!file) return false;
-  unsigned char buffer[kFingerprintBytes];
-  std::size_t n = std::fread(buffer, 1, std::min<uint32_t>(length, kFingerprintBytes), file);
-  std::fclose(file);
-  if (n != length) return false;
-  out = {length, fnv1a(buffer, n)};
-  return true;
-}
 
 FollowedFiles::FollowedFiles(std::string pattern, Poco::Logger& logger,
                              std::chrono::milliseconds rotateWait)
@@ -83,7 +57,7 @@ void FollowedFiles::restore(const Poco::JSON::Object& state) {
     file->device = entry->getValue<uint64_t>("device");
     file->inode = entry->getValue<uint64_t>("inode");
     file->fingerprint = {fingerprint->getElement<uint32_t>(0),
-                         std::stoull(fingerprint->getElement<std::string>(1), nullptr, 16)};
+                         hashFromText(fingerprint->getElement<std::string>(1))};
     file->offset = entry->getValue<uint64_t>("offset");
     file->finished = entry->optValue<bool>("finished", false);
     file->quietSince = Clock::now();
@@ -155,7 +129,7 @@ void FollowedFiles::scan() {
     // Cut in place (copy + truncate rotation): shorter than what was read, or written since the
     // last scan with other first bytes (cut and written again to the same size or more).
     bool written = at->size != f->lastSize || at->modified != f->lastModified;
-    bool cut = !isGzip(f->name) &&
+    bool cut = !isGzipName(f->name) &&
                (at->size < f->offset ||
                 (written && f->fingerprint.length > 0 &&
                  (at->size < f->fingerprint.length || !samePrefix(at->path, f->fingerprint))));
@@ -289,10 +263,8 @@ Poco::JSON::Object::Ptr FollowedFiles::checkpoint() const {
     entry.set("device", f->device);
     entry.set("inode", f->inode);
     Poco::JSON::Array fingerprint;
-    char hex[17];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(f->fingerprint.hash));
     fingerprint.add(f->fingerprint.length);
-    fingerprint.add(std::string(hex));
+    fingerprint.add(hashText(f->fingerprint.hash));
     entry.set("fingerprint", fingerprint);
     entry.set("offset", f->offset);
     if (f->finished) entry.set("finished", true);

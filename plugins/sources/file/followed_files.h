@@ -22,15 +22,9 @@
 #include <string>
 #include <vector>
 
-namespace etl_file {
+#include "fingerprint.h"
 
-// The first bytes of a file (at most kFingerprintBytes): which file it is, whatever its name.
-struct Fingerprint {
-  uint32_t length = 0;  // bytes hashed (fewer when the file was shorter)
-  uint64_t hash = 0;
-  bool operator==(const Fingerprint& o) const { return length == o.length && hash == o.hash; }
-};
-constexpr uint32_t kFingerprintBytes = 1024;
+namespace etl_file {
 
 struct FollowedFile {
   std::string name;  // where it was last found
@@ -85,10 +79,5 @@ class FollowedFiles {
   };
   std::vector<Truncated> truncated_;
 };
-
-// The fingerprint of `path`'s first `length` bytes (false when it has fewer or cannot be read).
-bool fingerprintOf(const std::string& path, uint32_t length, Fingerprint& out);
-// The fingerprint of bytes in hand.
-Fingerprint fingerprintOfBytes(const char* data, std::size_t n);
 
 }  // namespace etl_file

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "fingerprint.h"
+
 namespace etl_file {
 namespace {
 constexpr std::size_t kChunk = 1 << 16;
@@ -16,7 +18,7 @@ LineReader::LineReader(const std::string& path, uint64_t offset, LineLimits limi
     : path_(path), limits_(limits), in_(kChunk), buffer_(kChunk) {
   file_ = std::fopen(path.c_str(), "rb");
   if (!file_) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
-  gzip_ = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
+  gzip_ = isGzipName(path);
   if (gzip_) {
     if (inflateInit2(&zs_, 15 + 16) != Z_OK) {  // 15 + 16: gzip framing only
       std::fclose(file_);

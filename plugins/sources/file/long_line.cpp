@@ -1,5 +1,7 @@
 #include "long_line.h"
 
+#include "fingerprint.h"
+
 namespace etl_file {
 
 std::size_t utf8Prefix(const std::string& bytes) {
@@ -15,7 +17,7 @@ std::size_t utf8Prefix(const std::string& bytes) {
 etl::DeadLetter longLineLetter(const std::string& stream, const std::string& path,
                                const LineReader& reader, std::string head, uint64_t maxBytes) {
   head.resize(utf8Prefix(head));
-  bool gzip = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
+  bool gzip = isGzipName(path);
   auto number = reader.lineNumber();
   // The phrase first, for `etlrun dead-letters --reason=...`; then where to look.
   std::string reason = "line of " + std::to_string(reader.lineBytes()) +
