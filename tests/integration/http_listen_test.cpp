@@ -227,4 +227,54 @@ TEST_F(Webhook, KilledWhileReceivingEveryAcknowledgedDeliveryIsStoredOnce) {
   EXPECT_EQ(db_.count("SELECT count(*) FROM push_events"), total);
 }
 
+// Plain mode over HTTPS (tls_cert, tls_key): the body is the record, keyed by the header named
+// by key_header; a body that is not JSON is the sender's mistake (400) and stores nothing.
+TEST(WebhookTls, PlainDeliveriesOverHttpsAreStoredAndABodyThatIsNotJsonIsRefused) {
+  etltest::TempDir dir;
+  ASSERT_EQ(std::system(("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+                         "-keyout " +
+                         (dir / "key.pem") + " -out " + (dir / "cert.pem") + " > /dev/null 2>&1")
+                            .c_str()),
+            0);
+  etltest::writeFile(dir / "p.yaml",
+                     "pipelines:\n  hooks:\n    source: {plugin: http_listen, listen: "
+                     "\"127.0.0.1:0\", path: /in, key_header: Idempotency-Key, tls_cert: \"" +
+                         (dir / "cert.pem") + "\", tls_key: \"" + (dir / "key.pem") +
+                         "\"}\n    sink: {plugin: jsonl, path: \"" + (dir / "out.jsonl") +
+                         "\", format: envelope}\n");
+  int pid = etltest::startEtlrun({"--state-dir=" + (dir / "state"), dir / "p.yaml"}, dir / "out",
+                                 dir / "err");
+  std::smatch match;
+  std::string log;
+  ASSERT_TRUE(etltest::waitUntil(
+      [&] {
+        log = etltest::readFile(dir / "err");
+        static const std::regex address("https://127\\.0\\.0\\.1:([0-9]+)/in");
+        return std::regex_search(log, match, address);
+      },
+      30))
+      << log;
+  // Python's client, certificate not checked (self-signed): what a sender on the internet does.
+  std::string client =
+      "import ssl, sys, urllib.request\n"
+      "ctx = ssl.create_default_context(); ctx.check_hostname = False; "
+      "ctx.verify_mode = ssl.CERT_NONE\n"
+      "for body in [b'{\"order\": 1}', b'not json']:\n"
+      "    req = urllib.request.Request('https://127.0.0.1:" +
+      match[1].str() +
+      "/in', data=body, headers={'Idempotency-Key': 'k-1', 'Content-Type': 'application/json'})\n"
+      "    try:\n"
+      "        print(urllib.request.urlopen(req, context=ctx, timeout=20).status)\n"
+      "    except urllib.error.HTTPError as e:\n"
+      "        print(e.code)\n";
+  auto sent = etltest::runProcess("/usr/bin/python3", {"-c", client});
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(etltest::waitFor(pid, 20), 0) << etltest::readFile(dir / "err");
+  EXPECT_EQ(sent.out, "200\n400\n") << sent.err << etltest::readFile(dir / "err");
+  auto lines = etltest::readFile(dir / "out.jsonl");
+  EXPECT_NE(lines.find("\"key\":\"k-1\""), std::string::npos) << lines;
+  EXPECT_NE(lines.find("{\"order\": 1}"), std::string::npos) << lines;
+  EXPECT_EQ(lines.find("not json"), std::string::npos) << lines;
+}
+
 }  // namespace
