@@ -62,7 +62,11 @@ TEST(RefusedRows, EachIsOneDeadLetterAndTheRestIsStored) {
   EXPECT_EQ(db.count("SELECT count(*) FROM etl_dead_letters WHERE reason LIKE '%no bad things%' "
                      "AND reason LIKE '%P0001%'"),
             1);
-  EXPECT_EQ(db.count("SELECT count(*) FROM etl_dead_letters WHERE reason LIKE '%54001%'"), 1);
+  // Nested deeper than any database's JSON type takes: refused before the database, the same way
+  // on every one.
+  EXPECT_EQ(db.count("SELECT count(*) FROM etl_dead_letters WHERE reason LIKE '%doc of things "
+                     "(jsonb)%too deep%'"),
+            1);
   // Started again: nothing more to do, nothing stored twice, no letter twice.
   auto again = etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"});
   EXPECT_EQ(again.exitCode, 0) << again.err;

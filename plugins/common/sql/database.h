@@ -10,11 +10,13 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "column_types.h"
 #include "dead_letters.h"
 #include "etl/batch.h"
 #include "migrations.h"
@@ -24,7 +26,7 @@ namespace sql {
 
 struct Column {
   std::string name;
-  std::string type;           // for create: auto (PostgreSQL type names); "" = text
+  std::string type;           // values are checked by it (column_types.h); "" = the table's own
   bool update = true;         // upsert/update: this column is overwritten
   bool keepWhenNull = false;  // upsert/update: a NULL keeps the stored value
 };
@@ -201,6 +203,28 @@ class Database {
                             const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
                             const Checkpoint& checkpoint, const LetterFor& letterFor,
                             etl::CommitTurn& turn) = 0;
+
+  // Per table, per column: the type its values are converted and checked by before they are
+  // written (convertValue). The declared types until open() has read the tables; then, for a
+  // column declared without one, the table's own (resolveColumns). Safe from any thread.
+  std::vector<std::vector<ColumnType>> columnTypes() const {
+    std::lock_guard<std::mutex> lock(typesMutex_);
+    return types_;
+  }
+
+ protected:
+  void setColumnTypes(std::size_t table, std::vector<ColumnType> types) {
+    std::lock_guard<std::mutex> lock(typesMutex_);
+    if (types_.size() <= table) types_.resize(table + 1);
+    types_[table] = std::move(types);
+  }
+  void declareColumnTypes(const std::vector<TableSpec>& tables) {
+    for (std::size_t i = 0; i < tables.size(); ++i) setColumnTypes(i, declaredColumns(tables[i]));
+  }
+
+ private:
+  mutable std::mutex typesMutex_;
+  std::vector<std::vector<ColumnType>> types_;
 };
 
 // The database a URI names: "sqlite:PATH" (relative paths under options.stateDir), anything else
@@ -224,8 +248,9 @@ std::string deadLetterQuery(const etl::DeadLetterFilter& filter, Dialect dialect
 // A stored dead letter from the query's columns (record_bytes, as hex, wins over record).
 etl::StoredDeadLetter storedDeadLetter(const std::vector<std::optional<std::string>>& columns);
 
-// CREATE TABLE IF NOT EXISTS from the declared columns, with `typeOf` mapping declared types.
-std::string createStatement(const TableSpec& table,
-                            const std::function<std::string(const std::string&)>& typeOf);
+// CREATE TABLE IF NOT EXISTS from the declared columns in `dialect`'s types (storageType), with
+// `options` after the closing parenthesis (SQLite: STRICT).
+std::string createStatement(const TableSpec& table, Dialect dialect,
+                            const std::string& options = "");
 
 }  // namespace sql

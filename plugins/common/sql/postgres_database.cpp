@@ -48,6 +48,7 @@ class PostgresDatabase : public Database {
  public:
   PostgresDatabase(DatabaseOptions options, Poco::Logger& logger)
       : options_(std::move(options)), session_(options_.uri, logger), logger_(logger) {
+    declareColumnTypes(options_.tables);
     session_.setAnswerTimeout(options_.answerTimeout);
     for (const auto& t : options_.tables) {
       statements_.push_back(
@@ -254,7 +255,7 @@ class PostgresDatabase : public Database {
           record_bytes bytea, created_at timestamptz NOT NULL DEFAULT now()))");
       session_.exec("ALTER TABLE etl_dead_letters ADD COLUMN IF NOT EXISTS record_bytes bytea");
       if (!options_.migrations.empty()) migrate();
-      for (const auto& t : options_.tables) ensureTable(t);
+      for (std::size_t i = 0; i < options_.tables.size(); ++i) ensureTable(i);
     } catch (...) {
       session_.rollback();
       PQclear(PQexec(session_.handle(),
@@ -288,9 +289,19 @@ class PostgresDatabase : public Database {
     }
   }
 
-  void ensureTable(const TableSpec& t) {
+  void ensureTable(std::size_t i) {
+    const TableSpec& t = options_.tables[i];
     Result exists(session_.params("SELECT to_regclass($1) IS NOT NULL", {quoteIdentifier(t.name)}));
     if (exists.value(0, 0) == "t") {
+      Result columns(session_.params(
+          "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE "
+          "a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+          {quoteIdentifier(t.name)}));
+      std::vector<ExistingColumn> existing;
+      for (int r = 0; r < columns.rows(); ++r) {
+        existing.push_back({columns.value(r, 0), columns.value(r, 1)});
+      }
+      setColumnTypes(i, resolveColumns(t, existing, Dialect::Postgres, describe()));
       checkKey(t);
       return;
     }
@@ -298,7 +309,7 @@ class PostgresDatabase : public Database {
       throw std::runtime_error("table " + t.name + " does not exist in " + describe() +
                                ": create it in a migration, or set create: auto");
     }
-    session_.exec(createStatement(t, [](const std::string& type) { return type; }));
+    session_.exec(createStatement(t, Dialect::Postgres));
     logger_.information("created table " + t.name + " (create: auto)");
   }
 

@@ -16,26 +16,12 @@
 namespace sql {
 namespace {
 
-// SQLite has no jsonb, timestamptz or boolean: such values are kept as the text they came as.
-std::string sqliteType(const std::string& declared) {
-  std::string t;
-  for (char c : declared) t += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (t == "bigint" || t == "integer" || t == "int" || t == "smallint" || t == "int8" ||
-      t == "int4" || t == "bigserial" || t == "serial") {
-    return "INTEGER";
-  }
-  if (t == "double precision" || t == "real" || t == "float8" || t == "float4" ||
-      t.rfind("numeric", 0) == 0 || t.rfind("decimal", 0) == 0) {
-    return "REAL";
-  }
-  if (t == "bytea" || t == "blob") return "BLOB";
-  return "TEXT";
-}
-
 class SqliteDatabase : public Database {
  public:
   SqliteDatabase(DatabaseOptions options, std::string path, Poco::Logger& logger)
-      : options_(std::move(options)), session_(std::move(path)), logger_(logger) {}
+      : options_(std::move(options)), session_(std::move(path)), logger_(logger) {
+    declareColumnTypes(options_.tables);
+  }
   ~SqliteDatabase() override {
     if (lockFd_ >= 0) ::close(lockFd_);
   }
@@ -229,7 +215,7 @@ class SqliteDatabase : public Database {
       if (!column.run({}))
         session_.exec("ALTER TABLE etl_dead_letters ADD COLUMN record_bytes BLOB");
       if (!options_.migrations.empty()) migrate();
-      for (const auto& t : options_.tables) ensureTable(t);
+      for (std::size_t i = 0; i < options_.tables.size(); ++i) ensureTable(i);
       session_.exec("COMMIT");
     } catch (...) {
       session_.rollback();
@@ -254,17 +240,25 @@ class SqliteDatabase : public Database {
     }
   }
 
-  void ensureTable(const TableSpec& t) {
+  void ensureTable(std::size_t i) {
+    const TableSpec& t = options_.tables[i];
     std::size_t dot = t.name.rfind('.');
     std::string bare = dot == std::string::npos ? t.name : t.name.substr(dot + 1);
-    SqliteSession::Statement exists(
-        session_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
-    if (exists.run({bare})) return;
+    SqliteSession::Statement columns(session_, "SELECT name, type FROM pragma_table_info(?)");
+    std::vector<ExistingColumn> existing;
+    for (bool row = columns.run({bare}); row; row = columns.next()) {
+      existing.push_back({columns.text(0).value_or(""), columns.text(1).value_or("")});
+    }
+    if (!existing.empty()) {
+      setColumnTypes(i, resolveColumns(t, existing, Dialect::Sqlite, describe()));
+      return;
+    }
     if (!options_.createTables) {
       throw std::runtime_error("table " + t.name + " does not exist in " + describe() +
                                ": create it in a migration, or set create: auto");
     }
-    session_.exec(createStatement(t, sqliteType));
+    // STRICT: a value of another type is refused by SQLite too, as by the other databases.
+    session_.exec(createStatement(t, Dialect::Sqlite, "STRICT"));
     logger_.information("created table " + t.name + " (create: auto)");
   }
 

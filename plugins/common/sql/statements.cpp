@@ -132,19 +132,22 @@ etl::StoredDeadLetter storedDeadLetter(const std::vector<std::optional<std::stri
   return letter;
 }
 
-std::string createStatement(const TableSpec& t,
-                            const std::function<std::string(const std::string&)>& typeOf) {
+std::string createStatement(const TableSpec& t, Dialect dialect, const std::string& options) {
   std::string body;
   for (const auto& c : t.columns) {
-    body += (body.empty() ? "" : ", ") + quoteIdentifier(c.name) + " " +
-            typeOf(c.type.empty() ? "text" : c.type);
+    // PostgreSQL takes the declared name as written (text[] and uuid are its own types too).
+    std::string type = c.type.empty()                 ? "text"
+                       : dialect == Dialect::Postgres ? c.type
+                                                      : storageType(dialect, columnType(c.type));
+    body += (body.empty() ? "" : ", ") + quoteIdentifier(c.name) + " " + type;
   }
   if (!t.key.empty()) {
     std::string key;
     for (const auto& k : t.key) key += (key.empty() ? "" : ", ") + quoteIdentifier(k);
     body += ", PRIMARY KEY (" + key + ")";
   }
-  return "CREATE TABLE IF NOT EXISTS " + quoteIdentifier(t.name) + " (" + body + ")";
+  return "CREATE TABLE IF NOT EXISTS " + quoteIdentifier(t.name) + " (" + body + ")" +
+         (options.empty() ? "" : " " + options);
 }
 
 namespace {

@@ -1,8 +1,9 @@
 // sql: stores any stream into any table, declared in YAML: for each table the stream it takes and
 // where each column's value comes from (a dotted JSON path, the whole record, its key or stream, a
 // constant, the load time). PostgreSQL or SQLite, chosen by the connection's URI
-// (postgresql://..., sqlite:PATH); values go through the database's own input functions, so
-// timestamps, numerics, booleans and jsonb need no C++. Every table's rows, the batch's dead
+// (postgresql://..., sqlite:PATH); each value is converted and checked by its column's type the
+// same way on every database (column_types.h), so timestamps, numerics, booleans and JSON need no
+// C++ and mean the same everywhere. Every table's rows, the batch's dead
 // letters and its checkpoint commit in one transaction: exactly once across kill -9.
 #include <deque>
 #include <map>
@@ -134,6 +135,8 @@ class SqlSink : public etl::Sink {
     auto out = std::make_shared<Prepared>();
     out->now = etl::isoTime(context_.clock.now());  // kept with the rows that view it
     const std::string& now = out->now;
+    const auto types = database_->columnTypes();
+    const auto style = sql::valueStyle(database_->dialect());
     std::vector<std::vector<std::pair<std::size_t, sql::Row>>> made(batch.records.size());
     std::size_t lettersBefore = batch.deadLetters.size();
     for (std::size_t r = 0; r < batch.records.size(); ++r) {
@@ -155,7 +158,8 @@ class SqlSink : public etl::Sink {
         }
         for (std::size_t t : mapped->second) {
           if (sql_sink::matches(tables_[t], record)) {
-            made[r].emplace_back(t, sql_sink::rowOf(tables_[t], record, now, out->values));
+            made[r].emplace_back(
+                t, sql_sink::rowOf(tables_[t], record, now, types[t], style, out->values));
           }
         }
       } catch (const etl::FieldError& e) {

@@ -26,11 +26,18 @@ const char* const kTablesHelp =
     "          value: V             record (the whole record) | key | stream | now (load time)\n"
     "          const: X             a constant (null: NULL)\n"
     "          required: true       missing or null: the record is a dead letter naming the path\n"
-    "          type: T              for create: auto (PostgreSQL type names; default text); a\n"
-    "                               json/jsonb column of value: record is validated whole\n"
+    "          type: T              the column's type: each value is converted and checked by\n"
+    "                               it the same way on every database (a value that does not\n"
+    "                               fit is the record's dead letter); compared with an existing\n"
+    "                               table's column at start; create: auto makes it. Default:\n"
+    "                               the table's own type (text for create: auto)\n"
     "          keep_existing: true  upsert/update: a NULL keeps the stored value\n"
-    "      Values go through the database's own input functions (COPY text in PostgreSQL, column\n"
-    "      affinity in SQLite): timestamps, numerics, booleans and jsonb need no conversion.";
+    "      Types: smallint, integer, bigint (an integer in range); numeric(p, s) (rounded to s\n"
+    "      places); real, double precision (finite); boolean (true/false, yes/no, on/off, 1/0;\n"
+    "      stored 1/0 where there is no boolean); timestamptz (ISO 8601 with Z or an offset,\n"
+    "      stored in UTC); timestamp (ISO 8601; an offset is applied); date (YYYY-MM-DD);\n"
+    "      json, jsonb (JSON text); text, varchar(n) (UTF-8 without NUL, at most n characters).\n"
+    "      Other types (bytea, uuid, arrays) go to the database as they are.";
 
 namespace {
 
@@ -315,6 +322,7 @@ bool matches(const TableMapping& table, const etl::Record& record) {
 }
 
 sql::Row rowOf(const TableMapping& table, const etl::Record& record, const std::string& now,
+               const std::vector<sql::ColumnType>& types, const sql::ValueStyle& style,
                std::deque<std::string>& storage) {
   sql::Row row;
   row.reserve(table.sources.size());
@@ -356,6 +364,28 @@ sql::Row rowOf(const TableMapping& table, const etl::Record& record, const std::
     if (!value && s.required) {
       throw etl::FieldError("column " + table.spec.columns[i].name + " of " + table.spec.name +
                             " is required and has no value");
+    }
+    if (value && i < types.size()) {
+      const sql::ColumnType& type = types[i];
+      bool jsonChecked = false;
+      if (s.kind == ColumnSource::Kind::Record && type.kind == sql::ValueKind::Json) {
+        // The record's own validation (kept parsed for the lookups that follow).
+        std::string invalid = s.validateJson ? std::string() : record.jsonError();
+        if (!invalid.empty()) throw etl::FieldError("invalid JSON: " + invalid);
+        jsonChecked = true;
+      }
+      std::string converted;
+      switch (sql::convertValue(type, *value, style, converted, jsonChecked)) {
+        case sql::Converted::Same:
+          break;
+        case sql::Converted::Changed:
+          storage.push_back(std::move(converted));
+          value = storage.back();
+          break;
+        case sql::Converted::Refused:
+          throw etl::FieldError("column " + table.spec.columns[i].name + " of " + table.spec.name +
+                                " (" + type.name + "): " + converted);
+      }
     }
     row.push_back(std::move(value));
   }

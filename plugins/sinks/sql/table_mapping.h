@@ -42,11 +42,13 @@ bool validates(const TableMapping& table);
 // Whether `record` passes the table's `where` (throws etl::FieldError for unreadable JSON).
 bool matches(const TableMapping& table, const etl::Record& record);
 
-// The table's row for `record`; `now` is the load time (ISO 8601 UTC). Values view the record's
-// bytes (shared by its copies), `now`, the mapping, or strings appended to `storage`, which must
-// outlive the row. Throws etl::FieldError naming the path of a required value that is missing or
-// null.
+// The table's row for `record`; `now` is the load time (ISO 8601 UTC). Each value is converted
+// and checked by its column's type in `types` (sql::convertValue, in `style`). Values view the
+// record's bytes (shared by its copies), `now`, the mapping, or strings appended to `storage`,
+// which must outlive the row. Throws etl::FieldError naming the path of a required value that is
+// missing or null, or the column, its type and why of a value that does not fit it.
 sql::Row rowOf(const TableMapping& table, const etl::Record& record, const std::string& now,
+               const std::vector<sql::ColumnType>& types, const sql::ValueStyle& style,
                std::deque<std::string>& storage);
 
 // The documentation of the mapping keys, for `etlrun plugins sql`.
