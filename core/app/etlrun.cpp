@@ -498,6 +498,33 @@ class EtlrunApp : public Poco::Util::ServerApplication {
         });
   }
 
+  // Each key with its type, default, limits and description; a nested mapping's keys beneath it.
+  static void printKeys(const etl::ConfigField* fields, const char* const* identity,
+                        const std::string& indent) {
+    for (const auto* f = fields; f && f->key; ++f) {
+      std::cout << indent << f->key << " (" << etl::typeName(f->type) << ", "
+                << (f->required ? "required"
+                    : f->defaultValue
+                        ? std::string("default: ") + (*f->defaultValue ? f->defaultValue : "\"\"")
+                        : std::string("optional"))
+                << (f->choices ? std::string(", one of ") + f->choices : "")
+                << (f->min ? std::string(", at least ") + f->min : "")
+                << (f->max ? std::string(", at most ") + f->max : "") << ")\n"
+                << indent << "    " << f->description
+                << (etl::isIdentityKey(identity, f->key)
+                        ? "\n" + indent + "    " + etl::kIdentityKeyNote
+                        : std::string())
+                << "\n";
+      if (f->entries) {
+        std::cout << indent << "    each entry"
+                  << (f->shorthand ? std::string(" (or a plain string: its ") + f->shorthand + ")"
+                                   : std::string())
+                  << ":\n";
+        printKeys(f->entries, nullptr, indent + "      ");
+      }
+    }
+  }
+
   int listPlugins(etl::PluginLoader& loader, const std::string& only) {
     if (!only.empty()) {
       try {
@@ -505,21 +532,7 @@ class EtlrunApp : public Poco::Util::ServerApplication {
         std::cout << d.name << " (" << etl::kindName(d.kind) << ", version " << d.version << ")\n  "
                   << d.description << "\n  file: " << loader.pathOf(only) << "\n\nconfiguration:\n";
         std::cout << "  plugin: " << d.name << "\n";
-        for (const auto* f = d.schema; f && f->key; ++f) {
-          std::cout << "  " << f->key << " (" << etl::typeName(f->type) << ", "
-                    << (f->required       ? "required"
-                        : f->defaultValue ? std::string("default: ") +
-                                                (*f->defaultValue ? f->defaultValue : "\"\"")
-                                          : std::string("optional"))
-                    << (f->choices ? std::string(", one of ") + f->choices : "")
-                    << (f->min ? std::string(", at least ") + f->min : "")
-                    << (f->max ? std::string(", at most ") + f->max : "") << ")\n      "
-                    << f->description
-                    << (etl::isIdentityKey(d.identity, f->key)
-                            ? std::string("\n      ") + etl::kIdentityKeyNote
-                            : std::string())
-                    << "\n";
-        }
+        printKeys(d.schema, d.identity, "  ");
         return kExitOk;
       } catch (const etl::PluginError& e) {
         std::cerr << "etlrun: " << e.what() << "\n";

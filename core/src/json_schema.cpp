@@ -19,6 +19,10 @@ std::string quoted(const std::string& text) {
 // A ${VAR} reference: accepted wherever a scalar is.
 const char* kVariable = R"({"type":"string","pattern":"\\$\\{"})";
 
+std::string objectSchema(const ConfigField* fields, const std::string& extraProperties,
+                         std::vector<std::string> required, const std::string& description,
+                         const char* const* identity = nullptr);
+
 std::string scalarSchema(const ConfigField& f) {
   auto withVariable = [](const std::string& schema) {
     return std::string(R"({"anyOf":[)") + schema + "," + kVariable + "]}";
@@ -60,6 +64,13 @@ std::string scalarSchema(const ConfigField& f) {
       return R"({"type":"object","additionalProperties":{"anyOf":[{"type":"string"},)"
              R"({"type":"array","items":{"type":"string"}}]}})";
     case Type::Document:
+      if (f.entries) {
+        // A map of names to objects of `entries` (or, with a shorthand, to a plain string).
+        std::string entry = objectSchema(f.entries, "", {}, "");
+        if (f.shorthand) entry = R"({"anyOf":[{"type":"string"},)" + entry + "]}";
+        return R"({"type":"object","minProperties":1,"additionalProperties":)" + entry + "}";
+      }
+      return "{}";
     case Type::Json:
       return "{}";
   }
@@ -86,7 +97,7 @@ std::string properties(const ConfigField* fields, std::vector<std::string>& requ
 // {"type":"object","properties":{...},"required":[...],"additionalProperties":false}
 std::string objectSchema(const ConfigField* fields, const std::string& extraProperties,
                          std::vector<std::string> required, const std::string& description,
-                         const char* const* identity = nullptr) {
+                         const char* const* identity) {
   std::string own = properties(fields, required, identity);
   std::string all = extraProperties + (extraProperties.empty() || own.empty() ? "" : ",") + own;
   std::string list;

@@ -41,6 +41,22 @@ std::size_t editDistance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
+std::string didYouMean(const std::string& key, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t bestDistance = std::max<std::size_t>(2, key.size() / 3) + 1;
+  for (const auto& candidate : candidates) {
+    std::size_t d = editDistance(key, candidate);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = candidate;
+    }
+  }
+  if (!best.empty()) return " (did you mean '" + best + "'?)";
+  std::string all;
+  for (const auto& candidate : candidates) all += (all.empty() ? "" : ", ") + candidate;
+  return all.empty() ? std::string() : " (valid keys: " + all + ")";
+}
+
 namespace {
 
 // Milliseconds of "250ms", "30s", "5m", "24h", "2d" or plain seconds; nullopt with `problem` set
@@ -65,22 +81,6 @@ std::optional<int64_t> durationMs(const std::string& text, std::string& problem)
     return std::nullopt;
   }
   return static_cast<int64_t>(ms);
-}
-
-std::string didYouMean(const std::string& key, const std::vector<std::string>& candidates) {
-  std::string best;
-  std::size_t bestDistance = std::max<std::size_t>(2, key.size() / 3) + 1;
-  for (const auto& candidate : candidates) {
-    std::size_t d = editDistance(key, candidate);
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = candidate;
-    }
-  }
-  if (!best.empty()) return " (did you mean '" + best + "'?)";
-  std::string all;
-  for (const auto& candidate : candidates) all += (all.empty() ? "" : ", ") + candidate;
-  return all.empty() ? std::string() : " (valid keys: " + all + ")";
 }
 
 // Collects errors while walking the document; knows the file name for locations.
@@ -561,7 +561,12 @@ std::optional<PluginSpec> pluginBlock(Validator& v, PluginLoader& loader, const 
       std::string message = e.what();
       bool located = message.rfind(v.at(YAML::Mark::null_mark()), 0) == 0;
       if (located) {
-        v.errors().push_back(message);
+        // A plugin may report several mistakes at once, one a line.
+        for (std::size_t from = 0, end; from < message.size(); from = end + 1) {
+          end = message.find('\n', from);
+          if (end == std::string::npos) end = message.size();
+          v.errors().push_back(message.substr(from, end - from));
+        }
       } else {
         v.error(node, where + " (plugin '" + spec.name + "'): " + message);
       }

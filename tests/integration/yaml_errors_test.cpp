@@ -102,7 +102,7 @@ const Mistake kMistakes[] = {
      "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink:\n      plugin: sql\n"
      "      connection: \"sqlite:x.sqlite\"\n      tables:\n        t:\n          columns:\n"
      "            a: {pth: id}\n",
-     "10:22", "unknown key 'pth' (valid keys: path, value, const, required, type, keep_existing)"},
+     "10:22", "unknown key 'pth' (did you mean 'path'?)"},
     {"mapping_upsert_without_key",
      "pipelines:\n  p:\n    source: {plugin: file, path: x}\n    sink:\n      plugin: sql\n"
      "      connection: \"sqlite:x.sqlite\"\n      tables:\n        t:\n          mode: upsert\n"
@@ -289,9 +289,11 @@ for path in sys.argv[2:]:
 TEST(EtlrunCli, PluginsSqlDocumentsEveryMappingKey) {
   auto doc = etltest::runEtlrun({"plugins", "sql"});
   ASSERT_EQ(doc.exitCode, 0) << doc.err;
-  for (const char* key : {"connection", "tables", "create", "unmatched", "table:", "stream:",
-                          "where:", "mode:", "key:", "on_conflict:", "update:", "columns:", "path:",
-                          "value:", "const:", "required:", "type:", "keep_existing:"}) {
+  // The mapping's keys, nested under the key they belong to, each with its type.
+  for (const char* key :
+       {"connection", "tables", "create", "unmatched", "  table (", "  stream (", "  where (",
+        "  mode (", "  key (", "  on_conflict (", "  update (", "  columns (", "    path (",
+        "    value (", "    const (", "    required (", "    type (", "    keep_existing ("}) {
     EXPECT_NE(doc.out.find(key), std::string::npos) << key << " is not documented:\n" << doc.out;
   }
 }

@@ -54,7 +54,17 @@ struct ConfigField {
   // String: an ECMAScript regular expression the whole value must match ("^/[^ ]*$"), with what
   // it means for the error message after a '#' ("^/.*#a path starting with /").
   const char* pattern = nullptr;
+  // Document: a map of names to objects of these keys (ending with {}; a key of type Document
+  // may have entries of its own). The one description of a nested mapping: the plugin's parser
+  // checks its keys by it, and `etlrun plugins` and the JSON Schema show it.
+  const ConfigField* entries = nullptr;
+  // Document with entries: an entry may be a plain string, standing for this key of its object
+  // (a column written `name: path.to.field` is `{path: path.to.field}`).
+  const char* shorthand = nullptr;
 };
+
+// " (did you mean 'x'?)" for the candidate closest to `key`, else " (valid keys: a, b, ...)".
+std::string didYouMean(const std::string& key, const std::vector<std::string>& candidates);
 
 class Config {
  public:

@@ -29,7 +29,7 @@
 
 // Bumped whenever a change to these headers breaks binary compatibility with built plugins.
 #ifndef ETL_PLUGIN_ABI_VERSION
-#define ETL_PLUGIN_ABI_VERSION 7
+#define ETL_PLUGIN_ABI_VERSION 8
 #endif
 
 namespace etl {

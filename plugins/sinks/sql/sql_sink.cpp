@@ -222,7 +222,9 @@ const etl::ConfigField kSchema[] = {
     {"connection", etl::Type::Connection, etl::Required, nullptr,
      "a name under the file's connections: (URI postgresql://... or sqlite:PATH, relative to "
      "state_dir; optional migrations folder), or a URI in place"},
-    {"tables", etl::Type::Document, etl::Required, nullptr, sql_sink::kTablesHelp},
+    {"tables", etl::Type::Document, etl::Required, nullptr,
+     "table name (or a label, with table:) -> its mapping; tables are written in this order",
+     nullptr, nullptr, nullptr, nullptr, sql_sink::kTableKeys},
     {"answer_timeout", etl::Type::Duration, etl::Optional, "10m",
      "PostgreSQL: how long one statement (a batch's COPY, a migration) may wait for the "
      "server's answer; past it the connection is dropped and the batch retried (a frozen "

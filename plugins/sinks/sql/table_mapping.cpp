@@ -10,48 +10,91 @@
 
 namespace sql_sink {
 
-const char* const kTablesHelp =
-    "table name (or a label, with table:) -> its mapping; tables are written in this order:\n"
-    "        table: NAME            the table when the key is a label (schema.table allowed)\n"
-    "        stream: S              takes records of stream S (default: the table name)\n"
-    "        where: {f: [v, ...]}   only records whose field f (dotted path) is one of the values\n"
-    "        mode: insert           insert | upsert (insert, or update by key) | update (only\n"
-    "                               existing keys; others are skipped)\n"
-    "        key: [c, ...]          the unique key (required for upsert and update)\n"
-    "        on_conflict: ignore    insert: ignore | error (a duplicate key is a dead letter)\n"
-    "        update: [c, ...]       upsert/update: the columns overwritten (default: all but key)\n"
-    "        columns:               column name -> a dotted path (payload.commits.0.sha), or:\n"
-    "          path: P              a dotted JSON path; strings unescaped, numbers and booleans\n"
-    "                               as written, objects and arrays as JSON; missing/null: NULL\n"
-    "          value: V             record (the whole record) | key | stream | now (load time)\n"
-    "          const: X             a constant (null: NULL)\n"
-    "          required: true       missing or null: the record is a dead letter naming the path\n"
-    "          type: T              the column's type: each value is converted and checked by\n"
-    "                               it the same way on every database (a value that does not\n"
-    "                               fit is the record's dead letter); compared with an existing\n"
-    "                               table's column at start; create: auto makes it. Default:\n"
-    "                               the table's own type (text for create: auto)\n"
-    "          keep_existing: true  upsert/update: a NULL keeps the stored value\n"
-    "      Types: smallint, integer, bigint (an integer in range); numeric(p, s) (rounded to s\n"
-    "      places); real, double precision (finite); boolean (true/false, yes/no, on/off, 1/0;\n"
-    "      stored 1/0 where there is no boolean); timestamptz (ISO 8601 with Z or an offset,\n"
-    "      stored in UTC); timestamp (ISO 8601; an offset is applied); date (YYYY-MM-DD);\n"
-    "      json, jsonb (JSON text); text, varchar(n) (UTF-8 without NUL, at most n characters).\n"
-    "      Other types (bytea, uuid, arrays) go to the database as they are.";
+namespace {
+
+const etl::ConfigField kColumnKeys[] = {
+    {"path", etl::Type::String, etl::Optional, nullptr,
+     "a dotted JSON path (payload.commits.0.sha); strings unescaped, numbers and booleans as "
+     "written, objects and arrays as JSON; missing or null: NULL"},
+    {"value", etl::Type::String, etl::Optional, nullptr,
+     "the whole record, its key, its stream, or now (the load time)", nullptr, nullptr,
+     "record|key|stream|now"},
+    {"const", etl::Type::Json, etl::Optional, nullptr, "a constant (null: NULL)"},
+    {"required", etl::Type::Bool, etl::Optional, "false",
+     "missing or null: the record is a dead letter naming the path"},
+    {"type", etl::Type::String, etl::Optional, nullptr,
+     "the column's type: each value is converted and checked by it the same way on every "
+     "database, and a value that does not fit is the record's dead letter. smallint, integer, "
+     "bigint (an integer in range); numeric(p, s) (rounded to s places); real, double precision "
+     "(finite); boolean (true/false, yes/no, on/off, 1/0; 1/0 where there is no boolean); "
+     "timestamptz (ISO 8601 with Z or an offset, stored in UTC); timestamp (ISO 8601, an offset "
+     "applied); date (YYYY-MM-DD); json, jsonb (JSON text); text, varchar(n) (UTF-8 without NUL, "
+     "at most n characters); other types (bytea, uuid, arrays) go to the database as they are. "
+     "Compared with an existing table's column at start; create: auto makes it. Default: the "
+     "table's own type (text for create: auto)",
+     nullptr, nullptr, nullptr,
+     "^[A-Za-z_][A-Za-z0-9_ ]*(\\( *[0-9]+ *(, *[0-9]+ *)?\\))?[A-Za-z ]*(\\[\\])?$#a type name: "
+     "words, then optionally (n) or (n, m) and []"},
+    {"keep_existing", etl::Type::Bool, etl::Optional, "false",
+     "upsert/update: a NULL keeps the stored value"},
+    {}};
+
+}  // namespace
+
+const etl::ConfigField kTableKeys[] = {
+    {"table", etl::Type::String, etl::Optional, nullptr,
+     "the table when the entry's name is a label (schema.table allowed); default: the name"},
+    {"stream", etl::Type::String, etl::Optional, nullptr,
+     "takes records of this stream (default: the table's name)"},
+    {"where", etl::Type::StringListMap, etl::Optional, nullptr,
+     "only records whose field (a dotted path) is one of the values: {type: [PushEvent]}"},
+    {"mode", etl::Type::String, etl::Optional, "insert",
+     "insert; upsert (insert, or update by key); update (only existing keys, others skipped)",
+     nullptr, nullptr, "insert|upsert|update"},
+    {"key", etl::Type::StringList, etl::Optional, nullptr,
+     "the unique key (a unique constraint of the table); required for upsert and update"},
+    {"on_conflict", etl::Type::String, etl::Optional, "ignore",
+     "insert: a duplicate key is ignored, or an error (a dead letter)", nullptr, nullptr,
+     "ignore|error"},
+    {"update", etl::Type::StringList, etl::Optional, nullptr,
+     "upsert/update: the columns overwritten (default: all but the key)"},
+    {"columns", etl::Type::Document, etl::Required, nullptr,
+     "column name -> where its value comes from, in this order", nullptr, nullptr, nullptr, nullptr,
+     kColumnKeys, "path"},
+    {}};
 
 namespace {
 
 using Poco::JSON::Object;
 
 // Reads the mapping document, naming where each mistake is.
+// A mistake of the mapping, at its place: recorded, and the reading goes on with the next table
+// or column, so that a file's every mistake is reported at once.
+struct Mistake : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 class Reader {
  public:
   Reader(const etl::Config& config, std::string key) : config_(config), key_(std::move(key)) {}
 
-  [[noreturn]] void fail(const std::string& path, const std::string& message) const {
+  std::string at(const std::string& path, const std::string& message) const {
     std::string where = config_.location(key_ + (path.empty() ? "" : "/" + path));
-    throw std::runtime_error((where.empty() ? "" : where + ": ") + message);
+    return (where.empty() ? "" : where + ": ") + message;
   }
+  [[noreturn]] void fail(const std::string& path, const std::string& message) const {
+    throw Mistake(at(path, message));
+  }
+  // Runs `read`, recording its mistake instead of stopping.
+  template <class F>
+  void attempt(F&& read) {
+    try {
+      read();
+    } catch (const Mistake& e) {
+      problems.push_back(e.what());
+    }
+  }
+  std::vector<std::string> problems;
 
   std::string text(const Object::Ptr& object, const std::string& name, const std::string& path,
                    const std::string& fallback) const {
@@ -84,15 +127,36 @@ class Reader {
     return out;
   }
 
+  // Every key of `object` not among `fields`, each a mistake of its own.
   void onlyKeys(const Object::Ptr& object, const std::string& path,
-                const std::vector<std::string>& known) const {
+                const etl::ConfigField* fields) {
+    std::vector<std::string> known;
+    for (const auto* f = fields; f->key; ++f) known.push_back(f->key);
     for (const auto& name : object->getNames()) {
       if (std::find(known.begin(), known.end(), name) == known.end()) {
-        std::string all;
-        for (const auto& k : known) all += (all.empty() ? "" : ", ") + k;
-        fail(path + "/" + name, "unknown key '" + name + "' (valid keys: " + all + ")");
+        problems.push_back(
+            at(path + "/" + name, "unknown key '" + name + "'" + etl::didYouMean(name, known)));
       }
     }
+  }
+
+  // A key whose value is one of its field's choices.
+  std::string choice(const Object::Ptr& object, const std::string& name, const std::string& path,
+                     const etl::ConfigField* fields) const {
+    const etl::ConfigField* f = fields;
+    while (f->key && name != f->key) ++f;
+    std::string value = text(object, name, path, f->defaultValue ? f->defaultValue : "");
+    std::vector<std::string> options;
+    std::string all = f->choices;
+    for (std::size_t from = 0, bar; from <= all.size(); from = bar + 1) {
+      bar = all.find('|', from);
+      if (bar == std::string::npos) bar = all.size();
+      options.push_back(all.substr(from, bar - from));
+    }
+    if (std::find(options.begin(), options.end(), value) != options.end()) return value;
+    std::string hint = etl::didYouMean(value, options);
+    if (hint.rfind(" (did you mean", 0) != 0) hint.clear();
+    fail(path + "/" + name, name + " must be one of " + all + ", got '" + value + "'" + hint);
   }
 
   // A table or column name: not empty, at most 63 bytes (PostgreSQL cuts longer names, so two
@@ -164,40 +228,11 @@ class Reader {
     }
   }
 
-  TableMapping table(const std::string& name, const Object::Ptr& body) const {
-    std::string path = name;
-    onlyKeys(body, path,
-             {"table", "stream", "where", "mode", "key", "on_conflict", "update", "columns"});
-    TableMapping t;
-    t.spec.name = text(body, "table", path, name);
-    checkName(t.spec.name, body->has("table") ? path + "/table" : path, true);
-    t.stream = text(body, "stream", path, name);
-    std::string mode = text(body, "mode", path, "insert");
-    if (mode == "insert") {
-      t.spec.mode = sql::Mode::Insert;
-    } else if (mode == "upsert") {
-      t.spec.mode = sql::Mode::Upsert;
-    } else if (mode == "update") {
-      t.spec.mode = sql::Mode::Update;
-    } else {
-      fail(path + "/mode", "mode must be insert, upsert or update, got '" + mode + "'");
-    }
-    t.spec.key = list(body, "key", path);
-    std::string conflict = text(body, "on_conflict", path, "ignore");
-    if (conflict != "ignore" && conflict != "error") {
-      fail(path + "/on_conflict", "on_conflict must be ignore or error, got '" + conflict + "'");
-    }
-    if (body->has("on_conflict") && t.spec.mode != sql::Mode::Insert) {
-      fail(path + "/on_conflict", "on_conflict is for mode: insert (upsert updates, update skips)");
-    }
-    t.spec.conflictIsError = conflict == "error";
-    if (t.spec.mode != sql::Mode::Insert && t.spec.key.empty()) {
-      fail(path, "mode: " + mode + " needs a key (the columns of a unique constraint)");
-    }
-    auto columns = body->getObject("columns");
-    if (!columns || columns->size() == 0) fail(path, "table '" + name + "' has no columns");
-    for (const auto& column : columns->getNames()) {
-      std::string at = path + "/columns/" + column;
+  // One column of the mapping, or its mistake recorded (false).
+  bool readColumn(TableMapping& t, const Object::Ptr& columns, const std::string& column,
+                  const std::string& at) {
+    bool read = false;
+    attempt([&] {
       checkName(column, at, false);
       sql::Column c;
       c.name = column;
@@ -206,21 +241,17 @@ class Reader {
       if (value.isString()) {
         source.path = value.extract<std::string>();
       } else if (auto spec = columns->getObject(column)) {
-        onlyKeys(spec, at, {"path", "value", "const", "required", "type", "keep_existing"});
+        onlyKeys(spec, at, kColumnKeys);
         int given = spec->has("path") + spec->has("value") + spec->has("const");
         if (given != 1) fail(at, "a column takes exactly one of path, value or const");
         if (spec->has("path")) source.path = text(spec, "path", at, "");
         if (spec->has("value")) {
-          std::string v = text(spec, "value", at, "");
+          std::string v = choice(spec, "value", at, kColumnKeys);
           using K = ColumnSource::Kind;
           source.kind = v == "record"   ? K::Record
                         : v == "key"    ? K::Key
                         : v == "stream" ? K::Stream
-                        : v == "now"    ? K::Now
-                                        : K::Path;
-          if (source.kind == K::Path) {
-            fail(at + "/value", "value must be record, key, stream or now, got '" + v + "'");
-          }
+                                        : K::Now;
         }
         if (spec->has("const")) {
           source.kind = ColumnSource::Kind::Const;
@@ -240,7 +271,39 @@ class Reader {
           source.kind == ColumnSource::Kind::Record && (type == "json" || type == "jsonb");
       t.spec.columns.push_back(c);
       t.sources.push_back(source);
+      read = true;
+    });
+    return read;
+  }
+
+  TableMapping table(const std::string& name, const Object::Ptr& body) {
+    std::string path = name;
+    onlyKeys(body, path, kTableKeys);
+    TableMapping t;
+    t.spec.name = text(body, "table", path, name);
+    checkName(t.spec.name, body->has("table") ? path + "/table" : path, true);
+    t.stream = text(body, "stream", path, name);
+    std::string mode = "insert", conflict = "ignore";
+    attempt([&] { mode = choice(body, "mode", path, kTableKeys); });
+    t.spec.mode = mode == "upsert"   ? sql::Mode::Upsert
+                  : mode == "update" ? sql::Mode::Update
+                                     : sql::Mode::Insert;
+    t.spec.key = list(body, "key", path);
+    attempt([&] { conflict = choice(body, "on_conflict", path, kTableKeys); });
+    if (body->has("on_conflict") && t.spec.mode != sql::Mode::Insert) {
+      fail(path + "/on_conflict", "on_conflict is for mode: insert (upsert updates, update skips)");
     }
+    t.spec.conflictIsError = conflict == "error";
+    if (t.spec.mode != sql::Mode::Insert && t.spec.key.empty()) {
+      fail(path, "mode: " + mode + " needs a key (the columns of a unique constraint)");
+    }
+    auto columns = body->getObject("columns");
+    if (!columns || columns->size() == 0) fail(path, "table '" + name + "' has no columns");
+    bool complete = true;  // every column read: the checks across columns below make sense
+    for (const auto& column : columns->getNames()) {
+      complete &= readColumn(t, columns, column, path + "/columns/" + column);
+    }
+    if (!complete) return t;
     for (const auto& k : t.spec.key) {
       auto it = std::find_if(t.spec.columns.begin(), t.spec.columns.end(),
                              [&](const sql::Column& c) { return c.name == k; });
@@ -294,15 +357,22 @@ std::vector<TableMapping> parseTables(const etl::Config& config, const std::stri
   try {
     root = parser.parse(config.getDocument(key)).extract<Object::Ptr>();
   } catch (const std::exception&) {
-    reader.fail("", "'" + key + "' must map table names to their mappings");
+    throw std::runtime_error(reader.at("", "'" + key + "' must map table names to their mappings"));
   }
   std::vector<TableMapping> tables;
   for (const auto& name : root->getNames()) {
-    auto body = root->getObject(name);
-    if (!body) reader.fail(name, "table '" + name + "' must be a map with columns");
-    tables.push_back(reader.table(name, body));
+    reader.attempt([&] {
+      auto body = root->getObject(name);
+      if (!body) reader.fail(name, "table '" + name + "' must be a map with columns");
+      tables.push_back(reader.table(name, body));
+    });
   }
-  if (tables.empty()) reader.fail("", "no tables declared");
+  if (root->size() == 0) reader.problems.push_back(reader.at("", "no tables declared"));
+  if (!reader.problems.empty()) {
+    std::string all;
+    for (const auto& p : reader.problems) all += (all.empty() ? "" : "\n") + p;
+    throw std::runtime_error(all);
+  }
   return tables;
 }
 

@@ -51,7 +51,8 @@ sql::Row rowOf(const TableMapping& table, const etl::Record& record, const std::
                const std::vector<sql::ColumnType>& types, const sql::ValueStyle& style,
                std::deque<std::string>& storage);
 
-// The documentation of the mapping keys, for `etlrun plugins sql`.
-extern const char* const kTablesHelp;
+// The keys of one table's mapping (its columns' keys nested): the one description the parser
+// checks a mapping by, and `etlrun plugins sql` and the JSON Schema show.
+extern const etl::ConfigField kTableKeys[];
 
 }  // namespace sql_sink
