@@ -369,8 +369,10 @@ void PipelineRunner::runSource() {
     }
     bool full = pending.records.size() >= spec_.maxRecords;
     bool late = !pending.records.empty() && services_.clock.now() - firstAt >= spec_.maxLatency;
-    if (full || late || poll.status != Source::Status::More) {
+    bool hold = poll.status == Source::Status::Idle && poll.hold && !pending.records.empty();
+    if (full || late || (poll.status != Source::Status::More && !hold)) {
       if (!flush()) return;
+      hold = false;
     }
     if (poll.status == Source::Status::Sync) {
       sourceStage_ = "source '" + spec_.source.name + "' (handing over)";
@@ -403,7 +405,9 @@ void PipelineRunner::runSource() {
     if (poll.status == Source::Status::Done) break;
     if (poll.status == Source::Status::Idle) {
       if (services_.once) break;
-      if (!services_.clock.sleepUntil(poll.wakeAt, services_.stop)) break;
+      // A held batch is flushed at its max_latency at the latest.
+      TimePoint wake = hold ? std::min(poll.wakeAt, firstAt + spec_.maxLatency) : poll.wakeAt;
+      if (!services_.clock.sleepUntil(wake, services_.stop)) break;
     }
   }
   flush();  // on stop: what was read so far is delivered and committed (graceful drain)

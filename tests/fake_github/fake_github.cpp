@@ -454,6 +454,10 @@ void FakeGitHub::handle(Poco::Net::HTTPServerRequest& request,
   Response response;
   LoggedRequest entry;
   {
+    std::lock_guard<std::mutex> lock(hookMutex_);
+    if (hook_) hook_(uri.getPathEtc());
+  }
+  {
     std::lock_guard<std::mutex> lock(mutex_);
     tick();
     etl::TimePoint now = clock_.now();

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -120,6 +121,12 @@ class FakeGitHub {
   std::vector<LoggedRequest> requests() const;
   int violations() const;
   void setVerbose(bool verbose) { verbose_ = verbose; }
+  // Called with each request's target (path and query) before it is answered, on the server's
+  // thread while the client waits: a test acts at an exact moment of the client's virtual time.
+  void onRequest(std::function<void(const std::string& target)> hook) {
+    std::lock_guard<std::mutex> lock(hookMutex_);
+    hook_ = std::move(hook);
+  }
 
   class Handler;
 
@@ -179,6 +186,8 @@ class FakeGitHub {
   etl::TimePoint worldStart_{};
   uint64_t worldNextId_ = 20000000000ULL;
   std::atomic<bool> verbose_{false};
+  std::mutex hookMutex_;
+  std::function<void(const std::string&)> hook_;
 };
 
 }  // namespace fakegh

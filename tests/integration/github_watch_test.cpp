@@ -6,9 +6,12 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <utime.h>
 
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -199,6 +202,118 @@ TEST_F(GitHubWatch, WithoutATokenItKeepsToSixtyRequestsAnHour) {
   for (const auto& truth : fake_.worldTruth()) {
     EXPECT_NE(truth.firstRequest, etl::TimePoint{}) << truth.name << " was never polled";
   }
+}
+
+// A server that allows far more than the 5,000 an hour assumed before the first answer: the
+// feeds not polled yet are spread again at the learnt rate, so the first round of 100 feeds takes
+// seconds (80% of 300,000 an hour is 67 a second), not the 90 s the assumption would space it by.
+TEST_F(GitHubWatch, AServerAdvertisingAHigherLimitGetsAFirstRoundSpacedByThatLimit) {
+  fake_.setRateLimit(60, 300000);
+  etltest::WatchWorld world;
+  for (int i = 0; i < 100; ++i)
+    world.repos.push_back({"org/quiet-" + std::to_string(i), 0.5, {}, 10});
+  fake_.simulateWorld(world.repos, 2h);
+  Outcome out = run(world, 10min);
+  std::vector<etl::TimePoint> firsts;
+  for (const auto& truth : fake_.worldTruth()) {
+    ASSERT_NE(truth.firstRequest, etl::TimePoint{}) << truth.name << " was never polled";
+    firsts.push_back(truth.firstRequest);
+  }
+  std::sort(firsts.begin(), firsts.end());
+  double span = std::chrono::duration<double>(firsts.back() - firsts.front()).count();
+  EXPECT_LT(span, 5.0) << "the first round took " << span << " s";
+  EXPECT_EQ(fake_.violations(), 0);
+}
+
+// A clock that notes, at each of the runner's sleeps, when the per-feed report first exists.
+class ReportWatchingClock : public etltest::SimulatedClock {
+ public:
+  ReportWatchingClock(etl::TimePoint start, std::string report)
+      : etltest::SimulatedClock(start), report_(std::move(report)) {}
+  bool sleepUntil(etl::TimePoint deadline, const etl::StopSignal& stop) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      struct stat st;
+      if (firstReport_ == etl::TimePoint{} && ::stat(report_.c_str(), &st) == 0) {
+        firstReport_ = now();
+      }
+    }
+    return etltest::SimulatedClock::sleepUntil(deadline, stop);
+  }
+  etl::TimePoint firstReport() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return firstReport_;
+  }
+
+ private:
+  std::string report_;
+  std::mutex mutex_;
+  etl::TimePoint firstReport_{};
+};
+
+// The watch file is known by its content: replaced twice, each time within the second of the
+// last read and with its modification time kept, it is read both times; while the source is
+// idle (quiet feeds polled every few minutes) a change is picked up within watch_refresh, and the
+// first report comes at report_interval, not at the next plan.
+TEST(GitHubWatchList, AFileReplacedTwiceWithinOneSecondIsReadBothTimesAndAnIdleSourceKeepsTime) {
+  using namespace std::chrono_literals;
+  etltest::TempDir dir;
+  ReportWatchingClock clock(etltest::simulationStart(), dir / "watch.feeds.json");
+  fakegh::FakeGitHub fake(clock);
+  fake.start();
+  fake.setRateLimit(60, 5000);
+  etl::Metrics metrics;
+  etltest::WatchWorld world;
+  for (int i = 0; i < 6; ++i)
+    world.repos.push_back({"org/quiet-" + std::to_string(i), 0.2, {}, 10});
+  fake.simulateWorld(world.repos, 2h);
+  std::string file = dir / "list.txt";
+  auto list = [&](int n) {
+    std::string text;
+    for (int i = 0; i < n; ++i) text += world.repos[static_cast<std::size_t>(i)].name + "\n";
+    return text;
+  };
+  etltest::writeFile(file, list(2));
+  struct stat first;
+  ASSERT_EQ(::stat(file.c_str(), &first), 0);
+  // Each rewrite keeps the first write's modification time, as a replacement within the same
+  // second would on a file system of 1 s resolution.
+  auto replace = [&](int n) {
+    etltest::writeFile(file, list(n));
+    struct utimbuf times {
+      first.st_atime, first.st_mtime
+    };
+    ::utime(file.c_str(), &times);
+    return clock.now();
+  };
+  std::mutex mutex;
+  etl::TimePoint secondWrite{}, thirdWrite{};
+  fake.onRequest([&](const std::string& target) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (secondWrite == etl::TimePoint{} && target.find("/quiet-1/") != std::string::npos) {
+      secondWrite = replace(4);
+    } else if (thirdWrite == etl::TimePoint{} && target.find("/quiet-3/") != std::string::npos) {
+      thirdWrite = replace(6);
+    }
+  });
+  auto out = etltest::runWatch(fake, clock, metrics, world, 30min, dir.path(),
+                               "      watch_refresh: 5s\n      report_interval: 150s\n"
+                               "      min_poll_interval: 5m\n",
+                               "      watch_file: \"" + file + "\"\n");
+  fake.onRequest(nullptr);
+  EXPECT_EQ(out.failure, "");
+  ASSERT_NE(secondWrite, etl::TimePoint{});
+  ASSERT_NE(thirdWrite, etl::TimePoint{}) << "the second version of the list was never read";
+  std::map<std::string, etl::TimePoint> firstPoll;
+  for (const auto& truth : fake.worldTruth()) firstPoll[truth.name] = truth.firstRequest;
+  ASSERT_NE(firstPoll["org/quiet-5"], etl::TimePoint{}) << "the third version was never read";
+  // Within watch_refresh (5 s) of each change, and a second for the budget's spacing.
+  EXPECT_LE(firstPoll["org/quiet-2"] - secondWrite, 6s);
+  EXPECT_LE(firstPoll["org/quiet-4"] - thirdWrite, 6s);
+  // The first report: at report_interval after the start, not at a plan a minute later.
+  auto report = clock.firstReport() - etltest::simulationStart();
+  EXPECT_GE(report, 150s);
+  EXPECT_LE(report, 156s) << std::chrono::duration<double>(report).count() << " s";
 }
 
 }  // namespace

@@ -81,6 +81,11 @@ class Source : public Plugin {
   struct Poll {
     Status status = Status::More;
     TimePoint wakeAt{};
+    // Idle only: the records read so far may wait for more, up to the batch's max_latency,
+    // instead of being flushed now. For a source that wakes often with a few records each time
+    // (a watch list of thousands of feeds): a batch per wake would commit its whole checkpoint
+    // each time.
+    bool hold = false;
   };
   // `checkpoint` is the last committed state ("" on first start).
   virtual void open(const std::string& checkpoint) = 0;

@@ -12,7 +12,6 @@
 // Checkpoint: per feed the ETag, the newest ids and time seen, and the observed rate; a 304
 // changes none of it, so a quiet poll commits nothing.
 #include <Poco/File.h>
-#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
@@ -21,7 +20,6 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
-#include <deque>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -35,7 +33,8 @@
 
 namespace {
 
-constexpr std::size_t kRecentIds = 5;  // the newest ids of a feed, for overlap
+constexpr std::size_t kRecentIds = 5;      // the newest ids of a feed, for overlap
+constexpr std::size_t kCheckpointIds = 3;  // of which the checkpoint keeps these
 
 double seconds(etl::TimePoint t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
@@ -63,10 +62,13 @@ struct Feed {
   std::string path;
   // Kept in the checkpoint: changed only by a poll that found something.
   std::string etag;
-  std::deque<std::string> recent;  // newest first
-  double newestAt = 0;             // created_at of the newest event seen (epoch seconds)
-  double rate = 0;                 // events per second, as observed
-  double lastNewAt = 0;            // when a poll last found new events
+  // Newest first. A vector, not a deque: a deque takes half a kilobyte for its first element,
+  // and a watch list is ten thousand feeds.
+  std::vector<std::string> recent;
+  double newestAt = 0;     // created_at of the newest event seen (epoch seconds)
+  double rate = 0;         // events per second, as observed
+  double lastNewAt = 0;    // when a poll last found new events
+  std::size_t listed = 0;  // its place in the watch list (a list ordered by activity)
   // This run's.
   double minSeconds = 60, interval = 3600, due = 0, lastPoll = 0;
   int64_t captured = 0, requests = 0, notModified = 0, gaps = 0, failures = 0;
@@ -110,7 +112,8 @@ class GitHubWatchSource : public etl::Source {
         requests_(context.metrics.counter(context.pipeline + ".github_requests")),
         notModified_(context.metrics.counter(context.pipeline + ".github_not_modified")),
         fresh_(context.metrics.counter(context.pipeline + ".github_events_new")),
-        gapCount_(context.metrics.counter(context.pipeline + ".github_gaps")) {
+        gapCount_(context.metrics.counter(context.pipeline + ".github_gaps")),
+        checkpointBytes_(context.metrics.counter(context.pipeline + ".checkpoint_bytes")) {
     while (!baseUrl_.empty() && baseUrl_.back() == '/') baseUrl_.pop_back();
     host_ = github::hostOf(baseUrl_);
     context_.http.setReserve(host_, config.getDouble("reserve"));
@@ -159,20 +162,27 @@ class GitHubWatchSource : public etl::Source {
   Poll poll(std::vector<etl::Record>& out, std::size_t) override {
     double now = seconds(context_.clock.now());
     if (now - lastRefresh_ >= refresh_) refreshList(now);
-    if (now - lastPlan_ >= 60 || planned_ != feeds_.size()) plan(now);
+    // A limit learnt from an answer (a server allowing more than assumed) re-plans at once: the
+    // feeds not polled yet are spread again at the rate it allows.
+    if (now - lastPlan_ >= 60 || planned_ != feeds_.size() || plannedLimit_ != limit_) plan(now);
     if (now - lastReport_ >= reportEvery_) report(now);
+    // The list and the report have times of their own: an idle source keeps them too.
+    double chores = std::min(lastRefresh_ + refresh_, lastReport_ + reportEvery_);
     Feed* next = nullptr;
     for (auto& [path, feed] : feeds_) {
       if (feed.gone) continue;
       if (!next || feed.due < next->due) next = &feed;
     }
-    if (!next) return {Status::Idle, at(now + 60)};
+    // Idle waits hold the batch (up to max_latency): a commit per poll would write the whole
+    // checkpoint, every feed's, for the one feed that moved.
+    if (!next) return {Status::Idle, at(std::min(now + 60, chores)), true};
     // The budget, as a bucket of a minute's requests: due feeds wait for their turn.
     double wake = std::max(next->due, tokensAt_);
     // Never asleep past the next plan: what the last polls learnt (a feed found busy in the first
     // round, planned at the freshness cap before its rate was known) moves its due time up.
     if (wake > now) {
-      return {Status::Idle, at(std::min(wake, lastPlan_ + 60)) + std::chrono::milliseconds(1)};
+      return {Status::Idle,
+              at(std::min({wake, lastPlan_ + 60, chores})) + std::chrono::milliseconds(1), true};
     }
     tokensAt_ = std::max(tokensAt_, now - 10.0) + 1.0 / rps_;  // bursts of 10 s worth at most
     pollFeed(*next, now, out);
@@ -193,7 +203,8 @@ class GitHubWatchSource : public etl::Source {
       out += ":{\"etag\":";
       etl::appendJsonString(out, f.etag);
       out += ",\"ids\":[";
-      for (std::size_t i = 0; i < f.recent.size(); ++i) {
+      // A few ids are enough to find the overlap after a restart; the rest are kept in memory.
+      for (std::size_t i = 0; i < f.recent.size() && i < kCheckpointIds; ++i) {
         if (i) out += ",";
         etl::appendJsonString(out, f.recent[i]);
       }
@@ -206,6 +217,7 @@ class GitHubWatchSource : public etl::Source {
     out += "}}";
     checkpoint_ = std::move(out);
     dirty_ = false;
+    checkpointBytes_.fetch_add(static_cast<int64_t>(checkpoint_.size()));
     return checkpoint_;
   }
 
@@ -245,18 +257,20 @@ class GitHubWatchSource : public etl::Source {
     lastRefresh_ = now;
     std::vector<std::string> wanted = listed_;
     if (!watchFile_.empty()) {
-      Poco::File file(watchFile_);
-      if (!file.exists()) {
-        context_.logger.warning("watch_file " + watchFile_ + " does not exist");
+      // Known by its content, not its modification time: a file replaced within the second of
+      // the last read keeps its time (1 s resolution) but not its bytes. A list is small; reading
+      // it every watch_refresh costs little, parsing it is done when it changed.
+      std::ifstream in(watchFile_, std::ios::binary);
+      if (!in) {
+        context_.logger.warning("watch_file " + watchFile_ + " cannot be read (does it exist?)");
       } else {
-        auto modified = file.getLastModified().epochMicroseconds();
-        if (modified == fileModified_ && !fileEntries_.empty()) {
-          wanted.insert(wanted.end(), fileEntries_.begin(), fileEntries_.end());
-        } else {
+        std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::size_t hash = std::hash<std::string>()(content);
+        if (hash != fileHash_ || content.size() != fileSize_ || fileEntries_.empty()) {
           fileEntries_.clear();
-          std::ifstream in(watchFile_);
+          std::istringstream lines(content);
           std::string line;
-          while (std::getline(in, line)) {
+          while (std::getline(lines, line)) {
             try {
               std::string path = endpointOf(line);
               if (!path.empty()) fileEntries_.push_back(path);
@@ -264,9 +278,10 @@ class GitHubWatchSource : public etl::Source {
               context_.logger.warning(watchFile_ + ": " + e.what());
             }
           }
-          fileModified_ = modified;
-          wanted.insert(wanted.end(), fileEntries_.begin(), fileEntries_.end());
+          fileHash_ = hash;
+          fileSize_ = content.size();
         }
+        wanted.insert(wanted.end(), fileEntries_.begin(), fileEntries_.end());
       }
     }
     if (query_) {
@@ -291,7 +306,8 @@ class GitHubWatchSource : public etl::Source {
     }
     std::map<std::string, Feed> kept;
     std::size_t added = 0;
-    for (const auto& path : wanted) {
+    for (std::size_t i = 0; i < wanted.size(); ++i) {
+      const std::string& path = wanted[i];
       if (kept.count(path)) continue;
       auto it = feeds_.find(path);
       if (it != feeds_.end()) {
@@ -303,21 +319,13 @@ class GitHubWatchSource : public etl::Source {
         kept[path] = std::move(f);
         ++added;
       }
+      kept[path].listed = i;
     }
     std::size_t dropped = feeds_.size();  // what is left was not listed
     feeds_ = std::move(kept);
     if (dropped) dirty_ = true;
-    // New (and restored) feeds: the first round spread over the budget, busiest first.
-    std::vector<Feed*> waiting;
-    for (auto& [path, f] : feeds_) {
-      if (f.lastPoll == 0 && f.due == 0) waiting.push_back(&f);
-    }
-    std::stable_sort(waiting.begin(), waiting.end(),
-                     [](const Feed* a, const Feed* b) { return a->rate > b->rate; });
     planRate(now);
-    for (std::size_t i = 0; i < waiting.size(); ++i) {
-      waiting[i]->due = now + static_cast<double>(i) / std::max(rps_, 1e-6) + 1e-3;
-    }
+    spreadWaiting(now);
     if (added || dropped) {
       context_.logger.information("watch list: " + std::to_string(feeds_.size()) + " feed(s) (" +
                                   std::to_string(added) + " new, " + std::to_string(dropped) +
@@ -340,10 +348,38 @@ class GitHubWatchSource : public etl::Source {
     rps_ = std::max(1.0 / 3600, std::min(byShare, byRemaining));
   }
 
+  // The feeds not polled yet (new, or restored from the checkpoint) one after the other at the
+  // rate the budget allows now, the busiest known first (their rate from the checkpoint), then in
+  // the list's order (a watch_query ordered by recent activity, a file listing the busiest first:
+  // a late first poll of a busy feed loses what overflowed its 300 events meanwhile). Spread again
+  // whenever that rate changes: a first round spaced by the limit assumed before the first answer
+  // would take an hour where minutes suffice.
+  void spreadWaiting(double now) {
+    std::vector<Feed*> waiting;
+    for (auto& [path, f] : feeds_) {
+      if (f.lastPoll == 0 && !f.gone) waiting.push_back(&f);
+    }
+    std::stable_sort(waiting.begin(), waiting.end(), [&](const Feed* a, const Feed* b) {
+      return a->rate != b->rate ? a->rate > b->rate : a->listed < b->listed;
+    });
+    // Only ever sooner: a feed already queued keeps its place (pushed back at every new plan,
+    // the ones at the end of a slow first round would wait behind the busy feeds for ever).
+    double start = std::max(now, tokensAt_);
+    for (std::size_t i = 0; i < waiting.size(); ++i) {
+      double due = start + static_cast<double>(i) / std::max(rps_, 1e-6) + 1e-3;
+      waiting[i]->due = waiting[i]->due == 0 ? due : std::min(waiting[i]->due, due);
+    }
+  }
+
   void plan(double now) {
     lastPlan_ = now;
     planned_ = feeds_.size();
+    double before = rps_;
     planRate(now);
+    if (plannedLimit_ != limit_ || rps_ > before * 1.01 || rps_ < before * 0.99) {
+      spreadWaiting(now);
+    }
+    plannedLimit_ = limit_;
     std::vector<Feed*> active;
     std::vector<github::FeedRate> rates;
     for (auto& [path, f] : feeds_) {
@@ -475,7 +511,7 @@ class GitHubWatchSource : public etl::Source {
       feed.lastNewAt = now;
       for (auto it = fresh.rbegin(); it != fresh.rend(); ++it) {
         if (!it->id.empty()) {
-          feed.recent.push_front(it->id);
+          feed.recent.insert(feed.recent.begin(), it->id);
           if (feed.recent.size() > kRecentIds) feed.recent.pop_back();
         }
         out.emplace_back(stream_, std::move(it->raw), it->id);
@@ -564,28 +600,30 @@ class GitHubWatchSource : public etl::Source {
     writeReport();
   }
 
-  // Per feed: what a person asks ("is my repository complete?"), as JSON.
+  // Per feed: what a person asks ("is my repository complete?"), as JSON. Written as text, a
+  // feed at a time: objects for ten thousand feeds would take megabytes for a moment.
   void writeReport() const {
     if (feeds_.empty()) return;
-    Poco::JSON::Array list;
+    std::string text = "[";
+    char numbers[320];
     for (const auto& [path, f] : feeds_) {
-      Poco::JSON::Object o;
-      o.set("feed", path);
-      o.set("last_poll", f.lastPoll > 0 ? etl::isoTime(at(f.lastPoll)) : std::string());
-      o.set("events_captured", f.captured);
-      o.set("requests", f.requests);
-      o.set("not_modified", f.notModified);
-      o.set("failures", f.failures);
-      o.set("gaps", f.gaps);
-      o.set("missed_estimate", static_cast<int64_t>(std::lround(f.missed)));
-      o.set("events_per_hour", f.rate * 3600);
-      o.set("poll_interval_s", static_cast<int64_t>(std::lround(f.interval)));
-      o.set("gone", f.gone);
-      list.add(o);
+      text += text.size() > 1 ? ",\n {\"feed\": " : "\n {\"feed\": ";
+      etl::appendJsonString(text, path);
+      text += ", \"last_poll\": ";
+      etl::appendJsonString(text, f.lastPoll > 0 ? etl::isoTime(at(f.lastPoll)) : std::string());
+      std::snprintf(numbers, sizeof numbers,
+                    ", \"events_captured\": %lld, \"requests\": %lld, \"not_modified\": %lld, "
+                    "\"failures\": %lld, \"gaps\": %lld, \"missed_estimate\": %lld, "
+                    "\"events_per_hour\": %.6g, \"poll_interval_s\": %lld, \"gone\": %s}",
+                    static_cast<long long>(f.captured), static_cast<long long>(f.requests),
+                    static_cast<long long>(f.notModified), static_cast<long long>(f.failures),
+                    static_cast<long long>(f.gaps), static_cast<long long>(std::llround(f.missed)),
+                    f.rate * 3600, static_cast<long long>(std::llround(f.interval)),
+                    f.gone ? "true" : "false");
+      text += numbers;
     }
-    std::ostringstream text;
-    list.stringify(text, 1);
-    etl::writeFileAtomically(reportPath_, text.str(), false);
+    text += "\n]\n";
+    etl::writeFileAtomically(reportPath_, text, false);
   }
 
   etl::Context& context_;
@@ -600,22 +638,25 @@ class GitHubWatchSource : public etl::Source {
   std::size_t planned_ = 0;
   std::vector<std::string> listed_, fileEntries_, queryEntries_;
   std::unique_ptr<sql::ListQuery> query_;
-  int64_t fileModified_ = -1;
+  std::size_t fileHash_ = 0, fileSize_ = 0;  // of the watch file as last read
+  double plannedLimit_ = 0;                  // the limit the plan was made for
   std::map<std::string, Feed> feeds_;
   mutable std::string checkpoint_;
   mutable bool dirty_ = true;  // feeds_ changed what checkpoint() holds
   std::atomic<int64_t>&requests_, &notModified_, &fresh_, &gapCount_;
+  std::atomic<int64_t>& checkpointBytes_;  // checkpoints built: what the sink writes
 };
 
 const etl::ConfigField kSchema[] = {
     {"watch", etl::Type::StringList, etl::Optional, "[]",
      "what to watch: owner/repo, orgs/NAME, users/NAME, or an events path"},
     {"watch_file", etl::Type::String, etl::Optional, "",
-     "a file of the same entries, one per line (# comments); re-read when it changes"},
+     "a file of the same entries, one per line (# comments); read again when its content "
+     "changes. The first round polls in list order: list the busiest first"},
     {"watch_query", etl::Type::String, etl::Optional, nullptr,
      "SQL whose first column lists more entries, run on `connection` at every watch_refresh "
-     "(e.g. SELECT DISTINCT repo_name FROM push_events WHERE created_at > now() - interval "
-     "'7 days')"},
+     "(e.g. SELECT repo_name FROM push_events WHERE created_at > now() - interval '7 days' "
+     "GROUP BY repo_name ORDER BY count(*) DESC: the first round polls in this order)"},
     {"connection", etl::Type::Connection, etl::Optional, nullptr,
      "the database watch_query runs on: a name under connections:, or a URI"},
     {"watch_refresh", etl::Type::Duration, etl::Optional, "1m",
