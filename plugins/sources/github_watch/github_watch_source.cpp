@@ -106,6 +106,7 @@ class GitHubWatchSource : public etl::Source {
         refresh_(std::chrono::duration<double>(config.getDuration("watch_refresh")).count()),
         reportEvery_(std::chrono::duration<double>(config.getDuration("report_interval")).count()),
         share_(config.getDouble("budget_share")),
+        maxRequests_(config.getDouble("max_requests_per_second")),
         timeout_(config.getDuration("timeout")),
         limit_(token_.empty() ? 60 : 5000),
         remaining_(limit_),
@@ -168,16 +169,26 @@ class GitHubWatchSource : public etl::Source {
     if (now - lastReport_ >= reportEvery_) report(now);
     // The list and the report have times of their own: an idle source keeps them too.
     double chores = std::min(lastRefresh_ + refresh_, lastReport_ + reportEvery_);
+    // The feed due first; but of the feeds due now, one polled before goes ahead of one never
+    // polled: a first round of thousands of feeds runs behind its plan when busy feeds take their
+    // turns, and a feed whose rate is known loses events by waiting, one never polled only starts
+    // later.
     Feed* next = nullptr;
+    auto ahead = [now](const Feed& a, const Feed& b) {
+      bool aDue = a.due <= now, bDue = b.due <= now;
+      if (aDue && bDue && (a.lastPoll > 0) != (b.lastPoll > 0)) return a.lastPoll > 0;
+      return a.due < b.due;
+    };
     for (auto& [path, feed] : feeds_) {
       if (feed.gone) continue;
-      if (!next || feed.due < next->due) next = &feed;
+      if (!next || ahead(feed, *next)) next = &feed;
     }
     // Idle waits hold the batch (up to max_latency): a commit per poll would write the whole
     // checkpoint, every feed's, for the one feed that moved.
     if (!next) return {Status::Idle, at(std::min(now + 60, chores)), true};
-    // The budget, as a bucket of a minute's requests: due feeds wait for their turn.
-    double wake = std::max(next->due, tokensAt_);
+    // The budget, as buckets: of charged requests (10 s worth may come at once) and of all
+    // requests. Due feeds wait for their turn.
+    double wake = std::max({next->due, tokensAt_, requestsAt_});
     // Never asleep past the next plan: what the last polls learnt (a feed found busy in the first
     // round, planned at the freshness cap before its rate was known) moves its due time up.
     if (wake > now) {
@@ -185,6 +196,7 @@ class GitHubWatchSource : public etl::Source {
               at(std::min({wake, lastPlan_ + 60, chores})) + std::chrono::milliseconds(1), true};
     }
     tokensAt_ = std::max(tokensAt_, now - 10.0) + 1.0 / rps_;  // bursts of 10 s worth at most
+    requestsAt_ = std::max(requestsAt_, now - 1.0) + 1.0 / maxRequests_;
     pollFeed(*next, now, out);
     return {Status::More, {}};
   }
@@ -366,7 +378,8 @@ class GitHubWatchSource : public etl::Source {
     // the ones at the end of a slow first round would wait behind the busy feeds for ever).
     double start = std::max(now, tokensAt_);
     for (std::size_t i = 0; i < waiting.size(); ++i) {
-      double due = start + static_cast<double>(i) / std::max(rps_, 1e-6) + 1e-3;
+      double due =
+          start + static_cast<double>(i) / std::max(std::min(rps_, maxRequests_), 1e-6) + 1e-3;
       waiting[i]->due = waiting[i]->due == 0 ? due : std::min(waiting[i]->due, due);
     }
   }
@@ -395,6 +408,8 @@ class GitHubWatchSource : public etl::Source {
     } else {
       github::PlanLimits limits;
       limits.requestsPerSecond = rps_ * 0.95;  // follow-up pages need a little room
+      limits.notModifiedIsFree = !token_.empty();
+      limits.maxRequestsPerSecond = maxRequests_ * 0.95;
       limits.maxSeconds = maxInterval_;
       intervals = github::planIntervals(rates, limits);
     }
@@ -416,7 +431,10 @@ class GitHubWatchSource : public etl::Source {
       for (; pages < maxPages_ && !url.empty(); ++pages) {
         // A follow-up page is a request like any other: the bucket pays for it too, so the
         // schedule never spends the others' share (without a token even a 304 is charged).
-        if (pages > 0) tokensAt_ += 1.0 / rps_;
+        if (pages > 0) {
+          tokensAt_ += 1.0 / rps_;
+          requestsAt_ += 1.0 / maxRequests_;
+        }
         etl::HttpRequest request = github::eventsRequest(url, token_, baseUrl_, timeout_);
         if (pages == 0 && !feed.etag.empty())
           request.headers.emplace_back("If-None-Match", feed.etag);
@@ -435,6 +453,9 @@ class GitHubWatchSource : public etl::Source {
         if (response.status == 304) {
           ++feed.notModified;
           notModified_.fetch_add(1);
+          // With a token a 304 costs no quota: its charged token is given back (the request
+          // still counts against requestsAt_).
+          if (!token_.empty()) tokensAt_ -= 1.0 / rps_;
           break;
         }
         if (response.status == 404 || response.status == 410 || response.status == 451) {
@@ -631,10 +652,11 @@ class GitHubWatchSource : public etl::Source {
   bool roundRobin_;
   int64_t perPage_, maxPages_;
   double minInterval_, maxInterval_, refresh_, reportEvery_, share_;
+  double maxRequests_;  // all requests, 304s included
   etl::Millis timeout_;
   double limit_, remaining_, resetAt_ = 0;
   double rps_ = 1;
-  double tokensAt_ = 0, lastPlan_ = -1e18, lastRefresh_ = 0, lastReport_ = 0;
+  double tokensAt_ = 0, requestsAt_ = 0, lastPlan_ = -1e18, lastRefresh_ = 0, lastReport_ = 0;
   std::size_t planned_ = 0;
   std::vector<std::string> listed_, fileEntries_, queryEntries_;
   std::unique_ptr<sql::ListQuery> query_;
@@ -673,6 +695,10 @@ const etl::ConfigField kSchema[] = {
     {"budget_share", etl::Type::Double, etl::Optional, "0.8",
      "share of the hourly request limit the schedule may spend (the rest is the enrichment's)",
      "0.01", "1"},
+    {"max_requests_per_second", etl::Type::Double, etl::Optional, "10",
+     "all requests, 304s included: with a token a 304 costs no quota (the budget counts what "
+     "finds something), but every request counts against GitHub's secondary limits",
+     "0.01", "100"},
     {"min_poll_interval", etl::Type::Duration, etl::Optional, "60s",
      "never poll a feed sooner (X-Poll-Interval may ask for more)", "1s", "24h"},
     {"max_poll_interval", etl::Type::Duration, etl::Optional, "1h",

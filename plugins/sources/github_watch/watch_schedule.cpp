@@ -1,6 +1,7 @@
 #include "watch_schedule.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 
 namespace github {
@@ -12,10 +13,17 @@ double intervalOf(const FeedRate& f, double perPoll, double cap) {
   return std::max(f.minSeconds, std::min(wanted, cap));
 }
 
-double requestsPerSecond(const std::vector<FeedRate>& feeds, double perPoll, double cap) {
-  double sum = 0;
-  for (const auto& f : feeds) sum += 1.0 / intervalOf(f, perPoll, cap);
-  return sum;
+// Whether the plan at (perPoll, cap) keeps to the budget: its charged requests (all of them, or
+// with free 304s those expected to find something) and all its requests.
+bool withinBudget(const std::vector<FeedRate>& feeds, double perPoll, double cap,
+                  const PlanLimits& limits) {
+  double charged = 0, all = 0;
+  for (const auto& f : feeds) {
+    double t = intervalOf(f, perPoll, cap);
+    all += 1.0 / t;
+    charged += limits.notModifiedIsFree ? -std::expm1(-f.eventsPerSecond * t) / t : 1.0 / t;
+  }
+  return charged <= limits.requestsPerSecond && all <= limits.maxRequestsPerSecond;
 }
 
 // The smallest x in [low, high] for which fits(x) holds (fits grows with x); high when none.
@@ -31,9 +39,8 @@ double smallest(double low, double high, const std::function<bool(double)>& fits
 }  // namespace
 
 std::vector<double> planIntervals(const std::vector<FeedRate>& feeds, const PlanLimits& limits) {
-  double budget = limits.requestsPerSecond;
   double perPoll = limits.perPoll, cap = limits.maxSeconds;
-  auto fitsWith = [&](double p, double c) { return requestsPerSecond(feeds, p, c) <= budget; };
+  auto fitsWith = [&](double p, double c) { return withinBudget(feeds, p, c, limits); };
   if (fitsWith(perPoll, cap)) {
     // Budget to spare: spent where the events are (quiet feeds stay at the cap).
     perPoll = smallest(limits.minPerPoll, perPoll, [&](double p) { return fitsWith(p, cap); });

@@ -27,6 +27,12 @@ struct PlanLimits {
   double minPerPoll = 5;          // with budget to spare, active feeds are polled sooner, down
                                   // to this many events a poll: headroom for their bursts
   double safePerPoll = 250;       // most a poll may find without risking the 300 cap
+  // With a token a conditional request answered 304 costs no quota: `requestsPerSecond` then
+  // bounds the polls that find something (a feed receiving r events a second, polled every T s,
+  // finds something with probability 1 - e^(-rT)), and this bounds all of them (GitHub's
+  // secondary limits count every request).
+  bool notModifiedIsFree = false;
+  double maxRequestsPerSecond = 1e9;
 };
 
 // Seconds between polls of each feed; their requests per second add up to at most
