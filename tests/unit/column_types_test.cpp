@@ -148,6 +148,8 @@ TEST(ColumnTypes, JsonAndTextAreCheckedForWhatEveryDatabaseRefuses) {
   EXPECT_TRUE(refused("jsonb", "[\"\\ud800\\u0041\"]"));
   EXPECT_EQ(stored("jsonb", "[\"\\ud83d\\ude00\"]"), "[\"\\ud83d\\ude00\"]");
   EXPECT_EQ(stored("jsonb", "[\"\\\\u0000\"]"), "[\"\\\\u0000\"]");  // an escaped backslash
+  EXPECT_TRUE(refused("jsonb", "[\"\\\\\\u0000\"]"));  // an escaped backslash, then \u0000
+  EXPECT_TRUE(refused("jsonb", "[\"\\ud83d\\ude00\\udc00\"]"));  // a pair, then a lone low half
   EXPECT_TRUE(refused("text", std::string("a\0b", 3)));
   EXPECT_TRUE(refused("text", "\xff\xfe"));
   EXPECT_EQ(stored("varchar(3)", "h\xc3\xa9h"), "h\xc3\xa9h");  // 3 characters, 4 bytes

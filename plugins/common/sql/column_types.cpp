@@ -318,6 +318,11 @@ Converted convertTime(const ColumnType& type, std::string_view value, const Valu
   if (type.kind == ValueKind::TimestampTz && !zone) {
     return bad(": it has no time zone (add Z or an offset such as +02:00)");
   }
+  // Already as stored (GitHub's created_at): nothing to write.
+  if (type.kind == ValueKind::TimestampTz && !style.plainTimestamps && offset == 0 &&
+      fraction.empty() && value.size() == 20 && value[10] == 'T' && value[19] == 'Z') {
+    return Converted::Same;
+  }
   // To UTC.
   long long minutes =
       daysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 1440 +
@@ -358,22 +363,20 @@ std::string unstorableEscape(std::string_view json) {
     }
     return v;
   };
-  for (std::size_t i = json.find('\\'); i != std::string_view::npos; i = json.find('\\', i)) {
-    if (i + 1 >= json.size()) break;
-    if (json[i + 1] != 'u') {
-      i += 2;  // \n, \\, \" ...: the escaped character is not the start of another escape
-      continue;
-    }
+  // Only \u escapes matter: found directly (a record's JSON has many other escapes). A \u after
+  // k backslashes is an escape when k is odd (\\u is an escaped backslash and a letter u).
+  for (std::size_t i = json.find("\\u"); i != std::string_view::npos; i = json.find("\\u", i + 2)) {
+    std::size_t k = 1;
+    while (k <= i && json[i - k] == '\\') ++k;
+    if (k % 2 == 0) continue;
     long code = hex(i + 2);
     if (code == 0) return "an escaped NUL (\\u0000), which JSON columns cannot store";
     if (code >= 0xDC00 && code <= 0xDFFF) return "an escaped low surrogate without its pair";
     if (code >= 0xD800 && code <= 0xDBFF) {
       long low = i + 7 < json.size() && json[i + 6] == '\\' && json[i + 7] == 'u' ? hex(i + 8) : -1;
       if (low < 0xDC00 || low > 0xDFFF) return "an escaped high surrogate without its pair";
-      i += 12;
-      continue;
+      i += 6;  // the pair's low half is not a lone one
     }
-    i += 6;
   }
   return {};
 }
