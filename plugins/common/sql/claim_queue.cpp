@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "database.h"
+#include "dialects.h"
 #include "pg_session.h"
 #include "sqlite_session.h"
 
@@ -176,8 +177,15 @@ class SqliteClaimQueue : public ClaimQueue {
 
 std::unique_ptr<ClaimQueue> makeClaimQueue(const std::string& uri, const std::string& stateDir,
                                            ClaimSpec spec, Poco::Logger& logger) {
-  if (auto path = sqlitePathOf(uri, stateDir)) {
-    return std::make_unique<SqliteClaimQueue>(*path, std::move(spec), logger);
+  switch (dialectOf(uri)) {
+    case Dialect::Sqlite:
+      return std::make_unique<SqliteClaimQueue>(*sqlitePathOf(uri, stateDir), std::move(spec),
+                                                logger);
+    case Dialect::Mysql:
+      throw std::runtime_error("sql_claim: MySQL/MariaDB is not supported yet (" + spec.table +
+                               "): use PostgreSQL or SQLite for a claim queue");
+    case Dialect::Postgres:
+      break;
   }
   return std::make_unique<PgClaimQueue>(uri, std::move(spec), logger);
 }

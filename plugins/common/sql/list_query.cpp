@@ -1,6 +1,7 @@
 #include "list_query.h"
 
 #include "database.h"
+#include "dialects.h"
 #include "pg_session.h"
 #include "sqlite_session.h"
 
@@ -50,8 +51,13 @@ class SqliteListQuery : public ListQuery {
 
 std::unique_ptr<ListQuery> makeListQuery(const std::string& uri, const std::string& stateDir,
                                          std::string statement, Poco::Logger& logger) {
-  if (auto path = sqlitePathOf(uri, stateDir)) {
-    return std::make_unique<SqliteListQuery>(*path, std::move(statement));
+  switch (dialectOf(uri)) {
+    case Dialect::Sqlite:
+      return std::make_unique<SqliteListQuery>(*sqlitePathOf(uri, stateDir), std::move(statement));
+    case Dialect::Mysql:
+      throw std::runtime_error("a list query on MySQL/MariaDB is not supported yet");
+    case Dialect::Postgres:
+      break;
   }
   return std::make_unique<PgListQuery>(uri, std::move(statement), logger);
 }

@@ -149,7 +149,15 @@ void checkTransactions(const Migration& m, Dialect dialect) {
 }  // namespace
 
 const char* dialectName(Dialect dialect) {
-  return dialect == Dialect::Postgres ? "postgresql" : "sqlite";
+  switch (dialect) {
+    case Dialect::Postgres:
+      return "postgresql";
+    case Dialect::Sqlite:
+      return "sqlite";
+    case Dialect::Mysql:
+      return "mysql";
+  }
+  return "?";
 }
 
 std::vector<Migration> readMigrations(const std::string& dir, Dialect dialect) {
@@ -191,6 +199,13 @@ std::vector<Migration> readMigrations(const std::string& dir, Dialect dialect) {
         for (auto& [statement, line] : splitStatements(migration.statements)) {
           migration.each.push_back(std::move(statement));
         }
+      }
+    }
+    if (dialect == Dialect::Mysql) {
+      // MySQL takes one statement at a time (no multi-statement protocol), and each DDL
+      // statement commits by itself: a MySQL migration is run statement by statement.
+      for (auto& [statement, line] : splitStatements(migration.statements)) {
+        migration.each.push_back(std::move(statement));
       }
     }
     checkTransactions(migration, dialect);
