@@ -26,10 +26,14 @@ constexpr int kSchemaLockWaitSeconds = 600;
 constexpr std::size_t kPiece = 1 << 20;          // bytes of values per INSERT statement
 constexpr std::size_t kMaxPlaceholders = 60000;  // a prepared statement takes at most 65535
 constexpr int kLockWaitSeconds = 2;              // a writer's longest wait for a row lock
-// Every text column of etlrun's tables compares bytes as they are (keys 'a' and 'A', or 'x' and
-// 'x ', are two keys, as in PostgreSQL).
+// etlrun's own tables compare text as bytes ('a' and 'A', 'x' and 'x ' are two pipelines).
 constexpr const char* kTableOptions =
     " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin";
+// Tables of create: auto compare by code point too, but with the trailing spaces of every _bin
+// collation ignored ('x' and 'x ' are one key): MariaDB's JSON columns are utf8mb4_bin, and a
+// table in another collation could not compare its text with values taken out of its JSON.
+constexpr const char* kUserTableOptions =
+    " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
 
 using Values = std::vector<MysqlSession::Value>;
 
@@ -313,7 +317,7 @@ class MysqlDatabase : public Database {
       body += ", PRIMARY KEY (" + key + ")";
     }
     session_.query("CREATE TABLE IF NOT EXISTS " + quoteIdentifier(t.name) + " (" + body + ")" +
-                   kTableOptions);
+                   kUserTableOptions);
     logger_.information("created table " + t.name + " (create: auto)");
   }
 
