@@ -21,7 +21,8 @@
 namespace sql {
 namespace {
 
-constexpr const char* kSchemaLock = "etlrun_schema";  // GET_LOCK name for schema changes
+// GET_LOCK names are the server's, not a database's: each is followed by the database's name.
+constexpr const char* kSchemaLock = "etlrun_schema_";  // GET_LOCK name for schema changes
 constexpr int kSchemaLockWaitSeconds = 600;
 constexpr std::size_t kPiece = 1 << 20;          // bytes of values per INSERT statement
 constexpr std::size_t kMaxPlaceholders = 60000;  // a prepared statement takes at most 65535
@@ -100,6 +101,16 @@ TableStatements statementsOf(const TableSpec& t) {
   return s;
 }
 
+// The owner lock of `pipeline` in the connection's database. Lock names are the whole server's
+// and at most 64 characters: the database and pipeline by their digest.
+std::string ownerLock(const std::string& database, const std::string& pipeline) {
+  Poco::MD5Engine md5;
+  md5.update(database);
+  md5.update('\0');
+  md5.update(pipeline);
+  return "etlrun_owner_" + Poco::DigestEngine::digestToHex(md5.digest());
+}
+
 class MysqlDatabase : public Database {
  public:
   MysqlDatabase(DatabaseOptions options, Poco::Logger& logger)
@@ -167,10 +178,7 @@ class MysqlDatabase : public Database {
     owner_ = std::make_unique<MysqlSession>(options_.uri);
     owner_->setAnswerTimeout(options_.answerTimeout);
     owner_->connect();
-    Poco::MD5Engine md5;
-    md5.update(pipeline);
-    // A lock name is at most 64 characters: the pipeline's name by its digest.
-    std::string name = "etlrun_owner_" + Poco::DigestEngine::digestToHex(md5.digest());
+    std::string name = ownerLock(owner_->value("SELECT DATABASE()").value_or(""), pipeline);
     if (owner_->value("SELECT GET_LOCK(?, 0)", {name}) == std::optional<std::string>("1")) {
       return {};
     }
@@ -228,7 +236,8 @@ class MysqlDatabase : public Database {
   // Internal tables, the user's migrations and create: auto, under one named lock: concurrent
   // starts wait for each other. MySQL commits each DDL statement by itself.
   void prepareSchema() {
-    if (session_.value("SELECT GET_LOCK(?, " + std::to_string(kSchemaLockWaitSeconds) + ")",
+    if (session_.value("SELECT GET_LOCK(CONCAT(?, DATABASE()), " +
+                           std::to_string(kSchemaLockWaitSeconds) + ")",
                        {kSchemaLock}) != std::optional<std::string>("1")) {
       throw etl::RetryableError("the schema lock " + std::string(kSchemaLock) + " of " +
                                 describe() + " was not free within " +
@@ -258,12 +267,12 @@ class MysqlDatabase : public Database {
       for (const auto& t : options_.tables) ensureTable(t);
     } catch (...) {
       try {
-        session_.query("SELECT RELEASE_LOCK(?)", {kSchemaLock});
+        session_.query("SELECT RELEASE_LOCK(CONCAT(?, DATABASE()))", {kSchemaLock});
       } catch (...) {
       }
       throw;
     }
-    session_.query("SELECT RELEASE_LOCK(?)", {kSchemaLock});
+    session_.query("SELECT RELEASE_LOCK(CONCAT(?, DATABASE()))", {kSchemaLock});
     prepared_ = true;
   }
 

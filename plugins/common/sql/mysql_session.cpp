@@ -266,7 +266,8 @@ void MysqlSession::fail(unsigned code, const std::string& sqlstate, const std::s
   std::string full = text + " [MySQL error " + std::to_string(code) +
                      (sqlstate.empty() ? "" : ", SQLSTATE " + sqlstate) + "]";
   if (code == 1205 || code == 1213) throw LockConflict(full);
-  if (code == 0 || code >= 2000 || isOutage(code)) {
+  // 2000-2999: the client library's own errors (the connection failed, was lost, ...).
+  if (code == 0 || (code >= 2000 && code < 3000) || isOutage(code)) {
     std::string server = describe();
     disconnect();  // reconnect next time
     throw etl::RetryableError(what + " on " + server + ": " + full);

@@ -104,8 +104,10 @@ std::string deadLetterQuery(const etl::DeadLetterFilter& filter, Dialect dialect
       pattern += c;
     }
     values.push_back(pattern + "%");
+    // MySQL reads a backslash in a string literal as an escape: '\\' is one backslash there.
     where += std::string(where.empty() ? " WHERE " : " AND ") + "reason LIKE " +
-             placeholder(values.size()) + " ESCAPE '\\'";
+             placeholder(values.size()) +
+             (dialect == Dialect::Mysql ? " ESCAPE '\\\\'" : " ESCAPE '\\'");
   }
   if (!filter.createdBefore.empty()) add("created_at < ", filter.createdBefore);
   // record_bytes as hex: every dialect has a function for it. MySQL's DATETIME is shown as
