@@ -77,7 +77,9 @@ bool isOutage(unsigned code) {
 // What to tell an operator for a refusal that waiting cannot cure.
 std::string hintFor(unsigned code) {
   switch (code) {
-    case 1044:
+    case 1044:  // MySQL says so for a database that does not exist too, unless the user may see all
+      return "the database does not exist or the user may not use it: create the database "
+             "(CREATE DATABASE name), or GRANT ALL ON name.* TO the user";
     case 1045:
     case 1698:
       return "check the user and the password (MYSQL_PWD, or the connection's password) and the "
