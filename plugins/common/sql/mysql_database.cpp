@@ -221,12 +221,17 @@ class MysqlDatabase : public Database {
   }
 
  private:
-  // The value a column of table `t` gets in MySQL (see mysqlValue).
-  static std::optional<std::string_view> converted(const TableSpec& t, std::size_t column,
-                                                   const std::optional<std::string_view>& v,
-                                                   std::deque<std::string>& keep) {
+  // The value a column of table `t` gets in MySQL (see mysqlValue), by its declared type or, when
+  // none was declared, the table's own.
+  std::optional<std::string_view> converted(const TableSpec& t, std::size_t column,
+                                            const std::optional<std::string_view>& v,
+                                            std::deque<std::string>& keep) const {
     if (!v) return v;
-    if (auto changed = mysqlValue(t.columns[column].type, *v)) {
+    std::size_t table = static_cast<std::size_t>(&t - options_.tables.data());
+    const std::string& type = t.columns[column].type.empty() && table < tableTypes_.size()
+                                  ? tableTypes_[table][column]
+                                  : t.columns[column].type;
+    if (auto changed = mysqlValue(type, *v)) {
       keep.push_back(std::move(*changed));
       return std::string_view(keep.back());
     }
@@ -243,6 +248,7 @@ class MysqlDatabase : public Database {
                                 describe() + " was not free within " +
                                 std::to_string(kSchemaLockWaitSeconds) + " s");
     }
+    tableTypes_.clear();
     try {
       session_.query(std::string(R"(CREATE TABLE IF NOT EXISTS etl_schema_migrations (
           version INT PRIMARY KEY, name VARCHAR(255) NOT NULL,
@@ -309,8 +315,29 @@ class MysqlDatabase : public Database {
                        "COALESCE(?, DATABASE()) AND TABLE_NAME = ?",
                        where)) {
       checkKey(t);
+      // The table's own types, for the columns declared without one (DATETIME takes no zone).
+      std::map<std::string, std::string> types;
+      for (auto& row : session_.query(
+               "SELECT LOWER(COLUMN_NAME), LOWER(COLUMN_TYPE) FROM information_schema.COLUMNS "
+               "WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?",
+               where)) {
+        types[row[0].value_or("")] = row[1].value_or("");
+      }
+      std::vector<std::string> own;
+      for (const auto& c : t.columns) {
+        std::string name;
+        for (char ch : c.name)
+          name += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        std::string type = types[name];
+        own.push_back(type.rfind("datetime", 0) == 0 || type.rfind("timestamp", 0) == 0
+                          ? "timestamp"
+                      : type == "tinyint(1)" ? "boolean"
+                                             : "");
+      }
+      tableTypes_.push_back(std::move(own));
       return;
     }
+    tableTypes_.emplace_back(t.columns.size());
     if (!options_.createTables) {
       throw std::runtime_error("table " + t.name + " does not exist in " + describe() +
                                ": create it in a migration, or set create: auto");
@@ -505,6 +532,8 @@ class MysqlDatabase : public Database {
   std::unique_ptr<MysqlSession> owner_;  // holds the pipeline's owner lock (claim)
   Poco::Logger& logger_;
   std::vector<TableStatements> statements_;  // per table
+  // Per table, per column: the table's own type where it matters for a value (see converted()).
+  std::vector<std::vector<std::string>> tableTypes_;
   bool prepared_ = false;
 };
 
