@@ -147,16 +147,13 @@ namespace {
 
 // Two claimers on one queue table at once never get the same row; a claim older than the lease
 // is taken back; a final failure (ready status, no due time) is never claimed again.
-class ClaimQueue : public testing::TestWithParam<bool> {};
+class ClaimQueue : public testing::TestWithParam<etltest::Backend> {};
 
 TEST_P(ClaimQueue, ConcurrentClaimersShareNothingAndLeasesExpire) {
   etltest::TempDir dir;
-  std::unique_ptr<etltest::TestDatabase> db;
-  std::string uri = etltest::sqliteUri(dir / "queue.sqlite");
-  if (GetParam()) {
-    db = std::make_unique<etltest::TestDatabase>();
-    uri = db->uri();
-  }
+  etltest::BackendDb db(GetParam(), dir / "queue.sqlite");
+  std::string uri =
+      GetParam() == etltest::Backend::Sqlite ? etltest::sqliteUri(dir / "queue.sqlite") : db.uri();
   sql::DatabaseOptions options;
   options.uri = uri;
   options.createTables = true;
@@ -214,9 +211,9 @@ TEST_P(ClaimQueue, ConcurrentClaimersShareNothingAndLeasesExpire) {
             396u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ClaimQueue, testing::Values(true, false),
-                         [](const testing::TestParamInfo<bool>& info) {
-                           return std::string(info.param ? "PostgreSQL" : "EmbeddedSQLite");
-                         });
+INSTANTIATE_TEST_SUITE_P(Backends, ClaimQueue,
+                         testing::Values(etltest::Backend::Postgres, etltest::Backend::Sqlite,
+                                         etltest::Backend::Mariadb),
+                         [](const auto& info) { return etltest::backendName(info.param); });
 
 }  // namespace

@@ -46,6 +46,7 @@ class SqliteStore : public Store {
 }  // namespace
 
 std::unique_ptr<Store> makePostgresStore(const std::string& uri, Poco::Logger& logger);
+std::unique_ptr<Store> makeMysqlStore(const std::string& uri, Poco::Logger& logger);
 
 std::unique_ptr<Store> openStore(const etl::Config::Connection& connection,
                                  const std::string& stateDir, Poco::Logger& logger) {
@@ -53,8 +54,7 @@ std::unique_ptr<Store> openStore(const etl::Config::Connection& connection,
     case sql::Dialect::Sqlite:
       return std::make_unique<SqliteStore>(*sql::sqlitePathOf(connection.uri, stateDir), logger);
     case sql::Dialect::Mysql:
-      throw std::runtime_error(
-          "the GitHub enrichment's cache on MySQL/MariaDB is not supported yet");
+      return makeMysqlStore(connection.uri, logger);
     case sql::Dialect::Postgres:
       break;
   }
