@@ -20,6 +20,7 @@ for attempt in 1 2 3 4 5; do
   mariadbd --no-defaults --user="$(id -un)" --datadir="$dir/data" --socket="$dir/sock" \
     --port="$port" --bind-address=127.0.0.1 --skip-name-resolve --innodb-buffer-pool-size=64M \
     --innodb-flush-log-at-trx-commit=${ETL_MARIADB_FLUSH:-2} --max-connections=200 \
+    --max-allowed-packet=256M \
     --log-error="$dir/server.log" --pid-file="$dir/pid" 2>> "$dir/server.log" &
   pid=$!
   for _ in $(seq 1 100); do

@@ -403,17 +403,31 @@ class MysqlDatabase : public Database {
     for (std::size_t c = 0; c < t.columns.size(); ++c) {
       if (isKey(t, t.columns[c].name)) keyColumns.push_back(c);
     }
+    // A statement never nears max_allowed_packet: half of it at most, and 1 MB pieces.
+    const std::size_t limit = session_.maxPacket() / 2;
+    const std::size_t piece = std::min(kPiece, limit);
     for (std::size_t start = 0; start < rows.size();) {
       std::deque<std::string> keep;
       Values values;
       std::string statement = s.head;
       std::size_t bytes = 0, n = 0;
-      for (; start < rows.size() && n < perStatement && (n == 0 || bytes < kPiece); ++start, ++n) {
+      for (; start < rows.size() && n < perStatement; ++start, ++n) {
+        std::size_t rowBytes = 0;
+        for (const auto& v : rows[start]) rowBytes += v ? v->size() : 0;
+        if (rowBytes > limit) {
+          // Sent, it would make the server drop the connection (retried forever): this row's
+          // fault, a dead letter once the batch goes row by row.
+          throw DataError("a row of " + std::to_string(rowBytes) + " bytes for table " + t.name +
+                          " is more than half of the server's max_allowed_packet (" +
+                          std::to_string(session_.maxPacket()) +
+                          " bytes): raise it (SET GLOBAL max_allowed_packet = ...) to store it");
+        }
+        if (n > 0 && bytes + rowBytes > piece) break;
         statement += (n ? ", " : "") + one;
         for (std::size_t c = 0; c < rows[start].size(); ++c) {
           values.push_back(converted(t, c, rows[start][c], keep));
-          bytes += values.back() ? values.back()->size() : 0;
         }
+        bytes += rowBytes;
         if (t.mode == Mode::Upsert) {
           std::vector<std::string> key;
           for (std::size_t c : keyColumns) key.emplace_back(rows[start][c].value_or(""));

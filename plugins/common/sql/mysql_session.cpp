@@ -251,6 +251,7 @@ void MysqlSession::connect() {
         "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
         "ERROR_FOR_DIVISION_BY_ZERO,ANSI_QUOTES,NO_ENGINE_SUBSTITUTION,NO_AUTO_CREATE_USER', "
         "time_zone = '+00:00', NAMES utf8mb4");
+    if (auto packet = value("SELECT @@max_allowed_packet")) maxPacket_ = std::stoull(*packet);
   } catch (...) {
     disconnect();
     throw;

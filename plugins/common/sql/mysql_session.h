@@ -79,6 +79,9 @@ class MysqlSession {
   std::optional<std::string> value(const std::string& statement,
                                    const std::vector<Value>& values = {});
   void rollback();  // if connected; never throws
+  // The server's max_allowed_packet, read when connecting: no statement may be longer (a longer
+  // one makes the server drop the connection, which would look like an outage forever).
+  std::size_t maxPacket() const { return maxPacket_; }
   MYSQL* handle();
 
  private:
@@ -90,6 +93,7 @@ class MysqlSession {
   std::optional<MysqlConnection> connection_;
   std::unique_ptr<Poco::Data::Session> session_;
   std::chrono::milliseconds answerTimeout_{600000};
+  std::size_t maxPacket_ = 16 << 20;
 };
 
 }  // namespace sql
