@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <iostream>
 #include <thread>
 
 #include "mariadb_env.h"
@@ -123,6 +124,62 @@ TEST_F(MysqlErrors, AnUnreachableServerIsRetriedWithoutShowingThePassword) {
   EXPECT_NE(log.find("retrying at"), std::string::npos) << log;
   EXPECT_NE(log.find("Can't connect"), std::string::npos) << log;
   expectNoSecret(log);
+}
+
+}  // namespace
+
+namespace {
+
+// A server that stops answering (every process frozen: a hung VM, a network cut without a reset)
+// is given up on after answer_timeout, and the batch retried on a new connection; once it thaws,
+// the load completes with each line stored once.
+TEST(MysqlFrozen, AFrozenServerIsGivenUpOnAtTheAnswerTimeoutAndTheLoadCompletesOnce) {
+  etltest::TempDir dir;
+  etltest::PrivateMariaDb server;
+  constexpr int kLines = 200000;
+  {
+    std::string lines;
+    for (int i = 0; i < kLines; ++i) lines += "{\"n\":" + std::to_string(i) + "}\n";
+    etltest::writeFile(dir / "lines.jsonl", lines);
+  }
+  etltest::writeFile(dir / "p.yaml",
+                     "connections:\n  db: {uri: \"" + server.uri() +
+                         "\"}\npipelines:\n  lines:\n    source: {plugin: file, path: \"" +
+                         (dir / "lines.jsonl") +
+                         "\", stream: s}\n    sink:\n      plugin: sql\n      connection: db\n"
+                         "      answer_timeout: 2s\n      create: auto\n      tables:\n"
+                         "        lines: {stream: s, columns: {n: {path: n, type: bigint}}}\n"
+                         "    batch: {max_records: 500, max_latency: 1s}\n"
+                         "    retry: {initial_backoff: 200ms, max_backoff: 1s}\n");
+  auto stored = [&] {
+    try {
+      return std::stoll(server.query("SELECT count(*) FROM etl.\"lines\"").at(0));
+    } catch (const std::exception&) {
+      return 0LL;
+    }
+  };
+  int pid = etltest::startEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"},
+                                 dir / "out", dir / "err");
+  for (int i = 0; i < 600 && stored() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GT(stored(), 0) << etltest::readFile(dir / "err");
+  ::kill(server.pid(), SIGSTOP);
+  auto frozen = std::chrono::steady_clock::now();
+  std::string log;
+  while (log.find("retrying at") == std::string::npos &&
+         std::chrono::steady_clock::now() - frozen < std::chrono::seconds(30)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    log = etltest::readFile(dir / "err");
+  }
+  double gaveUp = std::chrono::duration<double>(std::chrono::steady_clock::now() - frozen).count();
+  ::kill(server.pid(), SIGCONT);
+  EXPECT_NE(log.find("retrying at"), std::string::npos) << log;
+  EXPECT_LT(gaveUp, 6.0) << "the writer waited past its 2 s answer timeout\n" << log;
+  std::cout << "a frozen server was given up on after " << gaveUp << " s (answer_timeout 2 s)\n";
+  EXPECT_EQ(etltest::waitFor(pid, 300), 0) << etltest::readFile(dir / "err");
+  EXPECT_EQ(stored(), kLines);
+  EXPECT_EQ(std::stoll(server.query("SELECT count(DISTINCT n) FROM etl.\"lines\"").at(0)), kLines);
 }
 
 }  // namespace

@@ -31,4 +31,22 @@ class TestMariaDb {
   unsigned port_ = 3306;
 };
 
+// A MariaDB server of the test's own (its data dir, socket and port), for freezing it (SIGSTOP):
+// root without a password, a database `etl` made.
+class PrivateMariaDb {
+ public:
+  PrivateMariaDb();
+  ~PrivateMariaDb();
+  PrivateMariaDb(const PrivateMariaDb&) = delete;
+  PrivateMariaDb& operator=(const PrivateMariaDb&) = delete;
+  std::string uri() const;  // mysql://root@127.0.0.1:PORT/etl
+  int pid() const { return pid_; }
+  // The first column of each row (sql_mode ANSI), through the server's socket.
+  std::vector<std::string> query(const std::string& statement) const;
+
+ private:
+  std::string dir_;
+  int port_ = 0, pid_ = 0;
+};
+
 }  // namespace etltest
