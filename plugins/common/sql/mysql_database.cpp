@@ -27,6 +27,7 @@ constexpr int kSchemaLockWaitSeconds = 600;
 constexpr std::size_t kPiece = 1 << 20;          // bytes of values per INSERT statement
 constexpr std::size_t kMaxPlaceholders = 60000;  // a prepared statement takes at most 65535
 constexpr int kLockWaitSeconds = 2;              // a writer's longest wait for a row lock
+constexpr int kIdleInTransactionSeconds = 20;    // a stalled writer's transaction ends then
 // etlrun's own tables compare text as bytes ('a' and 'A', 'x' and 'x ' are two pipelines).
 constexpr const char* kTableOptions =
     " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin";
@@ -128,6 +129,16 @@ class MysqlDatabase : public Database {
     try {
       // A writer never waits for a row lock unboundedly (see LockConflict).
       session_.query("SET SESSION innodb_lock_wait_timeout = " + std::to_string(kLockWaitSeconds));
+      // A writer whose process stalls (stopped, frozen) inside a transaction would hold the
+      // checkpoint row's lock for as long as it stalls, and the process that took the pipeline
+      // over would wait for it forever: MariaDB ends such a transaction's connection after a
+      // while (MySQL has no such setting: there a stalled writer holds on until its connection
+      // dies). Our own writer idles in a transaction only between statements.
+      try {
+        session_.query("SET SESSION idle_transaction_timeout = " +
+                       std::to_string(kIdleInTransactionSeconds));
+      } catch (const std::runtime_error&) {
+      }
       if (!prepared_) prepareSchema();
     } catch (...) {
       session_.disconnect();  // all or nothing: the next attempt starts again
