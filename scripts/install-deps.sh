@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config libpoco-dev libyaml-cpp-dev libsimdjson-dev
           libgtest-dev zlib1g-dev libpq-dev libsqlite3-dev postgresql-15 gzip procps openssl
           python3-yaml python3-jsonschema sqlite3 dpkg-dev adduser librdkafka-dev libjq-dev libcsv-dev
-          systemd)
+          systemd mariadb-server libmariadb-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 
+#include "backends.h"
 #include "event_generator.h"
 #include "fake_github.h"
 #include "kafka_mock.h"
@@ -19,15 +20,16 @@ namespace {
 
 const char* kRefused = "was written by another pipeline";
 
-class Identity : public testing::TestWithParam<bool> {  // PostgreSQL, or SQLite
+class Identity : public testing::TestWithParam<etltest::Backend> {
  protected:
+  bool sqlite() const { return GetParam() == etltest::Backend::Sqlite; }
   void SetUp() override {
-    if (GetParam()) pg_.emplace();
+    if (!sqlite()) db_.emplace(GetParam(), "");
     templates_ = etltest::templateEvents(etltest::dataDir());
     std::filesystem::create_directories(dir_ / "in");
     etltest::writeEvents(templates_, 40, 1000, dir_ / "in/a.jsonl");
   }
-  std::string uri() const { return GetParam() ? pg_->uri() : "sqlite:" + (dir_ / "store.sqlite"); }
+  std::string uri() const { return sqlite() ? "sqlite:" + (dir_ / "store.sqlite") : db_->uri(); }
 
   // Pipeline `name` in `file`: the input folder into `tables` (name -> columns), `extra` at the
   // end of the pipeline block.
@@ -54,7 +56,7 @@ class Identity : public testing::TestWithParam<bool> {  // PostgreSQL, or SQLite
     }
   }
   std::vector<std::string> query(const std::string& statement) {
-    if (GetParam()) return etltest::sql(pg_->conninfo(), statement);
+    if (!sqlite()) return db_->column(statement);
     sqlite3* db = nullptr;
     sqlite3_open((dir_ / "store.sqlite").c_str(), &db);
     std::vector<std::string> rows;
@@ -76,7 +78,7 @@ class Identity : public testing::TestWithParam<bool> {  // PostgreSQL, or SQLite
   static constexpr const char* kRaw =
       "        raw: {stream: events, key: [id], columns: {id: id}}\n";
   etltest::TempDir dir_;
-  std::optional<etltest::TestDatabase> pg_;
+  std::optional<etltest::BackendDb> db_;  // PostgreSQL or MariaDB
   std::vector<std::string> templates_;
 };
 
@@ -209,9 +211,13 @@ TEST_P(Identity, ARenamedLabelOfTheSameTableIsNotRefused) {
                                  << renamed.err;
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, Identity, testing::Bool(),
-                         [](const testing::TestParamInfo<bool>& info) {
-                           return info.param ? "PostgreSQL" : "SQLite";
+INSTANTIATE_TEST_SUITE_P(Stores, Identity,
+                         testing::Values(etltest::Backend::Postgres, etltest::Backend::Sqlite,
+                                         etltest::Backend::Mariadb),
+                         [](const auto& info) {
+                           return info.param == etltest::Backend::Sqlite
+                                      ? std::string("SQLite")
+                                      : etltest::backendName(info.param);
                          });
 
 // The fake GitHub and a pipeline `ingest` polling one of its feeds once into stdout (a sink that

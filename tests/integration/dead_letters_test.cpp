@@ -1,14 +1,15 @@
-// `etlrun dead-letters` on a real PostgreSQL: rows a table refused are dead letters; after the
-// fix (here: a constraint dropped), replay stores them through the pipeline's transforms and sink
-// and removes the letters; a second replay finds nothing; list, show and purge with filters.
+// `etlrun dead-letters` on a real PostgreSQL and MariaDB: rows a table refused are dead letters;
+// after the fix (here: a constraint dropped), replay stores them through the pipeline's transforms
+// and sink and removes the letters; a second replay finds nothing; list, show and purge with
+// filters.
 #include <Poco/File.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 
+#include "backends.h"
 #include "etl/record.h"
 #include "event_generator.h"
-#include "postgres_env.h"
 #include "test_env.h"
 
 namespace {
@@ -17,9 +18,11 @@ int lines(const std::string& text) {
   return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
 }
 
-TEST(DeadLetters, ListShowReplayAfterAFixAndPurge) {
+class DeadLetters : public testing::TestWithParam<etltest::Backend> {};
+
+TEST_P(DeadLetters, ListShowReplayAfterAFixAndPurge) {
   etltest::TempDir dir;
-  etltest::TestDatabase db;
+  etltest::BackendDb db(GetParam(), "");
   const std::string hour =
       etltest::dataDir() + "/gharchive/gharchive_2021-07-21_hour06_200events.jsonl";
   int watches = 0, longNames = 0;
@@ -37,6 +40,11 @@ TEST(DeadLetters, ListShowReplayAfterAFixAndPurge) {
                      "CREATE TABLE stars (event_id text PRIMARY KEY, "
                      "repo text NOT NULL CONSTRAINT short_names CHECK (length(repo) < 20), "
                      "raw jsonb NOT NULL);\n");
+  Poco::File(dir / "migrations/mysql").createDirectories();
+  etltest::writeFile(dir / "migrations/mysql/001_stars.sql",
+                     "CREATE TABLE stars (event_id VARCHAR(64) PRIMARY KEY, "
+                     "repo LONGTEXT NOT NULL, CONSTRAINT short_names CHECK "
+                     "(CHAR_LENGTH(repo) < 20), raw JSON NOT NULL);\n");
   std::string yaml = dir / "p.yaml";
   etltest::writeFile(yaml, "connections:\n  db:\n    uri: \"" + db.uri() +
                                "\"\n    migrations: migrations\n"
@@ -87,7 +95,7 @@ TEST(DeadLetters, ListShowReplayAfterAFixAndPurge) {
             std::string::npos)
       << early.out;
   // The fix, then the replay: every refused star is stored, its letter gone.
-  etltest::sql(db.conninfo(), "ALTER TABLE stars DROP CONSTRAINT short_names");
+  db.column("ALTER TABLE stars DROP CONSTRAINT short_names");
   auto replay = cli({"replay"});
   ASSERT_EQ(replay.exitCode, 0) << replay.err;
   EXPECT_NE(replay.out.find("stored and removed " + std::to_string(longNames) + ", still dead 1"),
@@ -104,5 +112,9 @@ TEST(DeadLetters, ListShowReplayAfterAFixAndPurge) {
   EXPECT_EQ(db.count("SELECT count(*) FROM etl_dead_letters"), 0);
   EXPECT_EQ(cli({"list", "--pipeline=nope"}).exitCode, 64);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, DeadLetters,
+                         testing::Values(etltest::Backend::Postgres, etltest::Backend::Mariadb),
+                         [](const auto& info) { return etltest::backendName(info.param); });
 
 }  // namespace

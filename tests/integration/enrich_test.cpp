@@ -12,6 +12,7 @@
 #include <fstream>
 #include <thread>
 
+#include "backends.h"
 #include "event_generator.h"
 #include "fake_github.h"
 #include "pipeline_runner.h"
@@ -90,10 +91,9 @@ std::string pushEvent(int64_t id, const std::string& login, int64_t actorId,
   throw std::runtime_error("no PushEvent template");
 }
 
-class Enrichment : public testing::TestWithParam<bool> {
+class Enrichment : public testing::TestWithParam<etltest::Backend> {
  protected:
   void SetUp() override {
-    if (GetParam()) db_ = std::make_unique<etltest::TestDatabase>();
     // A token's budget: unauthenticated, one poll a minute takes all 60 requests an hour and
     // enrichment (rightly) gets none. The quota test below sets its own limit.
     fake_.setRateLimit(5000, 5000);
@@ -101,17 +101,11 @@ class Enrichment : public testing::TestWithParam<bool> {
   }
   // The `connections:` block naming this backend `github`, as the shipped pipelines do.
   std::string connection() const {
-    return etltest::githubConnection(GetParam() ? db_->uri()
-                                                : etltest::sqliteUri(dir_ / "store.sqlite"));
+    return etltest::githubConnection(GetParam() == etltest::Backend::Sqlite
+                                         ? etltest::sqliteUri(dir_ / "store.sqlite")
+                                         : db_.uri());
   }
-  int64_t count(const std::string& statement) {
-    if (GetParam()) return db_->count(statement);
-    Poco::Data::SQLite::Connector::registerConnector();
-    Poco::Data::Session session("SQLite", dir_ / "store.sqlite");
-    Poco::Int64 n = 0;
-    session << statement, Poco::Data::Keywords::into(n), Poco::Data::Keywords::now;
-    return n;
-  }
+  int64_t count(const std::string& statement) { return db_.count(statement); }
 
   // ingest (events API) and enrich, as pipelines/github.yaml has them, against the fake.
   std::string pipelines(const std::string& enrichExtra = "", bool ingest = true) {
@@ -167,7 +161,7 @@ class Enrichment : public testing::TestWithParam<bool> {
   }
 
   etltest::TempDir dir_;
-  std::unique_ptr<etltest::TestDatabase> db_;
+  etltest::BackendDb db_{GetParam(), dir_ / "store.sqlite"};
   // 1,000x: an hour of the shared budget in 3.6 s, while ingestion and enrichment run side by side.
   etltest::TimeLapseClock clock_{etltest::simulationStart(), 1000};
   fakegh::FakeGitHub fake_{clock_};
@@ -300,10 +294,10 @@ TEST_P(Enrichment, EntriesFetchedWhileTheClockWasAheadAreNotFreshForThatLong) {
   EXPECT_EQ(count("SELECT count(*) FROM push_events WHERE enrichment_status = 'completed'"), 8);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Enrichment, testing::Values(true, false),
-                         [](const testing::TestParamInfo<bool>& info) {
-                           return std::string(info.param ? "PostgreSQL" : "EmbeddedSQLite");
-                         });
+INSTANTIATE_TEST_SUITE_P(Backends, Enrichment,
+                         testing::Values(etltest::Backend::Postgres, etltest::Backend::Sqlite,
+                                         etltest::Backend::Mariadb),
+                         [](const auto& info) { return etltest::backendName(info.param); });
 
 class EnrichmentOnPostgres : public Enrichment {};
 
@@ -368,10 +362,8 @@ TEST_P(EnrichmentOnPostgres, SharesSixtyRequestsAnHourWithoutStarvingIngestion) 
   EXPECT_GT(metrics_.counter("enrich.enrich_pending").load(), 0) << "enrichment never had to wait";
 }
 
-INSTANTIATE_TEST_SUITE_P(Quota, EnrichmentOnPostgres, testing::Values(true),
-                         [](const testing::TestParamInfo<bool>&) {
-                           return std::string("PostgreSQL");
-                         });
+INSTANTIATE_TEST_SUITE_P(Quota, EnrichmentOnPostgres, testing::Values(etltest::Backend::Postgres),
+                         [](const auto&) { return std::string("PostgreSQL"); });
 
 TEST(EnrichmentCrash, KillNineMidEnrichmentLeavesNothingStuckAndRefetchesAtMostOnce) {
   etltest::TestDatabase db;

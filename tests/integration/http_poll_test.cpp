@@ -13,6 +13,7 @@
 
 #include <memory>
 
+#include "backends.h"
 #include "fake_json_api.h"
 #include "postgres_env.h"
 #include "test_env.h"
@@ -26,17 +27,13 @@ struct Source {
   std::string keys;  // more source keys, each "      key: value\n"
 };
 
-class HttpPoll : public testing::TestWithParam<bool> {
+class HttpPoll : public testing::TestWithParam<etltest::Backend> {
  protected:
-  bool postgres() const { return GetParam(); }
-  void SetUp() override {
-    api_.start();
-    if (postgres()) db_ = std::make_unique<etltest::TestDatabase>();
-  }
+  void SetUp() override { api_.start(); }
 
   // The pipeline `items`: http_poll -> sql, the table `items` (keyless unless `key`).
   std::string pipeline(const Source& source, const std::string& key = "") {
-    std::string uri = postgres() ? db_->uri() : "sqlite:" + (dir_ / "items.sqlite");
+    std::string uri = db_.uri();
     std::string path = dir_ / "items.yaml";
     etltest::writeFile(
         path, "connections:\n  db: {uri: \"" + uri +
@@ -65,12 +62,7 @@ class HttpPoll : public testing::TestWithParam<bool> {
 
   int64_t count(const std::string& statement) const {
     try {
-      if (postgres()) return db_->count(statement);
-      Poco::Data::SQLite::Connector::registerConnector();
-      Poco::Data::Session session("SQLite", dir_ / "items.sqlite");
-      int64_t n = 0;
-      session << statement, Poco::Data::Keywords::into(n), Poco::Data::Keywords::now;
-      return n;
+      return db_.count(statement);
     } catch (const std::exception&) {
       return -1;  // the table is not there (yet)
     }
@@ -86,13 +78,18 @@ class HttpPoll : public testing::TestWithParam<bool> {
 
   etltest::TempDir dir_;
   fakeapi::FakeJsonApi api_;
-  std::unique_ptr<etltest::TestDatabase> db_;
+  etltest::BackendDb db_{GetParam(), dir_ / "items.sqlite"};
   std::string log_;
 };
 
-INSTANTIATE_TEST_SUITE_P(Db, HttpPoll, testing::Values(false, true),
-                         [](const testing::TestParamInfo<bool>& info) {
-                           return std::string(info.param ? "PostgreSQL" : "SQLite");
+INSTANTIATE_TEST_SUITE_P(Db, HttpPoll,
+                         testing::Values(etltest::Backend::Sqlite, etltest::Backend::Postgres,
+                                         etltest::Backend::Mariadb),
+                         [](const auto& info) {
+                           // "SQLite" as before: test names others may filter on.
+                           return info.param == etltest::Backend::Sqlite
+                                      ? std::string("SQLite")
+                                      : etltest::backendName(info.param);
                          });
 
 const Source kLinkSince{"/link/items?per_page=10",

@@ -10,8 +10,10 @@
 #include <gtest/gtest.h>
 
 #include <iostream>
+#include <map>
 #include <memory>
 
+#include "backends.h"
 #include "event_generator.h"
 #include "large_file.h"
 #include "measured_run.h"
@@ -24,12 +26,10 @@ namespace {
 constexpr long kBoundKiB = 200 * 1024;  // memory bounded by configuration, whatever the file
 const std::string kTooLong = " bytes is longer than max_record_bytes (16777216): ";
 
-class LongLines : public testing::TestWithParam<bool> {  // PostgreSQL, else SQLite
+class LongLines : public testing::TestWithParam<etltest::Backend> {
  protected:
-  void SetUp() override {
-    if (GetParam()) db_ = std::make_unique<etltest::TestDatabase>();
-    templates_ = etltest::templateEvents(etltest::dataDir());
-  }
+  void SetUp() override { templates_ = etltest::templateEvents(etltest::dataDir()); }
+  bool sqlite() const { return GetParam() == etltest::Backend::Sqlite; }
 
   // `count` recorded GitHub events with fresh ids, one a line.
   std::string events(int count) {
@@ -46,16 +46,11 @@ class LongLines : public testing::TestWithParam<bool> {  // PostgreSQL, else SQL
     return etltest::runEtlrunMeasured(
         {"--once", "--state-dir=" + (dir_ / "state"), pipeline},
         {{"GHARCHIVE_FILES", files},
-         {GetParam() ? "ETL_DATABASE" : "-ETL_DATABASE", GetParam() ? db_->uri() : ""}});
+         {sqlite() ? "-ETL_DATABASE" : "ETL_DATABASE", sqlite() ? "" : db_.uri()}});
   }
 
   std::vector<std::string> column(const std::string& statement) const {
-    if (GetParam()) return etltest::sql(db_->conninfo(), statement);
-    Poco::Data::SQLite::Connector::registerConnector();
-    Poco::Data::Session session("SQLite", dir_ / "state/etlrun.sqlite");
-    std::vector<std::string> values;
-    session << statement, Poco::Data::Keywords::into(values), Poco::Data::Keywords::now;
-    return values;
+    return db_.column(statement);
   }
   int64_t count(const std::string& table) const {
     return std::stoll(column("SELECT count(*) FROM " + table).at(0));
@@ -65,11 +60,11 @@ class LongLines : public testing::TestWithParam<bool> {  // PostgreSQL, else SQL
     return column("SELECT " + what + " FROM etl_dead_letters WHERE plugin = 'file' ORDER BY id");
   }
   std::string bytesOf(const std::string& column) const {
-    return "coalesce(" + std::string(GetParam() ? "octet_length(" : "length(") + column + "), 0)";
+    return "coalesce(" + std::string(sqlite() ? "length(" : "octet_length(") + column + "), 0)";
   }
 
   etltest::TempDir dir_;
-  std::unique_ptr<etltest::TestDatabase> db_;
+  etltest::BackendDb db_{GetParam(), dir_ / "state/etlrun.sqlite"};
   std::vector<std::string> templates_;
   uint64_t nextId_ = 50000000000;
 };
@@ -200,7 +195,7 @@ TEST_P(LongLines, AFiftyMegabyteEventIsStoredUnderARaisedLimit) {
   etltest::writeFile(small, events(20));
   std::string yaml = dir_ / "p.yaml";
   etltest::writeFile(
-      yaml, etltest::githubConnection(GetParam() ? db_->uri() : "sqlite:etlrun.sqlite") +
+      yaml, etltest::githubConnection(sqlite() ? "sqlite:etlrun.sqlite" : db_.uri()) +
                 "pipelines:\n  backfill:\n" +
                 etltest::shippedBlock(
                     "gharchive.yaml", "backfill", "source",
@@ -216,21 +211,26 @@ TEST_P(LongLines, AFiftyMegabyteEventIsStoredUnderARaisedLimit) {
   double factor = static_cast<double>(result.peakRssKiB - idle.peakRssKiB) * 1024 /
                   static_cast<double>(lineBytes);
   std::cout << "one event of " << lineBytes << " bytes (" << commits << " commits) into "
-            << (GetParam() ? "PostgreSQL" : "SQLite") << ": peak RSS " << mib(result.peakRssKiB)
-            << ", " << mib(idle.peakRssKiB) << " without it: " << factor << "x its size ("
-            << result.seconds << " s)\n";
+            << etltest::backendName(GetParam()) << ": peak RSS " << mib(result.peakRssKiB) << ", "
+            << mib(idle.peakRssKiB) << " without it: " << factor << "x its size (" << result.seconds
+            << " s)\n";
   EXPECT_EQ(letters().size(), 0u) << result.err;
   EXPECT_EQ(count("github_events"), 41);
   std::string id = "'49999999999'";
   EXPECT_EQ(column("SELECT commit_count FROM push_events WHERE event_id = " + id),
             std::vector<std::string>{std::to_string(commits)});
-  EXPECT_EQ(column(std::string("SELECT ") +
-                   (GetParam() ? "jsonb_array_length(raw->'payload'->'commits')"
-                               : "json_array_length(raw, '$.payload.commits')") +
-                   " FROM github_events WHERE event_id = " + id),
-            std::vector<std::string>{std::to_string(commits)});
-  if (!GetParam()) {  // SQLite keeps the bytes as they were read (PostgreSQL's jsonb reformats)
-    EXPECT_EQ(column("SELECT length(CAST(raw AS BLOB)) FROM github_events WHERE event_id = " + id),
+  std::map<etltest::Backend, std::string> commitsOf{
+      {etltest::Backend::Postgres, "jsonb_array_length(raw->'payload'->'commits')"},
+      {etltest::Backend::Sqlite, "json_array_length(raw, '$.payload.commits')"},
+      {etltest::Backend::Mariadb, "JSON_LENGTH(raw, '$.payload.commits')"}};
+  EXPECT_EQ(
+      column("SELECT " + commitsOf[GetParam()] + " FROM github_events WHERE event_id = " + id),
+      std::vector<std::string>{std::to_string(commits)});
+  if (!(GetParam() == etltest::Backend::Postgres)) {
+    // SQLite and MariaDB keep the bytes as they were read (PostgreSQL's jsonb reformats).
+    EXPECT_EQ(column(std::string("SELECT ") +
+                     (sqlite() ? "length(CAST(raw AS BLOB))" : "octet_length(raw)") +
+                     " FROM github_events WHERE event_id = " + id),
               std::vector<std::string>{std::to_string(lineBytes)});
   }
   // The record is adopted, not copied, by the source; what the sinks add (JSON validation,
@@ -239,9 +239,13 @@ TEST_P(LongLines, AFiftyMegabyteEventIsStoredUnderARaisedLimit) {
   EXPECT_LT(factor, 8.0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Databases, LongLines, testing::Bool(),
-                         [](const testing::TestParamInfo<bool>& info) {
-                           return info.param ? "PostgreSQL" : "SQLite";
+INSTANTIATE_TEST_SUITE_P(Databases, LongLines,
+                         testing::Values(etltest::Backend::Postgres, etltest::Backend::Sqlite,
+                                         etltest::Backend::Mariadb),
+                         [](const auto& info) {
+                           return info.param == etltest::Backend::Sqlite
+                                      ? std::string("SQLite")
+                                      : etltest::backendName(info.param);
                          });
 
 }  // namespace

@@ -3,16 +3,17 @@
 // --once run ends at once (exit 75) reading nothing, a second service waits and takes over when
 // the first stops; and if the owner's lock is lost anyway (its database connection cut), the
 // compare-and-set checkpoint stops the overtaken process before it stores anything twice.
-// Into a keyless table, where a record stored twice shows; on PostgreSQL and on SQLite.
-#include <Poco/Data/SQLite/Connector.h>
-#include <Poco/Data/Session.h>
+// Into a keyless table, where a record stored twice shows; on PostgreSQL, SQLite and MariaDB.
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <thread>
 
+#include "backends.h"
+#include "mariadb_env.h"
 #include "postgres_env.h"
 #include "test_env.h"
 
@@ -23,40 +24,33 @@ using namespace std::chrono_literals;
 
 constexpr int kLines = 300000;
 
-class OneOwner : public testing::TestWithParam<bool> {
+class OneOwner : public testing::TestWithParam<etltest::Backend> {
  protected:
-  bool postgres() const { return GetParam(); }
   void SetUp() override {
-    if (postgres()) db_ = std::make_unique<etltest::TestDatabase>();
     std::ofstream out(dir_ / "lines.jsonl");
     for (int i = 0; i < kLines; ++i) out << "{\"n\":" << i << "}\n";
   }
   // The pipeline `lines` (its state in `stateDir`), into a keyless table.
   std::string pipeline(const std::string& name) {
-    std::string uri = postgres() ? db_->uri() : "sqlite:" + (dir_ / "shared.sqlite");
     std::string path = dir_ / name;
-    std::ofstream(path) << "connections:\n  db: {uri: \"" << uri
-                        << "\"}\npipelines:\n  lines:\n    source: {plugin: file, path: \""
-                        << (dir_ / "lines.jsonl")
-                        << "\", stream: s}\n    sink:\n      plugin: sql\n      connection: db\n"
-                           "      create: auto\n      tables:\n        lines:\n          stream: s\n          "
-                           "columns: {n: {path: n, type: bigint}}\n"
-                           "    batch: {max_records: 500, max_latency: 1s}\n";
+    std::ofstream(path)
+        << "connections:\n  db: {uri: \"" << db_.uri()
+        << "\"}\npipelines:\n  lines:\n    source: {plugin: file, path: \""
+        << (dir_ / "lines.jsonl")
+        << "\", stream: s}\n    sink:\n      plugin: sql\n      connection: db\n"
+           "      create: auto\n      tables:\n        lines:\n          stream: s\n          "
+           "columns: {n: {path: n, type: bigint}}\n"
+           "    batch: {max_records: 500, max_latency: 1s}\n";
     return path;
   }
   int64_t count(const std::string& statement) const {
     try {
-      if (postgres()) return db_->count(statement);
-      Poco::Data::SQLite::Connector::registerConnector();
-      Poco::Data::Session session("SQLite", dir_ / "shared.sqlite");
-      int64_t n = 0;
-      session << statement, Poco::Data::Keywords::into(n), Poco::Data::Keywords::now;
-      return n;
+      return db_.count(statement);
     } catch (const std::exception&) {
       return -1;  // not created yet
     }
   }
-  int64_t stored() const { return count("SELECT count(*) FROM lines"); }
+  int64_t stored() const { return count("SELECT count(*) FROM \"lines\""); }
   int start(const std::string& yaml, const std::string& state, const std::string& log, bool once) {
     std::vector<std::string> args{"--state-dir=" + (dir_ / state), yaml};
     if (once) args.insert(args.begin(), "--once");
@@ -75,11 +69,11 @@ class OneOwner : public testing::TestWithParam<bool> {
   }
   void expectEachLineOnce() const {
     EXPECT_EQ(stored(), kLines);
-    EXPECT_EQ(count("SELECT count(DISTINCT n) FROM lines"), kLines);
+    EXPECT_EQ(count("SELECT count(DISTINCT n) FROM \"lines\""), kLines);
   }
 
   etltest::TempDir dir_;
-  std::unique_ptr<etltest::TestDatabase> db_;
+  etltest::BackendDb db_{GetParam(), dir_ / "shared.sqlite"};
 };
 
 TEST_P(OneOwner, ASecondOnceRunOfTheSamePipelineEndsAtOnceReadingNothing) {
@@ -98,10 +92,12 @@ TEST_P(OneOwner, ASecondOnceRunOfTheSamePipelineEndsAtOnceReadingNothing) {
   std::string other = pipeline("other.yaml");
   auto third = etltest::runEtlrun({"--once", "--state-dir=" + (dir_ / "state-other"), other});
   EXPECT_EQ(third.exitCode, 75) << third.err;
-  EXPECT_NE(third.err.find(postgres() ? "etlrun owner of lines: pid " + std::to_string(first)
-                                      : "another process that stores it in"),
-            std::string::npos)
-      << third.err;
+  // Who holds it: PostgreSQL's application_name, MariaDB's processlist, SQLite's lock file.
+  std::map<etltest::Backend, std::string> holder{
+      {etltest::Backend::Postgres, "etlrun owner of lines: pid " + std::to_string(first)},
+      {etltest::Backend::Mariadb, " of user root from 127.0.0.1:"},
+      {etltest::Backend::Sqlite, "another process that stores it in"}};
+  EXPECT_NE(third.err.find(holder[GetParam()]), std::string::npos) << third.err;
   ::kill(first, SIGCONT);
   EXPECT_EQ(etltest::waitFor(first, 120), 0) << log("first");
   expectEachLineOnce();
@@ -132,24 +128,26 @@ TEST_P(OneOwner, ASecondServiceWaitsAndTakesOverWhenTheFirstStops) {
 // The owner's lock goes with its connection: cut it, and a second process (state of its own)
 // takes the pipeline while the first still runs. The first's next checkpoint no longer holds what
 // it expects: it rolls back and stops; the second stores the rest. Each line once.
-TEST(OneOwnerFenced, AnOwnerThatLostItsLockStopsBeforeStoringTwice) {
+class OneOwnerFenced : public testing::TestWithParam<etltest::Backend> {};
+
+TEST_P(OneOwnerFenced, AnOwnerThatLostItsLockStopsBeforeStoringTwice) {
   etltest::TempDir dir;
-  etltest::TestDatabase db;
+  etltest::BackendDb db(GetParam(), "");
   {
     std::ofstream out(dir / "lines.jsonl");
     for (int i = 0; i < kLines; ++i) out << "{\"n\":" << i << "}\n";
   }
   std::string yaml = dir / "p.yaml";
-  std::ofstream(yaml) << "connections:\n  db: {uri: \"" << db.uri()
-                      << "\"}\npipelines:\n  lines:\n    source: {plugin: file, path: \""
-                      << (dir / "lines.jsonl")
-                      << "\", stream: s}\n    sink:\n      plugin: sql\n      connection: db\n"
-                         "      create: auto\n      tables:\n        lines:\n          stream: s\n          "
-                         "columns: {n: {path: n, type: bigint}}\n"
-                         "    batch: {max_records: 200, max_latency: 1s}\n";
+  std::ofstream(yaml)
+      << "connections:\n  db: {uri: \"" << db.uri()
+      << "\"}\npipelines:\n  lines:\n    source: {plugin: file, path: \"" << (dir / "lines.jsonl")
+      << "\", stream: s}\n    sink:\n      plugin: sql\n      connection: db\n"
+         "      create: auto\n      tables:\n        lines:\n          stream: s\n          "
+         "columns: {n: {path: n, type: bigint}}\n"
+         "    batch: {max_records: 200, max_latency: 1s}\n";
   auto stored = [&] {
     try {
-      return db.count("SELECT count(*) FROM lines");
+      return db.count("SELECT count(*) FROM \"lines\"");
     } catch (const std::exception&) {
       return int64_t{-1};
     }
@@ -161,9 +159,18 @@ TEST(OneOwnerFenced, AnOwnerThatLostItsLockStopsBeforeStoringTwice) {
   ASSERT_GT(stored(), 0) << etltest::readFile(dir / "a.err");
   // The first stalls; its owner connection is cut (not the writers'): its lock is gone.
   ::kill(first, SIGSTOP);
-  etltest::sql(db.conninfo(),
-               "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name "
-               "LIKE 'etlrun owner of lines:%'");
+  if (GetParam() == etltest::Backend::Postgres) {
+    db.column(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name "
+        "LIKE 'etlrun owner of lines:%'");
+  } else {
+    // The connection holding the owner lock of pipeline `lines` (see MysqlDatabase::claim).
+    auto owner = db.column(
+        "SELECT IS_USED_LOCK(CONCAT('etlrun_owner_', MD5(CONCAT(DATABASE(), CHAR(0), "
+        "'lines'))))");
+    ASSERT_FALSE(owner.empty() || owner[0].empty());
+    db.column("KILL " + owner[0]);
+  }
   auto second = etltest::runEtlrun({"--once", "--state-dir=" + (dir / "b"), yaml});
   ASSERT_EQ(second.exitCode, 0) << second.err;
   EXPECT_EQ(stored(), kLines) << second.err;
@@ -174,12 +181,16 @@ TEST(OneOwnerFenced, AnOwnerThatLostItsLockStopsBeforeStoringTwice) {
   EXPECT_EQ(firstCode, 70) << firstLog;
   EXPECT_NE(firstLog.find("moved on under this process"), std::string::npos) << firstLog;
   EXPECT_EQ(stored(), kLines) << firstLog << second.err;
-  EXPECT_EQ(db.count("SELECT count(DISTINCT n) FROM lines"), kLines);
+  EXPECT_EQ(db.count("SELECT count(DISTINCT n) FROM \"lines\""), kLines);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, OneOwner, testing::Values(true, false),
-                         [](const testing::TestParamInfo<bool>& info) {
-                           return info.param ? "PostgreSQL" : "EmbeddedSQLite";
-                         });
+INSTANTIATE_TEST_SUITE_P(Backends, OneOwner,
+                         testing::Values(etltest::Backend::Postgres, etltest::Backend::Sqlite,
+                                         etltest::Backend::Mariadb),
+                         [](const auto& info) { return etltest::backendName(info.param); });
+
+INSTANTIATE_TEST_SUITE_P(Backends, OneOwnerFenced,
+                         testing::Values(etltest::Backend::Postgres, etltest::Backend::Mariadb),
+                         [](const auto& info) { return etltest::backendName(info.param); });
 
 }  // namespace

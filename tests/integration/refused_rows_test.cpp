@@ -3,13 +3,15 @@
 // jsonb column (54001). Each refused row is one dead letter with the server's reason; the rest of
 // the batch is stored; the pipeline goes on (before, each stopped it with exit 70 on every start).
 // A mistake in the mapping itself (a column the table lacks) still stops the pipeline: it is not
-// any row's fault.
+// any row's fault. MariaDB: a key longer than its column (1406), a trigger's SIGNAL (1644), JSON
+// nested deeper than MariaDB takes (4025), a NUL byte in a text (stored whole, not cut).
 #include <Poco/File.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <random>
 
+#include "mariadb_env.h"
 #include "postgres_env.h"
 #include "test_env.h"
 
@@ -80,6 +82,71 @@ TEST(RefusedRows, AMappingThatDoesNotFitTheTableStillStopsThePipeline) {
   Poco::File(dir / "migrations/postgresql").createDirectories();
   etltest::writeFile(dir / "migrations/postgresql/001_things.sql",
                      "CREATE TABLE things (id text PRIMARY KEY, doc jsonb);\n");
+  etltest::writeFile(dir / "in.jsonl", "{\"id\":\"a\",\"doc\":1}\n");
+  etltest::writeFile(dir / "p.yaml", pipeline(db.uri(), dir / "in.jsonl", "no_such_column"));
+  auto run = etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"});
+  EXPECT_NE(run.exitCode, 0) << run.err;
+  EXPECT_NE(run.err.find("no_such_column"), std::string::npos) << run.err;
+  EXPECT_EQ(db.count("SELECT count(*) FROM things"), 0);
+}
+
+TEST(RefusedRows, OnMariaDbEachIsOneDeadLetterAndTheRestIsStored) {
+  etltest::TempDir dir;
+  etltest::TestMariaDb db;
+  Poco::File(dir / "migrations/mysql").createDirectories();
+  // The trigger's body holds a ';': a DELIMITER line keeps it one statement, as in the client.
+  etltest::writeFile(dir / "migrations/mysql/001_things.sql",
+                     "CREATE TABLE things (id VARCHAR(100) PRIMARY KEY, doc JSON, note LONGTEXT);\n"
+                     "DELIMITER //\n"
+                     "CREATE TRIGGER things_check BEFORE INSERT ON things FOR EACH ROW\n"
+                     "IF NEW.id = 'bad-trigger' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = "
+                     "'no bad things'; END IF//\nDELIMITER ;\n");
+  std::string deep = std::string(100, '[') + std::string(100, ']');
+  std::ofstream input(dir / "in.jsonl");
+  int good = 0;
+  for (int i = 0; i < 300; ++i) {
+    if (i == 50) input << "{\"id\":\"" << std::string(101, 'k') << "\",\"doc\":{}}\n";
+    if (i == 150) input << "{\"id\":\"bad-trigger\",\"doc\":{}}\n";
+    if (i == 250) input << "{\"id\":\"deep\",\"doc\":" << deep << "}\n";
+    if (i == 100) input << "{\"id\":\"nul\",\"doc\":{},\"note\":\"a\\u0000b\"}\n";
+    input << "{\"id\":\"t" << i << "\",\"doc\":{\"n\":" << i << "},\"note\":\"x\"}\n";
+    ++good;
+  }
+  input.close();
+  std::string yaml = pipeline(db.uri(), dir / "in.jsonl", "doc");
+  yaml.insert(yaml.find("    batch:"), "            note: note\n");
+  etltest::writeFile(dir / "p.yaml", yaml);
+  auto run = etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"});
+  ASSERT_EQ(run.exitCode, 0) << run.err.substr(run.err.size() > 3000 ? run.err.size() - 3000 : 0);
+  // A text holding a NUL byte is stored whole, or refused (a dead letter): never cut at the NUL.
+  int64_t nulStored = db.count(
+      "SELECT count(*) FROM things WHERE id = 'nul' AND note = "
+      "CONCAT('a', CHAR(0), 'b') AND CHAR_LENGTH(note) = 3");
+  int64_t nulRefused =
+      db.count("SELECT count(*) FROM etl_dead_letters WHERE record LIKE '%\"nul\"%'");
+  EXPECT_EQ(nulStored + nulRefused, 1);
+  EXPECT_EQ(db.count("SELECT count(*) FROM things WHERE id = 'nul'"), nulStored);
+  EXPECT_EQ(db.count("SELECT count(*) FROM things"), good + nulStored);
+  EXPECT_EQ(db.count("SELECT count(*) FROM etl_dead_letters"), 3 + nulRefused) << run.err;
+  EXPECT_EQ(db.count("SELECT count(*) FROM etl_dead_letters WHERE reason LIKE '%too long%' AND "
+                     "reason LIKE '%1406%'"),
+            1);
+  EXPECT_EQ(db.count("SELECT count(*) FROM etl_dead_letters WHERE reason LIKE '%no bad things%' "
+                     "AND reason LIKE '%1644%'"),
+            1);
+  EXPECT_EQ(db.count("SELECT count(*) FROM etl_dead_letters WHERE reason LIKE '%4025%'"), 1);
+  auto again = etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"});
+  EXPECT_EQ(again.exitCode, 0) << again.err;
+  EXPECT_EQ(db.count("SELECT count(*) FROM things"), good + nulStored);
+  EXPECT_EQ(db.count("SELECT count(*) FROM etl_dead_letters"), 3 + nulRefused);
+}
+
+TEST(RefusedRows, OnMariaDbAMappingThatDoesNotFitTheTableStillStopsThePipeline) {
+  etltest::TempDir dir;
+  etltest::TestMariaDb db;
+  Poco::File(dir / "migrations/mysql").createDirectories();
+  etltest::writeFile(dir / "migrations/mysql/001_things.sql",
+                     "CREATE TABLE things (id VARCHAR(100) PRIMARY KEY, doc JSON);\n");
   etltest::writeFile(dir / "in.jsonl", "{\"id\":\"a\",\"doc\":1}\n");
   etltest::writeFile(dir / "p.yaml", pipeline(db.uri(), dir / "in.jsonl", "no_such_column"));
   auto run = etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"});

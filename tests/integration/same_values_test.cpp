@@ -1,5 +1,5 @@
 // The same values on every database: one hostile file of typed columns (create: auto) stored into
-// PostgreSQL and into SQLite gives the same rows and the same dead letters, each refused value
+// PostgreSQL, SQLite and MariaDB gives the same rows and the same dead letters, each refused value
 // with one reason naming column, type and why; and a declared type that the existing table does
 // not have stops the pipeline at start, naming table, column and both types.
 #include <Poco/Data/SQLite/Connector.h>
@@ -9,6 +9,7 @@
 
 #include <algorithm>
 
+#include "mariadb_env.h"
 #include "postgres_env.h"
 #include "test_env.h"
 
@@ -102,6 +103,7 @@ TEST_F(SameValues, OneHostileFileGivesTheSameRowsAndDeadLettersOnEveryDatabase) 
     pgStored.rows.push_back(spaceless(row));
   }
   pgStored.letters = etltest::sql(pg.conninfo(), letters);
+  std::sort(pgStored.letters.begin(), pgStored.letters.end());
   Poco::Data::SQLite::Connector::registerConnector();
   Poco::Data::Session lite("SQLite", dir_ / "v.sqlite");
   std::vector<std::string> rows;
@@ -114,6 +116,19 @@ TEST_F(SameValues, OneHostileFileGivesTheSameRowsAndDeadLettersOnEveryDatabase) 
       Poco::Data::Keywords::into(rows), Poco::Data::Keywords::now;
   for (const auto& row : rows) liteStored.rows.push_back(spaceless(row));
   lite << letters, Poco::Data::Keywords::into(liteStored.letters), Poco::Data::Keywords::now;
+  std::sort(liteStored.letters.begin(), liteStored.letters.end());
+
+  etltest::TestMariaDb maria;
+  auto onMaria = run(maria.uri(), "maria");
+  ASSERT_EQ(onMaria.exitCode, 0) << onMaria.err;
+  Stored mariaStored;
+  for (const auto& row : maria.query(
+           "SELECT CONCAT_WS('|', id, n, amount, CAST(ROUND(ratio * 1000) AS SIGNED), ok, "
+           "DATE_FORMAT(at, '%Y-%m-%dT%H:%i:%sZ'), day, doc, name, note) FROM typed ORDER BY id")) {
+    mariaStored.rows.push_back(spaceless(row));
+  }
+  mariaStored.letters = maria.query(letters);
+  std::sort(mariaStored.letters.begin(), mariaStored.letters.end());
 
   EXPECT_EQ(pgStored.rows,
             (std::vector<std::string>{
@@ -122,6 +137,8 @@ TEST_F(SameValues, OneHostileFileGivesTheSameRowsAndDeadLettersOnEveryDatabase) 
                 "3|999999.99|0|2024-05-01T01:30:00Z|[]"}));
   EXPECT_EQ(liteStored.rows, pgStored.rows);
   EXPECT_EQ(liteStored.letters, pgStored.letters);
+  EXPECT_EQ(mariaStored.rows, pgStored.rows);
+  EXPECT_EQ(mariaStored.letters, pgStored.letters);
   ASSERT_EQ(pgStored.letters.size(), std::size(kBad));
   for (const auto& [line, why] : kBad) {
     EXPECT_TRUE(std::any_of(pgStored.letters.begin(), pgStored.letters.end(),
@@ -161,6 +178,19 @@ TEST_F(SameValues, ADeclaredTypeTheTableDoesNotHaveStopsThePipelineNamingBoth) {
   EXPECT_NE(onLite.err.find("column n is declared integer, the table has TEXT"), std::string::npos)
       << onLite.err;
   EXPECT_EQ(onLite.err.find("column at is declared"), std::string::npos) << onLite.err;
+
+  etltest::TestMariaDb maria;
+  maria.query(
+      "CREATE TABLE typed (id BIGINT PRIMARY KEY, n INT, amount DECIMAL(8,2), ratio DOUBLE, ok "
+      "BOOLEAN, at TEXT, day DATE, doc JSON, name VARCHAR(8), note LONGTEXT)");
+  auto onMaria = run(maria.uri(), "maria");
+  EXPECT_EQ(onMaria.exitCode, 70) << onMaria.err;
+  // Only the real mismatch: a JSON column (longtext to MariaDB), BOOLEAN (tinyint(1)) and
+  // DECIMAL(8,2) are what was declared.
+  EXPECT_NE(onMaria.err.find("does not match its mapping: column at is declared timestamptz, the "
+                             "table has text. The table has:"),
+            std::string::npos)
+      << onMaria.err;
 }
 
 }  // namespace

@@ -14,11 +14,14 @@
 #include <signal.h>
 
 #include <fstream>
+#include <iostream>
+#include <map>
 #include <random>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "backends.h"
 #include "database.h"
 #include "etl/errors.h"
 #include "etl/record.h"
@@ -33,14 +36,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-int64_t sqliteCount(const std::string& path, const std::string& statement) {
-  Poco::Data::SQLite::Connector::registerConnector();
-  Poco::Data::Session session("SQLite", path);
-  Poco::Int64 n = 0;
-  session << statement, Poco::Data::Keywords::into(n), Poco::Data::Keywords::now;
-  return n;
-}
-
 std::vector<std::string> sqliteColumn(const std::string& path, const std::string& statement) {
   Poco::Data::SQLite::Connector::registerConnector();
   Poco::Data::Session session("SQLite", path);
@@ -52,25 +47,22 @@ std::vector<std::string> sqliteColumn(const std::string& path, const std::string
 // One backend under test: where it stores, how the pipeline names it, how to count its rows.
 class Backend {
  public:
-  explicit Backend(bool postgres, const std::string& dir) : postgres_(postgres), dir_(dir) {
-    if (postgres_) db_ = std::make_unique<etltest::TestDatabase>();
-  }
+  Backend(etltest::Backend backend, const std::string& dir)
+      : db_(backend, dir + "/store.sqlite"), dir_(dir) {}
   std::string uri() const {
-    return postgres_ ? db_->uri() : etltest::sqliteUri(dir_ + "/store.sqlite");
+    return sqlite() ? etltest::sqliteUri(dir_ + "/store.sqlite") : db_.uri();
   }
-  int64_t count(const std::string& statement) const {
-    return postgres_ ? db_->count(statement) : sqliteCount(dir_ + "/store.sqlite", statement);
-  }
+  int64_t count(const std::string& statement) const { return db_.count(statement); }
   std::vector<std::string> column(const std::string& statement) const {
-    return postgres_ ? etltest::sql(db_->conninfo(), statement)
-                     : sqliteColumn(dir_ + "/store.sqlite", statement);
+    return db_.column(statement);
   }
-  bool postgres() const { return postgres_; }
+  bool postgres() const { return db_.backend() == etltest::Backend::Postgres; }
+  bool sqlite() const { return db_.backend() == etltest::Backend::Sqlite; }
+  etltest::Backend kind() const { return db_.backend(); }
 
  private:
-  bool postgres_;
+  etltest::BackendDb db_;
   std::string dir_;
-  std::unique_ptr<etltest::TestDatabase> db_;
 };
 
 struct Input {
@@ -94,7 +86,7 @@ Input expected(const std::string& path) {
   return in;
 }
 
-class Store : public testing::TestWithParam<bool> {
+class Store : public testing::TestWithParam<etltest::Backend> {
  protected:
   Store() : backend_(GetParam(), dir_.path()) {}
 
@@ -269,11 +261,15 @@ TEST_P(Store, AnyBytesBecomeADeadLetterAndTheRestOfTheBatchCommits) {
     // A dead letter holding exactly `line`'s bytes (in record, or in record_bytes when they are
     // not valid UTF-8 text).
     auto deadLetters = [&](const std::string& line, bool asBytes) {
-      std::string column =
-          backend_.postgres()
-              ? (asBytes ? "encode(record_bytes, 'hex')"
-                         : "encode(convert_to(record, 'UTF8'), 'hex')")
-              : (asBytes ? "lower(hex(record_bytes))" : "lower(hex(CAST(record AS BLOB)))");
+      std::map<etltest::Backend, std::pair<std::string, std::string>> columns{
+          {etltest::Backend::Postgres,
+           {"encode(record_bytes, 'hex')", "encode(convert_to(record, 'UTF8'), 'hex')"}},
+          {etltest::Backend::Sqlite,
+           {"lower(hex(record_bytes))", "lower(hex(CAST(record AS BLOB)))"}},
+          {etltest::Backend::Mariadb,
+           {"lower(hex(record_bytes))", "lower(hex(CAST(record AS BINARY)))"}}};
+      const auto& pair = columns[backend_.kind()];
+      std::string column = asBytes ? pair.first : pair.second;
       return backend_.count("SELECT count(DISTINCT fingerprint) FROM etl_dead_letters WHERE " +
                             column + " = '" + hex(line) + "'");
     };
@@ -305,7 +301,7 @@ TEST_P(Store, AnyBytesBecomeADeadLetterAndTheRestOfTheBatchCommits) {
     // The 2012 shape (no payload.before) is a push_events row with before NULL.
     int64_t pushId = etl::Record("e", old[0]).get<int64_t>("payload.push_id");
     EXPECT_EQ(
-        backend_.count("SELECT count(*) FROM push_events WHERE before IS NULL AND push_id = " +
+        backend_.count("SELECT count(*) FROM push_events WHERE \"before\" IS NULL AND push_id = " +
                        std::to_string(pushId)),
         1);
     // Every line is accounted for: stored, or a dead letter naming why.
@@ -328,7 +324,10 @@ TEST_P(Store, KillNineAtTwentyRandomMomentsLosesAndDuplicatesNothing) {
   etltest::writeFile(dir_ / "in.jsonl", input);
   Input in = expected(dir_ / "in.jsonl");
   std::string yaml = pipeline("backfill", dir_ / "in.jsonl", 300);
-  std::mt19937 random(std::random_device{}());
+  unsigned seed = std::random_device{}();
+  std::cout << "kill -9 times from seed " << seed << std::endl;
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 random(seed);
   for (int i = 0; i < 20; ++i) {
     int pid =
         etltest::startEtlrun({"--state-dir=" + (dir_ / "state"), yaml}, dir_ / "out", dir_ / "err");
@@ -341,10 +340,10 @@ TEST_P(Store, KillNineAtTwentyRandomMomentsLosesAndDuplicatesNothing) {
   expectStored(in);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Store, testing::Values(true, false),
-                         [](const testing::TestParamInfo<bool>& info) {
-                           return std::string(info.param ? "PostgreSQL" : "EmbeddedSQLite");
-                         });
+INSTANTIATE_TEST_SUITE_P(Backends, Store,
+                         testing::Values(etltest::Backend::Postgres, etltest::Backend::Sqlite,
+                                         etltest::Backend::Mariadb),
+                         [](const auto& info) { return etltest::backendName(info.param); });
 
 // A backfill against a private server that the test stops and starts.
 class ServerGoesAway : public testing::Test {

@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "backends.h"
 #include "postgres_env.h"
 #include "test_env.h"
 
@@ -177,25 +178,18 @@ Shop makeShop(int orders, uint32_t seed) {
   return shop;
 }
 
-class Webshop : public testing::TestWithParam<bool> {
+class Webshop : public testing::TestWithParam<etltest::Backend> {
  protected:
-  bool postgres() const { return GetParam(); }
-  void SetUp() override {
-    if (postgres()) db_ = std::make_unique<etltest::TestDatabase>();
-  }
+  bool postgres() const { return GetParam() == etltest::Backend::Postgres; }
+  bool sqlite() const { return GetParam() == etltest::Backend::Sqlite; }
   std::map<std::string, std::string> env() const {
     return {{"ORDERS_FILES", dir_ / "orders.jsonl"},
             {"ETL_STATE_DIR", dir_ / "state"},
             {"ORDERS_BATCH", "250"},
-            {postgres() ? "ETL_DATABASE" : "-ETL_DATABASE", postgres() ? db_->uri() : ""}};
+            {sqlite() ? "-ETL_DATABASE" : "ETL_DATABASE", sqlite() ? "" : db_.uri()}};
   }
   std::vector<std::string> column(const std::string& statement) const {
-    if (postgres()) return etltest::sql(db_->conninfo(), statement);
-    Poco::Data::SQLite::Connector::registerConnector();
-    Poco::Data::Session session("SQLite", dir_ / "state/webshop.sqlite");
-    std::vector<std::string> values;
-    session << statement, Poco::Data::Keywords::into(values), Poco::Data::Keywords::now;
-    return values;
+    return db_.column(statement);
   }
   int64_t count(const std::string& statement) const {
     try {
@@ -206,13 +200,20 @@ class Webshop : public testing::TestWithParam<bool> {
   }
   // A timestamp column as ISO 8601 UTC text, however the database keeps it.
   std::string isoOf(const std::string& column) const {
-    return postgres()
-               ? "to_char(" + column + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-               : column;
+    if (postgres()) {
+      return "to_char(" + column + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+    }
+    if (sqlite()) return column;
+    return "DATE_FORMAT(" + column + ", '%Y-%m-%dT%H:%i:%sZ')";
+  }
+  // An integer expression as text (MySQL casts to SIGNED and CHAR, not BIGINT and TEXT).
+  std::string integerText(const std::string& expression) const {
+    return sqlite() || postgres() ? "CAST(CAST(" + expression + " AS BIGINT) AS TEXT)"
+                                  : "CAST(CAST(" + expression + " AS SIGNED) AS CHAR)";
   }
 
   etltest::TempDir dir_;
-  std::unique_ptr<etltest::TestDatabase> db_;
+  etltest::BackendDb db_{GetParam(), dir_ / "state/webshop.sqlite"};
 };
 
 TEST_P(Webshop, OrdersByYamlAloneExactTablesUnderKillNine) {
@@ -244,9 +245,10 @@ TEST_P(Webshop, OrdersByYamlAloneExactTablesUnderKillNine) {
   // Each order at its latest line, typed: numbers as numbers, times as times.
   auto rows = column(
       "SELECT order_id || '|' || status || '|' || coalesce(customer_name, '') || '|' || "
-      "coalesce(email, '') || '|' || CAST(CAST(round(total * 100) AS BIGINT) AS TEXT) || "
-      "'|' || CAST(item_count AS TEXT) || '|' || coalesce(coupon, '') || '|' || " +
-      isoOf("created_at") + " || '|' || " + isoOf("updated_at") + " FROM orders ORDER BY order_id");
+      "coalesce(email, '') || '|' || " +
+      integerText("round(total * 100)") + " || '|' || " + integerText("item_count") +
+      " || '|' || coalesce(coupon, '') || '|' || " + isoOf("created_at") + " || '|' || " +
+      isoOf("updated_at") + " FROM orders ORDER BY order_id");
   ASSERT_EQ(rows.size(), shop.orders.size());
   std::size_t r = 0;
   for (const auto& [id, o] : shop.orders) {
@@ -255,10 +257,10 @@ TEST_P(Webshop, OrdersByYamlAloneExactTablesUnderKillNine) {
                        o.coupon + "|" + o.createdIso + "|" + o.updatedIso;
     ASSERT_EQ(rows[r++], want);
   }
-  auto items = column(
-      "SELECT order_id || '|' || CAST(line AS TEXT) || '|' || sku || '|' || "
-      "CAST(qty AS TEXT) || '|' || CAST(CAST(round(unit_price * 100) AS BIGINT) AS TEXT) "
-      "FROM order_items ORDER BY order_id, line");
+  auto items =
+      column("SELECT order_id || '|' || " + integerText("line") + " || '|' || sku || '|' || " +
+             integerText("qty") + " || '|' || " + integerText("round(unit_price * 100)") +
+             " FROM order_items ORDER BY order_id, line");
   std::vector<std::string> wantItems;
   for (const auto& [id, o] : shop.orders) {
     for (std::size_t i = 0; i < o.items.size(); ++i) {
@@ -318,10 +320,10 @@ TEST_P(Webshop, RefusedOrdersReplayedAfterTheFixAreStoredWholeAndOnce) {
   EXPECT_EQ(count("SELECT count(*) FROM etl_dead_letters"), 5);
   EXPECT_EQ(count("SELECT count(*) FROM orders WHERE order_id LIKE 'R-%'"), 0);
 
-  if (postgres()) {
-    etltest::sql(db_->conninfo(),
-                 "ALTER TABLE order_items DROP CONSTRAINT order_items_qty_check, "
-                 "ADD CHECK (qty >= 0)");
+  if (!sqlite()) {
+    column(
+        "ALTER TABLE order_items DROP CONSTRAINT order_items_qty_check, ADD CONSTRAINT "
+        "order_items_qty_check CHECK (qty >= 0)");
   } else {
     Poco::Data::SQLite::Connector::registerConnector();
     Poco::Data::Session session("SQLite", dir_ / "state/webshop.sqlite");
@@ -341,13 +343,14 @@ TEST_P(Webshop, RefusedOrdersReplayedAfterTheFixAreStoredWholeAndOnce) {
                                          : "stored and removed 0, still dead 2"),
               std::string::npos)
         << replay.out;
-    EXPECT_EQ(column("SELECT order_id || '|' || status || '|' || CAST(CAST(round(total * 100) AS "
-                     "BIGINT) AS TEXT) || '|' || CAST(item_count AS TEXT) || '|' || " +
-                     isoOf("updated_at") + " FROM orders WHERE order_id LIKE 'R-%' ORDER BY 1"),
-              (std::vector<std::string>{"R-1|shipped|450|3|2024-03-01T02:00:00Z",
-                                        "R-2|paid|450|3|2024-03-01T01:00:00Z"}));
-    EXPECT_EQ(column("SELECT order_id || '|' || sku || '|' || CAST(qty AS TEXT) FROM order_items "
-                     "WHERE order_id LIKE 'R-%' ORDER BY order_id, line"),
+    EXPECT_EQ(
+        column("SELECT order_id || '|' || status || '|' || " + integerText("round(total * 100)") +
+               " || '|' || " + integerText("item_count") + " || '|' || " + isoOf("updated_at") +
+               " FROM orders WHERE order_id LIKE 'R-%' ORDER BY 1"),
+        (std::vector<std::string>{"R-1|shipped|450|3|2024-03-01T02:00:00Z",
+                                  "R-2|paid|450|3|2024-03-01T01:00:00Z"}));
+    EXPECT_EQ(column("SELECT order_id || '|' || sku || '|' || " + integerText("qty") +
+                     " FROM order_items WHERE order_id LIKE 'R-%' ORDER BY order_id, line"),
               (std::vector<std::string>{"R-1|A|2", "R-1|FREE|0", "R-1|B|1", "R-2|A|2", "R-2|FREE|0",
                                         "R-2|B|1"}));
     EXPECT_EQ(column("SELECT order_id || '|' || status FROM order_events WHERE order_id LIKE "
@@ -358,9 +361,9 @@ TEST_P(Webshop, RefusedOrdersReplayedAfterTheFixAreStoredWholeAndOnce) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Webshop, testing::Values(true, false),
-                         [](const testing::TestParamInfo<bool>& info) {
-                           return std::string(info.param ? "PostgreSQL" : "EmbeddedSQLite");
-                         });
+INSTANTIATE_TEST_SUITE_P(Backends, Webshop,
+                         testing::Values(etltest::Backend::Postgres, etltest::Backend::Sqlite,
+                                         etltest::Backend::Mariadb),
+                         [](const auto& info) { return etltest::backendName(info.param); });
 
 }  // namespace

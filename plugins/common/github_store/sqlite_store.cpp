@@ -1,5 +1,6 @@
 // The enrichment's cache reads on the embedded SQLite store.
 #include "database.h"
+#include "dialects.h"
 #include "sqlite_session.h"
 #include "store.h"
 
@@ -45,11 +46,17 @@ class SqliteStore : public Store {
 }  // namespace
 
 std::unique_ptr<Store> makePostgresStore(const std::string& uri, Poco::Logger& logger);
+std::unique_ptr<Store> makeMysqlStore(const std::string& uri, Poco::Logger& logger);
 
 std::unique_ptr<Store> openStore(const etl::Config::Connection& connection,
                                  const std::string& stateDir, Poco::Logger& logger) {
-  if (auto path = sql::sqlitePathOf(connection.uri, stateDir)) {
-    return std::make_unique<SqliteStore>(*path, logger);
+  switch (sql::dialectOf(connection.uri)) {
+    case sql::Dialect::Sqlite:
+      return std::make_unique<SqliteStore>(*sql::sqlitePathOf(connection.uri, stateDir), logger);
+    case sql::Dialect::Mysql:
+      return makeMysqlStore(connection.uri, logger);
+    case sql::Dialect::Postgres:
+      break;
   }
   return makePostgresStore(connection.uri, logger);
 }

@@ -1,6 +1,6 @@
 // What the GitHub enrichment reads from the GitHub tables (which the `sql` sink writes and the
 // migrations in pipelines/github/migrations create): the actors and repositories it fetched
-// before, its cache. PostgreSQL or SQLite, from the connection URI.
+// before, its cache. PostgreSQL, SQLite or MySQL, from the connection URI (sql::dialectOf).
 #pragma once
 
 #include <Poco/Logger.h>

@@ -2,7 +2,11 @@
 
 #include <algorithm>
 
+#include "column_types.h"
 #include "database.h"
+#include "dialects.h"
+#include "mysql_session.h"
+#include "mysql_values.h"
 #include "pg_session.h"
 #include "sqlite_session.h"
 
@@ -172,12 +176,128 @@ class SqliteClaimQueue : public ClaimQueue {
   std::string claim_;
 };
 
+// MariaDB/MySQL: no UPDATE ... RETURNING, so a claim is a transaction of three statements: the
+// due keys locked with FOR UPDATE SKIP LOCKED (MariaDB 10.6+, MySQL 8), their update, and their
+// columns read back as JSON. Times are compared as the columns hold them: a DATETIME column gets
+// "YYYY-MM-DD HH:MM:SS.ffffff" UTC (the session's zone is UTC), a text column ISO 8601 as given.
+class MysqlClaimQueue : public ClaimQueue {
+ public:
+  MysqlClaimQueue(const std::string& uri, ClaimSpec spec, Poco::Logger& logger)
+      : spec_(std::move(spec)), session_(uri), logger_(logger) {
+    // MySQL's ? are positional: each value's mark becomes a ?, and the marks' order in the text
+    // is the order the values bind in (not the order dueCondition made them: the operands of +
+    // are evaluated in no fixed order).
+    auto p = [](int i) { return "\x01" + std::to_string(i) + "\x02"; };
+    std::string table = quoteIdentifier(spec_.table), key = quoteIdentifier(spec_.key);
+    std::string marked = dueCondition(spec_, p), condition;
+    for (std::size_t at = 0; at < marked.size();) {
+      std::size_t mark = marked.find('\x01', at);
+      condition += marked.substr(at, mark == std::string::npos ? std::string::npos : mark - at);
+      if (mark == std::string::npos) break;
+      std::size_t end = marked.find('\x02', mark);
+      order_.push_back(std::stoi(marked.substr(mark + 1, end - mark - 1)));
+      condition += "?";
+      at = end + 1;
+    }
+    select_ = "SELECT " + key + " FROM " + table + " WHERE " + condition + " ORDER BY " + key;
+    for (const auto& c : spec_.columns) {
+      json_ += (json_.empty() ? "" : ", ") + literal(c) + ", " + quoteIdentifier(c);
+    }
+  }
+
+  std::string describe() const override { return session_.describe(); }
+
+  std::vector<std::string> claim(const std::string& now, const std::string& cutoff,
+                                 int64_t limit) override {
+    open();
+    std::vector<std::string> texts = statusValues(spec_, asStored(now), asStored(cutoff));
+    std::vector<MysqlSession::Value> values;
+    for (int i : order_) values.emplace_back(texts[static_cast<std::size_t>(i - 1)]);
+    std::string table = quoteIdentifier(spec_.table), key = quoteIdentifier(spec_.key);
+    std::vector<std::string> out;
+    session_.query("START TRANSACTION");
+    try {
+      auto keys = session_.query(select_ + " LIMIT " + std::to_string(std::max<int64_t>(limit, 0)) +
+                                     " FOR UPDATE SKIP LOCKED",
+                                 values);
+      if (!keys.empty()) {
+        std::string in;
+        std::vector<MysqlSession::Value> ids;
+        for (const auto& k : keys) {
+          in += in.empty() ? "?" : ", ?";
+          ids.emplace_back(k[0]);
+        }
+        std::string claimedAt = asStored(now);  // the values view it
+        std::vector<MysqlSession::Value> update{spec_.claimed, claimedAt};
+        update.insert(update.end(), ids.begin(), ids.end());
+        session_.query("UPDATE " + table + " SET " + quoteIdentifier(spec_.status) + " = ?, " +
+                           quoteIdentifier(spec_.claimedAt) + " = ? WHERE " + key + " IN (" + in +
+                           ")",
+                       update);
+        for (auto& row : session_.query("SELECT JSON_OBJECT(" + json_ + ") FROM " + table +
+                                            " WHERE " + key + " IN (" + in + ") ORDER BY " + key,
+                                        ids)) {
+          out.push_back(row[0].value_or("{}"));
+        }
+      }
+      session_.query("COMMIT");
+    } catch (...) {
+      session_.rollback();
+      throw;
+    }
+    return out;
+  }
+
+  std::map<std::string, int64_t> counts() override {
+    open();
+    std::map<std::string, int64_t> counts;
+    for (auto& row : session_.query("SELECT " + quoteIdentifier(spec_.status) + ", count(*) FROM " +
+                                    quoteIdentifier(spec_.table) + " GROUP BY 1")) {
+      counts[row[0].value_or("")] = std::stoll(row[1].value_or("0"));
+    }
+    return counts;
+  }
+
+ private:
+  void open() {
+    if (session_.connected()) return;
+    session_.connect();
+    auto type = session_.value(
+        "SELECT LOWER(DATA_TYPE) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+        "AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+        {spec_.table, spec_.claimedAt});
+    datetime_ = type && (*type == "datetime" || *type == "timestamp");
+    logger_.information("claiming from " + spec_.table + " in " + describe());
+  }
+  std::string asStored(const std::string& iso) const {
+    if (!datetime_) return iso;
+    std::string stored;
+    return convertValue(columnType("timestamptz"), iso, valueStyle(Dialect::Mysql), stored) ==
+                   Converted::Changed
+               ? stored
+               : iso;
+  }
+
+  ClaimSpec spec_;
+  MysqlSession session_;
+  Poco::Logger& logger_;
+  std::vector<int> order_;  // the value (1-based, as dueCondition numbers them) of each ?
+  std::string select_, json_;
+  bool datetime_ = false;
+};
+
 }  // namespace
 
 std::unique_ptr<ClaimQueue> makeClaimQueue(const std::string& uri, const std::string& stateDir,
                                            ClaimSpec spec, Poco::Logger& logger) {
-  if (auto path = sqlitePathOf(uri, stateDir)) {
-    return std::make_unique<SqliteClaimQueue>(*path, std::move(spec), logger);
+  switch (dialectOf(uri)) {
+    case Dialect::Sqlite:
+      return std::make_unique<SqliteClaimQueue>(*sqlitePathOf(uri, stateDir), std::move(spec),
+                                                logger);
+    case Dialect::Mysql:
+      return std::make_unique<MysqlClaimQueue>(uri, std::move(spec), logger);
+    case Dialect::Postgres:
+      break;
   }
   return std::make_unique<PgClaimQueue>(uri, std::move(spec), logger);
 }

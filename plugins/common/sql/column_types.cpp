@@ -564,14 +564,18 @@ std::vector<ColumnType> resolveColumns(const TableSpec& table,
       fits = declared.name == has.name ||
              (declared.kind == ValueKind::Json && has.kind == ValueKind::Json);
     } else {
-      // No zone-aware type (MySQL's DATETIME holds UTC here); booleans are tinyint(1).
+      // MySQL: no zone-aware type (DATETIME holds UTC here), booleans are tinyint(1), MariaDB
+      // shows a JSON column as longtext; a text or numeric declared without a bound takes any
+      // (a text key is a VARCHAR there: an index needs a bounded length).
       auto family = [](ValueKind k) {
         return k == ValueKind::TimestampTz ? ValueKind::Timestamp : k;
       };
-      fits = family(declared.kind) == family(has.kind) &&
-             (declared.kind != ValueKind::Integer || declared.name == has.name) &&
-             declared.precision == has.precision && declared.scale == has.scale &&
-             declared.maxChars == has.maxChars;
+      bool json = declared.kind == ValueKind::Json && has.kind == ValueKind::Text;
+      fits = json || (family(declared.kind) == family(has.kind) &&
+                      (declared.kind != ValueKind::Integer || declared.name == has.name) &&
+                      (declared.precision == 0 ||
+                       (declared.precision == has.precision && declared.scale == has.scale)) &&
+                      (declared.maxChars == 0 || declared.maxChars == has.maxChars));
     }
     if (!fits) {
       problem("column " + c.name + " is declared " + c.type + ", the table has " + found->type);

@@ -227,8 +227,8 @@ class Database {
   std::vector<std::vector<ColumnType>> types_;
 };
 
-// The database a URI names: "sqlite:PATH" (relative paths under options.stateDir), anything else
-// PostgreSQL. Nothing is opened yet.
+// The database a URI names (dialectOf, dialects.h): "sqlite:PATH" (relative paths under
+// options.stateDir), mysql:// or mariadb://, anything else PostgreSQL. Nothing is opened yet.
 std::unique_ptr<Database> makeDatabase(DatabaseOptions options, Poco::Logger& logger);
 
 // The file of a "sqlite:PATH" URI (a relative path is under `stateDir`); nullopt for any other

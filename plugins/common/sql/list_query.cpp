@@ -1,6 +1,8 @@
 #include "list_query.h"
 
 #include "database.h"
+#include "dialects.h"
+#include "mysql_session.h"
 #include "pg_session.h"
 #include "sqlite_session.h"
 
@@ -46,12 +48,34 @@ class SqliteListQuery : public ListQuery {
   std::string statement_;
 };
 
+class MysqlListQuery : public ListQuery {
+ public:
+  MysqlListQuery(const std::string& uri, std::string statement)
+      : session_(uri), statement_(std::move(statement)) {}
+  std::vector<std::string> run() override {
+    std::vector<std::string> out;
+    for (auto& row : session_.query(statement_)) {
+      if (!row.empty() && row[0]) out.push_back(std::move(*row[0]));
+    }
+    return out;
+  }
+
+ private:
+  MysqlSession session_;  // connects on its first query, and again after an outage
+  std::string statement_;
+};
+
 }  // namespace
 
 std::unique_ptr<ListQuery> makeListQuery(const std::string& uri, const std::string& stateDir,
                                          std::string statement, Poco::Logger& logger) {
-  if (auto path = sqlitePathOf(uri, stateDir)) {
-    return std::make_unique<SqliteListQuery>(*path, std::move(statement));
+  switch (dialectOf(uri)) {
+    case Dialect::Sqlite:
+      return std::make_unique<SqliteListQuery>(*sqlitePathOf(uri, stateDir), std::move(statement));
+    case Dialect::Mysql:
+      return std::make_unique<MysqlListQuery>(uri, std::move(statement));
+    case Dialect::Postgres:
+      break;
   }
   return std::make_unique<PgListQuery>(uri, std::move(statement), logger);
 }

@@ -1,4 +1,4 @@
-// A list kept in a database: the first column of every row a query returns, on PostgreSQL or
+// A list kept in a database: the first column of every row a query returns, on PostgreSQL, MySQL or
 // SQLite (by the connection URI), for plugins whose settings live in a table (a watch list of
 // "every repository seen in the last week"). Reconnects as needed.
 #pragma once

@@ -1,5 +1,6 @@
 // A schema the user owns: versioned SQL files, one folder per dialect,
-//   DIR/postgresql/001_create_tables.sql, DIR/sqlite/001_create_tables.sql, ...
+//   DIR/postgresql/001_create_tables.sql, DIR/sqlite/001_create_tables.sql,
+//   DIR/mysql/001_create_tables.sql, ...
 // applied in version order, each once, recorded in etl_schema_migrations (version, name).
 #pragma once
 
@@ -8,8 +9,9 @@
 
 namespace sql {
 
-enum class Dialect { Postgres, Sqlite };
-const char* dialectName(Dialect dialect);  // "postgresql", "sqlite": also the folder names
+enum class Dialect { Postgres, Sqlite, Mysql };
+// "postgresql", "sqlite", "mysql" (MariaDB too): also the folder names
+const char* dialectName(Dialect dialect);
 
 struct Migration {
   int version = 0;

@@ -271,8 +271,6 @@ class SqliteDatabase : public Database {
 
 }  // namespace
 
-std::unique_ptr<Database> makePostgresDatabase(DatabaseOptions options, Poco::Logger& logger);
-
 std::optional<std::string> sqlitePathOf(const std::string& uri, const std::string& stateDir) {
   if (uri.rfind("sqlite:", 0) != 0) return std::nullopt;
   std::string path = uri.substr(7);
@@ -282,16 +280,9 @@ std::optional<std::string> sqlitePathOf(const std::string& uri, const std::strin
   return path;
 }
 
-std::unique_ptr<Database> makeDatabase(DatabaseOptions options, Poco::Logger& logger) {
-  if (auto path = sqlitePathOf(options.uri, options.stateDir)) {
-    return std::make_unique<SqliteDatabase>(std::move(options), *path, logger);
-  }
-  if (options.uri.empty()) {
-    throw std::runtime_error(
-        "no database: the connection is empty (use sqlite:PATH for the "
-        "embedded store or postgresql://user@host:port/db)");
-  }
-  return makePostgresDatabase(std::move(options), logger);
+std::unique_ptr<Database> makeSqliteDatabase(DatabaseOptions options, std::string path,
+                                             Poco::Logger& logger) {
+  return std::make_unique<SqliteDatabase>(std::move(options), std::move(path), logger);
 }
 
 }  // namespace sql

@@ -84,7 +84,10 @@ std::string rowStatement(const TableSpec& t,
 std::string deadLetterQuery(const etl::DeadLetterFilter& filter, Dialect dialect,
                             std::vector<std::string>& values) {
   bool postgres = dialect == Dialect::Postgres;
-  auto placeholder = [&](std::size_t i) { return (postgres ? "$" : "?") + std::to_string(i); };
+  auto placeholder = [&](std::size_t i) {
+    return dialect == Dialect::Mysql ? std::string("?")
+                                     : (postgres ? "$" : "?") + std::to_string(i);
+  };
   std::string where;
   auto add = [&](const std::string& condition, const std::string& value) {
     values.push_back(value);
@@ -101,14 +104,19 @@ std::string deadLetterQuery(const etl::DeadLetterFilter& filter, Dialect dialect
       pattern += c;
     }
     values.push_back(pattern + "%");
+    // MySQL reads a backslash in a string literal as an escape: '\\' is one backslash there.
     where += std::string(where.empty() ? " WHERE " : " AND ") + "reason LIKE " +
-             placeholder(values.size()) + " ESCAPE '\\'";
+             placeholder(values.size()) +
+             (dialect == Dialect::Mysql ? " ESCAPE '\\\\'" : " ESCAPE '\\'");
   }
   if (!filter.createdBefore.empty()) add("created_at < ", filter.createdBefore);
-  // record_bytes as hex: both dialects have a function for it (see hexOfBytes).
+  // record_bytes as hex: every dialect has a function for it. MySQL's DATETIME is shown as
+  // ISO 8601 UTC (the session's time zone is UTC).
+  std::string createdAt =
+      dialect == Dialect::Mysql ? "DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s.%fZ')" : "created_at";
   return "SELECT id, pipeline, plugin, coalesce(stream, ''), reason, record, " +
-         std::string(postgres ? "encode(record_bytes, 'hex')" : "hex(record_bytes)") +
-         ", created_at FROM etl_dead_letters" + where + " ORDER BY id" +
+         std::string(postgres ? "encode(record_bytes, 'hex')" : "hex(record_bytes)") + ", " +
+         createdAt + " FROM etl_dead_letters" + where + " ORDER BY id" +
          (filter.limit ? " LIMIT " + std::to_string(filter.limit) : "");
 }
 
@@ -208,29 +216,47 @@ std::string SqlCheckpointStore::placeholder(int n) const {
 }
 
 const char* SqlCheckpointStore::now() const {
-  return dialect_ == Dialect::Postgres ? "now()" : "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
+  switch (dialect_) {
+    case Dialect::Postgres:
+      return "now()";
+    case Dialect::Mysql:
+      return "NOW(6)";
+    case Dialect::Sqlite:
+      break;
+  }
+  return "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
 }
 
+// `onConflict`: what a row already there gets, "" for nothing. MySQL has no ON CONFLICT: its
+// ON DUPLICATE KEY UPDATE does both (never INSERT IGNORE, which turns data errors into warnings);
+// "nothing" is an update of the key to itself, which reports 0 rows changed.
 std::string SqlCheckpointStore::insert(const CheckpointWrite& w,
                                        const std::string& onConflict) const {
+  bool mysql = dialect_ == Dialect::Mysql;
+  std::string conflict =
+      mysql
+          ? " ON DUPLICATE KEY UPDATE " +
+                (onConflict.empty() ? std::string("pipeline = pipeline") : onConflict)
+          : std::string(" ON CONFLICT ") + (w.part.empty() ? "(pipeline) " : "(pipeline, part) ") +
+                (onConflict.empty() ? std::string("DO NOTHING") : "DO UPDATE SET " + onConflict);
   return w.part.empty()
              ? "INSERT INTO etl_checkpoints (pipeline, checkpoint) VALUES (" + placeholder(1) +
-                   ", " + placeholder(2) + ") ON CONFLICT (pipeline) " + onConflict
+                   ", " + placeholder(2) + ")" + conflict
              : "INSERT INTO etl_checkpoint_parts (pipeline, checkpoint, part) VALUES (" +
-                   placeholder(1) + ", " + placeholder(2) + ", " + placeholder(3) +
-                   ") ON CONFLICT (pipeline, part) " + onConflict;
+                   placeholder(1) + ", " + placeholder(2) + ", " + placeholder(3) + ")" + conflict;
 }
 
 int64_t SqlCheckpointStore::upsert(const std::string& pipeline, const CheckpointWrite& w) {
-  std::string statement = insert(
-      w, std::string("DO UPDATE SET checkpoint = excluded.checkpoint, updated_at = ") + now());
+  std::string incoming = dialect_ == Dialect::Mysql ? "VALUES(checkpoint)" : "excluded.checkpoint";
+  std::string statement =
+      insert(w, "checkpoint = " + incoming + ", updated_at = " + std::string(now()));
   if (w.part.empty()) return run_(statement, {pipeline, w.state});
   return run_(statement, {pipeline, w.state, w.part});
 }
 
 int64_t SqlCheckpointStore::insertIfAbsent(const std::string& pipeline, const CheckpointWrite& w) {
-  if (w.part.empty()) return run_(insert(w, "DO NOTHING"), {pipeline, w.state});
-  return run_(insert(w, "DO NOTHING"), {pipeline, w.state, w.part});
+  if (w.part.empty()) return run_(insert(w, ""), {pipeline, w.state});
+  return run_(insert(w, ""), {pipeline, w.state, w.part});
 }
 
 int64_t SqlCheckpointStore::replaceIf(const std::string& pipeline, const CheckpointWrite& w) {
