@@ -183,3 +183,34 @@ TEST(MysqlFrozen, AFrozenServerIsGivenUpOnAtTheAnswerTimeoutAndTheLoadCompletesO
 }
 
 }  // namespace
+
+namespace {
+
+// A server that takes at most 1 MB a packet: a row of 3 MB is not sent (the server would drop the
+// connection, and the batch would be retried forever) but becomes a dead letter saying why, its
+// record kept up to what fits; the rest of the batch is stored.
+TEST(MysqlPacket, ARowLongerThanTheServerTakesIsADeadLetterAndTheRestIsStored) {
+  etltest::TempDir dir;
+  etltest::PrivateMariaDb server;
+  server.query("SET GLOBAL max_allowed_packet = 1048576");
+  std::string lines;
+  for (int i = 0; i < 50; ++i) lines += "{\"id\":\"t" + std::to_string(i) + "\",\"doc\":\"x\"}\n";
+  lines += "{\"id\":\"huge\",\"doc\":\"" + std::string(3 << 20, 'y') + "\"}\n";
+  etltest::writeFile(dir / "in.jsonl", lines);
+  etltest::writeFile(dir / "p.yaml",
+                     "connections:\n  db: {uri: \"" + server.uri() +
+                         "\"}\npipelines:\n  p:\n    source: {plugin: file, path: \"" +
+                         (dir / "in.jsonl") +
+                         "\", stream: s}\n    sink:\n      plugin: sql\n      connection: db\n"
+                         "      create: auto\n      tables:\n"
+                         "        things: {stream: s, key: [id], columns: {id: id, doc: doc}}\n");
+  auto run = etltest::runEtlrun({"--once", "--state-dir=" + (dir / "state"), dir / "p.yaml"});
+  ASSERT_EQ(run.exitCode, 0) << run.err.substr(0, 3000);
+  EXPECT_EQ(server.query("SELECT count(*) FROM etl.things").at(0), "50");
+  auto reasons = server.query("SELECT reason FROM etl.etl_dead_letters");
+  ASSERT_EQ(reasons.size(), 1u);
+  EXPECT_NE(reasons[0].find("max_allowed_packet"), std::string::npos) << reasons[0];
+  EXPECT_NE(reasons[0].find("are kept"), std::string::npos) << reasons[0];
+}
+
+}  // namespace

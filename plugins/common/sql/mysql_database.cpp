@@ -490,7 +490,25 @@ class MysqlDatabase : public Database {
   // Dead letters, then the checkpoint, then COMMIT.
   CheckpointOutcome finish(const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
                            const Checkpoint& checkpoint, etl::CommitTurn& turn) {
-    for (const auto& l : letters) {
+    const std::size_t limit = session_.maxPacket() / 2;
+    for (const auto& original : letters) {
+      // A letter the server could not take in one packet would drop the connection, and the
+      // batch would be retried forever: its record is kept up to what fits, and says so.
+      DeadLetterRow l = original;
+      std::size_t size = l.record.size() + (l.recordBytes ? l.recordBytes->size() : 0);
+      if (size + l.reason.size() > limit) {
+        std::size_t keep = limit > l.reason.size() + 4096 ? limit - l.reason.size() - 4096 : 0;
+        keep /= l.recordBytes ? 2 : 1;
+        while (keep > 0 && keep < l.record.size() &&
+               (static_cast<unsigned char>(l.record[keep]) & 0xC0) == 0x80) {
+          --keep;  // not inside a UTF-8 character
+        }
+        if (l.record.size() > keep) l.record.resize(keep);
+        if (l.recordBytes && l.recordBytes->size() > keep) l.recordBytes->resize(keep);
+        l.reason += " (the record's first " + std::to_string(keep) + " of " +
+                    std::to_string(original.record.size()) +
+                    " bytes are kept: the whole would not fit the server's max_allowed_packet)";
+      }
       session_.run(
           "INSERT INTO etl_dead_letters (fingerprint, pipeline, plugin, stream, reason, record, "
           "record_bytes) VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE fingerprint = "
