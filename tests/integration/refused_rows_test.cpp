@@ -128,8 +128,10 @@ TEST(RefusedRows, OnMariaDbEachIsOneDeadLetterAndTheRestIsStored) {
   EXPECT_EQ(db.count("SELECT count(*) FROM things WHERE id = 'nul'"), nulStored);
   EXPECT_EQ(db.count("SELECT count(*) FROM things"), good + nulStored);
   EXPECT_EQ(db.count("SELECT count(*) FROM etl_dead_letters"), 3 + nulRefused) << run.err;
-  EXPECT_EQ(db.count("SELECT count(*) FROM etl_dead_letters WHERE reason LIKE '%too long%' AND "
-                     "reason LIKE '%1406%'"),
+  // A key longer than its VARCHAR: refused by the sink's check of the table's own type, the same
+  // way on every database (MariaDB would say 1406).
+  EXPECT_EQ(db.count("SELECT count(*) FROM etl_dead_letters WHERE reason LIKE '%column id of "
+                     "things (varchar(100))%longer than varchar(100) allows%'"),
             1);
   EXPECT_EQ(db.count("SELECT count(*) FROM etl_dead_letters WHERE reason LIKE '%no bad things%' "
                      "AND reason LIKE '%1644%'"),
