@@ -1,7 +1,7 @@
 // sql: stores any stream into any table, declared in YAML: for each table the stream it takes and
 // where each column's value comes from (a dotted JSON path, the whole record, its key or stream, a
-// constant, the load time). PostgreSQL or SQLite, chosen by the connection's URI
-// (postgresql://..., sqlite:PATH); each value is converted and checked by its column's type the
+// constant, the load time). PostgreSQL, SQLite or MariaDB/MySQL, chosen by the connection's URI
+// (postgresql://..., sqlite:PATH, mysql://...); each value is converted and checked by its column's type the
 // same way on every database (column_types.h), so timestamps, numerics, booleans and JSON need no
 // C++ and mean the same everywhere. Every table's rows, the batch's dead
 // letters and its checkpoint commit in one transaction: exactly once across kill -9.
@@ -220,7 +220,8 @@ class SqlSink : public etl::Sink {
 
 const etl::ConfigField kSchema[] = {
     {"connection", etl::Type::Connection, etl::Required, nullptr,
-     "a name under the file's connections: (URI postgresql://... or sqlite:PATH, relative to "
+     "a name under the file's connections: (URI postgresql://..., mysql://... or sqlite:PATH, "
+     "relative to "
      "state_dir; optional migrations folder), or a URI in place"},
     {"tables", etl::Type::Document, etl::Required, nullptr,
      "table name (or a label, with table:) -> its mapping; tables are written in this order",
@@ -241,6 +242,7 @@ const etl::ConfigField kSchema[] = {
 }  // namespace
 
 ETL_PLUGIN(SqlSink, "sql", etl::Kind::Sink, "1.0.0",
-           "Any stream into any table by YAML, PostgreSQL or SQLite (from the connection URI), "
+           "Any stream into any table by YAML, PostgreSQL, SQLite or MariaDB/MySQL (from the "
+           "connection URI), "
            "exactly once",
            kSchema)
