@@ -265,10 +265,8 @@ class Reader {
         fail(at, "a column is a dotted path or a map {path | value | const, required, type}");
       }
       if (source.kind == ColumnSource::Kind::Path && source.path.empty()) fail(at, "empty path");
-      std::string type = c.type;
-      std::transform(type.begin(), type.end(), type.begin(), ::tolower);
-      source.validateJson =
-          source.kind == ColumnSource::Kind::Record && (type == "json" || type == "jsonb");
+      source.validateJson = source.kind == ColumnSource::Kind::Record &&
+                            sql::columnType(c.type).kind == sql::ValueKind::Json;
       t.spec.columns.push_back(c);
       t.sources.push_back(source);
       read = true;
