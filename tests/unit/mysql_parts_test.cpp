@@ -5,10 +5,10 @@
 #include <Poco/File.h>
 #include <gtest/gtest.h>
 
+#include "column_types.h"
 #include "dialects.h"
 #include "migrations.h"
 #include "mysql_session.h"
-#include "mysql_values.h"
 #include "test_env.h"
 
 namespace {
@@ -83,11 +83,14 @@ TEST(MysqlMigrations, DelimiterLinesKeepABodyWholeAndTransactionControlIsRefused
 }
 
 TEST(MysqlValues, CreateAutoGivesEachDeclaredTypeItsMysqlType) {
-  EXPECT_EQ(sql::mysqlType("text", true), "VARCHAR(255)");
-  EXPECT_EQ(sql::mysqlType("text", false), "LONGTEXT");
-  EXPECT_EQ(sql::mysqlType("numeric(12, 2)", false), "DECIMAL(12,2)");
-  EXPECT_EQ(sql::mysqlType("timestamp with time zone", false), "DATETIME(6)");
-  EXPECT_EQ(sql::mysqlType("jsonb", false), "JSON");
+  EXPECT_EQ(sql::storageType(sql::Dialect::Mysql, sql::columnType("text"), true), "VARCHAR(255)");
+  EXPECT_EQ(sql::storageType(sql::Dialect::Mysql, sql::columnType("text"), false), "LONGTEXT");
+  EXPECT_EQ(sql::storageType(sql::Dialect::Mysql, sql::columnType("numeric(12, 2)"), false),
+            "DECIMAL(12,2)");
+  EXPECT_EQ(
+      sql::storageType(sql::Dialect::Mysql, sql::columnType("timestamp with time zone"), false),
+      "DATETIME(6)");
+  EXPECT_EQ(sql::storageType(sql::Dialect::Mysql, sql::columnType("jsonb"), false), "JSON");
 }
 
 }  // namespace

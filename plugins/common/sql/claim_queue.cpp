@@ -6,7 +6,6 @@
 #include "database.h"
 #include "dialects.h"
 #include "mysql_session.h"
-#include "mysql_values.h"
 #include "pg_session.h"
 #include "sqlite_session.h"
 

@@ -503,7 +503,48 @@ Converted convertValue(const ColumnType& type, std::string_view value, const Val
   return Converted::Same;
 }
 
-std::string storageType(Dialect dialect, const ColumnType& type) {
+namespace {
+
+std::string mysqlStorage(const ColumnType& type, bool key) {
+  switch (type.kind) {
+    case ValueKind::Text:
+      return type.maxChars ? "VARCHAR(" + std::to_string(type.maxChars) + ")"
+             : key         ? "VARCHAR(255)"
+                           : "LONGTEXT";
+    case ValueKind::Integer:
+      return type.name == "bigint"     ? "BIGINT"
+             : type.name == "integer"  ? "INT"
+             : type.name == "smallint" ? "SMALLINT"
+             : type.name == "tinyint"  ? "TINYINT"
+                                       : "MEDIUMINT";
+    case ValueKind::Numeric:
+      // numeric without precision holds any number in PostgreSQL; MySQL's widest is (65,30).
+      return type.precision ? "DECIMAL(" + std::to_string(type.precision) + "," +
+                                  std::to_string(type.scale) + ")"
+                            : "DECIMAL(65,30)";
+    case ValueKind::Float:
+      return type.name == "real" ? "FLOAT" : "DOUBLE";
+    case ValueKind::Boolean:
+      return "BOOLEAN";
+    case ValueKind::Timestamp:
+    case ValueKind::TimestampTz:
+      return "DATETIME(6)";
+    case ValueKind::Date:
+      return "DATE";
+    case ValueKind::Json:
+      return "JSON";
+    case ValueKind::Unchecked:
+      break;
+  }
+  if (type.name == "bytea") return key ? "VARBINARY(255)" : "LONGBLOB";
+  if (type.name == "uuid") return "CHAR(36)";
+  return type.name;
+}
+
+}  // namespace
+
+std::string storageType(Dialect dialect, const ColumnType& type, bool key) {
+  if (dialect == Dialect::Mysql) return mysqlStorage(type, key);
   if (dialect != Dialect::Sqlite) return type.name;
   switch (type.kind) {
     case ValueKind::Integer:

@@ -65,9 +65,11 @@ struct ExistingColumn {
   std::string name, type;
 };
 
-// The storage class `type` needs in `dialect`'s tables, for comparing a declared type with a
-// column's and for create: auto (SQLite: INTEGER, REAL, TEXT or BLOB; PostgreSQL: its own name).
-std::string storageType(Dialect dialect, const ColumnType& type);
+// The type `type` is stored as in `dialect`'s tables, for comparing a declared type with a
+// column's and for create: auto (SQLite: INTEGER, REAL, TEXT or BLOB; MySQL: BIGINT, DECIMAL(p,s),
+// DATETIME(6) in UTC, JSON, LONGTEXT, or VARCHAR(255) for a `key` column, which an index needs
+// bounded; PostgreSQL: its own name).
+std::string storageType(Dialect dialect, const ColumnType& type, bool key = false);
 
 // Checks the table's declared columns against `existing` and returns the type every column's
 // values are checked by: the declared one, or when none is declared the table's own. Throws

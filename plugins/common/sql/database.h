@@ -62,16 +62,30 @@ struct Refusal {
 // Row-by-row writing, written once for every dialect: unit after unit in batch order, each
 // unit's rows in table order; a row the database refuses (DataError) undoes its whole unit, and
 // the unit's refusals (every row tried, so every reason) become one dead letter.
+// A dialect gives how a statement runs and how one row is stored; the savepoints around units
+// and rows are standard SQL, written here once.
 class RowWriter {
  public:
-  virtual ~RowWriter() = default;
-  virtual void savepoint(const std::string& name) = 0;
-  virtual void rollbackTo(const std::string& name) = 0;  // and release it
-  virtual void release(const std::string& name) = 0;
+  using Exec = std::function<void(const std::string& statement)>;
   // Stores one row of `table`; returns the rows it changed. Throws DataError for a refused row.
-  virtual int64_t run(std::size_t table, const Row& row) = 0;
-  // True when a refused statement leaves no trace (SQLite): a one-row unit needs no savepoint.
-  virtual bool statementsAreAtomic() const { return false; }
+  using Store = std::function<int64_t(std::size_t table, const Row& row)>;
+  // `statementsAreAtomic`: a refused statement leaves no trace (SQLite, InnoDB), so a one-row
+  // unit needs no savepoint.
+  RowWriter(Exec exec, Store store, bool statementsAreAtomic)
+      : exec_(std::move(exec)), store_(std::move(store)), atomic_(statementsAreAtomic) {}
+  void savepoint(const std::string& name) { exec_("SAVEPOINT " + name); }
+  void rollbackTo(const std::string& name) {  // and release it
+    exec_("ROLLBACK TO SAVEPOINT " + name);
+    exec_("RELEASE SAVEPOINT " + name);
+  }
+  void release(const std::string& name) { exec_("RELEASE SAVEPOINT " + name); }
+  int64_t run(std::size_t table, const Row& row) { return store_(table, row); }
+  bool statementsAreAtomic() const { return atomic_; }
+
+ private:
+  Exec exec_;
+  Store store_;
+  bool atomic_;
 };
 
 struct WriteResult {
@@ -249,7 +263,7 @@ std::string deadLetterQuery(const etl::DeadLetterFilter& filter, Dialect dialect
 etl::StoredDeadLetter storedDeadLetter(const std::vector<std::optional<std::string>>& columns);
 
 // CREATE TABLE IF NOT EXISTS from the declared columns in `dialect`'s types (storageType), with
-// `options` after the closing parenthesis (SQLite: STRICT).
+// `options` after the closing parenthesis (SQLite: " STRICT"; MySQL: engine and collation).
 std::string createStatement(const TableSpec& table, Dialect dialect,
                             const std::string& options = "");
 

@@ -16,7 +16,6 @@
 #include "database.h"
 #include "etl/errors.h"
 #include "mysql_session.h"
-#include "mysql_values.h"
 
 namespace sql {
 namespace {
@@ -203,7 +202,7 @@ class MysqlDatabase : public Database {
   }
 
   // One writer: the parallel path of PostgreSQL needs a wait-for check between etlrun's own
-  // writers (pg_blocking_pids) that MySQL does not offer per connection; see the report.
+  // writers (pg_blocking_pids) that MySQL does not offer per connection.
   std::size_t maxWriters() const override { return 1; }
 
   WriteResult write(const std::vector<std::vector<Row>>& rows, const Units& units,
@@ -327,18 +326,7 @@ class MysqlDatabase : public Database {
       throw std::runtime_error("table " + t.name + " does not exist in " + describe() +
                                ": create it in a migration, or set create: auto");
     }
-    std::string body;
-    for (const auto& c : t.columns) {
-      body += (body.empty() ? "" : ", ") + quoteIdentifier(c.name) + " " +
-              mysqlType(c.type, isKey(t, c.name));
-    }
-    if (!t.key.empty()) {
-      std::string key;
-      for (const auto& k : t.key) key += (key.empty() ? "" : ", ") + quoteIdentifier(k);
-      body += ", PRIMARY KEY (" + key + ")";
-    }
-    session_.query("CREATE TABLE IF NOT EXISTS " + quoteIdentifier(t.name) + " (" + body + ")" +
-                   kUserTableOptions);
+    session_.query(createStatement(t, Dialect::Mysql, kUserTableOptions));
     logger_.information("created table " + t.name + " (create: auto)");
   }
 
@@ -460,22 +448,11 @@ class MysqlDatabase : public Database {
                             const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
                             const Checkpoint& checkpoint, const LetterFor& letterFor,
                             etl::CommitTurn& turn) {
-    struct Writer : RowWriter {
-      MysqlDatabase& db;
-      explicit Writer(MysqlDatabase& db) : db(db) {}
-      void savepoint(const std::string& name) override { db.session_.query("SAVEPOINT " + name); }
-      void rollbackTo(const std::string& name) override {
-        db.session_.query("ROLLBACK TO SAVEPOINT " + name);
-        db.session_.query("RELEASE SAVEPOINT " + name);
-      }
-      void release(const std::string& name) override {
-        db.session_.query("RELEASE SAVEPOINT " + name);
-      }
-      int64_t run(std::size_t table, const Row& row) override { return db.storeRow(table, row); }
-      // InnoDB undoes a refused statement alone and the transaction goes on (a deadlock or lock
-      // wait, which end more, are LockConflict, not a row's refusal).
-      bool statementsAreAtomic() const override { return true; }
-    } writer(*this);
+    // InnoDB undoes a refused statement alone and the transaction goes on (a deadlock or lock
+    // wait, which end more, are LockConflict, not a row's refusal).
+    RowWriter writer([this](const std::string& statement) { session_.query(statement); },
+                     [this](std::size_t table, const Row& row) { return storeRow(table, row); },
+                     true);
     WriteResult result;
     result.stored.assign(rows.size(), 0);
     std::vector<DeadLetterRow> all = letters;

@@ -449,26 +449,17 @@ class PostgresDatabase : public Database {
                             const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
                             const Checkpoint& checkpoint, const LetterFor& letterFor,
                             etl::CommitTurn& turn, bool mayYield) {
-    struct Writer : RowWriter {
-      PostgresDatabase& db;
-      explicit Writer(PostgresDatabase& db) : db(db) {}
-      void savepoint(const std::string& name) override { db.session_.exec("SAVEPOINT " + name); }
-      void rollbackTo(const std::string& name) override {
-        db.session_.exec("ROLLBACK TO SAVEPOINT " + name);
-        db.session_.exec("RELEASE SAVEPOINT " + name);
-      }
-      void release(const std::string& name) override {
-        db.session_.exec("RELEASE SAVEPOINT " + name);
-      }
-      int64_t run(std::size_t table, const Row& row) override {
-        std::vector<Param> values;
-        for (const auto& v : row) {
-          values.emplace_back(v ? std::optional<std::string>(std::string(*v)) : std::nullopt);
-        }
-        Result done(db.session_.params(db.statements_[table], values));
-        return done.affected();
-      }
-    } writer(*this);
+    RowWriter writer(
+        [this](const std::string& statement) { session_.exec(statement); },
+        [this](std::size_t table, const Row& row) {
+          std::vector<Param> values;
+          for (const auto& v : row) {
+            values.emplace_back(v ? std::optional<std::string>(std::string(*v)) : std::nullopt);
+          }
+          return static_cast<int64_t>(
+              Result(session_.params(statements_[table], values)).affected());
+        },
+        false);
     WriteResult result;
     result.stored.assign(rows.size(), 0);
     std::vector<DeadLetterRow> all = letters;

@@ -132,22 +132,13 @@ class SqliteDatabase : public Database {
                     const Checkpoint& checkpoint, const LetterFor& letterFor,
                     etl::CommitTurn& turn) override {
     open();
-    struct Writer : RowWriter {
-      SqliteDatabase& db;
-      explicit Writer(SqliteDatabase& db) : db(db) {}
-      void savepoint(const std::string& name) override { db.session_.exec("SAVEPOINT " + name); }
-      void rollbackTo(const std::string& name) override {
-        db.session_.exec("ROLLBACK TO " + name);
-        db.session_.exec("RELEASE " + name);
-      }
-      void release(const std::string& name) override { db.session_.exec("RELEASE " + name); }
-      int64_t run(std::size_t table, const Row& row) override {
-        db.statements_[table]->run(row);
-        return db.statements_[table]->changes();
-      }
-      // A refused statement is undone by SQLite itself; the transaction stays open.
-      bool statementsAreAtomic() const override { return true; }
-    } writer(*this);
+    // A refused statement is undone by SQLite itself; the transaction stays open.
+    RowWriter writer([this](const std::string& statement) { session_.exec(statement); },
+                     [this](std::size_t table, const Row& row) {
+                       statements_[table]->run(row);
+                       return static_cast<int64_t>(statements_[table]->changes());
+                     },
+                     true);
     WriteResult result;
     result.stored.assign(rows.size(), 0);
     std::vector<DeadLetterRow> all = letters;
@@ -258,7 +249,7 @@ class SqliteDatabase : public Database {
                                ": create it in a migration, or set create: auto");
     }
     // STRICT: a value of another type is refused by SQLite too, as by the other databases.
-    session_.exec(createStatement(t, Dialect::Sqlite, "STRICT"));
+    session_.exec(createStatement(t, Dialect::Sqlite, " STRICT"));
     logger_.information("created table " + t.name + " (create: auto)");
   }
 

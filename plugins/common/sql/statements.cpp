@@ -144,9 +144,10 @@ std::string createStatement(const TableSpec& t, Dialect dialect, const std::stri
   std::string body;
   for (const auto& c : t.columns) {
     // PostgreSQL takes the declared name as written (text[] and uuid are its own types too).
-    std::string type = c.type.empty()                 ? "text"
-                       : dialect == Dialect::Postgres ? c.type
-                                                      : storageType(dialect, columnType(c.type));
+    bool key = std::find(t.key.begin(), t.key.end(), c.name) != t.key.end();
+    std::string type = dialect != Dialect::Postgres ? storageType(dialect, columnType(c.type), key)
+                       : c.type.empty()             ? "text"
+                                                    : c.type;
     body += (body.empty() ? "" : ", ") + quoteIdentifier(c.name) + " " + type;
   }
   if (!t.key.empty()) {
@@ -154,8 +155,7 @@ std::string createStatement(const TableSpec& t, Dialect dialect, const std::stri
     for (const auto& k : t.key) key += (key.empty() ? "" : ", ") + quoteIdentifier(k);
     body += ", PRIMARY KEY (" + key + ")";
   }
-  return "CREATE TABLE IF NOT EXISTS " + quoteIdentifier(t.name) + " (" + body + ")" +
-         (options.empty() ? "" : " " + options);
+  return "CREATE TABLE IF NOT EXISTS " + quoteIdentifier(t.name) + " (" + body + ")" + options;
 }
 
 namespace {

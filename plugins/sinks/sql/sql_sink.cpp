@@ -1,10 +1,10 @@
 // sql: stores any stream into any table, declared in YAML: for each table the stream it takes and
 // where each column's value comes from (a dotted JSON path, the whole record, its key or stream, a
 // constant, the load time). PostgreSQL, SQLite or MariaDB/MySQL, chosen by the connection's URI
-// (postgresql://..., sqlite:PATH, mysql://...); each value is converted and checked by its column's type the
-// same way on every database (column_types.h), so timestamps, numerics, booleans and JSON need no
-// C++ and mean the same everywhere. Every table's rows, the batch's dead
-// letters and its checkpoint commit in one transaction: exactly once across kill -9.
+// (postgresql://..., sqlite:PATH, mysql://...); each value is converted and checked by its column's
+// type the same way on every database (column_types.h), so timestamps, numerics, booleans and JSON
+// need no C++ and mean the same everywhere. Every table's rows, the batch's dead letters and its
+// checkpoint commit in one transaction: exactly once across kill -9.
 #include <deque>
 #include <map>
 #include <memory>
