@@ -132,7 +132,11 @@ TEST(ColumnTypes, TimestampsAreIsoWithZonesStoredInUtc) {
   EXPECT_TRUE(refused("timestamptz", "2024-05-01T12:00:00Zjunk"));
   EXPECT_TRUE(refused("timestamptz", "0000-01-01T00:00:00Z"));
   EXPECT_EQ(stored("date", "2024-02-29"), "2024-02-29");
-  EXPECT_TRUE(refused("date", "2024-02-29T00:00:00Z"));
+  // A timestamp into a date column (value: now): its date as written, as PostgreSQL takes it.
+  EXPECT_EQ(stored("date", "2024-02-29T23:30:00.123Z"), "2024-02-29");
+  EXPECT_EQ(stored("date", "2024-02-29 23:30:00-05:00"), "2024-02-29");
+  EXPECT_TRUE(refused("date", "2024-02-29T25:00:00Z"));
+  EXPECT_TRUE(refused("date", "2024-02-29Tjunk"));
 }
 
 TEST(ColumnTypes, JsonAndTextAreCheckedForWhatEveryDatabaseRefuses) {

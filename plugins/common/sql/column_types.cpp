@@ -280,7 +280,17 @@ Converted convertTime(const ColumnType& type, std::string_view value, const Valu
       day > daysIn(year, static_cast<unsigned>(month))) {
     return bad(": no such date");
   }
-  if (dateOnly) return i == value.size() ? Converted::Same : bad();
+  if (dateOnly) {
+    if (i == value.size()) return Converted::Same;
+    // A whole timestamp (`value: now`, a created_at): its date as written, as PostgreSQL's date
+    // input takes it.
+    ColumnType stamp = type;
+    stamp.kind = ValueKind::Timestamp;
+    std::string ignored;
+    if (convertTime(stamp, value, style, ignored) == Converted::Refused) return bad();
+    out = std::string(value.substr(0, 10));
+    return Converted::Changed;
+  }
   std::string fraction;
   bool zone = false;
   long long offset = 0;  // minutes east of UTC

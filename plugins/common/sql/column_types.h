@@ -23,7 +23,7 @@ enum class ValueKind {
   Boolean,      // true/false, t/f, yes/no, on/off, 1/0: stored as 1 or 0
   Timestamp,    // timestamp without time zone: ISO 8601; an offset is applied (stored as UTC)
   TimestampTz,  // timestamp with time zone: ISO 8601 with Z or an offset; stored as UTC
-  Date,         // YYYY-MM-DD
+  Date,         // YYYY-MM-DD, or the date of an ISO 8601 timestamp as written
   Json,         // json, jsonb: a JSON text
   Unchecked,    // bytea, arrays, uuid and the rest: passed to the database as they are
 };

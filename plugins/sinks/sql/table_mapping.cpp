@@ -28,7 +28,8 @@ const etl::ConfigField kColumnKeys[] = {
      "bigint (an integer in range); numeric(p, s) (rounded to s places); real, double precision "
      "(finite); boolean (true/false, yes/no, on/off, 1/0; 1/0 where there is no boolean); "
      "timestamptz (ISO 8601 with Z or an offset, stored in UTC); timestamp (ISO 8601, an offset "
-     "applied); date (YYYY-MM-DD); json, jsonb (JSON text); text, varchar(n) (UTF-8 without NUL, "
+     "applied); date (YYYY-MM-DD, or a timestamp: its date); json, jsonb (JSON text); text, "
+     "varchar(n) (UTF-8 without NUL, "
      "at most n characters); other types (bytea, uuid, arrays) go to the database as they are. "
      "Compared with an existing table's column at start; create: auto makes it. Default: the "
      "table's own type (text for create: auto)",
