@@ -23,6 +23,30 @@ Dialect dialectOf(const std::string& uri) {
   return Dialect::Postgres;
 }
 
+std::string placeholder(Dialect dialect, int i) {
+  switch (dialect) {
+    case Dialect::Postgres:
+      return "$" + std::to_string(i);
+    case Dialect::Sqlite:
+      return "?" + std::to_string(i);
+    case Dialect::Mysql:
+      break;
+  }
+  return "?";
+}
+
+std::string isoTimeText(Dialect dialect, const std::string& column) {
+  switch (dialect) {
+    case Dialect::Postgres:
+      return "to_char(" + column + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+    case Dialect::Mysql:  // the session's zone is UTC
+      return "CONCAT(LEFT(DATE_FORMAT(" + column + ", '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z')";
+    case Dialect::Sqlite:
+      break;
+  }
+  return column;
+}
+
 std::unique_ptr<Database> makeDatabase(DatabaseOptions options, Poco::Logger& logger) {
   switch (dialectOf(options.uri)) {
     case Dialect::Sqlite: {

@@ -14,4 +14,11 @@ namespace sql {
 // Throws std::runtime_error for an empty URI.
 Dialect dialectOf(const std::string& uri);
 
+// The placeholder of a statement's `i`-th value (1-based): $i, ?i, or MySQL's ?, which is
+// positional (values bind in the order their ? appear in the text).
+std::string placeholder(Dialect dialect, int i);
+// An SQL expression giving timestamp column `column` as ISO 8601 UTC text with milliseconds
+// (2024-05-01T12:00:00.000Z); SQLite keeps that text as it was written.
+std::string isoTimeText(Dialect dialect, const std::string& column);
+
 }  // namespace sql

@@ -174,6 +174,10 @@ std::optional<std::string> SqliteSession::Statement::text(int column) const {
   return std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
 }
 
+int SqliteSession::Statement::columns() const {
+  return sqlite3_column_count(stmt_);
+}
+
 int SqliteSession::Statement::changes() const {
   return sqlite3_changes(session_.db_);
 }

@@ -45,6 +45,7 @@ class SqliteSession {
     bool next();                                                        // the following result row
     void bindBlob(int index, const std::optional<std::string>& bytes);  // before run()
     std::optional<std::string> text(int column) const;
+    int columns() const;  // of each result row
     int changes() const;
 
    private:

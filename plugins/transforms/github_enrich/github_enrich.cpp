@@ -10,12 +10,19 @@
 #include <map>
 #include <set>
 
+#include "dialects.h"
 #include "etl/sdk.h"
-#include "store.h"
+#include "session.h"
 
 namespace {
 
-using store::EntityKind;
+enum class EntityKind { Actor, Repository };
+
+struct CachedEntity {
+  std::string etag;
+  std::string fetchedAt;  // ISO 8601 UTC
+  std::string status;     // ok | gone
+};
 
 std::string encode(const std::string& part) {
   std::string out;
@@ -33,8 +40,8 @@ class GitHubEnrich : public etl::Transform {
  public:
   GitHubEnrich(const etl::Config& config, etl::Context& context)
       : context_(context),
-        store_(
-            store::openStore(config.getConnection("connection"), context.stateDir, context.logger)),
+        cache_(sql::makeSession(config.getConnection("connection").uri, context.stateDir,
+                                context.logger)),
         baseUrl_(config.getString("base_url")),
         token_(config.getString("token")),
         input_(config.getString("input_stream")),
@@ -147,7 +154,7 @@ class GitHubEnrich : public etl::Transform {
                                      etl::Batch& batch) {
     std::vector<int64_t> ids;
     for (const auto& [id, name] : names) ids.push_back(id);
-    auto cache = store_->cached(kind, ids);
+    auto cache = cached(kind, ids);
     std::map<int64_t, Outcome> outcomes;
     for (const auto& [id, name] : names) {
       auto hit = cache.find(id);
@@ -174,6 +181,37 @@ class GitHubEnrich : public etl::Transform {
       outcomes[id] = fetch(kind, id, name, etag, batch);
     }
     return outcomes;
+  }
+
+  // What was fetched before: the actors and repositories rows the sql sink wrote (the GitHub
+  // pipelines' migrations make the tables), on whichever database the connection names.
+  std::map<int64_t, CachedEntity> cached(EntityKind kind, const std::vector<int64_t>& ids) {
+    std::map<int64_t, CachedEntity> found;
+    if (!cache_->isOpen()) {
+      cache_->open();
+      context_.logger.information("reading the cache from " + cache_->describe());
+    }
+    sql::Dialect dialect = cache_->dialect();
+    std::string select = "SELECT id, etag, " + sql::isoTimeText(dialect, "fetched_at") +
+                         ", status FROM " +
+                         (kind == EntityKind::Actor ? "actors" : "repositories") +
+                         " WHERE fetched_at IS NOT NULL AND id IN (";
+    // A thousand ids a statement: far below every database's limit on parameters.
+    for (std::size_t from = 0; from < ids.size(); from += 1000) {
+      std::vector<std::string> texts;
+      std::string in;
+      for (std::size_t i = from; i < ids.size() && i < from + 1000; ++i) {
+        in +=
+            (texts.empty() ? "" : ", ") + sql::placeholder(dialect, static_cast<int>(i - from + 1));
+        texts.push_back(std::to_string(ids[i]));
+      }
+      sql::Session::Values values(texts.begin(), texts.end());
+      for (auto& row : cache_->query(select + in + ")", values)) {
+        found[std::stoll(row[0].value_or("0"))] = {row[1].value_or(""), row[2].value_or(""),
+                                                   row[3].value_or("ok")};
+      }
+    }
+    return found;
   }
 
   Outcome fetch(EntityKind kind, int64_t id, const std::string& name, const std::string& etag,
@@ -248,7 +286,7 @@ class GitHubEnrich : public etl::Transform {
   };
 
   etl::Context& context_;
-  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<sql::Session> cache_;
   std::string baseUrl_, token_, input_, actorsStream_, repositoriesStream_, outcomesStream_;
   etl::Millis ttl_, retryBackoff_, timeout_;
   int64_t maxAttempts_;

@@ -1,0 +1,48 @@
+// One interface over the three connections (pg_session.h, sqlite_session.h, mysql_session.h), for
+// the features written once against it: the watch list's query, the claim queue's counts, the
+// GitHub enrichment's cache. Statements with parameters, rows back as text, errors classified the
+// same way everywhere (DataError, etl::RetryableError, std::runtime_error: sql_error.h). What one
+// database alone can do (COPY, multi-row INSERT, ...) stays on its own class.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "migrations.h"
+
+namespace Poco {
+class Logger;
+}
+
+namespace sql {
+
+class Session {
+ public:
+  using Values = std::vector<std::optional<std::string_view>>;  // nullopt: NULL
+  using Rows = std::vector<std::vector<std::optional<std::string>>>;
+
+  virtual ~Session() = default;
+  virtual Dialect dialect() const = 0;
+  virtual std::string describe() const = 0;  // for logs: never a password
+  virtual bool isOpen() const = 0;
+  // Connects (SQLite: opens the file, creating its folder). Throws std::runtime_error for what
+  // cannot heal (a wrong password, no such database) and etl::RetryableError for the rest.
+  virtual void open() = 0;
+  // One statement with `values` for its placeholders (sql::placeholder, dialects.h), opened first
+  // if need be: the rows it returns, every value as text.
+  virtual Rows query(const std::string& statement, const Values& values = {}) = 0;
+  // The same for a statement that returns no rows: how many rows it changed.
+  virtual int64_t execute(const std::string& statement, const Values& values = {}) = 0;
+  virtual void rollback() = 0;  // if a transaction is open; never throws
+};
+
+// The connection a URI names (dialectOf): sqlite:PATH (relative under `stateDir`), mysql:// or
+// mariadb://, anything else PostgreSQL. Nothing is opened yet.
+std::unique_ptr<Session> makeSession(const std::string& uri, const std::string& stateDir,
+                                     Poco::Logger& logger);
+
+}  // namespace sql
