@@ -5,9 +5,7 @@
 #include "column_types.h"
 #include "database.h"
 #include "dialects.h"
-#include "mysql_session.h"
-#include "pg_session.h"
-#include "sqlite_session.h"
+#include "session.h"
 
 namespace sql {
 namespace {
@@ -19,253 +17,161 @@ std::string literal(const std::string& text) {
   return out + "'";
 }
 
-// The condition for a due row, with the dialect's placeholders: now, lease cutoff, then the
-// statuses (fresh, the other ready ones, claimed).
-std::string dueCondition(const ClaimSpec& s, const std::function<std::string(int)>& p) {
-  std::string status = quoteIdentifier(s.status);
-  std::string fresh = status + " = " + p(3);
-  if (!s.due.empty()) {
-    std::string due = quoteIdentifier(s.due);
-    fresh = "(" + fresh + " AND (" + due + " IS NULL OR " + due + " <= " + p(1) + "))";
-  }
-  std::string condition = fresh;
-  if (s.ready.size() > 1) {
-    std::string others;
-    for (std::size_t i = 1; i < s.ready.size(); ++i) {
-      others += (i > 1 ? ", " : "") + p(static_cast<int>(3 + i));
-    }
-    condition += " OR (" + status + " IN (" + others + ")" +
-                 (s.due.empty() ? "" : " AND " + quoteIdentifier(s.due) + " <= " + p(1)) + ")";
-  }
-  condition += " OR (" + status + " = " + p(static_cast<int>(3 + s.ready.size())) + " AND " +
-               quoteIdentifier(s.claimedAt) + " < " + p(2) + ")";
-  return condition;
-}
-
-std::vector<std::string> statusValues(const ClaimSpec& s, const std::string& now,
-                                      const std::string& cutoff) {
+// The values of a claim's statements, marked by number (dialects.h): now, lease cutoff, the ready
+// statuses (fresh first), claimed. (The limit is written as a number: MySQL takes no string there.)
+std::vector<std::string> claimValues(const ClaimSpec& s, const std::string& now,
+                                     const std::string& cutoff) {
   std::vector<std::string> values{now, cutoff};
   for (const auto& r : s.ready) values.push_back(r);
   values.push_back(s.claimed);
   return values;
 }
+const char* const kLimit = "\x01limit\x02";
 
-class PgClaimQueue : public ClaimQueue {
+// The condition for a due row.
+std::string dueCondition(const ClaimSpec& s) {
+  std::string status = quoteIdentifier(s.status);
+  std::string fresh = status + " = " + mark(3);
+  if (!s.due.empty()) {
+    std::string due = quoteIdentifier(s.due);
+    fresh = "(" + fresh + " AND (" + due + " IS NULL OR " + due + " <= " + mark(1) + "))";
+  }
+  std::string condition = fresh;
+  if (s.ready.size() > 1) {
+    std::string others;
+    for (std::size_t i = 1; i < s.ready.size(); ++i) {
+      others += (i > 1 ? ", " : "") + mark(static_cast<int>(3 + i));
+    }
+    condition += " OR (" + status + " IN (" + others + ")" +
+                 (s.due.empty() ? "" : " AND " + quoteIdentifier(s.due) + " <= " + mark(1)) + ")";
+  }
+  condition += " OR (" + status + " = " + mark(static_cast<int>(3 + s.ready.size())) + " AND " +
+               quoteIdentifier(s.claimedAt) + " < " + mark(2) + ")";
+  return condition;
+}
+
+// Written once over sql::Session; the claim itself is the dialect's: PostgreSQL locks the due
+// rows with FOR UPDATE SKIP LOCKED and updates them in one statement, SQLite (one writer at a
+// time) updates them in one, MariaDB/MySQL (no UPDATE ... RETURNING) runs three in a transaction.
+class SessionClaimQueue : public ClaimQueue {
  public:
-  PgClaimQueue(const std::string& uri, ClaimSpec spec, Poco::Logger& logger)
-      : spec_(std::move(spec)), session_(uri, logger), logger_(logger) {
-    auto p = [](int i) { return "$" + std::to_string(i); };
+  SessionClaimQueue(std::unique_ptr<Session> session, ClaimSpec spec, Poco::Logger& logger)
+      : spec_(std::move(spec)), session_(std::move(session)), logger_(logger) {
     std::string table = quoteIdentifier(spec_.table), key = quoteIdentifier(spec_.key);
+    std::string claimed = mark(static_cast<int>(3 + spec_.ready.size()));
+    std::string limit = kLimit;
+    std::string set = " SET " + quoteIdentifier(spec_.status) + " = " + claimed + ", " +
+                      quoteIdentifier(spec_.claimedAt) + " = " + mark(1);
+    std::string due = "SELECT " + key + " FROM " + table + " WHERE " + dueCondition(spec_) +
+                      " ORDER BY " + key + " LIMIT " + limit;
     std::string json;
     for (const auto& c : spec_.columns) {
-      json += (json.empty() ? "" : ", ") + literal(c) + ", t." + quoteIdentifier(c);
+      json += (json.empty() ? "" : ", ") + literal(c) + ", " +
+              (session_->dialect() == Dialect::Postgres ? "t." : "") + quoteIdentifier(c);
     }
-    int limit = static_cast<int>(4 + spec_.ready.size());
-    claim_ = "WITH due AS (SELECT " + key + " FROM " + table + " WHERE " + dueCondition(spec_, p) +
-             " ORDER BY " + key + " LIMIT " + p(limit) + " FOR UPDATE SKIP LOCKED) UPDATE " +
-             table + " t SET " + quoteIdentifier(spec_.status) + " = " +
-             p(static_cast<int>(3 + spec_.ready.size())) + ", " + quoteIdentifier(spec_.claimedAt) +
-             " = $1 FROM due WHERE t." + key + " = due." + key + " RETURNING t." + key +
-             ", json_build_object(" + json + ")::text";
+    switch (session_->dialect()) {
+      case Dialect::Postgres:
+        claim_ = "WITH due AS (" + due + " FOR UPDATE SKIP LOCKED) UPDATE " + table + " t" + set +
+                 " FROM due WHERE t." + key + " = due." + key + " RETURNING t." + key +
+                 ", json_build_object(" + json + ")::text";
+        break;
+      case Dialect::Sqlite:
+        claim_ = "UPDATE " + table + set + " WHERE " + key + " IN (" + due + ") RETURNING " + key +
+                 ", json_object(" + json + ")";
+        break;
+      case Dialect::Mysql:
+        claim_ = due + " FOR UPDATE SKIP LOCKED";
+        update_ = "UPDATE " + table + " SET " + quoteIdentifier(spec_.status) + " = " + mark(2) +
+                  ", " + quoteIdentifier(spec_.claimedAt) + " = " + mark(1) + " WHERE " + key +
+                  " IN (";
+        select_ = "SELECT " + key + ", JSON_OBJECT(" + json + ") FROM " + table + " WHERE " + key +
+                  " IN (";
+        break;
+    }
   }
 
-  std::string describe() const override { return session_.describe(); }
+  std::string describe() const override { return session_->describe(); }
 
   std::vector<std::string> claim(const std::string& now, const std::string& cutoff,
                                  int64_t limit) override {
     open();
-    std::vector<Param> values;
-    for (auto& v : statusValues(spec_, now, cutoff)) values.emplace_back(std::move(v));
-    values.emplace_back(std::to_string(limit));
-    Result r(session_.params(claim_, values));
-    // RETURNING comes in no particular order: by key, as the claim chose them.
-    std::vector<std::pair<std::string, std::string>> rows;
-    for (int i = 0; i < r.rows(); ++i) rows.emplace_back(r.value(i, 0), r.value(i, 1));
+    auto values = claimValues(spec_, asStored(now), asStored(cutoff));
+    std::string statement = claim_;
+    statement.replace(statement.find(kLimit), std::string(kLimit).size(),
+                      std::to_string(std::max<int64_t>(limit, 0)));
+    auto rows = session_->dialect() == Dialect::Mysql ? claimInTransaction(statement, values)
+                                                      : query(statement, values);
+    // RETURNING comes in no particular order: by key, as the claim chose them (a numeric key's
+    // text sorts by length first).
     std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
-      return a.first.size() != b.first.size() ? a.first.size() < b.first.size() : a.first < b.first;
+      const std::string &x = a[0].value_or(""), &y = b[0].value_or("");
+      return x.size() != y.size() ? x.size() < y.size() : x < y;
     });
     std::vector<std::string> out;
-    for (auto& row : rows) out.push_back(std::move(row.second));
-    return out;
-  }
-
-  std::map<std::string, int64_t> counts() override {
-    open();
-    Result r(session_.query("SELECT " + quoteIdentifier(spec_.status) + ", count(*) FROM " +
-                            quoteIdentifier(spec_.table) + " GROUP BY 1"));
-    std::map<std::string, int64_t> counts;
-    for (int i = 0; i < r.rows(); ++i) counts[r.value(i, 0)] = std::stoll(r.value(i, 1));
-    return counts;
-  }
-
- private:
-  void open() {
-    if (session_.connected()) return;
-    session_.connect();
-    logger_.information("claiming from " + spec_.table + " in " + describe());
-  }
-
-  ClaimSpec spec_;
-  PgSession session_;
-  Poco::Logger& logger_;
-  std::string claim_;
-};
-
-class SqliteClaimQueue : public ClaimQueue {
- public:
-  SqliteClaimQueue(const std::string& path, ClaimSpec spec, Poco::Logger& logger)
-      : spec_(std::move(spec)), session_(path), logger_(logger) {
-    auto p = [](int i) { return "?" + std::to_string(i); };
-    std::string table = quoteIdentifier(spec_.table), key = quoteIdentifier(spec_.key);
-    std::string json;
-    for (const auto& c : spec_.columns) {
-      json += (json.empty() ? "" : ", ") + literal(c) + ", " + quoteIdentifier(c);
-    }
-    int limit = static_cast<int>(4 + spec_.ready.size());
-    claim_ = "UPDATE " + table + " SET " + quoteIdentifier(spec_.status) + " = " +
-             p(static_cast<int>(3 + spec_.ready.size())) + ", " + quoteIdentifier(spec_.claimedAt) +
-             " = ?1 WHERE " + key + " IN (SELECT " + key + " FROM " + table + " WHERE " +
-             dueCondition(spec_, p) + " ORDER BY " + key + " LIMIT " + p(limit) + ") RETURNING " +
-             key + ", json_object(" + json + ")";
-  }
-
-  std::string describe() const override { return "sqlite:" + session_.path(); }
-
-  std::vector<std::string> claim(const std::string& now, const std::string& cutoff,
-                                 int64_t limit) override {
-    open();
-    std::vector<std::optional<std::string_view>> values;
-    std::vector<std::string> texts = statusValues(spec_, now, cutoff);
-    texts.push_back(std::to_string(limit));
-    for (const auto& t : texts) values.emplace_back(t);
-    std::vector<std::pair<int64_t, std::string>> rows;
-    SqliteSession::Statement update(session_, claim_);
-    for (bool row = update.run(values); row; row = update.next()) {
-      rows.emplace_back(std::stoll(update.text(0).value_or("0")), update.text(1).value_or("{}"));
-    }
-    std::sort(rows.begin(), rows.end());
-    std::vector<std::string> out;
-    for (auto& row : rows) out.push_back(std::move(row.second));
+    for (auto& row : rows) out.push_back(row[1].value_or("{}"));
     return out;
   }
 
   std::map<std::string, int64_t> counts() override {
     open();
     std::map<std::string, int64_t> counts;
-    SqliteSession::Statement select(session_, "SELECT " + quoteIdentifier(spec_.status) +
-                                                  ", count(*) FROM " +
-                                                  quoteIdentifier(spec_.table) + " GROUP BY 1");
-    for (bool row = select.run({}); row; row = select.next()) {
-      counts[select.text(0).value_or("")] = std::stoll(select.text(1).value_or("0"));
-    }
-    return counts;
-  }
-
- private:
-  void open() {
-    if (session_.isOpen()) return;
-    session_.open();
-    session_.requireWritable();
-    logger_.information("claiming from " + spec_.table + " in " + describe());
-  }
-
-  ClaimSpec spec_;
-  SqliteSession session_;
-  Poco::Logger& logger_;
-  std::string claim_;
-};
-
-// MariaDB/MySQL: no UPDATE ... RETURNING, so a claim is a transaction of three statements: the
-// due keys locked with FOR UPDATE SKIP LOCKED (MariaDB 10.6+, MySQL 8), their update, and their
-// columns read back as JSON. Times are compared as the columns hold them: a DATETIME column gets
-// "YYYY-MM-DD HH:MM:SS.ffffff" UTC (the session's zone is UTC), a text column ISO 8601 as given.
-class MysqlClaimQueue : public ClaimQueue {
- public:
-  MysqlClaimQueue(const std::string& uri, ClaimSpec spec, Poco::Logger& logger)
-      : spec_(std::move(spec)), session_(uri), logger_(logger) {
-    // MySQL's ? are positional: each value's mark becomes a ?, and the marks' order in the text
-    // is the order the values bind in (not the order dueCondition made them: the operands of +
-    // are evaluated in no fixed order).
-    auto p = [](int i) { return "\x01" + std::to_string(i) + "\x02"; };
-    std::string table = quoteIdentifier(spec_.table), key = quoteIdentifier(spec_.key);
-    std::string marked = dueCondition(spec_, p), condition;
-    for (std::size_t at = 0; at < marked.size();) {
-      std::size_t mark = marked.find('\x01', at);
-      condition += marked.substr(at, mark == std::string::npos ? std::string::npos : mark - at);
-      if (mark == std::string::npos) break;
-      std::size_t end = marked.find('\x02', mark);
-      order_.push_back(std::stoi(marked.substr(mark + 1, end - mark - 1)));
-      condition += "?";
-      at = end + 1;
-    }
-    select_ = "SELECT " + key + " FROM " + table + " WHERE " + condition + " ORDER BY " + key;
-    for (const auto& c : spec_.columns) {
-      json_ += (json_.empty() ? "" : ", ") + literal(c) + ", " + quoteIdentifier(c);
-    }
-  }
-
-  std::string describe() const override { return session_.describe(); }
-
-  std::vector<std::string> claim(const std::string& now, const std::string& cutoff,
-                                 int64_t limit) override {
-    open();
-    std::vector<std::string> texts = statusValues(spec_, asStored(now), asStored(cutoff));
-    std::vector<MysqlSession::Value> values;
-    for (int i : order_) values.emplace_back(texts[static_cast<std::size_t>(i - 1)]);
-    std::string table = quoteIdentifier(spec_.table), key = quoteIdentifier(spec_.key);
-    std::vector<std::string> out;
-    session_.query("START TRANSACTION");
-    try {
-      auto keys = session_.query(select_ + " LIMIT " + std::to_string(std::max<int64_t>(limit, 0)) +
-                                     " FOR UPDATE SKIP LOCKED",
-                                 values);
-      if (!keys.empty()) {
-        std::string in;
-        std::vector<MysqlSession::Value> ids;
-        for (const auto& k : keys) {
-          in += in.empty() ? "?" : ", ?";
-          ids.emplace_back(k[0]);
-        }
-        std::string claimedAt = asStored(now);  // the values view it
-        std::vector<MysqlSession::Value> update{spec_.claimed, claimedAt};
-        update.insert(update.end(), ids.begin(), ids.end());
-        session_.query("UPDATE " + table + " SET " + quoteIdentifier(spec_.status) + " = ?, " +
-                           quoteIdentifier(spec_.claimedAt) + " = ? WHERE " + key + " IN (" + in +
-                           ")",
-                       update);
-        for (auto& row : session_.query("SELECT JSON_OBJECT(" + json_ + ") FROM " + table +
-                                            " WHERE " + key + " IN (" + in + ") ORDER BY " + key,
-                                        ids)) {
-          out.push_back(row[0].value_or("{}"));
-        }
-      }
-      session_.query("COMMIT");
-    } catch (...) {
-      session_.rollback();
-      throw;
-    }
-    return out;
-  }
-
-  std::map<std::string, int64_t> counts() override {
-    open();
-    std::map<std::string, int64_t> counts;
-    for (auto& row : session_.query("SELECT " + quoteIdentifier(spec_.status) + ", count(*) FROM " +
-                                    quoteIdentifier(spec_.table) + " GROUP BY 1")) {
+    for (auto& row :
+         session_->query("SELECT " + quoteIdentifier(spec_.status) + ", count(*) FROM " +
+                         quoteIdentifier(spec_.table) + " GROUP BY 1")) {
       counts[row[0].value_or("")] = std::stoll(row[1].value_or("0"));
     }
     return counts;
   }
 
  private:
+  Session::Rows query(const std::string& marked, const std::vector<std::string>& values) {
+    Bound bound = bindMarks(session_->dialect(), marked, values);
+    return session_->query(bound.statement,
+                           Session::Values(bound.values.begin(), bound.values.end()));
+  }
+
+  // The due keys locked, their update, their columns read back.
+  Session::Rows claimInTransaction(const std::string& claim,
+                                   const std::vector<std::string>& values) {
+    session_->execute("START TRANSACTION");
+    try {
+      Session::Rows rows;
+      std::vector<std::string> update{values[0], spec_.claimed}, keys;  // update_'s marks 1, 2
+      std::string marks, keyMarks;
+      for (auto& row : query(claim, values)) {
+        marks += (keys.empty() ? "" : ", ") + mark(static_cast<int>(update.size() + 1));
+        update.push_back(row[0].value_or(""));
+        keys.push_back(row[0].value_or(""));
+        keyMarks += (keys.size() > 1 ? ", " : "") + mark(static_cast<int>(keys.size()));
+      }
+      if (!keys.empty()) {
+        Bound change = bindMarks(Dialect::Mysql, update_ + marks + ")", update);
+        session_->execute(change.statement,
+                          Session::Values(change.values.begin(), change.values.end()));
+        rows = query(select_ + keyMarks + ")", keys);
+      }
+      session_->execute("COMMIT");
+      return rows;
+    } catch (...) {
+      session_->rollback();
+      throw;
+    }
+  }
+
   void open() {
-    if (session_.connected()) return;
-    session_.connect();
-    auto type = session_.value(
-        "SELECT LOWER(DATA_TYPE) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
-        "AND TABLE_NAME = ? AND COLUMN_NAME = ?",
-        {spec_.table, spec_.claimedAt});
-    datetime_ = type && (*type == "datetime" || *type == "timestamp");
+    if (session_->isOpen()) return;
+    session_->open();
+    session_->requireWritable();
+    if (session_->dialect() == Dialect::Mysql) {
+      // Times are compared as the column holds them: a DATETIME column gets "YYYY-MM-DD
+      // HH:MM:SS.ffffff" UTC (the session's zone is UTC), a text column ISO 8601 as given.
+      auto type = session_->query(
+          "SELECT LOWER(DATA_TYPE) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+          "DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+          {spec_.table, spec_.claimedAt});
+      datetime_ =
+          !type.empty() && type[0][0] && (*type[0][0] == "datetime" || *type[0][0] == "timestamp");
+    }
     logger_.information("claiming from " + spec_.table + " in " + describe());
   }
   std::string asStored(const std::string& iso) const {
@@ -278,10 +184,9 @@ class MysqlClaimQueue : public ClaimQueue {
   }
 
   ClaimSpec spec_;
-  MysqlSession session_;
+  std::unique_ptr<Session> session_;
   Poco::Logger& logger_;
-  std::vector<int> order_;  // the value (1-based, as dueCondition numbers them) of each ?
-  std::string select_, json_;
+  std::string claim_, update_, select_;  // update_ and select_: MySQL's, to be ended with keys
   bool datetime_ = false;
 };
 
@@ -289,16 +194,8 @@ class MysqlClaimQueue : public ClaimQueue {
 
 std::unique_ptr<ClaimQueue> makeClaimQueue(const std::string& uri, const std::string& stateDir,
                                            ClaimSpec spec, Poco::Logger& logger) {
-  switch (dialectOf(uri)) {
-    case Dialect::Sqlite:
-      return std::make_unique<SqliteClaimQueue>(*sqlitePathOf(uri, stateDir), std::move(spec),
-                                                logger);
-    case Dialect::Mysql:
-      return std::make_unique<MysqlClaimQueue>(uri, std::move(spec), logger);
-    case Dialect::Postgres:
-      break;
-  }
-  return std::make_unique<PgClaimQueue>(uri, std::move(spec), logger);
+  return std::make_unique<SessionClaimQueue>(makeSession(uri, stateDir, logger), std::move(spec),
+                                             logger);
 }
 
 }  // namespace sql

@@ -35,6 +35,27 @@ std::string placeholder(Dialect dialect, int i) {
   return "?";
 }
 
+std::string mark(int i) {
+  return "\x01" + std::to_string(i) + "\x02";
+}
+
+Bound bindMarks(Dialect dialect, const std::string& marked,
+                const std::vector<std::string>& values) {
+  Bound out;
+  for (std::size_t at = 0; at < marked.size();) {
+    std::size_t start = marked.find('\x01', at);
+    out.statement += marked.substr(at, start == std::string::npos ? start : start - at);
+    if (start == std::string::npos) break;
+    std::size_t end = marked.find('\x02', start);
+    int i = std::stoi(marked.substr(start + 1, end - start - 1));
+    out.statement += placeholder(dialect, i);
+    if (dialect == Dialect::Mysql) out.values.push_back(values.at(static_cast<std::size_t>(i - 1)));
+    at = end + 1;
+  }
+  if (dialect != Dialect::Mysql) out.values = values;
+  return out;
+}
+
 std::string isoTimeText(Dialect dialect, const std::string& column) {
   switch (dialect) {
     case Dialect::Postgres:

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "migrations.h"
 
@@ -17,6 +18,16 @@ Dialect dialectOf(const std::string& uri);
 // The placeholder of a statement's `i`-th value (1-based): $i, ?i, or MySQL's ?, which is
 // positional (values bind in the order their ? appear in the text).
 std::string placeholder(Dialect dialect, int i);
+// A statement's values written once for every dialect: `mark(i)` stands for the i-th value
+// (1-based) in the text, and bindMarks() makes the dialect's statement of it, with the values in
+// the order its placeholders take them (MySQL's ? are positional: the order the marks appear).
+std::string mark(int i);
+struct Bound {
+  std::string statement;
+  std::vector<std::string> values;
+};
+Bound bindMarks(Dialect dialect, const std::string& marked, const std::vector<std::string>& values);
+
 // An SQL expression giving timestamp column `column` as ISO 8601 UTC text with milliseconds
 // (2024-05-01T12:00:00.000Z); SQLite keeps that text as it was written.
 std::string isoTimeText(Dialect dialect, const std::string& column);

@@ -55,6 +55,7 @@ class SqliteConnection : public Session {
   std::string describe() const override { return "sqlite:" + session_.path(); }
   bool isOpen() const override { return session_.isOpen(); }
   void open() override { session_.open(); }
+  void requireWritable() override { session_.requireWritable(); }
   Rows query(const std::string& statement, const Values& values) override {
     open();
     SqliteSession::Statement select(session_, statement);

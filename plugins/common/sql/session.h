@@ -32,6 +32,9 @@ class Session {
   // Connects (SQLite: opens the file, creating its folder). Throws std::runtime_error for what
   // cannot heal (a wrong password, no such database) and etl::RetryableError for the rest.
   virtual void open() = 0;
+  // For sessions that write, after open(): SQLite opens a file it may not write read-only without
+  // a word (the first write would fail much later); throws, naming the file and why.
+  virtual void requireWritable() {}
   // One statement with `values` for its placeholders (sql::placeholder, dialects.h), opened first
   // if need be: the rows it returns, every value as text.
   virtual Rows query(const std::string& statement, const Values& values = {}) = 0;
