@@ -133,7 +133,7 @@ class SessionClaimQueue : public ClaimQueue {
   // The due keys locked, their update, their columns read back.
   Session::Rows claimInTransaction(const std::string& claim,
                                    const std::vector<std::string>& values) {
-    session_->execute("START TRANSACTION");
+    session_->execute(beginStatement(Dialect::Mysql));
     try {
       Session::Rows rows;
       std::vector<std::string> update{values[0], spec_.claimed}, keys;  // update_'s marks 1, 2

@@ -20,6 +20,7 @@
 #include "dead_letters.h"
 #include "etl/batch.h"
 #include "migrations.h"
+#include "session.h"
 #include "sql_error.h"
 
 namespace sql {
@@ -133,16 +134,11 @@ class CheckpointStore {
   virtual std::optional<std::string> stored(const std::string& pipeline,
                                             const std::string& part) = 0;
 };
-// The statements of CheckpointStore, written once: a dialect gives its placeholders and how to run
-// a statement (returning the rows it changed) and a query (its first value, nullopt for none).
+// The statements of CheckpointStore, written once, on a dialect's Session (in its open
+// transaction).
 class SqlCheckpointStore : public CheckpointStore {
  public:
-  using Values = std::vector<std::optional<std::string_view>>;
-  using Run = std::function<int64_t(const std::string& statement, const Values& values)>;
-  using Query =
-      std::function<std::optional<std::string>(const std::string& statement, const Values& values)>;
-  SqlCheckpointStore(Dialect dialect, Run run, Query query)
-      : dialect_(dialect), run_(std::move(run)), query_(std::move(query)) {}
+  explicit SqlCheckpointStore(Session& session) : session_(session), dialect_(session.dialect()) {}
   int64_t upsert(const std::string& pipeline, const CheckpointWrite& w) override;
   int64_t insertIfAbsent(const std::string& pipeline, const CheckpointWrite& w) override;
   int64_t replaceIf(const std::string& pipeline, const CheckpointWrite& w) override;
@@ -150,11 +146,11 @@ class SqlCheckpointStore : public CheckpointStore {
 
  private:
   std::string insert(const CheckpointWrite& w, const std::string& onConflict) const;
+  int64_t run(const std::string& statement, const Session::Values& values);
   std::string placeholder(int n) const;
   const char* now() const;
+  Session& session_;
   Dialect dialect_;
-  Run run_;
-  Query query_;
 };
 
 enum class CheckpointOutcome {
@@ -198,11 +194,12 @@ class Database {
   // starts apply each once) and creates missing tables (createTables). Throws etl::RetryableError
   // while the database cannot be reached, std::runtime_error for what cannot heal.
   virtual void open() = 0;
-  // The pipeline's whole checkpoint, or its parts joined (joinedParts); nullopt when neither.
-  virtual std::optional<std::string> loadCheckpoint(const std::string& pipeline) = 0;
-  // The stored dead letters `filter` selects, by id; and their removal (returns how many).
-  virtual std::vector<etl::StoredDeadLetter> deadLetters(const etl::DeadLetterFilter& filter) = 0;
-  virtual std::size_t removeDeadLetters(const std::vector<int64_t>& ids) = 0;
+  // Written once over connection(), after open():
+  // the pipeline's whole checkpoint, or its parts joined (joinedParts); nullopt when neither;
+  std::optional<std::string> loadCheckpoint(const std::string& pipeline);
+  // the stored dead letters `filter` selects, by id; and their removal (returns how many).
+  std::vector<etl::StoredDeadLetter> deadLetters(const etl::DeadLetterFilter& filter);
+  std::size_t removeDeadLetters(const std::vector<int64_t>& ids);
   // How many connections may write batches at once (committing in order through `turn`).
   virtual std::size_t maxWriters() const = 0;
   // Makes this process `pipeline`'s only runner on this database while this object lives: ""
@@ -235,6 +232,8 @@ class Database {
   void declareColumnTypes(const std::vector<TableSpec>& tables) {
     for (std::size_t i = 0; i < tables.size(); ++i) setColumnTypes(i, declaredColumns(tables[i]));
   }
+  // The dialect's own connection seen as a Session (sessionOver): what is written once runs on it.
+  virtual Session& connection() = 0;
 
  private:
   mutable std::mutex typesMutex_;

@@ -35,6 +35,10 @@ std::string placeholder(Dialect dialect, int i) {
   return "?";
 }
 
+const char* beginStatement(Dialect dialect) {
+  return dialect == Dialect::Sqlite ? "BEGIN IMMEDIATE" : "BEGIN";
+}
+
 std::string mark(int i) {
   return "\x01" + std::to_string(i) + "\x02";
 }

@@ -18,6 +18,10 @@ Dialect dialectOf(const std::string& uri);
 // The placeholder of a statement's `i`-th value (1-based): $i, ?i, or MySQL's ?, which is
 // positional (values bind in the order their ? appear in the text).
 std::string placeholder(Dialect dialect, int i);
+// The statement that begins a transaction: SQLite's takes the write lock at once (a deferred one
+// that writes later can fail as busy where waiting would have done).
+const char* beginStatement(Dialect dialect);
+
 // A statement's values written once for every dialect: `mark(i)` stands for the i-th value
 // (1-based) in the text, and bindMarks() makes the dialect's statement of it, with the values in
 // the order its placeholders take them (MySQL's ? are positional: the order the marks appear).

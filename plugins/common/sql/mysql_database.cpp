@@ -38,13 +38,6 @@ constexpr const char* kUserTableOptions =
 
 using Values = std::vector<MysqlSession::Value>;
 
-// "Rows matched: 3  Changed: 1  Warnings: 0" -> 3: an UPDATE's affected rows count only the rows
-// it changed, PostgreSQL's (and SQLite's) every row it matched.
-int64_t matchedRows(const std::string& info, int64_t affected) {
-  std::size_t at = info.find("Rows matched: ");
-  return at == std::string::npos ? affected : std::stoll(info.substr(at + 14));
-}
-
 bool isKey(const TableSpec& t, const std::string& column) {
   return std::find(t.key.begin(), t.key.end(), column) != t.key.end();
 }
@@ -145,40 +138,6 @@ class MysqlDatabase : public Database {
       throw;
     }
     logger_.information("connected to " + describe());
-  }
-
-  std::optional<std::string> loadCheckpoint(const std::string& pipeline) override {
-    open();
-    if (auto whole = session_.value("SELECT checkpoint FROM etl_checkpoints WHERE pipeline = ?",
-                                    {pipeline})) {
-      return whole;
-    }
-    auto parts = session_.query(
-        "SELECT part, checkpoint FROM etl_checkpoint_parts WHERE pipeline = ? ORDER BY part",
-        {pipeline});
-    if (parts.empty()) return std::nullopt;
-    std::vector<std::pair<std::string, std::string>> all;
-    for (auto& row : parts) all.emplace_back(row[0].value_or(""), row[1].value_or(""));
-    return joinedParts(all);
-  }
-
-  std::vector<etl::StoredDeadLetter> deadLetters(const etl::DeadLetterFilter& filter) override {
-    open();
-    std::vector<std::string> values;
-    std::string query = deadLetterQuery(filter, Dialect::Mysql, values);
-    Values bound(values.begin(), values.end());
-    std::vector<etl::StoredDeadLetter> out;
-    for (auto& row : session_.query(query, bound)) out.push_back(storedDeadLetter(row));
-    return out;
-  }
-
-  std::size_t removeDeadLetters(const std::vector<int64_t>& ids) override {
-    if (ids.empty()) return 0;
-    open();
-    std::string list;
-    for (int64_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
-    return static_cast<std::size_t>(
-        session_.run("DELETE FROM etl_dead_letters WHERE id IN (" + list + ")"));
   }
 
   // GET_LOCK on a connection of its own (the writer's connection comes and goes with its
@@ -494,17 +453,7 @@ class MysqlDatabase : public Database {
            l.recordBytes ? MysqlSession::Value(*l.recordBytes) : std::nullopt},
           {false, false, false, false, false, false, true});
     }
-    SqlCheckpointStore store(
-        Dialect::Mysql,
-        [&](const std::string& statement, const SqlCheckpointStore::Values& values) {
-          int64_t affected = session_.run(statement, Values(values.begin(), values.end()));
-          // The compare-and-set UPDATE: a row it found counts even when its state is unchanged.
-          return statement.rfind("UPDATE", 0) == 0 ? matchedRows(session_.info(), affected)
-                                                   : affected;
-        },
-        [&](const std::string& statement, const SqlCheckpointStore::Values& values) {
-          return session_.value(statement, Values(values.begin(), values.end()));
-        });
+    SqlCheckpointStore store(*view_);
     if (storeCheckpoint(pipeline, checkpoint, store) == CheckpointOutcome::AlreadyCommitted) {
       session_.rollback();
       logger_.warning(
@@ -517,8 +466,11 @@ class MysqlDatabase : public Database {
     return CheckpointOutcome::Stored;
   }
 
+  Session& connection() override { return *view_; }
+
   DatabaseOptions options_;
   MysqlSession session_;
+  std::unique_ptr<Session> view_ = sessionOver(session_);
   std::unique_ptr<MysqlSession> owner_;  // holds the pipeline's owner lock (claim)
   Poco::Logger& logger_;
   std::vector<TableStatements> statements_;  // per table

@@ -410,4 +410,9 @@ void MysqlSession::rollback() {
   }
 }
 
+int64_t matchedRows(const std::string& info, int64_t affected) {
+  std::size_t at = info.find("Rows matched: ");
+  return at == std::string::npos ? affected : std::stoll(info.substr(at + 14));
+}
+
 }  // namespace sql

@@ -44,6 +44,10 @@ bool isMysqlUri(const std::string& uri);
 // never repeats the password.
 MysqlConnection parseMysqlUri(const std::string& uri);
 
+// "Rows matched: 3  Changed: 1  Warnings: 0" -> 3 (MysqlSession::info()): an UPDATE's affected
+// rows count only the rows it changed, PostgreSQL's (and SQLite's) every row it matched.
+int64_t matchedRows(const std::string& info, int64_t affected);
+
 class MysqlSession {
  public:
   using Value = std::optional<std::string_view>;

@@ -88,47 +88,6 @@ class PostgresDatabase : public Database {
     logger_.information("connected to " + describe());
   }
 
-  std::optional<std::string> loadCheckpoint(const std::string& pipeline) override {
-    open();
-    Result r(
-        session_.params("SELECT checkpoint FROM etl_checkpoints WHERE pipeline = $1", {pipeline}));
-    if (r.rows() > 0) return r.value(0, 0);
-    Result parts(session_.params(
-        "SELECT part, checkpoint FROM etl_checkpoint_parts WHERE pipeline = $1 ORDER BY part",
-        {pipeline}));
-    if (parts.rows() == 0) return std::nullopt;
-    std::vector<std::pair<std::string, std::string>> all;
-    for (int i = 0; i < parts.rows(); ++i) all.emplace_back(parts.value(i, 0), parts.value(i, 1));
-    return joinedParts(all);
-  }
-
-  std::vector<etl::StoredDeadLetter> deadLetters(const etl::DeadLetterFilter& filter) override {
-    open();
-    std::vector<std::string> values;
-    std::string query = deadLetterQuery(filter, Dialect::Postgres, values);
-    Result r(session_.params(query, std::vector<Param>(values.begin(), values.end())));
-    std::vector<etl::StoredDeadLetter> out;
-    for (int i = 0; i < r.rows(); ++i) {
-      std::vector<std::optional<std::string>> columns;
-      for (int c = 0; c < 8; ++c) {
-        columns.push_back(r.isNull(i, c) ? std::nullopt
-                                         : std::optional<std::string>(r.value(i, c)));
-      }
-      out.push_back(storedDeadLetter(columns));
-    }
-    return out;
-  }
-
-  std::size_t removeDeadLetters(const std::vector<int64_t>& ids) override {
-    if (ids.empty()) return 0;
-    open();
-    std::string list = "{";
-    for (std::size_t i = 0; i < ids.size(); ++i) list += (i ? "," : "") + std::to_string(ids[i]);
-    Result r(
-        session_.params("DELETE FROM etl_dead_letters WHERE id = ANY($1::bigint[])", {list + "}"}));
-    return static_cast<std::size_t>(r.affected());
-  }
-
   // A session-level advisory lock on a connection of its own (the writers' connections come and
   // go with their retries). Its holder names itself in application_name, which pg_stat_activity
   // shows to the next claimant. If this connection drops, the lock goes with it: the
@@ -498,22 +457,7 @@ class PostgresDatabase : public Database {
     if (!turn.wait(blocking)) throw Yield{};
     // Only now: every writer updates this one row, so taking its lock earlier would make each
     // batch wait for the one before it, or worse, an earlier batch wait for a later one.
-    auto params = [](const SqlCheckpointStore::Values& values) {
-      std::vector<Param> out;
-      for (const auto& v : values) {
-        out.emplace_back(v ? std::optional<std::string>(std::string(*v)) : std::nullopt);
-      }
-      return out;
-    };
-    SqlCheckpointStore store(
-        Dialect::Postgres,
-        [&](const std::string& statement, const SqlCheckpointStore::Values& values) {
-          return Result(session_.params(statement, params(values))).affected();
-        },
-        [&](const std::string& statement, const SqlCheckpointStore::Values& values) {
-          Result r(session_.params(statement, params(values)));
-          return r.rows() > 0 ? std::optional<std::string>(r.value(0, 0)) : std::nullopt;
-        });
+    SqlCheckpointStore store(*view_);
     if (storeCheckpoint(pipeline, checkpoint, store) == CheckpointOutcome::AlreadyCommitted) {
       session_.rollback();
       logger_.warning(
@@ -525,8 +469,11 @@ class PostgresDatabase : public Database {
     return CheckpointOutcome::Stored;
   }
 
+  Session& connection() override { return *view_; }
+
   DatabaseOptions options_;
   PgSession session_;
+  std::unique_ptr<Session> view_ = sessionOver(session_);
   std::unique_ptr<PgSession> owner_;  // holds the pipeline's owner lock (claim)
   Poco::Logger& logger_;
   std::vector<std::string> statements_;  // per table: one row

@@ -10,9 +10,12 @@
 namespace sql {
 namespace {
 
+// Each adapter owns its connection (makeSession) or views one a Database holds (sessionOver).
 class PgConnection : public Session {
  public:
-  PgConnection(const std::string& uri, Poco::Logger& logger) : session_(uri, logger) {}
+  PgConnection(const std::string& uri, Poco::Logger& logger)
+      : owned_(std::make_unique<PgSession>(uri, logger)), session_(*owned_) {}
+  explicit PgConnection(PgSession& session) : session_(session) {}
   Dialect dialect() const override { return Dialect::Postgres; }
   std::string describe() const override { return session_.describe(); }
   bool isOpen() const override { return session_.connected(); }
@@ -45,12 +48,15 @@ class PgConnection : public Session {
     }
     return session_.params(statement, params);
   }
-  PgSession session_;
+  std::unique_ptr<PgSession> owned_;
+  PgSession& session_;
 };
 
 class SqliteConnection : public Session {
  public:
-  explicit SqliteConnection(std::string path) : session_(std::move(path)) {}
+  explicit SqliteConnection(std::string path)
+      : owned_(std::make_unique<SqliteSession>(std::move(path))), session_(*owned_) {}
+  explicit SqliteConnection(SqliteSession& session) : session_(session) {}
   Dialect dialect() const override { return Dialect::Sqlite; }
   std::string describe() const override { return "sqlite:" + session_.path(); }
   bool isOpen() const override { return session_.isOpen(); }
@@ -77,12 +83,15 @@ class SqliteConnection : public Session {
   void rollback() override { session_.rollback(); }
 
  private:
-  SqliteSession session_;
+  std::unique_ptr<SqliteSession> owned_;
+  SqliteSession& session_;
 };
 
 class MariaDbConnection : public Session {
  public:
-  explicit MariaDbConnection(std::string uri) : session_(std::move(uri)) {}
+  explicit MariaDbConnection(std::string uri)
+      : owned_(std::make_unique<MysqlSession>(std::move(uri))), session_(*owned_) {}
+  explicit MariaDbConnection(MysqlSession& session) : session_(session) {}
   Dialect dialect() const override { return Dialect::Mysql; }
   std::string describe() const override { return session_.describe(); }
   bool isOpen() const override { return session_.connected(); }
@@ -95,15 +104,28 @@ class MariaDbConnection : public Session {
   }
   int64_t execute(const std::string& statement, const Values& values) override {
     open();
-    return session_.run(statement, values);
+    int64_t affected = session_.run(statement, values);
+    // MySQL counts the rows an UPDATE changed; the others, as this interface, the rows it matched.
+    return statement.rfind("UPDATE", 0) == 0 ? matchedRows(session_.info(), affected) : affected;
   }
   void rollback() override { session_.rollback(); }
 
  private:
-  MysqlSession session_;
+  std::unique_ptr<MysqlSession> owned_;
+  MysqlSession& session_;
 };
 
 }  // namespace
+
+std::unique_ptr<Session> sessionOver(PgSession& session) {
+  return std::make_unique<PgConnection>(session);
+}
+std::unique_ptr<Session> sessionOver(SqliteSession& session) {
+  return std::make_unique<SqliteConnection>(session);
+}
+std::unique_ptr<Session> sessionOver(MysqlSession& session) {
+  return std::make_unique<MariaDbConnection>(session);
+}
 
 std::unique_ptr<Session> makeSession(const std::string& uri, const std::string& stateDir,
                                      Poco::Logger& logger) {

@@ -20,6 +20,10 @@ class Logger;
 
 namespace sql {
 
+class PgSession;
+class SqliteSession;
+class MysqlSession;
+
 class Session {
  public:
   using Values = std::vector<std::optional<std::string_view>>;  // nullopt: NULL
@@ -38,7 +42,8 @@ class Session {
   // One statement with `values` for its placeholders (sql::placeholder, dialects.h), opened first
   // if need be: the rows it returns, every value as text.
   virtual Rows query(const std::string& statement, const Values& values = {}) = 0;
-  // The same for a statement that returns no rows: how many rows it changed.
+  // The same for a statement that returns no rows: how many rows it changed (an UPDATE: matched,
+  // changed or not, as PostgreSQL and SQLite count them).
   virtual int64_t execute(const std::string& statement, const Values& values = {}) = 0;
   virtual void rollback() = 0;  // if a transaction is open; never throws
 };
@@ -47,5 +52,11 @@ class Session {
 // mariadb://, anything else PostgreSQL. Nothing is opened yet.
 std::unique_ptr<Session> makeSession(const std::string& uri, const std::string& stateDir,
                                      Poco::Logger& logger);
+
+// A Session over a connection a Database holds, not owned: the features written once (checkpoints,
+// dead letters, the checkpoint store) run on the table writer's own connection and transaction.
+std::unique_ptr<Session> sessionOver(PgSession& session);
+std::unique_ptr<Session> sessionOver(SqliteSession& session);
+std::unique_ptr<Session> sessionOver(MysqlSession& session);
 
 }  // namespace sql

@@ -47,54 +47,6 @@ class SqliteDatabase : public Database {
     logger_.information("using the embedded SQLite store " + session_.path());
   }
 
-  std::optional<std::string> loadCheckpoint(const std::string& pipeline) override {
-    open();
-    SqliteSession::Statement select(session_,
-                                    "SELECT checkpoint FROM etl_checkpoints WHERE pipeline = ?");
-    if (select.run({pipeline})) return select.text(0).value_or("");
-    SqliteSession::Statement parts(
-        session_,
-        "SELECT part, checkpoint FROM etl_checkpoint_parts WHERE pipeline = ? ORDER BY part");
-    std::vector<std::pair<std::string, std::string>> all;
-    for (bool row = parts.run({pipeline}); row; row = parts.next()) {
-      all.emplace_back(parts.text(0).value_or(""), parts.text(1).value_or(""));
-    }
-    if (all.empty()) return std::nullopt;
-    return joinedParts(all);
-  }
-
-  std::vector<etl::StoredDeadLetter> deadLetters(const etl::DeadLetterFilter& filter) override {
-    open();
-    std::vector<std::string> values;
-    SqliteSession::Statement select(session_, deadLetterQuery(filter, Dialect::Sqlite, values));
-    std::vector<std::optional<std::string_view>> bound(values.begin(), values.end());
-    std::vector<etl::StoredDeadLetter> out;
-    for (bool row = select.run(bound); row; row = select.next()) {
-      std::vector<std::optional<std::string>> columns;
-      for (int c = 0; c < 8; ++c) columns.push_back(select.text(c));
-      out.push_back(storedDeadLetter(columns));
-    }
-    return out;
-  }
-
-  std::size_t removeDeadLetters(const std::vector<int64_t>& ids) override {
-    open();
-    std::size_t removed = 0;
-    SqliteSession::Statement remove(session_, "DELETE FROM etl_dead_letters WHERE id = ?");
-    session_.exec("BEGIN IMMEDIATE");
-    try {
-      for (int64_t id : ids) {
-        remove.run({std::to_string(id)});
-        removed += static_cast<std::size_t>(remove.changes());
-      }
-      session_.exec("COMMIT");
-    } catch (...) {
-      session_.rollback();
-      throw;
-    }
-    return removed;
-  }
-
   // A byte of <file>.etlrun-lock, chosen by the pipeline's name, locked as an open file
   // description's lock (F_OFD_SETLK): released when this object (or the process) goes, and, unlike
   // a process's POSIX locks, not by another pipeline closing its own descriptor of the same file.
@@ -154,17 +106,7 @@ class SqliteDatabase : public Database {
         letter.bindBlob(7, l.recordBytes);
         letter.run({l.fingerprint, pipeline, l.plugin, l.stream, l.reason, l.record});
       }
-      SqlCheckpointStore store(
-          Dialect::Sqlite,
-          [&](const std::string& statement, const SqlCheckpointStore::Values& values) {
-            SqliteSession::Statement run(session_, statement);
-            run.run(values);
-            return static_cast<int64_t>(run.changes());
-          },
-          [&](const std::string& statement, const SqlCheckpointStore::Values& values) {
-            SqliteSession::Statement query(session_, statement);
-            return query.run(values) ? query.text(0) : std::nullopt;
-          });
+      SqlCheckpointStore store(*view_);
       if (storeCheckpoint(pipeline, checkpoint, store) == CheckpointOutcome::AlreadyCommitted) {
         session_.rollback();
         result.alreadyCommitted = true;
@@ -253,9 +195,12 @@ class SqliteDatabase : public Database {
     logger_.information("created table " + t.name + " (create: auto)");
   }
 
+  Session& connection() override { return *view_; }
+
   DatabaseOptions options_;
   int lockFd_ = -1;  // claim()'s lock, held while this object lives
   SqliteSession session_;
+  std::unique_ptr<Session> view_ = sessionOver(session_);
   Poco::Logger& logger_;
   std::vector<std::unique_ptr<SqliteSession::Statement>> statements_;  // per table: one row
 };

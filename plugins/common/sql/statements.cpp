@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "database.h"
+#include "dialects.h"
 #include "etl/record.h"
 
 namespace sql {
@@ -83,11 +84,7 @@ std::string rowStatement(const TableSpec& t,
 
 std::string deadLetterQuery(const etl::DeadLetterFilter& filter, Dialect dialect,
                             std::vector<std::string>& values) {
-  bool postgres = dialect == Dialect::Postgres;
-  auto placeholder = [&](std::size_t i) {
-    return dialect == Dialect::Mysql ? std::string("?")
-                                     : (postgres ? "$" : "?") + std::to_string(i);
-  };
+  auto placeholder = [&](std::size_t i) { return sql::placeholder(dialect, static_cast<int>(i)); };
   std::string where;
   auto add = [&](const std::string& condition, const std::string& value) {
     values.push_back(value);
@@ -115,8 +112,9 @@ std::string deadLetterQuery(const etl::DeadLetterFilter& filter, Dialect dialect
   std::string createdAt =
       dialect == Dialect::Mysql ? "DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s.%fZ')" : "created_at";
   return "SELECT id, pipeline, plugin, coalesce(stream, ''), reason, record, " +
-         std::string(postgres ? "encode(record_bytes, 'hex')" : "hex(record_bytes)") + ", " +
-         createdAt + " FROM etl_dead_letters" + where + " ORDER BY id" +
+         std::string(dialect == Dialect::Postgres ? "encode(record_bytes, 'hex')"
+                                                  : "hex(record_bytes)") +
+         ", " + createdAt + " FROM etl_dead_letters" + where + " ORDER BY id" +
          (filter.limit ? " LIMIT " + std::to_string(filter.limit) : "");
 }
 
@@ -179,6 +177,10 @@ std::vector<std::pair<std::string, std::string>> partsOf(const std::string& chec
   return parts;
 }
 
+std::optional<std::string> firstValue(const Session::Rows& rows) {
+  return rows.empty() || rows[0].empty() ? std::nullopt : rows[0][0];
+}
+
 std::string shortened(const std::string& state) {
   return state.size() <= 120 ? state : state.substr(0, 117) + "...";
 }
@@ -212,7 +214,11 @@ Checkpoint checkpointOf(const etl::Batch& batch) {
 }
 
 std::string SqlCheckpointStore::placeholder(int n) const {
-  return dialect_ == Dialect::Postgres ? "$" + std::to_string(n) : "?";
+  return sql::placeholder(dialect_, n);
+}
+
+int64_t SqlCheckpointStore::run(const std::string& statement, const Session::Values& values) {
+  return session_.execute(statement, values);
 }
 
 const char* SqlCheckpointStore::now() const {
@@ -250,13 +256,13 @@ int64_t SqlCheckpointStore::upsert(const std::string& pipeline, const Checkpoint
   std::string incoming = dialect_ == Dialect::Mysql ? "VALUES(checkpoint)" : "excluded.checkpoint";
   std::string statement =
       insert(w, "checkpoint = " + incoming + ", updated_at = " + std::string(now()));
-  if (w.part.empty()) return run_(statement, {pipeline, w.state});
-  return run_(statement, {pipeline, w.state, w.part});
+  if (w.part.empty()) return run(statement, {pipeline, w.state});
+  return run(statement, {pipeline, w.state, w.part});
 }
 
 int64_t SqlCheckpointStore::insertIfAbsent(const std::string& pipeline, const CheckpointWrite& w) {
-  if (w.part.empty()) return run_(insert(w, ""), {pipeline, w.state});
-  return run_(insert(w, ""), {pipeline, w.state, w.part});
+  if (w.part.empty()) return run(insert(w, ""), {pipeline, w.state});
+  return run(insert(w, ""), {pipeline, w.state, w.part});
 }
 
 int64_t SqlCheckpointStore::replaceIf(const std::string& pipeline, const CheckpointWrite& w) {
@@ -264,20 +270,72 @@ int64_t SqlCheckpointStore::replaceIf(const std::string& pipeline, const Checkpo
   std::string statement = "UPDATE " + table + " SET checkpoint = " + placeholder(1) +
                           ", updated_at = " + now() + " WHERE pipeline = " + placeholder(2) +
                           " AND checkpoint = " + placeholder(3);
-  if (w.part.empty()) return run_(statement, {w.state, pipeline, *w.expected});
-  return run_(statement + " AND part = " + placeholder(4),
-              {w.state, pipeline, *w.expected, w.part});
+  if (w.part.empty()) return run(statement, {w.state, pipeline, *w.expected});
+  return run(statement + " AND part = " + placeholder(4), {w.state, pipeline, *w.expected, w.part});
 }
 
 std::optional<std::string> SqlCheckpointStore::stored(const std::string& pipeline,
                                                       const std::string& part) {
   if (part.empty()) {
-    return query_("SELECT checkpoint FROM etl_checkpoints WHERE pipeline = " + placeholder(1),
-                  {pipeline});
+    return firstValue(session_.query(
+        "SELECT checkpoint FROM etl_checkpoints WHERE pipeline = " + placeholder(1), {pipeline}));
   }
-  return query_("SELECT checkpoint FROM etl_checkpoint_parts WHERE pipeline = " + placeholder(1) +
-                    " AND part = " + placeholder(2),
-                {pipeline, part});
+  return firstValue(session_.query("SELECT checkpoint FROM etl_checkpoint_parts WHERE pipeline = " +
+                                       placeholder(1) + " AND part = " + placeholder(2),
+                                   {pipeline, part}));
+}
+
+std::optional<std::string> Database::loadCheckpoint(const std::string& pipeline) {
+  open();
+  Session& session = connection();
+  auto whole = session.query(
+      "SELECT checkpoint FROM etl_checkpoints WHERE pipeline = " + placeholder(dialect(), 1),
+      {pipeline});
+  if (!whole.empty()) return whole[0][0].value_or("");
+  std::vector<std::pair<std::string, std::string>> parts;
+  for (auto& row : session.query("SELECT part, checkpoint FROM etl_checkpoint_parts WHERE "
+                                 "pipeline = " +
+                                     placeholder(dialect(), 1) + " ORDER BY part",
+                                 {pipeline})) {
+    parts.emplace_back(row[0].value_or(""), row[1].value_or(""));
+  }
+  if (parts.empty()) return std::nullopt;
+  return joinedParts(parts);
+}
+
+std::vector<etl::StoredDeadLetter> Database::deadLetters(const etl::DeadLetterFilter& filter) {
+  open();
+  std::vector<std::string> values;
+  std::string query = deadLetterQuery(filter, dialect(), values);
+  std::vector<etl::StoredDeadLetter> out;
+  for (auto& row : connection().query(query, Session::Values(values.begin(), values.end()))) {
+    out.push_back(storedDeadLetter(row));
+  }
+  return out;
+}
+
+std::size_t Database::removeDeadLetters(const std::vector<int64_t>& ids) {
+  if (ids.empty()) return 0;
+  open();
+  Session& session = connection();
+  std::size_t removed = 0;
+  session.execute(beginStatement(dialect()));
+  try {
+    // Ids are numbers: written into the statement, ten thousand at a time.
+    for (std::size_t from = 0; from < ids.size(); from += 10000) {
+      std::string list;
+      for (std::size_t i = from; i < ids.size() && i < from + 10000; ++i) {
+        list += (list.empty() ? "" : ",") + std::to_string(ids[i]);
+      }
+      removed += static_cast<std::size_t>(
+          session.execute("DELETE FROM etl_dead_letters WHERE id IN (" + list + ")"));
+    }
+    session.execute("COMMIT");
+  } catch (...) {
+    session.rollback();
+    throw;
+  }
+  return removed;
 }
 
 CheckpointOutcome storeCheckpoint(const std::string& pipeline, const Checkpoint& checkpoint,
