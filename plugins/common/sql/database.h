@@ -234,6 +234,14 @@ class Database {
   }
   // The dialect's own connection seen as a Session (sessionOver): what is written once runs on it.
   virtual Session& connection() = 0;
+  // Table i of the mapping, at open(): an existing one's columns resolved against the declared
+  // types (resolveColumns) and its key checked (checkKey); a missing one created when `create`
+  // (create: auto), with `createOptions` after its columns (createStatement).
+  void ensureTable(std::size_t i, const TableSpec& t, bool create, const std::string& createOptions,
+                   Poco::Logger& logger);
+  // Throws unless an existing table's key is one of its unique constraints: without one, every
+  // duplicate would be stored (SQLite's ON CONFLICT refuses such a key by itself).
+  virtual void checkKey(const TableSpec& /*table*/) {}
 
  private:
   mutable std::mutex typesMutex_;

@@ -60,6 +60,34 @@ Bound bindMarks(Dialect dialect, const std::string& marked,
   return out;
 }
 
+Bound columnsQuery(Dialect dialect, const std::string& table) {
+  std::size_t dot = table.rfind('.');
+  std::string bare = dot == std::string::npos ? table : table.substr(dot + 1);
+  switch (dialect) {
+    case Dialect::Postgres:
+      return {
+          "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE "
+          "a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY "
+          "a.attnum",
+          {quoteIdentifier(table)}};
+    case Dialect::Mysql: {
+      // MariaDB shows a JSON column as longtext, DATETIME without a zone: resolveColumns knows.
+      Bound out{
+          "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE "
+          "TABLE_SCHEMA = " +
+              std::string(dot == std::string::npos ? "DATABASE()" : "?") +
+              " AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+          {}};
+      if (dot != std::string::npos) out.values.push_back(table.substr(0, dot));
+      out.values.push_back(bare);
+      return out;
+    }
+    case Dialect::Sqlite:
+      break;
+  }
+  return {"SELECT name, type FROM pragma_table_info(?1)", {bare}};
+}
+
 std::string isoTimeText(Dialect dialect, const std::string& column) {
   switch (dialect) {
     case Dialect::Postgres:

@@ -32,6 +32,10 @@ struct Bound {
 };
 Bound bindMarks(Dialect dialect, const std::string& marked, const std::vector<std::string>& values);
 
+// The query listing table `table`'s columns (name, type as the database shows it), in order; no
+// rows when there is no such table.
+Bound columnsQuery(Dialect dialect, const std::string& table);
+
 // An SQL expression giving timestamp column `column` as ISO 8601 UTC text with milliseconds
 // (2024-05-01T12:00:00.000Z); SQLite keeps that text as it was written.
 std::string isoTimeText(Dialect dialect, const std::string& column);

@@ -222,7 +222,9 @@ class MysqlDatabase : public Database {
           created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)))") +
                      kTableOptions);
       if (!options_.migrations.empty()) migrate();
-      for (std::size_t i = 0; i < options_.tables.size(); ++i) ensureTable(i);
+      for (std::size_t i = 0; i < options_.tables.size(); ++i) {
+        ensureTable(i, options_.tables[i], options_.createTables, kUserTableOptions, logger_);
+      }
     } catch (...) {
       try {
         session_.query("SELECT RELEASE_LOCK(CONCAT(?, DATABASE()))", {kSchemaLock});
@@ -260,38 +262,9 @@ class MysqlDatabase : public Database {
     return {name.substr(0, dot), name.substr(dot + 1)};
   }
 
-  void ensureTable(std::size_t i) {
-    const TableSpec& t = options_.tables[i];
-    auto [schema, table] = split(t.name);
-    Values where{schema ? MysqlSession::Value(*schema) : std::nullopt, table};
-    if (session_.value("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
-                       "COALESCE(?, DATABASE()) AND TABLE_NAME = ?",
-                       where)) {
-      checkKey(t);
-      // The declared types against the table's (MariaDB shows a JSON column as longtext); a
-      // column declared without one is checked by the table's own (DATETIME: UTC, no zone).
-      std::vector<ExistingColumn> existing;
-      for (auto& row :
-           session_.query("SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE "
-                          "TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? ORDER BY "
-                          "ORDINAL_POSITION",
-                          where)) {
-        existing.push_back({row[0].value_or(""), row[1].value_or("")});
-      }
-      setColumnTypes(i, resolveColumns(t, existing, Dialect::Mysql, describe()));
-      return;
-    }
-    if (!options_.createTables) {
-      throw std::runtime_error("table " + t.name + " does not exist in " + describe() +
-                               ": create it in a migration, or set create: auto");
-    }
-    session_.query(createStatement(t, Dialect::Mysql, kUserTableOptions));
-    logger_.information("created table " + t.name + " (create: auto)");
-  }
-
   // The key must be a unique index of exactly its columns (whole columns, not a prefix): without
   // one, every duplicate would be stored, and ON DUPLICATE KEY UPDATE would never fire.
-  void checkKey(const TableSpec& t) {
+  void checkKey(const TableSpec& t) override {
     if (t.key.empty()) return;
     auto [schema, table] = split(t.name);
     auto lowered = [](std::string s) {

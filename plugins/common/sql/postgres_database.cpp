@@ -214,7 +214,9 @@ class PostgresDatabase : public Database {
           record_bytes bytea, created_at timestamptz NOT NULL DEFAULT now()))");
       session_.exec("ALTER TABLE etl_dead_letters ADD COLUMN IF NOT EXISTS record_bytes bytea");
       if (!options_.migrations.empty()) migrate();
-      for (std::size_t i = 0; i < options_.tables.size(); ++i) ensureTable(i);
+      for (std::size_t i = 0; i < options_.tables.size(); ++i) {
+        ensureTable(i, options_.tables[i], options_.createTables, "", logger_);
+      }
     } catch (...) {
       session_.rollback();
       PQclear(PQexec(session_.handle(),
@@ -248,34 +250,10 @@ class PostgresDatabase : public Database {
     }
   }
 
-  void ensureTable(std::size_t i) {
-    const TableSpec& t = options_.tables[i];
-    Result exists(session_.params("SELECT to_regclass($1) IS NOT NULL", {quoteIdentifier(t.name)}));
-    if (exists.value(0, 0) == "t") {
-      Result columns(session_.params(
-          "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE "
-          "a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-          {quoteIdentifier(t.name)}));
-      std::vector<ExistingColumn> existing;
-      for (int r = 0; r < columns.rows(); ++r) {
-        existing.push_back({columns.value(r, 0), columns.value(r, 1)});
-      }
-      setColumnTypes(i, resolveColumns(t, existing, Dialect::Postgres, describe()));
-      checkKey(t);
-      return;
-    }
-    if (!options_.createTables) {
-      throw std::runtime_error("table " + t.name + " does not exist in " + describe() +
-                               ": create it in a migration, or set create: auto");
-    }
-    session_.exec(createStatement(t, Dialect::Postgres));
-    logger_.information("created table " + t.name + " (create: auto)");
-  }
-
   // The key must be a unique constraint or index of exactly its columns (no expression, no WHERE):
   // without one, COPY goes straight in and the table keeps every duplicate, and ON CONFLICT
   // (key) fails. SQLite's ON CONFLICT refuses such a key by itself.
-  void checkKey(const TableSpec& t) {
+  void checkKey(const TableSpec& t) override {
     if (t.key.empty()) return;
     std::string keys = "{";
     for (const auto& k : t.key) {

@@ -148,7 +148,10 @@ class SqliteDatabase : public Database {
       if (!column.run({}))
         session_.exec("ALTER TABLE etl_dead_letters ADD COLUMN record_bytes BLOB");
       if (!options_.migrations.empty()) migrate();
-      for (std::size_t i = 0; i < options_.tables.size(); ++i) ensureTable(i);
+      for (std::size_t i = 0; i < options_.tables.size(); ++i) {
+        // STRICT: a value of another type is refused by SQLite too, as by the other databases.
+        ensureTable(i, options_.tables[i], options_.createTables, " STRICT", logger_);
+      }
       session_.exec("COMMIT");
     } catch (...) {
       session_.rollback();
@@ -171,28 +174,6 @@ class SqliteDatabase : public Database {
       record.run({std::to_string(m.version), m.name});
       logger_.information("applied migration " + std::to_string(m.version) + ": " + m.name);
     }
-  }
-
-  void ensureTable(std::size_t i) {
-    const TableSpec& t = options_.tables[i];
-    std::size_t dot = t.name.rfind('.');
-    std::string bare = dot == std::string::npos ? t.name : t.name.substr(dot + 1);
-    SqliteSession::Statement columns(session_, "SELECT name, type FROM pragma_table_info(?)");
-    std::vector<ExistingColumn> existing;
-    for (bool row = columns.run({bare}); row; row = columns.next()) {
-      existing.push_back({columns.text(0).value_or(""), columns.text(1).value_or("")});
-    }
-    if (!existing.empty()) {
-      setColumnTypes(i, resolveColumns(t, existing, Dialect::Sqlite, describe()));
-      return;
-    }
-    if (!options_.createTables) {
-      throw std::runtime_error("table " + t.name + " does not exist in " + describe() +
-                               ": create it in a migration, or set create: auto");
-    }
-    // STRICT: a value of another type is refused by SQLite too, as by the other databases.
-    session_.exec(createStatement(t, Dialect::Sqlite, " STRICT"));
-    logger_.information("created table " + t.name + " (create: auto)");
   }
 
   Session& connection() override { return *view_; }

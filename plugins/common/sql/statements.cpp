@@ -303,6 +303,27 @@ std::optional<std::string> Database::loadCheckpoint(const std::string& pipeline)
   return joinedParts(parts);
 }
 
+void Database::ensureTable(std::size_t i, const TableSpec& t, bool create,
+                           const std::string& createOptions, Poco::Logger& logger) {
+  Bound columns = columnsQuery(dialect(), t.name);
+  std::vector<ExistingColumn> existing;
+  for (auto& row : connection().query(
+           columns.statement, Session::Values(columns.values.begin(), columns.values.end()))) {
+    existing.push_back({row[0].value_or(""), row[1].value_or("")});
+  }
+  if (!existing.empty()) {
+    checkKey(t);
+    setColumnTypes(i, resolveColumns(t, existing, dialect(), describe()));
+    return;
+  }
+  if (!create) {
+    throw std::runtime_error("table " + t.name + " does not exist in " + describe() +
+                             ": create it in a migration, or set create: auto");
+  }
+  connection().execute(createStatement(t, dialect(), createOptions));
+  logger.information("created table " + t.name + " (create: auto)");
+}
+
 std::vector<etl::StoredDeadLetter> Database::deadLetters(const etl::DeadLetterFilter& filter) {
   open();
   std::vector<std::string> values;
