@@ -212,7 +212,13 @@ StoredCheckpoint splitCheckpoint(const std::string& stored, bool partitioned) {
 std::string stampCheckpoint(const std::string& identity, const std::string& position,
                             bool partitioned) {
   if (position.empty()) return position;
-  if (!partitioned) return kPositionKey + position + kIdentityKey + identity + "}";
+  if (!partitioned) {
+    // Sized once: a watch list's checkpoint is a megabyte, and growing by appends doubles it.
+    std::string out;
+    out.reserve(kPositionKey.size() + position.size() + kIdentityKey.size() + identity.size() + 1);
+    out.append(kPositionKey).append(position).append(kIdentityKey).append(identity).append("}");
+    return out;
+  }
   std::size_t open = position.find_first_not_of(" \t\r\n");
   if (open == std::string::npos || position[open] != '{') return position;  // the sink says so
   std::size_t next = position.find_first_not_of(" \t\r\n", open + 1);

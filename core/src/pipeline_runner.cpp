@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "bounded_queue.h"
 #include "checkpoint_identity.h"
@@ -308,7 +309,13 @@ void PipelineRunner::runSource() {
 
   auto& paused = services_.metrics.counter(spec_.name + ".source_paused");
   auto& polled = services_.metrics.counter(spec_.name + ".records_in");
-  std::string lastPushed = checkpoint, lastPosition = position;
+  std::string lastPushed = checkpoint;
+  // The source's last checkpoint, by its hash: a flush without records pushes one only when it
+  // moved (kept whole, it would be one more copy of a checkpoint that can be a megabyte).
+  auto fingerprint = [](const std::string& state) {
+    return std::make_pair(std::hash<std::string>()(state), state.size());
+  };
+  auto lastPosition = fingerprint(position);
   const bool parts = source_->partitionedCheckpoint();
   // Partitioned: each part as last stored or pushed, whichever came later (a source's checkpoint
   // holds only the parts it read from; the others' stored states still stand).
@@ -317,14 +324,23 @@ void PipelineRunner::runSource() {
   TimePoint firstAt{};
   auto flush = [&]() -> bool {
     std::string now = source_->checkpoint();
-    if (pending.records.empty() && pending.deadLetters.empty() && now == lastPosition) return true;
-    lastPosition = now;
+    auto moved = fingerprint(now);
+    if (pending.records.empty() && pending.deadLetters.empty() && moved == lastPosition) {
+      return true;
+    }
+    lastPosition = moved;
     pending.checkpoint = stampCheckpoint(identity_, now, parts);
     pending.checkpointParts = parts;
-    pending.previousCheckpoint = parts ? known : lastPushed;
+    // Moved, not copied, where they are not needed again: a watch list's checkpoint is a megabyte.
     // A batch without a checkpoint (a source that has none now) leaves the stored one as it is:
     // the next one is compared with that.
-    if (!pending.checkpoint.empty()) lastPushed = pending.checkpoint;
+    if (parts) {
+      pending.previousCheckpoint = known;
+    } else if (!pending.checkpoint.empty()) {
+      pending.previousCheckpoint = std::exchange(lastPushed, pending.checkpoint);
+    } else {
+      pending.previousCheckpoint = lastPushed;
+    }
     if (parts) known = mergedParts(known, pending.checkpoint);
     bool ok = queue_->push(std::move(pending), [&paused] { paused.fetch_add(1); });
     pending = Batch();
@@ -435,10 +451,10 @@ void PipelineRunner::refuseOthersCheckpoint(const std::string& storedIdentity) {
       " adopt --pipeline=" + spec_.name + " --state-dir=" + services_.stateDir + "`");
 }
 
-void PipelineRunner::noteCommitted(const Batch& batch) {
+void PipelineRunner::noteCommitted(Batch& batch) {
   std::lock_guard<std::mutex> lock(committedMutex_);
   ++committedBatches_;
-  if (!batch.checkpoint.empty()) untoldCheckpoint_ = batch.checkpoint;
+  if (!batch.checkpoint.empty()) untoldCheckpoint_ = std::move(batch.checkpoint);
   committedChanged_.notify_all();
 }
 
@@ -553,7 +569,8 @@ struct PipelineRunner::Committer {
 
   // Called for batch n only once batches 1..n-1 are through here; `read`: the records the source
   // gave for it.
-  void committed(const Batch& work, std::size_t read) {
+  // `work` is done with: its checkpoint is moved on to the source (noteCommitted).
+  void committed(Batch& work, std::size_t read) {
     {
       std::lock_guard<std::mutex> lock(windowMutex);
       recent.emplace_back(static_cast<int64_t>(read),
@@ -695,7 +712,12 @@ class Handoff {
 
 }  // namespace
 
-std::optional<Batch> PipelineRunner::transformed(const Batch& batch) {
+std::optional<Batch> PipelineRunner::transformed(Batch&& batch) {
+  // Without transforms there is nothing to retry: the batch goes on as it is, not copied.
+  if (transforms_.empty()) {
+    settleOrigins(batch);
+    return std::move(batch);
+  }
   TimePoint failingSince{};
   for (int attempt = 1;; ++attempt) {
     // Transforms work on a copy so that a retry starts again from the source's batch.
@@ -786,7 +808,7 @@ void PipelineRunner::runWorker() {
       // Such a transform reads what the sink stored: everything before this batch must be in.
       if (readsSinkOutput_ && seq > 0 && !committer.order.awaitCommitted(seq)) break;
       std::size_t read = batch->records.size() + batch->deadLetters.size();
-      std::optional<Batch> work = transformed(*batch);
+      std::optional<Batch> work = transformed(std::move(*batch));
       batch.reset();  // only the transformed batch is kept while it waits for a writer
       if (!work) break;
       try {

@@ -95,7 +95,7 @@ class PipelineRunner {
   struct Job;
   struct Committer;
   // Applies the transforms to a copy of `batch`, retrying; nullopt when stopping.
-  std::optional<Batch> transformed(const Batch& batch);
+  std::optional<Batch> transformed(Batch&& batch);
   // Writes one batch through `sink` until it commits (retrying); false when it will not (stopping,
   // or an earlier batch did not commit). Throws for a permanent failure.
   bool writeBatch(Sink& sink, Job& job, Committer& committer);
@@ -153,7 +153,7 @@ class PipelineRunner {
   std::condition_variable committedChanged_;
   uint64_t committedBatches_ = 0;
   std::optional<std::string> untoldCheckpoint_;
-  void noteCommitted(const Batch& batch);
+  void noteCommitted(Batch& batch);  // takes its checkpoint
   // Blocks until every pushed batch is committed; false when stopping or failed.
   bool awaitPushedCommitted();
   // The checkpoint the sink keeps now (nullopt: the core's file), retrying; for synced().

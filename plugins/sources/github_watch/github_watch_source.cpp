@@ -205,7 +205,10 @@ class GitHubWatchSource : public etl::Source {
   // watch list is thousands of feeds).
   std::string checkpoint() const override {
     if (!dirty_) return checkpoint_;
-    std::string out = "{\"feeds\":{";
+    // Sized by the last one: built by appends, a megabyte would take two.
+    std::string out;
+    out.reserve(checkpoint_.size() + 4096);
+    out += "{\"feeds\":{";
     bool first = true;
     for (const auto& [path, f] : feeds_) {
       if (f.etag.empty() && f.recent.empty()) continue;
@@ -316,6 +319,7 @@ class GitHubWatchSource : public etl::Source {
       }
       wanted.insert(wanted.end(), queryEntries_.begin(), queryEntries_.end());
     }
+    // Feeds still listed move over node by node (no copy of ten thousand feeds for a moment).
     std::map<std::string, Feed> kept;
     std::size_t added = 0;
     for (std::size_t i = 0; i < wanted.size(); ++i) {
@@ -323,12 +327,11 @@ class GitHubWatchSource : public etl::Source {
       if (kept.count(path)) continue;
       auto it = feeds_.find(path);
       if (it != feeds_.end()) {
-        kept[path] = std::move(it->second);
-        feeds_.erase(it);
+        kept.insert(feeds_.extract(it));
       } else {
         Feed f;
         f.path = path;
-        kept[path] = std::move(f);
+        kept.emplace(path, std::move(f));
         ++added;
       }
       kept[path].listed = i;
@@ -625,7 +628,9 @@ class GitHubWatchSource : public etl::Source {
   // feed at a time: objects for ten thousand feeds would take megabytes for a moment.
   void writeReport() const {
     if (feeds_.empty()) return;
-    std::string text = "[";
+    std::string text;
+    text.reserve(feeds_.size() * 320);  // about a feed's line: not grown (and doubled) by appends
+    text += "[";
     char numbers[320];
     for (const auto& [path, f] : feeds_) {
       text += text.size() > 1 ? ",\n {\"feed\": " : "\n {\"feed\": ";
