@@ -239,6 +239,11 @@ class Database {
   // (create: auto), with `createOptions` after its columns (createStatement).
   void ensureTable(std::size_t i, const TableSpec& t, bool create, const std::string& createOptions,
                    Poco::Logger& logger);
+  // The migrations of `dir` not applied yet (etl_schema_migrations), in version order, each
+  // applied by the dialect (applyMigration) and recorded (then migrationRecorded).
+  void migrate(const std::string& dir, Poco::Logger& logger);
+  virtual void applyMigration(const Migration& m) = 0;
+  virtual void migrationRecorded() {}
   // Throws unless an existing table's key is one of its unique constraints: without one, every
   // duplicate would be stored (SQLite's ON CONFLICT refuses such a key by itself).
   virtual void checkKey(const TableSpec& /*table*/) {}

@@ -221,7 +221,7 @@ class MysqlDatabase : public Database {
           reason LONGTEXT NOT NULL, record LONGTEXT NOT NULL, record_bytes LONGBLOB,
           created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)))") +
                      kTableOptions);
-      if (!options_.migrations.empty()) migrate();
+      if (!options_.migrations.empty()) migrate(options_.migrations, logger_);
       for (std::size_t i = 0; i < options_.tables.size(); ++i) {
         ensureTable(i, options_.tables[i], options_.createTables, kUserTableOptions, logger_);
       }
@@ -238,23 +238,6 @@ class MysqlDatabase : public Database {
 
   // Statement by statement: MySQL commits each DDL statement itself, so a migration that fails
   // halfway keeps its first statements (write them to be run again: IF NOT EXISTS).
-  void migrate() {
-    for (const auto& m : readMigrations(options_.migrations, Dialect::Mysql)) {
-      if (session_.value("SELECT 1 FROM etl_schema_migrations WHERE version = ?",
-                         {std::to_string(m.version)})) {
-        continue;
-      }
-      try {
-        for (const auto& statement : m.each) session_.query(statement);
-      } catch (const std::exception& e) {
-        throw std::runtime_error("migration " + m.file + " failed: " + e.what());
-      }
-      session_.run("INSERT INTO etl_schema_migrations (version, name) VALUES (?, ?)",
-                   {std::to_string(m.version), m.name});
-      logger_.information("applied migration " + std::to_string(m.version) + ": " + m.name);
-    }
-  }
-
   // schema.table: the schema is a MySQL database; a bare name is in the connection's database.
   static std::pair<std::optional<std::string>, std::string> split(const std::string& name) {
     std::size_t dot = name.rfind('.');
@@ -437,6 +420,11 @@ class MysqlDatabase : public Database {
     turn.wait();  // one writer: at once
     session_.query("COMMIT");
     return CheckpointOutcome::Stored;
+  }
+
+  // Statement by statement: MySQL commits each DDL statement by itself.
+  void applyMigration(const Migration& m) override {
+    for (const auto& statement : m.each) session_.query(statement);
   }
 
   Session& connection() override { return *view_; }

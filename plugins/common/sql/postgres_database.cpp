@@ -213,7 +213,7 @@ class PostgresDatabase : public Database {
           plugin text NOT NULL, stream text, reason text NOT NULL, record text NOT NULL,
           record_bytes bytea, created_at timestamptz NOT NULL DEFAULT now()))");
       session_.exec("ALTER TABLE etl_dead_letters ADD COLUMN IF NOT EXISTS record_bytes bytea");
-      if (!options_.migrations.empty()) migrate();
+      if (!options_.migrations.empty()) migrate(options_.migrations, logger_);
       for (std::size_t i = 0; i < options_.tables.size(); ++i) {
         ensureTable(i, options_.tables[i], options_.createTables, "", logger_);
       }
@@ -225,29 +225,6 @@ class PostgresDatabase : public Database {
     }
     session_.exec("SELECT pg_advisory_unlock(" + std::to_string(kSchemaLock) + ")");
     prepared_ = true;
-  }
-
-  void migrate() {
-    for (const auto& m : readMigrations(options_.migrations, Dialect::Postgres)) {
-      Result applied(session_.params("SELECT 1 FROM etl_schema_migrations WHERE version = $1",
-                                     {std::to_string(m.version)}));
-      if (applied.rows() > 0) continue;
-      if (!m.noTransaction) session_.exec("BEGIN");
-      try {
-        if (m.noTransaction) {
-          for (const auto& statement : m.each) session_.exec(statement);
-          session_.exec("BEGIN");
-        } else {
-          session_.exec(m.statements);
-        }
-      } catch (const std::exception& e) {
-        throw std::runtime_error("migration " + m.file + " failed: " + e.what());
-      }
-      Result r(session_.params("INSERT INTO etl_schema_migrations (version, name) VALUES ($1, $2)",
-                               {std::to_string(m.version), m.name}));
-      session_.exec("COMMIT");
-      logger_.information("applied migration " + std::to_string(m.version) + ": " + m.name);
-    }
   }
 
   // The key must be a unique constraint or index of exactly its columns (no expression, no WHERE):
@@ -446,6 +423,20 @@ class PostgresDatabase : public Database {
     session_.exec("COMMIT");
     return CheckpointOutcome::Stored;
   }
+
+  // A migration in a transaction of its own, or ("-- etlrun: no-transaction") statement by
+  // statement outside one; either way its record commits with a COMMIT after it.
+  void applyMigration(const Migration& m) override {
+    if (m.noTransaction) {
+      for (const auto& statement : m.each) session_.exec(statement);
+    } else {
+      session_.exec("BEGIN");
+      session_.exec(m.statements);
+      return;
+    }
+    session_.exec("BEGIN");
+  }
+  void migrationRecorded() override { session_.exec("COMMIT"); }
 
   Session& connection() override { return *view_; }
 

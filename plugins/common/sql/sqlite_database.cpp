@@ -147,7 +147,7 @@ class SqliteDatabase : public Database {
           "SELECT 1 FROM pragma_table_info('etl_dead_letters') WHERE name = 'record_bytes'");
       if (!column.run({}))
         session_.exec("ALTER TABLE etl_dead_letters ADD COLUMN record_bytes BLOB");
-      if (!options_.migrations.empty()) migrate();
+      if (!options_.migrations.empty()) migrate(options_.migrations, logger_);
       for (std::size_t i = 0; i < options_.tables.size(); ++i) {
         // STRICT: a value of another type is refused by SQLite too, as by the other databases.
         ensureTable(i, options_.tables[i], options_.createTables, " STRICT", logger_);
@@ -159,22 +159,8 @@ class SqliteDatabase : public Database {
     }
   }
 
-  void migrate() {
-    SqliteSession::Statement applied(session_,
-                                     "SELECT 1 FROM etl_schema_migrations WHERE version = ?");
-    SqliteSession::Statement record(
-        session_, "INSERT INTO etl_schema_migrations (version, name) VALUES (?, ?)");
-    for (const auto& m : readMigrations(options_.migrations, Dialect::Sqlite)) {
-      if (applied.run({std::to_string(m.version)})) continue;
-      try {
-        session_.exec(m.statements);
-      } catch (const std::exception& e) {
-        throw std::runtime_error("migration " + m.file + " failed: " + e.what());
-      }
-      record.run({std::to_string(m.version), m.name});
-      logger_.information("applied migration " + std::to_string(m.version) + ": " + m.name);
-    }
-  }
+  // Inside prepareSchema's IMMEDIATE transaction: several statements in one go.
+  void applyMigration(const Migration& m) override { session_.exec(m.statements); }
 
   Session& connection() override { return *view_; }
 

@@ -303,6 +303,30 @@ std::optional<std::string> Database::loadCheckpoint(const std::string& pipeline)
   return joinedParts(parts);
 }
 
+void Database::migrate(const std::string& dir, Poco::Logger& logger) {
+  Session& session = connection();
+  for (const auto& m : readMigrations(dir, dialect())) {
+    std::string version = std::to_string(m.version);
+    if (!session
+             .query(
+                 "SELECT 1 FROM etl_schema_migrations WHERE version = " + placeholder(dialect(), 1),
+                 {version})
+             .empty()) {
+      continue;
+    }
+    try {
+      applyMigration(m);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("migration " + m.file + " failed: " + e.what());
+    }
+    session.execute("INSERT INTO etl_schema_migrations (version, name) VALUES (" +
+                        placeholder(dialect(), 1) + ", " + placeholder(dialect(), 2) + ")",
+                    {version, m.name});
+    migrationRecorded();
+    logger.information("applied migration " + version + ": " + m.name);
+  }
+}
+
 void Database::ensureTable(std::size_t i, const TableSpec& t, bool create,
                            const std::string& createOptions, Poco::Logger& logger) {
   Bound columns = columnsQuery(dialect(), t.name);
