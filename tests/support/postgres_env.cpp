@@ -96,6 +96,7 @@ TestDatabase::TestDatabase() : server_(sharedServer()) {
   std::string base = server_;
   std::size_t pos = base.find("dbname=");
   if (pos != std::string::npos) base.erase(pos, base.find(' ', pos) - pos);
+  while (!base.empty() && base.back() == ' ') base.pop_back();  // Poco's parser takes no "  "
   conninfo_ = base + " dbname=" + name_;
   std::string host = "127.0.0.1", port = "5432", user = "postgres";
   auto value = [&](const std::string& key, std::string& out) {
