@@ -1,6 +1,8 @@
 #include "claim_queue.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 
 #include "column_types.h"
 #include "database.h"
@@ -50,6 +52,23 @@ std::string dueCondition(const ClaimSpec& s) {
   return condition;
 }
 
+// Rows (key, ...) by key: numerically when every key is an integer, else as text.
+void sortByKey(Session::Rows& rows) {
+  auto integer = [](const std::optional<std::string>& key) -> std::optional<long long> {
+    if (!key || key->empty()) return std::nullopt;
+    char* end = nullptr;
+    errno = 0;
+    long long value = std::strtoll(key->c_str(), &end, 10);
+    if (errno || *end) return std::nullopt;
+    return value;
+  };
+  bool numeric = std::all_of(rows.begin(), rows.end(),
+                             [&](const auto& row) { return integer(row[0]).has_value(); });
+  std::sort(rows.begin(), rows.end(), [&](const auto& a, const auto& b) {
+    return numeric ? *integer(a[0]) < *integer(b[0]) : a[0].value_or("") < b[0].value_or("");
+  });
+}
+
 // Written once over sql::Session; the claim itself is the dialect's: PostgreSQL locks the due
 // rows with FOR UPDATE SKIP LOCKED and updates them in one statement, SQLite (one writer at a
 // time) updates them in one, MariaDB/MySQL (no UPDATE ... RETURNING) runs three in a transaction.
@@ -86,6 +105,7 @@ class SessionClaimQueue : public ClaimQueue {
                   " IN (";
         select_ = "SELECT " + key + ", JSON_OBJECT(" + json + ") FROM " + table + " WHERE " + key +
                   " IN (";
+        orderBy_ = ") ORDER BY " + key;
         break;
     }
   }
@@ -101,12 +121,9 @@ class SessionClaimQueue : public ClaimQueue {
                       std::to_string(std::max<int64_t>(limit, 0)));
     auto rows = session_->dialect() == Dialect::Mysql ? claimInTransaction(statement, values)
                                                       : query(statement, values);
-    // RETURNING comes in no particular order: by key, as the claim chose them (a numeric key's
-    // text sorts by length first).
-    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
-      const std::string &x = a[0].value_or(""), &y = b[0].value_or("");
-      return x.size() != y.size() ? x.size() < y.size() : x < y;
-    });
+    // RETURNING comes in no particular order: by key, as the claim chose them (MySQL's rows come
+    // by key already).
+    if (session_->dialect() != Dialect::Mysql) sortByKey(rows);
     std::vector<std::string> out;
     for (auto& row : rows) out.push_back(row[1].value_or("{}"));
     return out;
@@ -145,10 +162,10 @@ class SessionClaimQueue : public ClaimQueue {
         keyMarks += (keys.size() > 1 ? ", " : "") + mark(static_cast<int>(keys.size()));
       }
       if (!keys.empty()) {
-        Bound change = bindMarks(Dialect::Mysql, update_ + marks + ")", update);
-        session_->execute(change.statement,
-                          Session::Values(change.values.begin(), change.values.end()));
-        rows = query(select_ + keyMarks + ")", keys);
+        // As text, values escaped (Session::query): a prepared statement takes at most 65,535
+        // values, and a claim may be larger.
+        query(update_ + marks + ")", update);
+        rows = query(select_ + keyMarks + orderBy_, keys);
       }
       session_->execute("COMMIT");
       return rows;
@@ -186,7 +203,8 @@ class SessionClaimQueue : public ClaimQueue {
   ClaimSpec spec_;
   std::unique_ptr<Session> session_;
   Poco::Logger& logger_;
-  std::string claim_, update_, select_;  // update_ and select_: MySQL's, to be ended with keys
+  std::string claim_, update_, select_,
+      orderBy_;  // update_ and select_: MySQL's, to be ended with keys
   bool datetime_ = false;
 };
 

@@ -5,12 +5,20 @@
 
 #include "database.h"
 #include "dialects.h"
+#include "etl/errors.h"
 #include "mysql_session.h"
 #include "pg_session.h"
 #include "sqlite_session.h"
 
 namespace sql {
 namespace {
+
+// A view (sessionOver) never connects by itself: its Database connects with the settings and in
+// the transaction its work needs, and a connection lost mid-batch must fail the batch, not let
+// the rest of it run on a new connection outside that transaction.
+[[noreturn]] void lost(const std::string& what) {
+  throw etl::RetryableError(what + ": the connection was lost");
+}
 
 // Each adapter owns its connection (makeSession) or views one a Database holds (sessionOver).
 class PgConnection : public Session {
@@ -22,7 +30,9 @@ class PgConnection : public Session {
   std::string describe() const override { return session_.describe(); }
   bool isOpen() const override { return session_.connected(); }
   void open() override {
-    if (!session_.connected()) session_.connect();
+    if (session_.connected()) return;
+    if (!owned_) lost(describe());
+    session_.connect();
   }
   Rows query(const std::string& statement, const Values& values) override {
     Result r(send(statement, values));
@@ -44,6 +54,8 @@ class PgConnection : public Session {
  private:
   PGresult* send(const std::string& statement, const Values& values) {
     open();
+    // Without values, the simple protocol: it takes several statements ("SET ...; SELECT ...").
+    if (values.empty()) return session_.query(statement);
     std::vector<Param> params;
     for (const auto& v : values) {
       params.emplace_back(v ? std::optional<std::string>(*v) : std::nullopt);
@@ -62,7 +74,11 @@ class SqliteConnection : public Session {
   Dialect dialect() const override { return Dialect::Sqlite; }
   std::string describe() const override { return "sqlite:" + session_.path(); }
   bool isOpen() const override { return session_.isOpen(); }
-  void open() override { session_.open(); }
+  void open() override {
+    if (session_.isOpen()) return;
+    if (!owned_) lost(describe());
+    session_.open();
+  }
   void requireWritable() override { session_.requireWritable(); }
   Rows query(const std::string& statement, const Values& values) override {
     open();
@@ -98,7 +114,9 @@ class MariaDbConnection : public Session {
   std::string describe() const override { return session_.describe(); }
   bool isOpen() const override { return session_.connected(); }
   void open() override {
-    if (!session_.connected()) session_.connect();
+    if (session_.connected()) return;
+    if (!owned_) lost(describe());
+    session_.connect();
   }
   Rows query(const std::string& statement, const Values& values) override {
     open();
