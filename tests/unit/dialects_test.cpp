@@ -24,6 +24,17 @@ TEST(Dialects, NumberedValuesBecomeEachDialectsPlaceholders) {
   EXPECT_EQ(mysql.statement, "a = ? AND b = ? OR c = ?");
   EXPECT_EQ(mysql.values, (std::vector<std::string>{"second", "first", "second"}));
   EXPECT_EQ(sql::bindMarks(sql::Dialect::Mysql, "no values", {}).statement, "no values");
+  // A value without its mark, or a mark without its value, is this program's mistake.
+  EXPECT_THROW(sql::bindMarks(sql::Dialect::Sqlite,
+                              "a = \x01"
+                              "1\x02",
+                              values),
+               std::logic_error);
+  EXPECT_THROW(sql::bindMarks(sql::Dialect::Postgres,
+                              "a = \x01"
+                              "3\x02",
+                              values),
+               std::logic_error);
 }
 
 TEST(Dialects, ColumnsQueryFindsASchemaQualifiedTable) {

@@ -46,17 +46,28 @@ std::string mark(int i) {
 Bound bindMarks(Dialect dialect, const std::string& marked,
                 const std::vector<std::string>& values) {
   Bound out;
+  std::vector<bool> used(values.size());
   for (std::size_t at = 0; at < marked.size();) {
     std::size_t start = marked.find('\x01', at);
     out.statement += marked.substr(at, start == std::string::npos ? start : start - at);
     if (start == std::string::npos) break;
     std::size_t end = marked.find('\x02', start);
     int i = std::stoi(marked.substr(start + 1, end - start - 1));
+    if (i < 1 || static_cast<std::size_t>(i) > values.size()) {
+      throw std::logic_error("statement mark " + std::to_string(i) + " has no value");
+    }
+    used[static_cast<std::size_t>(i - 1)] = true;
     out.statement += placeholder(dialect, i);
-    if (dialect == Dialect::Mysql) out.values.push_back(values.at(static_cast<std::size_t>(i - 1)));
+    if (dialect == Dialect::Mysql) out.values.push_back(values[static_cast<std::size_t>(i - 1)]);
     at = end + 1;
   }
-  if (dialect != Dialect::Mysql) out.values = values;
+  if (dialect == Dialect::Mysql) return out;  // (a value no mark names is simply not sent)
+  // $N and ?N values go whole: one no mark names would be the database's error (SQLite's
+  // SQLITE_RANGE would pass for a row's refusal), not a row's. A mistake here, said so.
+  for (std::size_t i = 0; i < used.size(); ++i) {
+    if (!used[i]) throw std::logic_error("statement value " + std::to_string(i + 1) + " unused");
+  }
+  out.values = values;
   return out;
 }
 
