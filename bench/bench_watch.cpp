@@ -6,11 +6,14 @@
 // the sink per hour, the busiest hour's charged requests against its share, and how long the
 // first round (every feed polled once) took.
 //   bench_watch [repositories=2000] [hours=6] [schedules=adaptive,round_robin]
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "heap_by_thread.h"
 #include "test_env.h"
@@ -24,6 +27,7 @@ struct Figures {
   double peakMiB = 0, heapMiB = 0, checkpointKiB = 0, checkpointMiBPerHour = 0,
          firstRoundMinutes = 0;
   int busiestHour = 0;
+  std::vector<double> liveByBlock;  // the watcher's highest live heap in each sixth of the run
 };
 
 // kB of a /proc/self/status line ("VmHWM:", "VmRSS:").
@@ -54,8 +58,24 @@ Figures measure(const std::string& schedule, std::size_t repos, double hours) {
   double before = statusKiB("VmRSS:");
   std::size_t heapBefore = heap::live();
   heap::resetPeak();
+  // The watcher's live heap through the day, sampled (in real time) by simulated hour: a peak
+  // that only grows would be a leak; one that comes and goes, batches at a busy moment.
+  std::map<int64_t, double> liveByHour;
+  std::atomic<bool> done{false};
+  std::thread sampler([&] {
+    heap::excludeThisThread();
+    auto start = clock.now();
+    while (!done) {
+      auto hour = std::chrono::duration_cast<std::chrono::hours>(clock.now() - start).count();
+      double live = static_cast<double>(heap::live() - heapBefore) / 1048576;
+      liveByHour[hour] = std::max(liveByHour[hour], live);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
   auto out = etltest::runWatch(fake, clock, metrics, world, length, dir.path(),
                                "      schedule: " + schedule + "\n");
+  done = true;
+  sampler.join();
   double peak = statusKiB("VmHWM:");
   double heapPeak = static_cast<double>(heap::peak() - heapBefore) / 1048576;
   if (!out.failure.empty()) {
@@ -63,6 +83,12 @@ Figures measure(const std::string& schedule, std::size_t repos, double hours) {
     std::exit(1);
   }
   Figures f;
+  for (const auto& [hour, live] : liveByHour) {
+    std::size_t block =
+        static_cast<std::size_t>(hour / std::max<int64_t>(1, static_cast<int64_t>(hours / 6)));
+    if (f.liveByBlock.size() <= block) f.liveByBlock.resize(block + 1);
+    f.liveByBlock[block] = std::max(f.liveByBlock[block], live);
+  }
   f.peakMiB = (peak - before) / 1024;
   f.heapMiB = heapPeak;
   std::string state = etltest::readFile(dir.path() + "/events.jsonl.checkpoint");
@@ -146,6 +172,9 @@ int main(int argc, char** argv) {
         static_cast<double>(f.captured) / std::max<std::size_t>(1, f.requests), f.missed,
         f.incompleteRepos, f.missedByFirehose, f.peakMiB, f.heapMiB, f.checkpointKiB,
         f.checkpointMiBPerHour, f.busiestHour, f.firstRoundMinutes);
+    std::printf("%-12s highest live heap (MiB) in each sixth of the run:", "");
+    for (double live : f.liveByBlock) std::printf(" %.1f", live);
+    std::printf("\n");
   }
   if (all.count("adaptive") && all.count("round_robin")) {
     const Figures& a = all["adaptive"];
