@@ -1,19 +1,21 @@
-// Parallel ordered writers (`writers: N`) into a real PostgreSQL, through the real etlrun binary,
-// killed with SIGKILL at random moments: every record is stored exactly once. A table without a
-// key would show any batch stored twice (a checkpoint behind its data) or skipped (ahead of it); an
-// upsert of a few hot keys makes the writers fight over the same rows (an earlier batch waiting
-// for a later one's lock must not hang), and must end with what the last line of each key says.
+// Parallel ordered writers (`writers: N`) into a real PostgreSQL (and MariaDB's one writer),
+// through the real etlrun binary, killed with SIGKILL at random moments: every record is stored
+// exactly once. A table without a key would show any batch stored twice (a checkpoint behind its
+// data) or skipped (ahead of it); an upsert of a few hot keys makes the writers fight over the same
+// rows (an earlier batch waiting for a later one's lock must not hang), and must end with what the
+// last line of each key says.
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <iostream>
 #include <map>
 #include <random>
 #include <set>
 #include <thread>
 
+#include "backends.h"
 #include "etl/record.h"
 #include "event_generator.h"
-#include "postgres_env.h"
 #include "test_env.h"
 
 namespace {
@@ -38,11 +40,12 @@ Expected expected(const std::string& path) {
   return e;
 }
 
-class ParallelWriters : public testing::TestWithParam<int> {};
+class ParallelWriters : public testing::TestWithParam<std::tuple<etltest::Backend, int>> {};
 
 TEST_P(ParallelWriters, KillNineAtRandomMomentsStoresEachRecordExactlyOnceInOrder) {
+  auto [backend, writers] = GetParam();
   etltest::TempDir dir;
-  etltest::TestDatabase db;
+  etltest::BackendDb db(backend, dir / "unused.sqlite");
   auto templates = etltest::templateEvents(etltest::dataDir());
   etltest::writeEvents(templates, 15000, 7000000, dir / "in.jsonl");
   // Repeat a slice, as overlapping hour files would: the same keys arrive in two batches.
@@ -58,7 +61,7 @@ TEST_P(ParallelWriters, KillNineAtRandomMomentsStoresEachRecordExactlyOnceInOrde
                 "    sink:\n"
                 "      plugin: sql\n"
                 "      writers: " +
-                std::to_string(GetParam()) +
+                std::to_string(writers) +
                 "\n"
                 "      connection: \"" +
                 db.uri() +
@@ -73,7 +76,9 @@ TEST_P(ParallelWriters, KillNineAtRandomMomentsStoresEachRecordExactlyOnceInOrde
                 "          key: [type]\n"
                 "          columns: {type: type, id: id}\n"
                 "    batch: {max_records: 40, max_latency: 200ms, queue: 2}\n");
-  std::mt19937 random(std::random_device{}());
+  auto seed = std::random_device{}();
+  std::cout << "seed " << seed << " (kill moments)\n";
+  std::mt19937 random(seed);
   auto logged = [&]() -> int64_t {
     try {
       return db.count("SELECT count(*) FROM event_log");
@@ -102,16 +107,25 @@ TEST_P(ParallelWriters, KillNineAtRandomMomentsStoresEachRecordExactlyOnceInOrde
   EXPECT_EQ(db.count("SELECT count(*) FROM (SELECT id FROM event_log GROUP BY id "
                      "HAVING count(*) > 2) t"),
             0);
-  auto rows = etltest::sql(db.conninfo(), "SELECT type || '=' || id FROM latest_by_type");
+  auto rows = db.column("SELECT type || '=' || id FROM latest_by_type");
   std::set<std::string> got(rows.begin(), rows.end()), wanted;
   for (const auto& [type, id] : want.latest) wanted.insert(type + "=" + id);
   EXPECT_EQ(got, wanted) << "a later batch's upsert was overwritten by an earlier one";
   EXPECT_EQ(db.count("SELECT count(*) FROM etl_dead_letters"), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Writers, ParallelWriters, testing::Values(1, 2, 4),
-                         [](const testing::TestParamInfo<int>& info) {
-                           return std::to_string(info.param) + "writers";
-                         });
+auto writersName = [](const auto& info) {
+  return etltest::backendName(std::get<0>(info.param)) + "_" +
+         std::to_string(std::get<1>(info.param)) + "writers";
+};
+INSTANTIATE_TEST_SUITE_P(Writers, ParallelWriters,
+                         testing::Combine(testing::Values(etltest::Backend::Postgres),
+                                          testing::Values(1, 2, 4)),
+                         writersName);
+// MariaDB writes one batch at a time (its maxWriters): the same kills, one writer.
+INSTANTIATE_TEST_SUITE_P(OneWriter, ParallelWriters,
+                         testing::Combine(testing::Values(etltest::Backend::Mariadb),
+                                          testing::Values(1)),
+                         writersName);
 
 }  // namespace
