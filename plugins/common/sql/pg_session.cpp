@@ -122,6 +122,14 @@ void PgSession::exec(const std::string& statement) {
   Result r(query(statement));
 }
 
+bool PgSession::tryExec(const std::string& statement) {
+  if (!PQsendQuery(pg_, statement.c_str())) connectionFailure("sending a statement");
+  Result r(await(statement.substr(0, 60)));
+  if (PQstatus(pg_) != CONNECTION_OK) connectionFailure(statement.substr(0, 60));
+  ExecStatusType status = r.result ? PQresultStatus(r.result) : PGRES_FATAL_ERROR;
+  return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+}
+
 PGresult* PgSession::query(const std::string& statement) {
   if (!PQsendQuery(pg_, statement.c_str())) connectionFailure("sending a statement");
   return check(await(statement.substr(0, 60)), statement.substr(0, 60));

@@ -67,6 +67,9 @@ class PgSession {
   std::string describe() const;
 
   void exec(const std::string& statement);
+  // A statement the server may refuse (a setting an older server lacks): false then. Within the
+  // answer deadline like every other call; a timeout or a lost connection still throws.
+  bool tryExec(const std::string& statement);
   PGresult* query(const std::string& statement);
   // Text parameters holding a NUL throw DataError: PostgreSQL text cannot store one, and a C
   // string would cut the value there.

@@ -65,7 +65,7 @@ class PostgresDatabase : public Database {
     try {
       // lz4 compresses large jsonb values about twice as fast as the default pglz, and that is
       // the single backend's main cost per row. Servers built without lz4 keep pglz.
-      PQclear(PQexec(session_.handle(), "SET default_toast_compression = 'lz4'"));
+      session_.tryExec("SET default_toast_compression = 'lz4'");
       if (!prepared_) prepareSchema();
       for (std::size_t i = 0; i < options_.tables.size(); ++i) stageTable(i);
       // A writer never waits for a row lock unboundedly: the holder may be a later batch of this
@@ -73,7 +73,7 @@ class PostgresDatabase : public Database {
       session_.exec("SET lock_timeout = '" + std::to_string(kLockTimeoutMs) + "ms'");
       // A backend whose etlrun was killed stops waiting at once instead of holding its locks
       // until its statement ends (PostgreSQL 14+; older servers do without).
-      PQclear(PQexec(session_.handle(), "SET client_connection_check_interval = '1s'"));
+      session_.tryExec("SET client_connection_check_interval = '1s'");
       // A writer whose process stalls (stopped, frozen) inside a transaction would hold the
       // checkpoint row's lock for as long as it stalls, and the process that took the pipeline
       // over would wait for it forever: the server ends such a transaction after a while. Our own
@@ -219,8 +219,13 @@ class PostgresDatabase : public Database {
       }
     } catch (...) {
       session_.rollback();
-      PQclear(PQexec(session_.handle(),
-                     ("SELECT pg_advisory_unlock(" + std::to_string(kSchemaLock) + ")").c_str()));
+      try {
+        if (session_.connected()) {
+          session_.tryExec("SELECT pg_advisory_unlock(" + std::to_string(kSchemaLock) + ")");
+        }
+      } catch (const std::exception&) {
+        // the connection is gone, and the server lets go of its lock with it
+      }
       throw;
     }
     session_.exec("SELECT pg_advisory_unlock(" + std::to_string(kSchemaLock) + ")");
