@@ -1,5 +1,5 @@
-// Parallel ordered writers (`writers: N`) into a real PostgreSQL (and MariaDB's one writer),
-// through the real etlrun binary, killed with SIGKILL at random moments: every record is stored
+// Parallel ordered writers (`writers: N`) into a real PostgreSQL and MariaDB, through the real
+// etlrun binary, killed with SIGKILL at random moments: every record is stored
 // exactly once. A table without a key would show any batch stored twice (a checkpoint behind its
 // data) or skipped (ahead of it); an upsert of a few hot keys makes the writers fight over the same
 // rows (an earlier batch waiting for a later one's lock must not hang), and must end with what the
@@ -119,13 +119,9 @@ auto writersName = [](const auto& info) {
          std::to_string(std::get<1>(info.param)) + "writers";
 };
 INSTANTIATE_TEST_SUITE_P(Writers, ParallelWriters,
-                         testing::Combine(testing::Values(etltest::Backend::Postgres),
+                         testing::Combine(testing::Values(etltest::Backend::Postgres,
+                                                          etltest::Backend::Mariadb),
                                           testing::Values(1, 2, 4)),
-                         writersName);
-// MariaDB writes one batch at a time (its maxWriters): the same kills, one writer.
-INSTANTIATE_TEST_SUITE_P(OneWriter, ParallelWriters,
-                         testing::Combine(testing::Values(etltest::Backend::Mariadb),
-                                          testing::Values(1)),
                          writersName);
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "database.h"
 #include "etl/errors.h"
@@ -25,8 +26,10 @@ constexpr const char* kSchemaLock = "etlrun_schema_";  // GET_LOCK name for sche
 constexpr int kSchemaLockWaitSeconds = 600;
 constexpr std::size_t kPiece = 1 << 20;          // bytes of values per INSERT statement
 constexpr std::size_t kMaxPlaceholders = 60000;  // a prepared statement takes at most 65535
-constexpr int kLockWaitSeconds = 2;              // a writer's longest wait for a row lock
-constexpr int kIdleInTransactionSeconds = 20;    // a stalled writer's transaction ends then
+constexpr const char* kWaits = " waits";  // a writer's hold() once a lock stopped it (see write())
+constexpr int kIdleInTransactionSeconds = 20;  // a stalled writer's transaction ends then
+
+struct Yield {};  // an earlier batch was stopped by a lock: roll back, let it commit first
 // etlrun's own tables compare text as bytes ('a' and 'A', 'x' and 'x ' are two pipelines).
 constexpr const char* kTableOptions =
     " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin";
@@ -120,8 +123,13 @@ class MysqlDatabase : public Database {
     if (session_.connected()) return;
     session_.connect();
     try {
-      // A writer never waits for a row lock unboundedly (see LockConflict).
-      session_.query("SET SESSION innodb_lock_wait_timeout = " + std::to_string(kLockWaitSeconds));
+      // A writer never waits for a row lock (MariaDB: 0 is NOWAIT; MySQL 8 makes it 1 s): the
+      // holder may be a later batch of this pipeline that waits for this one's turn, a wait the
+      // server cannot see. It gives everything back instead, and the later batches yield to it
+      // (see write()). Which batch holds what is not readable here: MariaDB 10.11's
+      // information_schema.INNODB_LOCK_WAITS did not show these waits.
+      session_.query("SET SESSION innodb_lock_wait_timeout = 0");
+      connectionId_ = session_.value("SELECT CONNECTION_ID()").value_or("0");
       // A writer whose process stalls (stopped, frozen) inside a transaction would hold the
       // checkpoint row's lock for as long as it stalls, and the process that took the pipeline
       // over would wait for it forever: MariaDB ends such a transaction's connection after a
@@ -160,29 +168,45 @@ class MysqlDatabase : public Database {
     return (holder ? *holder : std::string("another connection")) + " on " + describe();
   }
 
-  // One writer: the parallel path of PostgreSQL needs a wait-for check between etlrun's own
-  // writers (pg_blocking_pids) that MySQL does not offer per connection.
-  std::size_t maxWriters() const override { return 1; }
+  // Each writer is a connection of its own; they commit in batch order (see write()).
+  std::size_t maxWriters() const override { return 64; }
 
   WriteResult write(const std::vector<std::vector<Row>>& rows, const Units& units,
                     const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
                     const Checkpoint& checkpoint, const LetterFor& letterFor,
                     etl::CommitTurn& turn) override {
     open();
-    for (;;) {
+    // Parallel writers commit in batch order. A writer that meets a row lock gives everything back
+    // and says so in its hold() (kWaits); a later batch waiting for its turn then yields (rolls
+    // back, lets the earlier ones commit, writes again), so an earlier batch never waits for a
+    // later one that waits for it.
+    std::string holder = connectionId_;
+    for (int attempt = 1;; ++attempt) {
+      bool mayYield = attempt == 1;  // after a first try, every earlier batch has committed
       try {
+        turn.hold(holder);
         try {
-          return writeBulk(rows, letters, pipeline, checkpoint, turn);
+          return writeBulk(rows, letters, pipeline, checkpoint, turn, mayYield);
         } catch (const DataError& e) {
           session_.rollback();
           logger_.warning(std::string("batch refused (") + e.what() + "): storing it row by row");
+          // Rows one at a time lock in the batch's order: only once the earlier batches are in.
+          turn.wait();
         }
-        return writeRowByRow(rows, units, letters, pipeline, checkpoint, letterFor, turn);
+        return writeRowByRow(rows, units, letters, pipeline, checkpoint, letterFor, turn, mayYield);
+      } catch (const Yield&) {
+        session_.rollback();
+        turn.wait();
       } catch (const LockConflict& e) {
-        // A lock wait timeout or a deadlock with another process: InnoDB has rolled back the
-        // statement (or the whole transaction): give everything back and write again.
+        // A row lock held by a later batch of this pipeline, or by another process (or a
+        // deadlock InnoDB broke): give everything back, let the earlier batches commit, and try
+        // again a little later; the later batches yield to this one from now on.
         session_.rollback();
         logger_.debug(std::string("lock conflict, writing the batch again: ") + e.what());
+        holder = connectionId_ + kWaits;
+        turn.hold(holder);
+        turn.wait();
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(500, 5 * attempt)));
       } catch (...) {
         session_.rollback();
         throw;
@@ -342,7 +366,7 @@ class MysqlDatabase : public Database {
 
   WriteResult writeBulk(const std::vector<std::vector<Row>>& rows,
                         const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                        const Checkpoint& checkpoint, etl::CommitTurn& turn) {
+                        const Checkpoint& checkpoint, etl::CommitTurn& turn, bool mayYield) {
     WriteResult result;
     result.stored.assign(rows.size(), 0);
     session_.query("START TRANSACTION");
@@ -354,15 +378,15 @@ class MysqlDatabase : public Database {
         result.stored[i] = insertRows(i, rows[i]);
       }
     }
-    result.alreadyCommitted =
-        finish(letters, pipeline, checkpoint, turn) == CheckpointOutcome::AlreadyCommitted;
+    result.alreadyCommitted = finish(letters, pipeline, checkpoint, turn, mayYield) ==
+                              CheckpointOutcome::AlreadyCommitted;
     return result;
   }
 
   WriteResult writeRowByRow(const std::vector<std::vector<Row>>& rows, const Units& units,
                             const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
                             const Checkpoint& checkpoint, const LetterFor& letterFor,
-                            etl::CommitTurn& turn) {
+                            etl::CommitTurn& turn, bool mayYield) {
     // InnoDB undoes a refused statement alone and the transaction goes on (a deadlock or lock
     // wait, which end more, are LockConflict, not a row's refusal).
     RowWriter writer([this](const std::string& statement) { session_.query(statement); },
@@ -375,13 +399,14 @@ class MysqlDatabase : public Database {
     writeUnits(rows, units, writer, result,
                [&](const std::vector<Refusal>& refused) { all.push_back(letterFor(refused)); });
     result.alreadyCommitted =
-        finish(all, pipeline, checkpoint, turn) == CheckpointOutcome::AlreadyCommitted;
+        finish(all, pipeline, checkpoint, turn, mayYield) == CheckpointOutcome::AlreadyCommitted;
     return result;
   }
 
-  // Dead letters, then the checkpoint, then COMMIT.
+  // Dead letters, then (once every earlier batch has committed) the checkpoint and COMMIT. Throws
+  // Yield when an earlier batch was stopped by a lock (its hold() says so): it may be one of ours.
   CheckpointOutcome finish(const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                           const Checkpoint& checkpoint, etl::CommitTurn& turn) {
+                           const Checkpoint& checkpoint, etl::CommitTurn& turn, bool mayYield) {
     const std::size_t limit = session_.maxPacket() / 2;
     for (const auto& original : letters) {
       // A letter the server could not take in one packet would drop the connection, and the
@@ -409,6 +434,18 @@ class MysqlDatabase : public Database {
            l.recordBytes ? MysqlSession::Value(*l.recordBytes) : std::nullopt},
           {false, false, false, false, false, false, true});
     }
+    etl::CommitTurn::Blocking blocking;
+    if (mayYield) {
+      blocking = [](const std::vector<std::string>& earlier) {
+        return std::any_of(earlier.begin(), earlier.end(), [](const std::string& h) {
+          return h.size() >= std::strlen(kWaits) &&
+                 h.compare(h.size() - std::strlen(kWaits), std::string::npos, kWaits) == 0;
+        });
+      };
+    }
+    if (!turn.wait(blocking)) throw Yield{};
+    // Only now: every writer updates this one row, so taking its lock earlier would make each
+    // batch wait for the one before it.
     SqlCheckpointStore store(*view_);
     if (storeCheckpoint(pipeline, checkpoint, store) == CheckpointOutcome::AlreadyCommitted) {
       session_.rollback();
@@ -417,7 +454,6 @@ class MysqlDatabase : public Database {
           "its rows are stored once, nothing was written again");
       return CheckpointOutcome::AlreadyCommitted;
     }
-    turn.wait();  // one writer: at once
     session_.query("COMMIT");
     return CheckpointOutcome::Stored;
   }
@@ -430,6 +466,7 @@ class MysqlDatabase : public Database {
   Session& connection() override { return *view_; }
 
   DatabaseOptions options_;
+  std::string connectionId_;  // CONNECTION_ID(): how the other writers know this one
   MysqlSession session_;
   std::unique_ptr<Session> view_ = sessionOver(session_);
   std::unique_ptr<MysqlSession> owner_;  // holds the pipeline's owner lock (claim)
