@@ -206,7 +206,9 @@ class MysqlDatabase : public Database {
         holder = connectionId_ + kWaits;
         turn.hold(holder);
         turn.wait();
-        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(500, 5 * attempt)));
+        // Ms between our own writers; a lock another process keeps gets a try every 2 s at most.
+        std::this_thread::sleep_for(
+            std::chrono::milliseconds(std::min(2000, 5 * attempt * attempt)));
       } catch (...) {
         session_.rollback();
         throw;
