@@ -103,6 +103,22 @@ void writeUnits(const std::vector<std::vector<Row>>& rows, const Units& units, R
                 WriteResult& result,
                 const std::function<void(const std::vector<Refusal>&)>& refusedUnit);
 
+// An earlier batch waits for this batch's open transaction (a dialect's finish() finds out while
+// waiting for its turn): roll back, let it commit first.
+struct Yield {};
+
+// Writes one batch in its turn among parallel writers, written once for every dialect: `bulk`
+// (when given) and, if the database refuses one of its rows (DataError), `rowByRow` once every
+// earlier batch has committed (rows one at a time lock in the batch's order). On Yield, or a
+// LockConflict (a lock held by a later batch that waits for this one's turn, another process, a
+// deadlock the server broke), everything is rolled back, the earlier batches commit first
+// (`conflicted` tells the dialect after a LockConflict) and the batch is written again, then
+// without yielding: nothing earlier is open any more. Any other error rolls back and is thrown.
+using WriteAttempt = std::function<WriteResult(bool mayYield)>;
+WriteResult writeInTurn(etl::CommitTurn& turn, Poco::Logger& logger,
+                        const std::function<void()>& rollback, const WriteAttempt& bulk,
+                        const WriteAttempt& rowByRow, const std::function<void()>& conflicted = {});
+
 // What a batch's transaction commits as its pipeline's checkpoint: the whole state, or each part
 // of a partitioned one (etl::Source::partitionedCheckpoint) under (pipeline, part), so that
 // processes sharing a pipeline, each owning some parts, never overwrite each other's. Each row is
@@ -146,7 +162,6 @@ class SqlCheckpointStore : public CheckpointStore {
 
  private:
   std::string insert(const CheckpointWrite& w, const std::string& onConflict) const;
-  int64_t run(const std::string& statement, const Session::Values& values);
   std::string placeholder(int n) const;
   const char* now() const;
   Session& session_;

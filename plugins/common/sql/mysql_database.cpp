@@ -12,7 +12,6 @@
 #include <map>
 #include <memory>
 #include <set>
-#include <thread>
 
 #include "database.h"
 #include "etl/errors.h"
@@ -27,9 +26,9 @@ constexpr int kSchemaLockWaitSeconds = 600;
 constexpr std::size_t kPiece = 1 << 20;          // bytes of values per INSERT statement
 constexpr std::size_t kMaxPlaceholders = 60000;  // a prepared statement takes at most 65535
 constexpr const char* kWaits = " waits";  // a writer's hold() once a lock stopped it (see write())
+constexpr int kLockWaitSeconds = 2;       // a writer's wait for a row lock once tried again
 constexpr int kIdleInTransactionSeconds = 20;  // a stalled writer's transaction ends then
 
-struct Yield {};  // an earlier batch was stopped by a lock: roll back, let it commit first
 // etlrun's own tables compare text as bytes ('a' and 'A', 'x' and 'x ' are two pipelines).
 constexpr const char* kTableOptions =
     " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin";
@@ -123,12 +122,11 @@ class MysqlDatabase : public Database {
     if (session_.connected()) return;
     session_.connect();
     try {
-      // A writer never waits for a row lock (MariaDB: 0 is NOWAIT; MySQL 8 makes it 1 s): the
-      // holder may be a later batch of this pipeline that waits for this one's turn, a wait the
-      // server cannot see. It gives everything back instead, and the later batches yield to it
-      // (see write()). Which batch holds what is not readable here: MariaDB 10.11's
-      // information_schema.INNODB_LOCK_WAITS did not show these waits.
-      session_.query("SET SESSION innodb_lock_wait_timeout = 0");
+      // Row lock waits are set by write(): a first try never waits, since the holder may be a
+      // later batch of this pipeline that waits for this one's turn, which the server cannot see
+      // (and which batch holds what is not readable here: MariaDB 10.11's
+      // information_schema.INNODB_LOCK_WAITS did not show these waits).
+      lockWait_ = -1;
       connectionId_ = session_.value("SELECT CONNECTION_ID()").value_or("0");
       // A writer whose process stalls (stopped, frozen) inside a transaction would hold the
       // checkpoint row's lock for as long as it stalls, and the process that took the pipeline
@@ -176,44 +174,27 @@ class MysqlDatabase : public Database {
                     const Checkpoint& checkpoint, const LetterFor& letterFor,
                     etl::CommitTurn& turn) override {
     open();
-    // Parallel writers commit in batch order. A writer that meets a row lock gives everything back
-    // and says so in its hold() (kWaits); a later batch waiting for its turn then yields (rolls
-    // back, lets the earlier ones commit, writes again), so an earlier batch never waits for a
-    // later one that waits for it.
-    std::string holder = connectionId_;
-    for (int attempt = 1;; ++attempt) {
-      bool mayYield = attempt == 1;  // after a first try, every earlier batch has committed
-      try {
-        turn.hold(holder);
-        try {
+    // Parallel writers commit in batch order. A first try never waits for a row lock: one that
+    // meets a lock gives everything back and says so in its hold() (kWaits), and a later batch
+    // waiting for its turn then yields to it (see finish()), so an earlier batch never waits for a
+    // later one that waits for it. Tried again once the earlier batches are in, it waits for locks
+    // (kLockWaitSeconds): a later batch in its way yields at once, another process's lock is given
+    // up on after that long and tried again.
+    setLockWait(0);
+    turn.hold(connectionId_);
+    return writeInTurn(
+        turn, logger_, [this] { session_.rollback(); },
+        [&](bool mayYield) {
           return writeBulk(rows, letters, pipeline, checkpoint, turn, mayYield);
-        } catch (const DataError& e) {
-          session_.rollback();
-          logger_.warning(std::string("batch refused (") + e.what() + "): storing it row by row");
-          // Rows one at a time lock in the batch's order: only once the earlier batches are in.
-          turn.wait();
-        }
-        return writeRowByRow(rows, units, letters, pipeline, checkpoint, letterFor, turn, mayYield);
-      } catch (const Yield&) {
-        session_.rollback();
-        turn.wait();
-      } catch (const LockConflict& e) {
-        // A row lock held by a later batch of this pipeline, or by another process (or a
-        // deadlock InnoDB broke): give everything back, let the earlier batches commit, and try
-        // again a little later; the later batches yield to this one from now on.
-        session_.rollback();
-        logger_.debug(std::string("lock conflict, writing the batch again: ") + e.what());
-        holder = connectionId_ + kWaits;
-        turn.hold(holder);
-        turn.wait();
-        // Ms between our own writers; a lock another process keeps gets a try every 2 s at most.
-        std::this_thread::sleep_for(
-            std::chrono::milliseconds(std::min(2000, 5 * attempt * attempt)));
-      } catch (...) {
-        session_.rollback();
-        throw;
-      }
-    }
+        },
+        [&](bool mayYield) {
+          return writeRowByRow(rows, units, letters, pipeline, checkpoint, letterFor, turn,
+                               mayYield);
+        },
+        [&] {
+          turn.hold(connectionId_ + kWaits);
+          setLockWait(kLockWaitSeconds);
+        });
   }
 
  private:
@@ -465,9 +446,18 @@ class MysqlDatabase : public Database {
     for (const auto& statement : m.each) session_.query(statement);
   }
 
+  // innodb_lock_wait_timeout for this connection's next statements (MariaDB: 0 is NOWAIT; MySQL 8
+  // makes it 1 s), set only when it changes.
+  void setLockWait(int seconds) {
+    if (lockWait_ == seconds) return;
+    session_.query("SET SESSION innodb_lock_wait_timeout = " + std::to_string(seconds));
+    lockWait_ = seconds;
+  }
+
   Session& connection() override { return *view_; }
 
   DatabaseOptions options_;
+  int lockWait_ = -1;         // as last set (setLockWait); -1: not yet on this connection
   std::string connectionId_;  // CONNECTION_ID(): how the other writers know this one
   MysqlSession session_;
   std::unique_ptr<Session> view_ = sessionOver(session_);

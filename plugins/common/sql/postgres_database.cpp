@@ -21,8 +21,6 @@ constexpr int kLockTimeoutMs = 2000;             // a writer's longest wait for 
 constexpr int kIdleInTransactionMs = 20000;      // a stalled writer's transaction ends then
 constexpr int kOwnerLockClass = 1702128754;      // pg_try_advisory_lock(class, hashtext(pipeline))
 
-struct Yield {};  // an earlier batch waits for this one's transaction: roll back, let it commit
-
 // COPY text format: backslash, newline, carriage return and tab escaped; NULL is \N.
 void copyField(std::string& out, const std::optional<std::string_view>& value) {
   if (!value) {
@@ -127,40 +125,21 @@ class PostgresDatabase : public Database {
                     const Checkpoint& checkpoint, const LetterFor& letterFor,
                     etl::CommitTurn& turn) override {
     open();
-    for (bool mayYield = true;; mayYield = false) {
-      try {
-        turn.hold(std::to_string(PQbackendPID(session_.handle())));
-        if (copyable(rows)) {
-          try {
-            return writeBulk(rows, letters, pipeline, checkpoint, turn, mayYield);
-          } catch (const DataError& e) {
-            session_.rollback();
-            logger_.warning(std::string("batch refused (") + e.what() + "): storing it row by row");
-            // Rows one at a time take their locks in the batch's order, not the key order of
-            // every bulk statement: writing them only once every earlier batch has committed
-            // keeps them out of deadlocks with those (later ones yield, see finish()).
-            turn.wait();
-          }
-        }
-        return writeRowByRow(rows, units, letters, pipeline, checkpoint, letterFor, turn, mayYield);
-      } catch (const Yield&) {
-        // This batch held a row an earlier batch needs, and waited for that batch to commit:
-        // let it go first, then write this one again (once: nothing earlier is open then).
-        session_.rollback();
-        turn.wait();
-      } catch (const LockConflict& e) {
-        // A row lock held too long, maybe by a later batch that waits for this one's turn (a
-        // wait the server cannot see), or a deadlock the server broke: give everything back,
-        // let the earlier batches commit, and write again. The holder, if it is a later batch,
-        // does the same when its own wait times out, so the cycle always breaks.
-        session_.rollback();
-        logger_.debug(std::string("lock conflict, writing the batch again: ") + e.what());
-        turn.wait();
-      } catch (...) {
-        session_.rollback();
-        throw;
-      }
+    turn.hold(std::to_string(PQbackendPID(session_.handle())));
+    WriteAttempt bulk;
+    if (copyable(rows)) {
+      bulk = [&](bool mayYield) {
+        return writeBulk(rows, letters, pipeline, checkpoint, turn, mayYield);
+      };
     }
+    // A lock held too long is given up on (lock_timeout); the holder, if it is a later batch,
+    // yields in its finish() or gives up in turn, so the cycle always breaks.
+    return writeInTurn(
+        turn, logger_, [this] { session_.rollback(); }, bulk,
+        [&](bool mayYield) {
+          return writeRowByRow(rows, units, letters, pipeline, checkpoint, letterFor, turn,
+                               mayYield);
+        });
   }
 
  private:

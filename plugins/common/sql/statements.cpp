@@ -217,10 +217,6 @@ std::string SqlCheckpointStore::placeholder(int n) const {
   return sql::placeholder(dialect_, n);
 }
 
-int64_t SqlCheckpointStore::run(const std::string& statement, const Session::Values& values) {
-  return session_.execute(statement, values);
-}
-
 const char* SqlCheckpointStore::now() const {
   switch (dialect_) {
     case Dialect::Postgres:
@@ -256,13 +252,13 @@ int64_t SqlCheckpointStore::upsert(const std::string& pipeline, const Checkpoint
   std::string incoming = dialect_ == Dialect::Mysql ? "VALUES(checkpoint)" : "excluded.checkpoint";
   std::string statement =
       insert(w, "checkpoint = " + incoming + ", updated_at = " + std::string(now()));
-  if (w.part.empty()) return run(statement, {pipeline, w.state});
-  return run(statement, {pipeline, w.state, w.part});
+  if (w.part.empty()) return session_.execute(statement, {pipeline, w.state});
+  return session_.execute(statement, {pipeline, w.state, w.part});
 }
 
 int64_t SqlCheckpointStore::insertIfAbsent(const std::string& pipeline, const CheckpointWrite& w) {
-  if (w.part.empty()) return run(insert(w, ""), {pipeline, w.state});
-  return run(insert(w, ""), {pipeline, w.state, w.part});
+  if (w.part.empty()) return session_.execute(insert(w, ""), {pipeline, w.state});
+  return session_.execute(insert(w, ""), {pipeline, w.state, w.part});
 }
 
 int64_t SqlCheckpointStore::replaceIf(const std::string& pipeline, const CheckpointWrite& w) {
@@ -270,8 +266,9 @@ int64_t SqlCheckpointStore::replaceIf(const std::string& pipeline, const Checkpo
   std::string statement = "UPDATE " + table + " SET checkpoint = " + placeholder(1) +
                           ", updated_at = " + now() + " WHERE pipeline = " + placeholder(2) +
                           " AND checkpoint = " + placeholder(3);
-  if (w.part.empty()) return run(statement, {w.state, pipeline, *w.expected});
-  return run(statement + " AND part = " + placeholder(4), {w.state, pipeline, *w.expected, w.part});
+  if (w.part.empty()) return session_.execute(statement, {w.state, pipeline, *w.expected});
+  return session_.execute(statement + " AND part = " + placeholder(4),
+                          {w.state, pipeline, *w.expected, w.part});
 }
 
 std::optional<std::string> SqlCheckpointStore::stored(const std::string& pipeline,
@@ -381,6 +378,36 @@ std::size_t Database::removeDeadLetters(const std::vector<int64_t>& ids) {
     throw;
   }
   return removed;
+}
+
+WriteResult writeInTurn(etl::CommitTurn& turn, Poco::Logger& logger,
+                        const std::function<void()>& rollback, const WriteAttempt& bulk,
+                        const WriteAttempt& rowByRow, const std::function<void()>& conflicted) {
+  for (bool mayYield = true;; mayYield = false) {
+    try {
+      if (bulk) {
+        try {
+          return bulk(mayYield);
+        } catch (const DataError& e) {
+          rollback();
+          logger.warning(std::string("batch refused (") + e.what() + "): storing it row by row");
+          turn.wait();
+        }
+      }
+      return rowByRow(mayYield);
+    } catch (const Yield&) {
+      rollback();
+      turn.wait();
+    } catch (const LockConflict& e) {
+      rollback();
+      logger.debug(std::string("lock conflict, writing the batch again: ") + e.what());
+      if (conflicted) conflicted();
+      turn.wait();
+    } catch (...) {
+      rollback();
+      throw;
+    }
+  }
 }
 
 CheckpointOutcome storeCheckpoint(const std::string& pipeline, const Checkpoint& checkpoint,
