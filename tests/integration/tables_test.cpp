@@ -148,26 +148,34 @@ namespace {
 
 // Two claimers on one queue table at once never get the same row; a claim older than the lease
 // is taken back; a final failure (ready status, no due time) is never claimed again.
+// A queue table (`columns`, keyed by id) made by the sink's writer (create: auto) and filled
+// with `rows`, one unit each.
+void fillQueue(const std::string& uri, const std::string& table,
+               const std::vector<sql::Column>& columns, const std::vector<sql::Row>& rows) {
+  sql::DatabaseOptions options;
+  options.uri = uri;
+  options.createTables = true;
+  sql::TableSpec spec;
+  spec.name = table;
+  spec.key = {"id"};
+  spec.columns = columns;
+  options.tables = {spec};
+  auto database = sql::makeDatabase(options, Poco::Logger::get("test"));
+  sql::Units units(1);
+  for (uint32_t i = 0; i < rows.size(); ++i) units[0].push_back(i);
+  etl::CommitOrder order;
+  etl::CommitOrder::Turn turn(order, 1);
+  database->write(
+      {rows}, units, {}, "setup", sql::Checkpoint{},
+      [](const std::vector<sql::Refusal>&) { return sql::DeadLetterRow{}; }, turn);
+}
+
 class ClaimQueue : public testing::TestWithParam<etltest::Backend> {};
 
 TEST_P(ClaimQueue, ConcurrentClaimersShareNothingAndLeasesExpire) {
   etltest::TempDir dir;
   etltest::BackendDb db(GetParam(), dir / "queue.sqlite");
-  std::string uri =
-      GetParam() == etltest::Backend::Sqlite ? etltest::sqliteUri(dir / "queue.sqlite") : db.uri();
-  sql::DatabaseOptions options;
-  options.uri = uri;
-  options.createTables = true;
-  sql::TableSpec jobs;
-  jobs.name = "jobs";
-  jobs.key = {"id"};
-  jobs.columns = {{"id", "bigint"},
-                  {"status", "text"},
-                  {"due_at", "text"},
-                  {"claimed_at", "text"},
-                  {"payload", "text"}};
-  options.tables = {jobs};
-  auto database = sql::makeDatabase(options, Poco::Logger::get("test"));
+  std::string uri = db.uri();  // sqlite: the file queue.sqlite
   std::vector<sql::Row> rows;
   std::deque<std::string> texts;
   for (int i = 1; i <= 400; ++i) {
@@ -176,13 +184,13 @@ TEST_P(ClaimQueue, ConcurrentClaimersShareNothingAndLeasesExpire) {
     bool finalFailure = i % 100 == 0;  // failed, with no due time: never again
     rows.push_back({id, finalFailure ? "failed" : "pending", std::nullopt, std::nullopt, "x"});
   }
-  sql::Units units(1);
-  for (uint32_t i = 0; i < rows.size(); ++i) units[0].push_back(i);
-  etl::CommitOrder order;
-  etl::CommitOrder::Turn turn(order, 1);
-  database->write(
-      {rows}, units, {}, "setup", sql::Checkpoint{},
-      [](const std::vector<sql::Refusal>&) { return sql::DeadLetterRow{}; }, turn);
+  fillQueue(uri, "jobs",
+            {{"id", "bigint"},
+             {"status", "text"},
+             {"due_at", "text"},
+             {"claimed_at", "text"},
+             {"payload", "text"}},
+            rows);
 
   sql::ClaimSpec spec{"jobs",        "id",     {"id", "payload"}, "status", {"pending", "failed"},
                       "in_progress", "due_at", "claimed_at"};
@@ -217,30 +225,12 @@ TEST_P(ClaimQueue, ConcurrentClaimersShareNothingAndLeasesExpire) {
 TEST_P(ClaimQueue, ClaimedRowsComeInKeyOrder) {
   etltest::TempDir dir;
   etltest::BackendDb db(GetParam(), dir / "queue.sqlite");
-  std::string uri =
-      GetParam() == etltest::Backend::Sqlite ? etltest::sqliteUri(dir / "queue.sqlite") : db.uri();
+  std::string uri = db.uri();  // sqlite: the file queue.sqlite
   auto claimedIds = [&](const std::string& table, const std::string& keyType,
                         const std::vector<std::string>& keys) {
-    sql::DatabaseOptions options;
-    options.uri = uri;
-    options.createTables = true;
-    sql::TableSpec jobs;
-    jobs.name = table;
-    jobs.key = {"id"};
-    jobs.columns = {{"id", keyType}, {"status", "text"}, {"claimed_at", "text"}};
-    options.tables = {jobs};
-    auto database = sql::makeDatabase(options, Poco::Logger::get("test"));
     std::vector<sql::Row> rows;
-    sql::Units units(1);
-    for (const auto& k : keys) {
-      units[0].push_back(static_cast<uint32_t>(rows.size()));
-      rows.push_back({std::string_view(k), "pending", std::nullopt});
-    }
-    etl::CommitOrder order;
-    etl::CommitOrder::Turn turn(order, 1);
-    database->write(
-        {rows}, units, {}, "setup", sql::Checkpoint{},
-        [](const std::vector<sql::Refusal>&) { return sql::DeadLetterRow{}; }, turn);
+    for (const auto& k : keys) rows.push_back({std::string_view(k), "pending", std::nullopt});
+    fillQueue(uri, table, {{"id", keyType}, {"status", "text"}, {"claimed_at", "text"}}, rows);
     sql::ClaimSpec spec{table, "id", {"id"}, "status", {"pending"}, "claimed", "", "claimed_at"};
     auto queue = sql::makeClaimQueue(uri, dir.path(), spec, Poco::Logger::get("test"));
     EXPECT_TRUE(queue->claim("2026-01-01T00:00:00.000Z", "2025-12-31T23:55:00.000Z", 0).empty());
@@ -261,30 +251,14 @@ TEST_P(ClaimQueue, ClaimedRowsComeInKeyOrder) {
 TEST_P(ClaimQueue, AClaimOfSeventyThousandRowsIsOneClaim) {
   etltest::TempDir dir;
   etltest::BackendDb db(GetParam(), dir / "queue.sqlite");
-  std::string uri =
-      GetParam() == etltest::Backend::Sqlite ? etltest::sqliteUri(dir / "queue.sqlite") : db.uri();
-  sql::DatabaseOptions options;
-  options.uri = uri;
-  options.createTables = true;
-  sql::TableSpec jobs;
-  jobs.name = "jobs";
-  jobs.key = {"id"};
-  jobs.columns = {{"id", "bigint"}, {"status", "text"}, {"claimed_at", "text"}};
-  options.tables = {jobs};
-  auto database = sql::makeDatabase(options, Poco::Logger::get("test"));
+  std::string uri = db.uri();  // sqlite: the file queue.sqlite
   std::deque<std::string> texts;
   std::vector<sql::Row> rows;
-  sql::Units units(1);
   for (int i = 1; i <= 70000; ++i) {
     texts.push_back(std::to_string(i));
-    units[0].push_back(static_cast<uint32_t>(rows.size()));
     rows.push_back({std::string_view(texts.back()), "pending", std::nullopt});
   }
-  etl::CommitOrder order;
-  etl::CommitOrder::Turn turn(order, 1);
-  database->write(
-      {rows}, units, {}, "setup", sql::Checkpoint{},
-      [](const std::vector<sql::Refusal>&) { return sql::DeadLetterRow{}; }, turn);
+  fillQueue(uri, "jobs", {{"id", "bigint"}, {"status", "text"}, {"claimed_at", "text"}}, rows);
   sql::ClaimSpec spec{"jobs", "id", {"id"}, "status", {"pending"}, "claimed", "", "claimed_at"};
   auto queue = sql::makeClaimQueue(uri, dir.path(), spec, Poco::Logger::get("test"));
   auto claimed = queue->claim("2026-01-01T00:00:00.000Z", "2025-12-31T23:55:00.000Z", 100000);
