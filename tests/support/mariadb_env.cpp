@@ -2,9 +2,7 @@
 
 #include <Poco/File.h>
 #include <mysql.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +12,8 @@
 #include <memory>
 #include <stdexcept>
 #include <thread>
+
+#include "test_env.h"
 
 namespace etltest {
 namespace {
@@ -104,30 +104,6 @@ int64_t TestMariaDb::count(const std::string& statement) const {
   return rows.empty() || rows[0].empty() ? 0 : std::stoll(rows[0]);
 }
 
-}  // namespace etltest
-
-namespace etltest {
-namespace {
-
-// A port nobody listens on now, below the kernel's ephemeral range (see postgres_env.cpp).
-int freePort() {
-  for (int attempt = 0;; ++attempt) {
-    int port = 10000 + static_cast<int>((static_cast<unsigned>(getpid()) * 7919u +
-                                         static_cast<unsigned>(attempt) * 104729u) %
-                                        22000u);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool free = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-    close(fd);
-    if (free || attempt == 50) return port;
-  }
-}
-
-}  // namespace
-
 PrivateMariaDb::PrivateMariaDb() {
   char pattern[] = "/tmp/etlrun-privmariadb-XXXXXX";
   if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
@@ -139,7 +115,7 @@ PrivateMariaDb::PrivateMariaDb() {
                       .c_str()) != 0) {
     throw std::runtime_error("mariadb-install-db failed: see " + dir_ + "/install.log");
   }
-  port_ = freePort();
+  port_ = unusedPort();
   pid_ = fork();
   if (pid_ == 0) {
     std::string datadir = "--datadir=" + dir_ + "/data", socket = "--socket=" + dir_ + "/sock",

@@ -12,9 +12,12 @@
 #include <Poco/PatternFormatter.h>
 #include <Poco/TemporaryFile.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <fstream>
@@ -38,6 +41,23 @@ struct TestLogging {
 } testLogging;
 
 }  // namespace
+
+// A port nobody listens on now, below the kernel's ephemeral range (32768 and up here): a port
+// in that range can be held by any client socket of the machine, and the server's bind fails.
+int unusedPort() {
+  static std::atomic<unsigned> sequence{0};
+  for (unsigned attempt = 0;; ++attempt) {
+    int port = 10000 + static_cast<int>((getpid() * 7919u + sequence++ * 104729u) % 22000u);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool free = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    close(fd);
+    if (free || attempt == 50) return port;
+  }
+}
 
 std::string etlrunBinary() {
   return ETLTEST_ETLRUN;

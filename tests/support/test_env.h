@@ -10,6 +10,8 @@
 
 namespace etltest {
 
+// A port nobody listens on now, for a throwaway server (PostgreSQL, MariaDB).
+int unusedPort();
 std::string etlrunBinary();
 std::string pluginDir();
 std::string dataDir();
