@@ -13,13 +13,6 @@
 namespace sql {
 namespace {
 
-// A view (sessionOver) never connects by itself: its Database connects with the settings and in
-// the transaction its work needs, and a connection lost mid-batch must fail the batch, not let
-// the rest of it run on a new connection outside that transaction.
-[[noreturn]] void lost(const std::string& what) {
-  throw etl::RetryableError(what + ": the connection was lost");
-}
-
 // Each adapter owns its connection (makeSession) or views one a Database holds (sessionOver).
 class PgConnection : public Session {
  public:
@@ -29,11 +22,8 @@ class PgConnection : public Session {
   Dialect dialect() const override { return Dialect::Postgres; }
   std::string describe() const override { return session_.describe(); }
   bool isOpen() const override { return session_.connected(); }
-  void open() override {
-    if (session_.connected()) return;
-    if (!owned_) lost(describe());
-    session_.connect();
-  }
+  bool ownsConnection() const override { return owned_ != nullptr; }
+  void connect() override { session_.connect(); }
   Rows query(const std::string& statement, const Values& values) override {
     Result r(send(statement, values));
     Rows rows(static_cast<std::size_t>(r.rows()));
@@ -74,11 +64,8 @@ class SqliteConnection : public Session {
   Dialect dialect() const override { return Dialect::Sqlite; }
   std::string describe() const override { return "sqlite:" + session_.path(); }
   bool isOpen() const override { return session_.isOpen(); }
-  void open() override {
-    if (session_.isOpen()) return;
-    if (!owned_) lost(describe());
-    session_.open();
-  }
+  bool ownsConnection() const override { return owned_ != nullptr; }
+  void connect() override { session_.open(); }
   void requireWritable() override { session_.requireWritable(); }
   Rows query(const std::string& statement, const Values& values) override {
     open();
@@ -113,11 +100,8 @@ class MariaDbConnection : public Session {
   Dialect dialect() const override { return Dialect::Mysql; }
   std::string describe() const override { return session_.describe(); }
   bool isOpen() const override { return session_.connected(); }
-  void open() override {
-    if (session_.connected()) return;
-    if (!owned_) lost(describe());
-    session_.connect();
-  }
+  bool ownsConnection() const override { return owned_ != nullptr; }
+  void connect() override { session_.connect(); }
   Rows query(const std::string& statement, const Values& values) override {
     open();
     return session_.query(statement, values);
@@ -144,6 +128,12 @@ class MariaDbConnection : public Session {
 };
 
 }  // namespace
+
+void Session::open() {
+  if (isOpen()) return;
+  if (!ownsConnection()) throw etl::RetryableError(describe() + ": the connection was lost");
+  connect();
+}
 
 std::unique_ptr<Session> sessionOver(PgSession& session) {
   return std::make_unique<PgConnection>(session);

@@ -35,7 +35,10 @@ class Session {
   virtual bool isOpen() const = 0;
   // Connects (SQLite: opens the file, creating its folder). Throws std::runtime_error for what
   // cannot heal (a wrong password, no such database) and etl::RetryableError for the rest.
-  virtual void open() = 0;
+  // A view (sessionOver) never connects by itself: its Database connects with the settings and in
+  // the transaction its work needs, and a connection lost mid-batch must fail the batch (a
+  // RetryableError), not let the rest of it run on a new connection outside that transaction.
+  void open();
   // For sessions that write, after open(): SQLite opens a file it may not write read-only without
   // a word (the first write would fail much later); throws, naming the file and why.
   virtual void requireWritable() {}
@@ -46,6 +49,10 @@ class Session {
   // changed or not, as PostgreSQL and SQLite count them).
   virtual int64_t execute(const std::string& statement, const Values& values = {}) = 0;
   virtual void rollback() = 0;  // if a transaction is open; never throws
+
+ protected:
+  virtual bool ownsConnection() const = 0;  // made by makeSession, not a view
+  virtual void connect() = 0;
 };
 
 // The connection a URI names (dialectOf): sqlite:PATH (relative under `stateDir`), mysql:// or
