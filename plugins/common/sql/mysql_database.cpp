@@ -338,8 +338,7 @@ class MysqlDatabase : public Database {
     const TableStatements& s = statements_[i];
     Values values;
     for (std::size_t c : s.updateOrder) values.push_back(row[c]);
-    int64_t affected = session_.run(s.update, values);
-    return matchedRows(session_.info(), affected);
+    return session_.run(s.update, values);
   }
 
   int64_t storeRow(std::size_t i, const Row& row) {

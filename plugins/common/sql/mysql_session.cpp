@@ -8,6 +8,7 @@
 #include <Poco/Environment.h>
 #include <Poco/Nullable.h>
 #include <Poco/URI.h>
+#include <strings.h>
 // mysql.h defines MYSQL, which ma_pvio.h (the connection's socket layer: its timeouts) needs.
 #include <mysql.h>
 // clang-format off
@@ -23,6 +24,12 @@
 
 namespace sql {
 namespace {
+
+// "Rows matched: 3  Changed: 1  Warnings: 0" -> 3 (mysql_info()).
+int64_t matchedRows(const std::string& info, int64_t affected) {
+  std::size_t at = info.find("Rows matched: ");
+  return at == std::string::npos ? affected : std::stoll(info.substr(at + 14));
+}
 
 // Errors that may be one row's fault (written again row by row, each row still refused a dead
 // letter): a NULL where none may be, a duplicate key, values out of range, too long, of the wrong
@@ -308,7 +315,7 @@ int64_t MysqlSession::run(const std::string& statement, const std::vector<Value>
     }
   }
   try {
-    return static_cast<int64_t>(st.execute());
+    return counted(statement, static_cast<int64_t>(st.execute()));
   } catch (const Poco::Data::MySQL::StatementException& e) {
     // Poco's message holds the whole statement text (megabytes for a bulk INSERT): only the
     // server's error is kept.
@@ -330,6 +337,21 @@ int64_t MysqlSession::run(const std::string& statement, const std::vector<Value>
     std::string message = e.message();
     fail(code, "", message.substr(0, message.find("[statemnt]")), statement.substr(0, 60));
   }
+}
+
+int64_t MysqlSession::runText(const std::string& statement) {
+  query(statement);
+  auto changed = mysql_affected_rows(handle());
+  return counted(statement,
+                 changed == static_cast<decltype(changed)>(-1) ? 0 : static_cast<int64_t>(changed));
+}
+
+int64_t MysqlSession::counted(const std::string& statement, int64_t affected) {
+  std::size_t start = statement.find_first_not_of(" \t\r\n(");
+  if (start == std::string::npos || strncasecmp(statement.c_str() + start, "UPDATE", 6) != 0) {
+    return affected;
+  }
+  return matchedRows(info(), affected);
 }
 
 std::string MysqlSession::info() {
@@ -408,11 +430,6 @@ void MysqlSession::rollback() {
     query("ROLLBACK");
   } catch (const std::exception&) {
   }
-}
-
-int64_t matchedRows(const std::string& info, int64_t affected) {
-  std::size_t at = info.find("Rows matched: ");
-  return at == std::string::npos ? affected : std::stoll(info.substr(at + 14));
 }
 
 }  // namespace sql

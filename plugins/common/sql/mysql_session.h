@@ -44,10 +44,6 @@ bool isMysqlUri(const std::string& uri);
 // never repeats the password.
 MysqlConnection parseMysqlUri(const std::string& uri);
 
-// "Rows matched: 3  Changed: 1  Warnings: 0" -> 3 (MysqlSession::info()): an UPDATE's affected
-// rows count only the rows it changed, PostgreSQL's (and SQLite's) every row it matched.
-int64_t matchedRows(const std::string& info, int64_t affected);
-
 class MysqlSession {
  public:
   using Value = std::optional<std::string_view>;
@@ -69,12 +65,17 @@ class MysqlSession {
   std::string describe() const;
 
   // Runs one statement with `values` bound to its ? placeholders (NULL for nullopt; text with its
-  // length, NUL bytes and all), through Poco::Data. Returns the rows it changed. Throws DataError,
-  // LockConflict, etl::RetryableError or std::runtime_error (see fail()).
+  // length, NUL bytes and all), through Poco::Data. Returns the rows it changed, an UPDATE's as
+  // PostgreSQL and SQLite count them: every row it matched (MySQL's own count leaves out the rows
+  // it set to what they held). Throws DataError, LockConflict, etl::RetryableError or
+  // std::runtime_error (see fail()).
   int64_t run(const std::string& statement, const std::vector<Value>& values = {});
   // Like run(), binding values marked in `binary` as BLOBs.
   int64_t run(const std::string& statement, const std::vector<Value>& values,
               const std::vector<bool>& binary);
+  // Like run() without values, over the text protocol: statements MySQL does not prepare (BEGIN,
+  // LOCK ...) go too.
+  int64_t runText(const std::string& statement);
   // The server's note on the last statement ("Rows matched: 1  Changed: 0  Warnings: 0").
   std::string info();
   // A statement that returns rows; `values` replace its ? placeholders as escaped literals.
@@ -92,6 +93,7 @@ class MysqlSession {
   [[noreturn]] void fail(unsigned code, const std::string& sqlstate, const std::string& message,
                          const std::string& what);
   std::string literal(std::string_view value);
+  int64_t counted(const std::string& statement, int64_t affected);  // see run()
 
   std::string uri_;
   std::optional<MysqlConnection> connection_;

@@ -1,8 +1,6 @@
 // sql::Session over each database's own connection class.
 #include "session.h"
 
-#include <mysql.h>
-
 #include "database.h"
 #include "dialects.h"
 #include "etl/errors.h"
@@ -108,17 +106,7 @@ class MariaDbConnection : public Session {
   }
   int64_t execute(const std::string& statement, const Values& values) override {
     open();
-    int64_t affected = 0;
-    if (values.empty()) {
-      // The text protocol: statements MySQL does not prepare (BEGIN, LOCK ...) go too.
-      session_.query(statement);
-      auto changed = mysql_affected_rows(session_.handle());
-      affected = changed == static_cast<decltype(changed)>(-1) ? 0 : static_cast<int64_t>(changed);
-    } else {
-      affected = session_.run(statement, values);
-    }
-    // MySQL counts the rows an UPDATE changed; the others, as this interface, the rows it matched.
-    return statement.rfind("UPDATE", 0) == 0 ? matchedRows(session_.info(), affected) : affected;
+    return values.empty() ? session_.runText(statement) : session_.run(statement, values);
   }
   void rollback() override { session_.rollback(); }
 
