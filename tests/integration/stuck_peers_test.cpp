@@ -3,6 +3,7 @@
 // seconds, or nothing at all (to plain HTTP and to a TLS handshake); a PostgreSQL is frozen with
 // SIGSTOP in the middle of a load. Each request has a total deadline, and SIGTERM ends etlrun
 // within 5 s in every case, with nothing lost: a restart stores exactly what was not committed.
+#include <Poco/Logger.h>
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -16,7 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include "etl/errors.h"
 #include "event_generator.h"
+#include "pg_session.h"
 #include "postgres_env.h"
 #include "test_env.h"
 
@@ -187,6 +190,26 @@ INSTANTIATE_TEST_SUITE_P(Peers, StuckRequest,
                                            std::make_pair(Behaviour::Silent, "http"),
                                            std::make_pair(Behaviour::Silent, "https")),
                          caseName);
+
+// Every call after the connection is made is bounded by the answer timeout, the optional settings
+// a writer sends first (tryExec) too: a server frozen just after a writer connected held it in
+// silence until it thawed.
+TEST(FrozenPostgresSession, AnOptionalSettingIsGivenUpOnAtTheAnswerTimeout) {
+  etltest::PrivatePostgres server;
+  sql::PgSession session(server.uri(), Poco::Logger::get("test"));
+  session.setAnswerTimeout(std::chrono::milliseconds(1000));
+  session.connect();
+  EXPECT_TRUE(session.tryExec("SET client_connection_check_interval = '1s'"));
+  EXPECT_FALSE(session.tryExec("SET no_such_setting_anywhere = 1"));  // refused: not fatal
+  auto frozen = server.pids();
+  for (int p : frozen) ::kill(p, SIGSTOP);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(session.tryExec("SET default_toast_compression = 'lz4'"), etl::RetryableError);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (int p : frozen) ::kill(p, SIGCONT);
+  EXPECT_LT(took, 3) << "the frozen server was waited for past the answer timeout";
+  EXPECT_FALSE(session.connected()) << "given up on: the next try connects again";
+}
 
 // A load of 60,000 events into a private PostgreSQL (a keyless table: twice is two rows), with
 // etlrun started as a service and the server frozen (every process stopped) once rows arrive.
