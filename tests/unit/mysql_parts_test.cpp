@@ -48,11 +48,11 @@ TEST(MysqlUri, ThePasswordFromTheEnvironmentWins) {
 }
 
 TEST(Dialects, OneFunctionChoosesTheDatabaseFromTheUri) {
-  EXPECT_EQ(sql::dialectOf("sqlite:x.sqlite"), sql::Dialect::Sqlite);
-  EXPECT_EQ(sql::dialectOf("mysql://u@h/d"), sql::Dialect::Mysql);
-  EXPECT_EQ(sql::dialectOf("mariadb://u@h/d"), sql::Dialect::Mysql);
-  EXPECT_EQ(sql::dialectOf("postgresql://u@h/d"), sql::Dialect::Postgres);
-  EXPECT_EQ(sql::dialectOf("host=h dbname=d"), sql::Dialect::Postgres);
+  EXPECT_EQ(sql::dialectOf("sqlite:x.sqlite").id(), sql::Dialect::Sqlite);
+  EXPECT_EQ(sql::dialectOf("mysql://u@h/d").id(), sql::Dialect::Mysql);
+  EXPECT_EQ(sql::dialectOf("mariadb://u@h/d").id(), sql::Dialect::Mysql);
+  EXPECT_EQ(sql::dialectOf("postgresql://u@h/d").id(), sql::Dialect::Postgres);
+  EXPECT_EQ(sql::dialectOf("host=h dbname=d").id(), sql::Dialect::Postgres);
   EXPECT_THROW(sql::dialectOf(""), std::runtime_error);
   EXPECT_STREQ(sql::dialectName(sql::Dialect::Mysql), "mysql");
 }
@@ -83,14 +83,13 @@ TEST(MysqlMigrations, DelimiterLinesKeepABodyWholeAndTransactionControlIsRefused
 }
 
 TEST(MysqlValues, CreateAutoGivesEachDeclaredTypeItsMysqlType) {
-  EXPECT_EQ(sql::storageType(sql::Dialect::Mysql, sql::columnType("text"), true), "VARCHAR(255)");
-  EXPECT_EQ(sql::storageType(sql::Dialect::Mysql, sql::columnType("text"), false), "LONGTEXT");
-  EXPECT_EQ(sql::storageType(sql::Dialect::Mysql, sql::columnType("numeric(12, 2)"), false),
+  EXPECT_EQ(sql::dialect(sql::Dialect::Mysql).storageType("text", true), "VARCHAR(255)");
+  EXPECT_EQ(sql::dialect(sql::Dialect::Mysql).storageType("text", false), "LONGTEXT");
+  EXPECT_EQ(sql::dialect(sql::Dialect::Mysql).storageType("numeric(12, 2)", false),
             "DECIMAL(12,2)");
-  EXPECT_EQ(
-      sql::storageType(sql::Dialect::Mysql, sql::columnType("timestamp with time zone"), false),
-      "DATETIME(6)");
-  EXPECT_EQ(sql::storageType(sql::Dialect::Mysql, sql::columnType("jsonb"), false), "JSON");
+  EXPECT_EQ(sql::dialect(sql::Dialect::Mysql).storageType("timestamp with time zone", false),
+            "DATETIME(6)");
+  EXPECT_EQ(sql::dialect(sql::Dialect::Mysql).storageType("jsonb", false), "JSON");
 }
 
 }  // namespace

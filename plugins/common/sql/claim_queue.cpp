@@ -86,9 +86,9 @@ class SessionClaimQueue : public ClaimQueue {
     std::string json;
     for (const auto& c : spec_.columns) {
       json += (json.empty() ? "" : ", ") + literal(c) + ", " +
-              (session_->dialect() == Dialect::Postgres ? "t." : "") + quoteIdentifier(c);
+              (session_->dialect().id() == Dialect::Postgres ? "t." : "") + quoteIdentifier(c);
     }
-    switch (session_->dialect()) {
+    switch (session_->dialect().id()) {
       case Dialect::Postgres:
         claim_ = "WITH due AS (" + due + " FOR UPDATE SKIP LOCKED) UPDATE " + table + " t" + set +
                  " FROM due WHERE t." + key + " = due." + key + " RETURNING t." + key +
@@ -119,11 +119,11 @@ class SessionClaimQueue : public ClaimQueue {
     std::string statement = claim_;
     statement.replace(statement.find(kLimit), std::string(kLimit).size(),
                       std::to_string(std::max<int64_t>(limit, 0)));
-    auto rows = session_->dialect() == Dialect::Mysql ? claimInTransaction(statement, values)
-                                                      : query(statement, values);
+    auto rows = session_->dialect().id() == Dialect::Mysql ? claimInTransaction(statement, values)
+                                                           : query(statement, values);
     // RETURNING comes in no particular order: by key, as the claim chose them (MySQL's rows come
     // by key already).
-    if (session_->dialect() != Dialect::Mysql) sortByKey(rows);
+    if (session_->dialect().id() != Dialect::Mysql) sortByKey(rows);
     std::vector<std::string> out;
     for (auto& row : rows) out.push_back(row[1].value_or("{}"));
     return out;
@@ -150,7 +150,7 @@ class SessionClaimQueue : public ClaimQueue {
   // The due keys locked, their update, their columns read back.
   Session::Rows claimInTransaction(const std::string& claim,
                                    const std::vector<std::string>& values) {
-    session_->execute(beginStatement(Dialect::Mysql));
+    session_->execute("BEGIN");
     try {
       Session::Rows rows;
       std::vector<std::string> update{values[0], spec_.claimed}, keys;  // update_'s marks 1, 2
@@ -179,7 +179,7 @@ class SessionClaimQueue : public ClaimQueue {
     if (session_->isOpen()) return;
     session_->open();
     session_->requireWritable();
-    if (session_->dialect() == Dialect::Mysql) {
+    if (session_->dialect().id() == Dialect::Mysql) {
       // Times are compared as the column holds them: a DATETIME column gets "YYYY-MM-DD
       // HH:MM:SS.ffffff" UTC (the session's zone is UTC), a text column ISO 8601 as given.
       auto type = session_->query(
@@ -194,7 +194,7 @@ class SessionClaimQueue : public ClaimQueue {
   std::string asStored(const std::string& iso) const {
     if (!datetime_) return iso;
     std::string stored;
-    return convertValue(columnType("timestamptz"), iso, valueStyle(Dialect::Mysql), stored) ==
+    return convertValue(columnType("timestamptz"), iso, session_->dialect().valueStyle(), stored) ==
                    Converted::Changed
                ? stored
                : iso;

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "database.h"
+#include "dialects.h"
 
 namespace sql {
 namespace {
@@ -406,22 +407,6 @@ Converted convertJson(std::string_view value, std::string& out, bool checked) {
   return Converted::Same;
 }
 
-// SQLite's affinity of a declared type name (https://sqlite.org/datatype3.html, 3.1).
-std::string affinity(const std::string& declared) {
-  std::string t = lowered(declared);
-  if (t.find("int") != std::string::npos) return "INTEGER";
-  if (t.find("char") != std::string::npos || t.find("clob") != std::string::npos ||
-      t.find("text") != std::string::npos) {
-    return "TEXT";
-  }
-  if (t.empty() || t.find("blob") != std::string::npos) return "BLOB";
-  if (t.find("real") != std::string::npos || t.find("floa") != std::string::npos ||
-      t.find("doub") != std::string::npos) {
-    return "REAL";
-  }
-  return "NUMERIC";
-}
-
 }  // namespace
 
 ColumnType columnType(const std::string& name) {
@@ -482,12 +467,6 @@ ColumnType columnType(const std::string& name) {
   return simple(ValueKind::Unchecked, full.c_str());
 }
 
-ValueStyle valueStyle(Dialect dialect) {
-  ValueStyle style;
-  style.plainTimestamps = dialect != Dialect::Postgres && dialect != Dialect::Sqlite;
-  return style;
-}
-
 Converted convertValue(const ColumnType& type, std::string_view value, const ValueStyle& style,
                        std::string& out, bool jsonChecked) {
   switch (type.kind) {
@@ -513,62 +492,6 @@ Converted convertValue(const ColumnType& type, std::string_view value, const Val
   return Converted::Same;
 }
 
-namespace {
-
-std::string mysqlStorage(const ColumnType& type, bool key) {
-  switch (type.kind) {
-    case ValueKind::Text:
-      return type.maxChars ? "VARCHAR(" + std::to_string(type.maxChars) + ")"
-             : key         ? "VARCHAR(255)"
-                           : "LONGTEXT";
-    case ValueKind::Integer:
-      return type.name == "bigint"     ? "BIGINT"
-             : type.name == "integer"  ? "INT"
-             : type.name == "smallint" ? "SMALLINT"
-             : type.name == "tinyint"  ? "TINYINT"
-                                       : "MEDIUMINT";
-    case ValueKind::Numeric:
-      // numeric without precision holds any number in PostgreSQL; MySQL's widest is (65,30).
-      return type.precision ? "DECIMAL(" + std::to_string(type.precision) + "," +
-                                  std::to_string(type.scale) + ")"
-                            : "DECIMAL(65,30)";
-    case ValueKind::Float:
-      return type.name == "real" ? "FLOAT" : "DOUBLE";
-    case ValueKind::Boolean:
-      return "BOOLEAN";
-    case ValueKind::Timestamp:
-    case ValueKind::TimestampTz:
-      return "DATETIME(6)";
-    case ValueKind::Date:
-      return "DATE";
-    case ValueKind::Json:
-      return "JSON";
-    case ValueKind::Unchecked:
-      break;
-  }
-  if (type.name == "bytea") return key ? "VARBINARY(255)" : "LONGBLOB";
-  if (type.name == "uuid") return "CHAR(36)";
-  return type.name;
-}
-
-}  // namespace
-
-std::string storageType(Dialect dialect, const ColumnType& type, bool key) {
-  if (dialect == Dialect::Mysql) return mysqlStorage(type, key);
-  if (dialect != Dialect::Sqlite) return type.name;
-  switch (type.kind) {
-    case ValueKind::Integer:
-    case ValueKind::Boolean:
-      return "INTEGER";
-    case ValueKind::Float:
-      return "REAL";
-    case ValueKind::Unchecked:
-      return affinity(type.name) == "BLOB" ? "BLOB" : "TEXT";
-    default:
-      return "TEXT";  // text, exact decimals as written, ISO 8601 times, JSON text
-  }
-}
-
 std::vector<ColumnType> declaredColumns(const TableSpec& table) {
   std::vector<ColumnType> out;
   for (const auto& c : table.columns) out.push_back(columnType(c.type));
@@ -576,11 +499,10 @@ std::vector<ColumnType> declaredColumns(const TableSpec& table) {
 }
 
 std::vector<ColumnType> resolveColumns(const TableSpec& table,
-                                       const std::vector<ExistingColumn>& existing, Dialect dialect,
-                                       const std::string& where) {
-  bool caseFree = dialect != Dialect::Postgres;  // SQLite and MySQL match names of any case
+                                       const std::vector<ExistingColumn>& existing,
+                                       const SqlDialect& dialect, const std::string& where) {
   auto same = [&](const std::string& a, const std::string& b) {
-    return caseFree ? lowered(a) == lowered(b) : a == b;
+    return dialect.namesIgnoreCase() ? lowered(a) == lowered(b) : a == b;
   };
   std::vector<ColumnType> out;
   std::string problems;
@@ -596,39 +518,12 @@ std::vector<ColumnType> resolveColumns(const TableSpec& table,
       out.push_back(declared);
       continue;
     }
-    ColumnType has = columnType(found->type);
-    if (dialect == Dialect::Sqlite && has.kind == ValueKind::Integer) {
-      has = integer("bigint", INT64_MIN, INT64_MAX);  // SQLite's INTEGER holds 64 bits
-    }
+    ColumnType has = dialect.shownType(found->type);
     if (c.type.empty()) {
       out.push_back(has);
       continue;
     }
-    bool fits;
-    if (dialect == Dialect::Sqlite) {
-      // SQLite keeps values by storage class: what matters is that the column's affinity
-      // leaves the converted value as it is (a column without a type keeps anything).
-      std::string a = affinity(found->type), wanted = storageType(dialect, declared);
-      fits = a == "BLOB" || a == wanted || (a == "NUMERIC" && wanted != "TEXT") ||
-             (declared.kind == ValueKind::Numeric && (a == "REAL" || a == "NUMERIC"));
-    } else if (dialect == Dialect::Postgres) {
-      fits = declared.name == has.name ||
-             (declared.kind == ValueKind::Json && has.kind == ValueKind::Json);
-    } else {
-      // MySQL: no zone-aware type (DATETIME holds UTC here), booleans are tinyint(1), MariaDB
-      // shows a JSON column as longtext; a text or numeric declared without a bound takes any
-      // (a text key is a VARCHAR there: an index needs a bounded length).
-      auto family = [](ValueKind k) {
-        return k == ValueKind::TimestampTz ? ValueKind::Timestamp : k;
-      };
-      bool json = declared.kind == ValueKind::Json && has.kind == ValueKind::Text;
-      fits = json || (family(declared.kind) == family(has.kind) &&
-                      (declared.kind != ValueKind::Integer || declared.name == has.name) &&
-                      (declared.precision == 0 ||
-                       (declared.precision == has.precision && declared.scale == has.scale)) &&
-                      (declared.maxChars == 0 || declared.maxChars == has.maxChars));
-    }
-    if (!fits) {
+    if (!dialect.fits(declared, has, found->type)) {
       problem("column " + c.name + " is declared " + c.type + ", the table has " + found->type);
     }
     out.push_back(declared);

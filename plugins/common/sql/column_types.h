@@ -41,13 +41,12 @@ struct ColumnType {
 // "int8", "character varying(20)", "DATETIME(6)", "tinyint(1)"). An empty name is text.
 ColumnType columnType(const std::string& name);
 
-// How a dialect writes the converted values it is given.
+// How a dialect writes the converted values it is given (SqlDialect::valueStyle).
 struct ValueStyle {
   // Timestamps "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC without a zone (MySQL's DATETIME), instead
   // of ISO 8601 with a Z.
   bool plainTimestamps = false;
 };
-ValueStyle valueStyle(Dialect dialect);
 
 enum class Converted {
   Same,     // the value is stored as it came
@@ -65,20 +64,15 @@ struct ExistingColumn {
   std::string name, type;
 };
 
-// The type `type` is stored as in `dialect`'s tables, for comparing a declared type with a
-// column's and for create: auto (SQLite: INTEGER, REAL, TEXT or BLOB; MySQL: BIGINT, DECIMAL(p,s),
-// DATETIME(6) in UTC, JSON, LONGTEXT, or VARCHAR(255) for a `key` column, which an index needs
-// bounded; PostgreSQL: its own name).
-std::string storageType(Dialect dialect, const ColumnType& type, bool key = false);
-
 // Checks the table's declared columns against `existing` and returns the type every column's
 // values are checked by: the declared one, or when none is declared the table's own. Throws
 // std::runtime_error naming table, column and both types for a column the table lacks or whose
 // type is not what was declared (every such column of the table, at once).
 struct TableSpec;
+class SqlDialect;
 std::vector<ColumnType> resolveColumns(const TableSpec& table,
-                                       const std::vector<ExistingColumn>& existing, Dialect dialect,
-                                       const std::string& where);
+                                       const std::vector<ExistingColumn>& existing,
+                                       const SqlDialect& dialect, const std::string& where);
 
 // The declared types of a table created by create: auto (text when none is declared).
 std::vector<ColumnType> declaredColumns(const TableSpec& table);

@@ -1,8 +1,7 @@
 // A database that stores rows into declared tables, exactly once: each batch's rows of every
 // table, its dead letters and its checkpoint commit in one transaction. Rows the database refuses
-// for their data become dead letters in that same transaction; the rest commits. Two dialects,
-// chosen by the connection URI the way JDBC URLs work: postgresql://... (or libpq key=value) and
-// sqlite:PATH.
+// for their data become dead letters in that same transaction; the rest commits. Written once;
+// each database's own parts are its dialect's (dialects.h), chosen by the connection URI.
 #pragma once
 
 #include <Poco/Logger.h>
@@ -18,8 +17,8 @@
 
 #include "column_types.h"
 #include "dead_letters.h"
+#include "dialects.h"
 #include "etl/batch.h"
-#include "migrations.h"
 #include "session.h"
 #include "sql_error.h"
 
@@ -60,35 +59,6 @@ struct Refusal {
   std::string reason;
 };
 
-// Row-by-row writing, written once for every dialect: unit after unit in batch order, each
-// unit's rows in table order; a row the database refuses (DataError) undoes its whole unit, and
-// the unit's refusals (every row tried, so every reason) become one dead letter.
-// A dialect gives how a statement runs and how one row is stored; the savepoints around units
-// and rows are standard SQL, written here once.
-class RowWriter {
- public:
-  using Exec = std::function<void(const std::string& statement)>;
-  // Stores one row of `table`; returns the rows it changed. Throws DataError for a refused row.
-  using Store = std::function<int64_t(std::size_t table, const Row& row)>;
-  // `statementsAreAtomic`: a refused statement leaves no trace (SQLite, InnoDB), so a one-row
-  // unit needs no savepoint.
-  RowWriter(Exec exec, Store store, bool statementsAreAtomic)
-      : exec_(std::move(exec)), store_(std::move(store)), atomic_(statementsAreAtomic) {}
-  void savepoint(const std::string& name) { exec_("SAVEPOINT " + name); }
-  void rollbackTo(const std::string& name) {  // and release it
-    exec_("ROLLBACK TO SAVEPOINT " + name);
-    exec_("RELEASE SAVEPOINT " + name);
-  }
-  void release(const std::string& name) { exec_("RELEASE SAVEPOINT " + name); }
-  int64_t run(std::size_t table, const Row& row) { return store_(table, row); }
-  bool statementsAreAtomic() const { return atomic_; }
-
- private:
-  Exec exec_;
-  Store store_;
-  bool atomic_;
-};
-
 struct WriteResult {
   std::vector<int64_t> stored;  // per table: rows inserted or updated
   std::vector<Refusal> refused;
@@ -97,27 +67,18 @@ struct WriteResult {
   bool alreadyCommitted = false;
 };
 
-// Adds what was stored to `result.stored` and each refused unit's refusals to `result.refused`
-// (in unit order), calling `refusedUnit` with them as each unit is undone.
-void writeUnits(const std::vector<std::vector<Row>>& rows, const Units& units, RowWriter& writer,
-                WriteResult& result,
+// Row-by-row writing, written once for every dialect: unit after unit in batch order, each
+// unit's rows in table order, stored by `store` (returns the rows it changed; throws DataError for
+// a refused row). A refused row undoes its whole unit, and the unit's refusals (every row tried, so
+// every reason) become one dead letter: what was stored is added to `result.stored`, each refused
+// unit's refusals to `result.refused` (in unit order), and `refusedUnit` is called with them as
+// the unit is undone. The savepoints around units and rows are standard SQL, run on `session`;
+// `statementsAreAtomic`: a refused statement leaves no trace (SQLite, InnoDB), so a one-row unit
+// needs none.
+using StoreRow = std::function<int64_t(std::size_t table, const Row& row)>;
+void writeUnits(const std::vector<std::vector<Row>>& rows, const Units& units, Session& session,
+                const StoreRow& store, bool statementsAreAtomic, WriteResult& result,
                 const std::function<void(const std::vector<Refusal>&)>& refusedUnit);
-
-// An earlier batch waits for this batch's open transaction (a dialect's finish() finds out while
-// waiting for its turn): roll back, let it commit first.
-struct Yield {};
-
-// Writes one batch in its turn among parallel writers, written once for every dialect: `bulk`
-// (when given) and, if the database refuses one of its rows (DataError), `rowByRow` once every
-// earlier batch has committed (rows one at a time lock in the batch's order). On Yield, or a
-// LockConflict (a lock held by a later batch that waits for this one's turn, another process, a
-// deadlock the server broke), everything is rolled back, the earlier batches commit first
-// (`conflicted` tells the dialect after a LockConflict) and the batch is written again, then
-// without yielding: nothing earlier is open any more. Any other error rolls back and is thrown.
-using WriteAttempt = std::function<WriteResult(bool mayYield)>;
-WriteResult writeInTurn(etl::CommitTurn& turn, Poco::Logger& logger,
-                        const std::function<void()>& rollback, const WriteAttempt& bulk,
-                        const WriteAttempt& rowByRow, const std::function<void()>& conflicted = {});
 
 // What a batch's transaction commits as its pipeline's checkpoint: the whole state, or each part
 // of a partitioned one (etl::Source::partitionedCheckpoint) under (pipeline, part), so that
@@ -139,45 +100,17 @@ struct Checkpoint {
 // when a partitioned checkpoint is not a JSON object).
 Checkpoint checkpointOf(const etl::Batch& batch);
 
-// A dialect's three checkpoint statements, for storeCheckpoint.
-class CheckpointStore {
- public:
-  virtual ~CheckpointStore() = default;
-  // Each returns the rows it changed (0 or 1).
-  virtual int64_t upsert(const std::string& pipeline, const CheckpointWrite& w) = 0;
-  virtual int64_t insertIfAbsent(const std::string& pipeline, const CheckpointWrite& w) = 0;
-  virtual int64_t replaceIf(const std::string& pipeline, const CheckpointWrite& w) = 0;
-  virtual std::optional<std::string> stored(const std::string& pipeline,
-                                            const std::string& part) = 0;
-};
-// The statements of CheckpointStore, written once, on a dialect's Session (in its open
-// transaction).
-class SqlCheckpointStore : public CheckpointStore {
- public:
-  explicit SqlCheckpointStore(Session& session) : session_(session), dialect_(session.dialect()) {}
-  int64_t upsert(const std::string& pipeline, const CheckpointWrite& w) override;
-  int64_t insertIfAbsent(const std::string& pipeline, const CheckpointWrite& w) override;
-  int64_t replaceIf(const std::string& pipeline, const CheckpointWrite& w) override;
-  std::optional<std::string> stored(const std::string& pipeline, const std::string& part) override;
-
- private:
-  std::string insert(const CheckpointWrite& w, const std::string& onConflict) const;
-  std::string placeholder(int n) const;
-  const char* now() const;
-  Session& session_;
-  Dialect dialect_;
-};
-
 enum class CheckpointOutcome {
   Stored,
   // This batch's checkpoint is already stored: an earlier try of it committed, and only the
   // answer to its COMMIT was lost. Roll back: its rows are there, once.
   AlreadyCommitted,
 };
-// Stores the checkpoint in the open transaction. Throws Overtaken when a row holds neither what
-// was expected nor this batch's own state: another process stored this pipeline (or part) since.
+// Stores the checkpoint in `session`'s open transaction, each row compare-and-set. Throws Overtaken
+// when a row holds neither what was expected nor this batch's own state: another process stored
+// this pipeline (or part) since.
 CheckpointOutcome storeCheckpoint(const std::string& pipeline, const Checkpoint& checkpoint,
-                                  CheckpointStore& store);
+                                  Session& session);
 
 // Another process stored a later checkpoint of the pipeline (or of a part) than this one knows:
 // two processes run one pipeline, or a group member wrote for a partition after losing it. The
@@ -200,19 +133,24 @@ struct DatabaseOptions {
   std::vector<TableSpec> tables;
 };
 
+// A dialect's table writer. What every database does alike is written here once: open() (its
+// schema under the dialect's lock: etlrun's own tables, migrations, the mapped tables), write()
+// (bulk if the dialect has a way, row by row after a refusal; dead letters; the checkpoint in
+// turn; COMMIT), checkpoints and dead letters. A dialect adds how it connects and locks, its bulk
+// path, how one row and one dead letter are stored, and who blocks whom.
 class Database {
  public:
+  Database(DatabaseOptions options, const SqlDialect& dialect, Poco::Logger& logger);
   virtual ~Database() = default;
   virtual std::string describe() const = 0;
-  virtual Dialect dialect() const = 0;
+  const SqlDialect& dialect() const { return dialect_; }
   // Connects if needed; the first time, applies pending migrations (under a lock: concurrent
   // starts apply each once) and creates missing tables (createTables). Throws etl::RetryableError
   // while the database cannot be reached, std::runtime_error for what cannot heal.
-  virtual void open() = 0;
-  // Written once over connection(), after open():
-  // the pipeline's whole checkpoint, or its parts joined (joinedParts); nullopt when neither;
+  void open();
+  // The pipeline's whole checkpoint, or its parts joined (joinedParts); nullopt when neither.
   std::optional<std::string> loadCheckpoint(const std::string& pipeline);
-  // the stored dead letters `filter` selects, by id; and their removal (returns how many).
+  // The stored dead letters `filter` selects, by id; and their removal (returns how many).
   std::vector<etl::StoredDeadLetter> deadLetters(const etl::DeadLetterFilter& filter);
   std::size_t removeDeadLetters(const std::vector<int64_t>& ids);
   // How many connections may write batches at once (committing in order through `turn`).
@@ -225,10 +163,10 @@ class Database {
   // refused unit (its refusals) into its dead letter. The transaction commits when `turn` says it
   // is this batch's turn.
   using LetterFor = std::function<DeadLetterRow(const std::vector<Refusal>&)>;
-  virtual WriteResult write(const std::vector<std::vector<Row>>& rows, const Units& units,
-                            const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                            const Checkpoint& checkpoint, const LetterFor& letterFor,
-                            etl::CommitTurn& turn) = 0;
+  WriteResult write(const std::vector<std::vector<Row>>& rows, const Units& units,
+                    const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
+                    const Checkpoint& checkpoint, const LetterFor& letterFor,
+                    etl::CommitTurn& turn);
 
   // Per table, per column: the type its values are converted and checked by before they are
   // written (convertValue). The declared types until open() has read the tables; then, for a
@@ -239,59 +177,95 @@ class Database {
   }
 
  protected:
-  void setColumnTypes(std::size_t table, std::vector<ColumnType> types) {
-    std::lock_guard<std::mutex> lock(typesMutex_);
-    if (types_.size() <= table) types_.resize(table + 1);
-    types_[table] = std::move(types);
-  }
-  void declareColumnTypes(const std::vector<TableSpec>& tables) {
-    for (std::size_t i = 0; i < tables.size(); ++i) setColumnTypes(i, declaredColumns(tables[i]));
-  }
   // The dialect's own connection seen as a Session (sessionOver): what is written once runs on it.
   virtual Session& connection() = 0;
-  // Table i of the mapping, at open(): an existing one's columns resolved against the declared
-  // types (resolveColumns) and its key checked (checkKey); a missing one created when `create`
-  // (create: auto), with `createOptions` after its columns (createStatement).
-  void ensureTable(std::size_t i, const TableSpec& t, bool create, const std::string& createOptions,
-                   Poco::Logger& logger);
-  // The migrations of `dir` not applied yet (etl_schema_migrations), in version order, each
-  // applied by the dialect (applyMigration) and recorded (then migrationRecorded).
-  void migrate(const std::string& dir, Poco::Logger& logger);
+  // Connects the writer's connection with its settings; drops it (never throws).
+  virtual void connect() = 0;
+  virtual void disconnect() = 0;
+  // Around the schema's preparation: concurrent starts prepare it one at a time.
+  virtual void lockSchema() = 0;
+  virtual void unlockSchema(bool prepared) = 0;  // after a rollback when not `prepared`
+  // On each new connection, once the schema is there (PostgreSQL: its stage tables and lock
+  // settings; SQLite: its prepared row statements).
+  virtual void ready() {}
+  // What open() logs once connected.
+  virtual std::string opened() const { return "connected to " + describe(); }
+  // One migration (migrate(): its record follows, then migrationRecorded()).
   virtual void applyMigration(const Migration& m) = 0;
   virtual void migrationRecorded() {}
   // Throws unless an existing table's key is one of its unique constraints: without one, every
   // duplicate would be stored (SQLite's ON CONFLICT refuses such a key by itself).
   virtual void checkKey(const TableSpec& /*table*/) {}
 
+  // write()'s parts. Before a batch's first try: say who this writer is in `turn` (hold()).
+  virtual void beforeWrite(etl::CommitTurn& /*turn*/) {}
+  // The bulk path, when the dialect has one for these rows: every table's rows in the open
+  // transaction, adding the rows stored per table to `stored`.
+  virtual bool writesBulk(const std::vector<std::vector<Row>>& /*rows*/) const { return false; }
+  virtual void writeBulk(const std::vector<std::vector<Row>>& /*rows*/,
+                         std::vector<int64_t>& /*stored*/) {}
+  // One row of table `table`, by the row statement (rowStatement) unless the dialect has its own.
+  // Returns the rows it changed; throws DataError for a refused row.
+  virtual int64_t storeRow(std::size_t table, const Row& row);
+  // A refused statement leaves no trace and the transaction goes on (SQLite, InnoDB): a one-row
+  // unit needs no savepoint.
+  virtual bool statementsAreAtomic() const { return false; }
+  virtual void storeLetter(const DeadLetterRow& letter, const std::string& pipeline) = 0;
+  // While a batch waits for its turn: whether its open transaction blocks one of the earlier
+  // batches (holders as they said in hold()). Then it yields: rolls back and writes again after.
+  virtual etl::CommitTurn::Blocking blocking() { return {}; }
+  // A LockConflict rolled the batch back: it is written again once the earlier ones committed.
+  virtual void conflicted(etl::CommitTurn& /*turn*/) {}
+
+  void setColumnTypes(std::size_t table, std::vector<ColumnType> types) {
+    std::lock_guard<std::mutex> lock(typesMutex_);
+    if (types_.size() <= table) types_.resize(table + 1);
+    types_[table] = std::move(types);
+  }
+
+  DatabaseOptions options_;
+  Poco::Logger& logger_;
+
  private:
+  void prepareSchema();
+  // The migrations of `dir` not applied yet (etl_schema_migrations), in version order.
+  void migrate(const std::string& dir);
+  // Table i of the mapping: an existing one's columns resolved against the declared types
+  // (resolveColumns) and its key checked (checkKey); a missing one created when create: auto.
+  void ensureTable(std::size_t i);
+  WriteResult attempt(const std::vector<std::vector<Row>>& rows, const Units* units,
+                      const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
+                      const Checkpoint& checkpoint, const LetterFor& letterFor,
+                      etl::CommitTurn& turn, bool mayYield);
+
+  const SqlDialect& dialect_;
+  std::vector<std::string> rowStatements_;  // per table: one row (storeRow)
+  bool prepared_ = false;
   mutable std::mutex typesMutex_;
   std::vector<std::vector<ColumnType>> types_;
 };
 
-// The database a URI names (dialectOf, dialects.h): "sqlite:PATH" (relative paths under
-// options.stateDir), mysql:// or mariadb://, anything else PostgreSQL. Nothing is opened yet.
+// The database a URI names (dialectOf): "sqlite:PATH" (relative paths under options.stateDir),
+// mysql:// or mariadb://, anything else PostgreSQL. Nothing is opened yet.
 std::unique_ptr<Database> makeDatabase(DatabaseOptions options, Poco::Logger& logger);
 
 // The file of a "sqlite:PATH" URI (a relative path is under `stateDir`); nullopt for any other
 // URI. Throws for "sqlite:" without a path.
 std::optional<std::string> sqlitePathOf(const std::string& uri, const std::string& stateDir);
 
-// Helpers shared by both dialects (statements.cpp).
+// Helpers shared by every dialect (database.cpp).
 std::string quoteIdentifier(const std::string& name);  // "a"."b" for a.b
 std::string unqualified(const std::string& name);      // b for a.b, quoted
-// The statement storing one row of `table`; placeholders from `placeholder(i)` (0-based).
-std::string rowStatement(const TableSpec& table,
-                         const std::function<std::string(std::size_t)>& placeholder);
+// The statement storing one row of `table` in `dialect`, its values by their 1-based column.
+std::string rowStatement(const TableSpec& table, const SqlDialect& dialect);
 // SELECT id, pipeline, plugin, stream, reason, record, hex of record_bytes, created_at FROM
 // etl_dead_letters for `filter`; its parameters are appended to `values`.
-std::string deadLetterQuery(const etl::DeadLetterFilter& filter, Dialect dialect,
+std::string deadLetterQuery(const etl::DeadLetterFilter& filter, const SqlDialect& dialect,
                             std::vector<std::string>& values);
 // A stored dead letter from the query's columns (record_bytes, as hex, wins over record).
 etl::StoredDeadLetter storedDeadLetter(const std::vector<std::optional<std::string>>& columns);
-
 // CREATE TABLE IF NOT EXISTS from the declared columns in `dialect`'s types (storageType), with
-// `options` after the closing parenthesis (SQLite: " STRICT"; MySQL: engine and collation).
-std::string createStatement(const TableSpec& table, Dialect dialect,
-                            const std::string& options = "");
+// the dialect's createOptions after the closing parenthesis.
+std::string createStatement(const TableSpec& table, const SqlDialect& dialect);
 
 }  // namespace sql

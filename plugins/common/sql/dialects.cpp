@@ -3,50 +3,49 @@
 #include <stdexcept>
 
 #include "database.h"
+#include "etl/errors.h"
 #include "mysql_session.h"
+#include "session.h"
 
 namespace sql {
 
-std::unique_ptr<Database> makePostgresDatabase(DatabaseOptions options, Poco::Logger& logger);
-std::unique_ptr<Database> makeSqliteDatabase(DatabaseOptions options, std::string path,
-                                             Poco::Logger& logger);
-std::unique_ptr<Database> makeMysqlDatabase(DatabaseOptions options, Poco::Logger& logger);
+// Each in its own file, with its table writer.
+const SqlDialect& postgresDialect();
+const SqlDialect& sqliteDialect();
+const SqlDialect& mysqlDialect();
 
-Dialect dialectOf(const std::string& uri) {
+const SqlDialect& dialect(Dialect id) {
+  switch (id) {
+    case Dialect::Sqlite:
+      return sqliteDialect();
+    case Dialect::Mysql:
+      return mysqlDialect();
+    case Dialect::Postgres:
+      break;
+  }
+  return postgresDialect();
+}
+
+const SqlDialect& dialectOf(const std::string& uri) {
   if (uri.empty()) {
     throw std::runtime_error(
         "no database: the connection is empty (use sqlite:PATH for the embedded store, "
         "postgresql://user@host:port/db or mysql://user@host:port/db)");
   }
-  if (uri.rfind("sqlite:", 0) == 0) return Dialect::Sqlite;
-  if (isMysqlUri(uri)) return Dialect::Mysql;
-  return Dialect::Postgres;
-}
-
-std::string placeholder(Dialect dialect, int i) {
-  switch (dialect) {
-    case Dialect::Postgres:
-      return "$" + std::to_string(i);
-    case Dialect::Sqlite:
-      return "?" + std::to_string(i);
-    case Dialect::Mysql:
-      break;
-  }
-  return "?";
-}
-
-const char* beginStatement(Dialect dialect) {
-  return dialect == Dialect::Sqlite ? "BEGIN IMMEDIATE" : "BEGIN";
+  if (uri.rfind("sqlite:", 0) == 0) return sqliteDialect();
+  if (isMysqlUri(uri)) return mysqlDialect();
+  return postgresDialect();
 }
 
 std::string mark(int i) {
   return "\x01" + std::to_string(i) + "\x02";
 }
 
-Bound bindMarks(Dialect dialect, const std::string& marked,
+Bound bindMarks(const SqlDialect& dialect, const std::string& marked,
                 const std::vector<std::string>& values) {
   Bound out;
   std::vector<bool> used(values.size());
+  bool positional = dialect.positional();
   for (std::size_t at = 0; at < marked.size();) {
     std::size_t start = marked.find('\x01', at);
     out.statement += marked.substr(at, start == std::string::npos ? start : start - at);
@@ -57,11 +56,11 @@ Bound bindMarks(Dialect dialect, const std::string& marked,
       throw std::logic_error("statement mark " + std::to_string(i) + " has no value");
     }
     used[static_cast<std::size_t>(i - 1)] = true;
-    out.statement += placeholder(dialect, i);
-    if (dialect == Dialect::Mysql) out.values.push_back(values[static_cast<std::size_t>(i - 1)]);
+    out.statement += dialect.placeholder(i);
+    if (positional) out.values.push_back(values[static_cast<std::size_t>(i - 1)]);
     at = end + 1;
   }
-  if (dialect == Dialect::Mysql) return out;  // (a value no mark names is simply not sent)
+  if (positional) return out;  // (a value no mark names is simply not sent)
   // $N and ?N values go whole: one no mark names would be the database's error (SQLite's
   // SQLITE_RANGE would pass for a row's refusal), not a row's. A mistake here, said so.
   for (std::size_t i = 0; i < used.size(); ++i) {
@@ -71,58 +70,20 @@ Bound bindMarks(Dialect dialect, const std::string& marked,
   return out;
 }
 
-Bound columnsQuery(Dialect dialect, const std::string& table) {
-  std::size_t dot = table.rfind('.');
-  std::string bare = dot == std::string::npos ? table : table.substr(dot + 1);
-  switch (dialect) {
-    case Dialect::Postgres:
-      return {
-          "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE "
-          "a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY "
-          "a.attnum",
-          {quoteIdentifier(table)}};
-    case Dialect::Mysql: {
-      // MariaDB shows a JSON column as longtext, DATETIME without a zone: resolveColumns knows.
-      Bound out{
-          "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE "
-          "TABLE_SCHEMA = " +
-              std::string(dot == std::string::npos ? "DATABASE()" : "?") +
-              " AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
-          {}};
-      if (dot != std::string::npos) out.values.push_back(table.substr(0, dot));
-      out.values.push_back(bare);
-      return out;
-    }
-    case Dialect::Sqlite:
-      break;
-  }
-  return {"SELECT name, type FROM pragma_table_info(?1)", {bare}};
-}
-
-std::string isoTimeText(Dialect dialect, const std::string& column) {
-  switch (dialect) {
-    case Dialect::Postgres:
-      return "to_char(" + column + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
-    case Dialect::Mysql:  // the session's zone is UTC
-      return "CONCAT(LEFT(DATE_FORMAT(" + column + ", '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z')";
-    case Dialect::Sqlite:
-      break;
-  }
-  return column;
-}
-
 std::unique_ptr<Database> makeDatabase(DatabaseOptions options, Poco::Logger& logger) {
-  switch (dialectOf(options.uri)) {
-    case Dialect::Sqlite: {
-      std::string path = *sqlitePathOf(options.uri, options.stateDir);
-      return makeSqliteDatabase(std::move(options), std::move(path), logger);
-    }
-    case Dialect::Mysql:
-      return makeMysqlDatabase(std::move(options), logger);
-    case Dialect::Postgres:
-      break;
-  }
-  return makePostgresDatabase(std::move(options), logger);
+  const SqlDialect& d = dialectOf(options.uri);
+  return d.database(std::move(options), logger);
+}
+
+void Session::open() {
+  if (isOpen()) return;
+  if (!ownsConnection()) throw etl::RetryableError(describe() + ": the connection was lost");
+  connect();
+}
+
+std::unique_ptr<Session> makeSession(const std::string& uri, const std::string& stateDir,
+                                     Poco::Logger& logger) {
+  return dialectOf(uri).session(uri, stateDir, logger);
 }
 
 }  // namespace sql

@@ -1,43 +1,113 @@
-// Which database a connection URI names, decided in one place for every plugin (the sql sink, the
-// claim queue, list queries, the GitHub store), the way JDBC URLs choose a driver:
-//   sqlite:PATH                                  SQLite (a relative path is under state_dir)
-//   mysql://user@host:port/db, mariadb://...     MariaDB or MySQL
-//   postgresql://..., postgres://..., key=value  PostgreSQL (anything else is given to libpq)
+// What one database says differently, in one class per database, the way Kafka Connect's JDBC sink
+// keeps a DatabaseDialect per database and picks it by the URL's subprotocol:
+//   sqlite:PATH                                  SQLite (sqlite_dialect.cpp; a relative path is
+//                                                under state_dir)
+//   mysql://user@host:port/db, mariadb://...     MariaDB or MySQL (mysql_dialect.cpp)
+//   postgresql://..., postgres://..., key=value  PostgreSQL (postgres_dialect.cpp; anything else is
+//                                                given to libpq)
+// A dialect holds its words (placeholders, types, the upsert clause, ...), its table writer's own
+// parts (database.h: the bulk path, locks) and the connection it talks through (session.h). The
+// features (the table writer, checkpoints, dead letters, the claim queue, queries) are written once
+// against it.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "column_types.h"
 #include "migrations.h"
+
+namespace Poco {
+class Logger;
+}
 
 namespace sql {
 
-// Throws std::runtime_error for an empty URI.
-Dialect dialectOf(const std::string& uri);
+class Session;
+class Database;
+struct DatabaseOptions;
 
-// The placeholder of a statement's `i`-th value (1-based): $i, ?i, or MySQL's ?, which is
-// positional (values bind in the order their ? appear in the text).
-std::string placeholder(Dialect dialect, int i);
-// The statement that begins a transaction: SQLite's takes the write lock at once (a deferred one
-// that writes later can fail as busy where waiting would have done).
-const char* beginStatement(Dialect dialect);
+// A statement and its values in the order its placeholders take them.
+struct Bound {
+  std::string statement;
+  std::vector<std::string> values;
+};
+
+class SqlDialect {
+ public:
+  virtual ~SqlDialect() = default;
+  virtual Dialect id() const = 0;
+  // Connections and the table writer, nothing opened yet.
+  virtual std::unique_ptr<Session> session(const std::string& uri, const std::string& stateDir,
+                                           Poco::Logger& logger) const = 0;
+  virtual std::unique_ptr<Database> database(DatabaseOptions options,
+                                             Poco::Logger& logger) const = 0;
+
+  // The placeholder of a statement's `i`-th value (1-based): $i, ?i, or MySQL's ?, which is
+  // positional (values bind in the order their ? appear in the text: see bindMarks).
+  virtual std::string placeholder(int i) const = 0;
+  bool positional() const { return placeholder(1) == placeholder(2); }
+  // The statement that begins a transaction.
+  virtual const char* begin() const { return "BEGIN"; }
+  // An INSERT's end for rows whose `key` (quoted columns, comma separated) exists already: `sets`
+  // ("a = <incoming a>, ..."), or nothing done when "" (never MySQL's INSERT IGNORE, which would
+  // also turn every data error into a warning and store a cut value).
+  virtual std::string onConflict(const std::string& key, const std::string& sets) const {
+    return " ON CONFLICT (" + key + ") DO " + (sets.empty() ? "NOTHING" : "UPDATE SET " + sets);
+  }
+  // The value an INSERT brought for `column` (quoted), inside onConflict's sets.
+  virtual std::string incoming(const std::string& column) const { return "excluded." + column; }
+  // The current time as this dialect's timestamp columns store it.
+  virtual std::string now() const = 0;
+  // An SQL expression giving timestamp column `column` as ISO 8601 UTC text with milliseconds
+  // (2024-05-01T12:00:00.000Z); SQLite keeps that text as it was written.
+  virtual std::string isoTimeText(const std::string& column) const { return column; }
+  // An SQL expression giving bytes column `column` as hex text.
+  virtual std::string hexText(const std::string& column) const { return "hex(" + column + ")"; }
+  // LIKE's escape clause for a backslash.
+  virtual std::string likeEscape() const { return " ESCAPE '\\'"; }
+  // The query listing table `table`'s columns (name, type as the database shows it), in order; no
+  // rows when there is no such table.
+  virtual Bound columnsQuery(const std::string& table) const = 0;
+
+  // The column type a column declared `declared` is made with by create: auto (`key`: the column is
+  // in the table's key); SQLite's compares an existing column's affinity with it too.
+  virtual std::string storageType(const std::string& declared, bool key = false) const = 0;
+  // The type of an existing column the table shows as `shown`.
+  virtual ColumnType shownType(const std::string& shown) const { return columnType(shown); }
+  // Whether an existing column of type `has` (as the table shows it: `shown`) takes the values of
+  // a column declared `declared`.
+  virtual bool fits(const ColumnType& declared, const ColumnType& has,
+                    const std::string& shown) const = 0;
+  // After the closing parenthesis of a table made by create: auto.
+  virtual std::string createOptions() const { return ""; }
+  // Whether column names match whatever their case.
+  virtual bool namesIgnoreCase() const { return true; }
+  // How converted values are written (column_types.h).
+  virtual ValueStyle valueStyle() const { return {}; }
+
+  // The column types of etlrun's own tables (etl_checkpoints, etl_dead_letters, ...).
+  struct StateTypes {
+    const char* key;      // short text in a key
+    const char* text;     // text of any length
+    const char* bytes;    // bytes of any length
+    const char* id;       // an increasing id, the primary key
+    const char* time;     // a timestamp
+    const char* options;  // after a table's closing parenthesis
+  };
+  virtual StateTypes stateTypes() const = 0;
+};
+
+// The dialect of a URI (see the top), and of an id. Throws std::runtime_error for an empty URI.
+const SqlDialect& dialectOf(const std::string& uri);
+const SqlDialect& dialect(Dialect id);
 
 // A statement's values written once for every dialect: `mark(i)` stands for the i-th value
 // (1-based) in the text, and bindMarks() makes the dialect's statement of it, with the values in
 // the order its placeholders take them (MySQL's ? are positional: the order the marks appear).
 std::string mark(int i);
-struct Bound {
-  std::string statement;
-  std::vector<std::string> values;
-};
-Bound bindMarks(Dialect dialect, const std::string& marked, const std::vector<std::string>& values);
-
-// The query listing table `table`'s columns (name, type as the database shows it), in order; no
-// rows when there is no such table.
-Bound columnsQuery(Dialect dialect, const std::string& table);
-
-// An SQL expression giving timestamp column `column` as ISO 8601 UTC text with milliseconds
-// (2024-05-01T12:00:00.000Z); SQLite keeps that text as it was written.
-std::string isoTimeText(Dialect dialect, const std::string& column);
+Bound bindMarks(const SqlDialect& dialect, const std::string& marked,
+                const std::vector<std::string>& values);
 
 }  // namespace sql

@@ -1,6 +1,7 @@
-// One interface over the three connections (pg_session.h, sqlite_session.h, mysql_session.h), for
-// the features written once against it: the watch list's query, the claim queue's counts, the
-// GitHub enrichment's cache. Statements with parameters, rows back as text, errors classified the
+// One interface over the three connections (pg_session.h, sqlite_session.h, mysql_session.h; each
+// dialect's file adapts its own), for the features written once against it: the table writer's
+// transactions, checkpoints and dead letters, the watch list's query, the claim queue, the GitHub
+// enrichment's cache. Statements with parameters, rows back as text, errors classified the
 // same way everywhere (DataError, etl::RetryableError, std::runtime_error: sql_error.h). What one
 // database alone can do (COPY, multi-row INSERT, ...) stays on its own class.
 #pragma once
@@ -12,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "migrations.h"
+#include "dialects.h"
 
 namespace Poco {
 class Logger;
@@ -20,17 +21,13 @@ class Logger;
 
 namespace sql {
 
-class PgSession;
-class SqliteSession;
-class MysqlSession;
-
 class Session {
  public:
   using Values = std::vector<std::optional<std::string_view>>;  // nullopt: NULL
   using Rows = std::vector<std::vector<std::optional<std::string>>>;
 
   virtual ~Session() = default;
-  virtual Dialect dialect() const = 0;
+  virtual const SqlDialect& dialect() const = 0;
   virtual std::string describe() const = 0;  // for logs: never a password
   virtual bool isOpen() const = 0;
   // Connects (SQLite: opens the file, creating its folder). Throws std::runtime_error for what
@@ -42,7 +39,7 @@ class Session {
   // For sessions that write, after open(): SQLite opens a file it may not write read-only without
   // a word (the first write would fail much later); throws, naming the file and why.
   virtual void requireWritable() {}
-  // One statement with `values` for its placeholders (sql::placeholder, dialects.h), opened first
+  // One statement with `values` for its placeholders (SqlDialect::placeholder), opened first
   // if need be: the rows it returns, every value as text.
   virtual Rows query(const std::string& statement, const Values& values = {}) = 0;
   // The same for a statement that returns no rows: how many rows it changed (an UPDATE: matched,
@@ -59,11 +56,5 @@ class Session {
 // mariadb://, anything else PostgreSQL. Nothing is opened yet.
 std::unique_ptr<Session> makeSession(const std::string& uri, const std::string& stateDir,
                                      Poco::Logger& logger);
-
-// A Session over a connection a Database holds, not owned: the features written once (checkpoints,
-// dead letters, the checkpoint store) run on the table writer's own connection and transaction.
-std::unique_ptr<Session> sessionOver(PgSession& session);
-std::unique_ptr<Session> sessionOver(SqliteSession& session);
-std::unique_ptr<Session> sessionOver(MysqlSession& session);
 
 }  // namespace sql

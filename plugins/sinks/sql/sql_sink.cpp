@@ -69,7 +69,7 @@ class SqlSink : public etl::Sink {
                         "'; DELETE FROM etl_checkpoint_parts WHERE pipeline = '" +
                         context_.pipeline + "'";
     std::string where = database_->describe();
-    if (database_->dialect() == sql::Dialect::Sqlite) {
+    if (database_->dialect().id() == sql::Dialect::Sqlite) {
       reset = "run: sqlite3 " + where.substr(7) + " \"" + reset + "\"";
     }
     return {"table etl_checkpoints of " + where, reset};
@@ -136,7 +136,7 @@ class SqlSink : public etl::Sink {
     out->now = etl::isoTime(context_.clock.now());  // kept with the rows that view it
     const std::string& now = out->now;
     const auto types = database_->columnTypes();
-    const auto style = sql::valueStyle(database_->dialect());
+    const auto style = database_->dialect().valueStyle();
     std::vector<std::vector<std::pair<std::size_t, sql::Row>>> made(batch.records.size());
     std::size_t lettersBefore = batch.deadLetters.size();
     for (std::size_t r = 0; r < batch.records.size(); ++r) {

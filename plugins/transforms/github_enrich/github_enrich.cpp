@@ -191,8 +191,8 @@ class GitHubEnrich : public etl::Transform {
       cache_->open();
       context_.logger.information("reading the cache from " + cache_->describe());
     }
-    sql::Dialect dialect = cache_->dialect();
-    std::string select = "SELECT id, etag, " + sql::isoTimeText(dialect, "fetched_at") +
+    const sql::SqlDialect& dialect = cache_->dialect();
+    std::string select = "SELECT id, etag, " + dialect.isoTimeText("fetched_at") +
                          ", status FROM " +
                          (kind == EntityKind::Actor ? "actors" : "repositories") +
                          " WHERE fetched_at IS NOT NULL AND id IN (";
@@ -201,8 +201,7 @@ class GitHubEnrich : public etl::Transform {
       std::vector<std::string> texts;
       std::string in;
       for (std::size_t i = from; i < ids.size() && i < from + 1000; ++i) {
-        in +=
-            (texts.empty() ? "" : ", ") + sql::placeholder(dialect, static_cast<int>(i - from + 1));
+        in += (texts.empty() ? "" : ", ") + dialect.placeholder(static_cast<int>(i - from + 1));
         texts.push_back(std::to_string(ids[i]));
       }
       sql::Session::Values values(texts.begin(), texts.end());

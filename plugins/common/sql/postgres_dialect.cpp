@@ -1,4 +1,5 @@
-// PostgreSQL: each table's rows are COPY'd (text format: the columns' own input functions parse
+// PostgreSQL: its words, its connection as a Session (libpq, pg_session.h) and its table writer.
+// Each table's rows are COPY'd (text format: the columns' own input functions parse
 // timestamps, numerics, booleans, jsonb) into a temp table shaped like the target, then moved with
 // one INSERT ... SELECT ... ON CONFLICT (or UPDATE ... FROM) per table; dead letters and the
 // checkpoint follow in the same transaction. If the database refuses a row, the batch is redone
@@ -9,6 +10,7 @@
 #include <memory>
 
 #include "database.h"
+#include "dialects.h"
 #include "etl/errors.h"
 #include "pg_session.h"
 
@@ -42,49 +44,94 @@ void copyField(std::string& out, const std::optional<std::string_view>& value) {
   }
 }
 
+class PostgresDialect : public SqlDialect {
+ public:
+  Dialect id() const override { return Dialect::Postgres; }
+  std::unique_ptr<Session> session(const std::string& uri, const std::string& stateDir,
+                                   Poco::Logger& logger) const override;
+  std::unique_ptr<Database> database(DatabaseOptions options, Poco::Logger& logger) const override;
+  std::string placeholder(int i) const override { return "$" + std::to_string(i); }
+  std::string now() const override { return "now()"; }
+  std::string isoTimeText(const std::string& column) const override {
+    return "to_char(" + column + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+  }
+  std::string hexText(const std::string& column) const override {
+    return "encode(" + column + ", 'hex')";
+  }
+  Bound columnsQuery(const std::string& table) const override {
+    return {
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE "
+        "a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY "
+        "a.attnum",
+        {quoteIdentifier(table)}};
+  }
+  // The declared name as written: text[], uuid, serial and the rest are PostgreSQL's own.
+  std::string storageType(const std::string& declared, bool) const override {
+    return declared.empty() ? "text" : declared;
+  }
+  bool fits(const ColumnType& declared, const ColumnType& has, const std::string&) const override {
+    return declared.name == has.name ||
+           (declared.kind == ValueKind::Json && has.kind == ValueKind::Json);
+  }
+  bool namesIgnoreCase() const override { return false; }
+  StateTypes stateTypes() const override {
+    return {"text", "text", "bytea", "bigserial PRIMARY KEY", "timestamptz NOT NULL DEFAULT now()",
+            ""};
+  }
+};
+
+// The Session of a PgSession: owned (makeSession) or a view of the table writer's own.
+class PgConnection : public Session {
+ public:
+  PgConnection(const std::string& uri, Poco::Logger& logger)
+      : owned_(std::make_unique<PgSession>(uri, logger)), session_(*owned_) {}
+  explicit PgConnection(PgSession& session) : session_(session) {}
+  const SqlDialect& dialect() const override { return sql::dialect(Dialect::Postgres); }
+  std::string describe() const override { return session_.describe(); }
+  bool isOpen() const override { return session_.connected(); }
+  bool ownsConnection() const override { return owned_ != nullptr; }
+  void connect() override { session_.connect(); }
+  Rows query(const std::string& statement, const Values& values) override {
+    Result r(send(statement, values));
+    Rows rows(static_cast<std::size_t>(r.rows()));
+    int columns = PQnfields(r.result);
+    for (int i = 0; i < r.rows(); ++i) {
+      for (int c = 0; c < columns; ++c) {
+        rows[static_cast<std::size_t>(i)].push_back(
+            r.isNull(i, c) ? std::nullopt : std::optional<std::string>(r.value(i, c)));
+      }
+    }
+    return rows;
+  }
+  int64_t execute(const std::string& statement, const Values& values) override {
+    return Result(send(statement, values)).affected();
+  }
+  void rollback() override { session_.rollback(); }
+
+ private:
+  PGresult* send(const std::string& statement, const Values& values) {
+    open();
+    // Without values, the simple protocol: it takes several statements ("SET ...; SELECT ...").
+    if (values.empty()) return session_.query(statement);
+    std::vector<Param> params;
+    for (const auto& v : values) {
+      params.emplace_back(v ? std::optional<std::string>(*v) : std::nullopt);
+    }
+    return session_.params(statement, params);
+  }
+  std::unique_ptr<PgSession> owned_;
+  PgSession& session_;
+};
+
 class PostgresDatabase : public Database {
  public:
   PostgresDatabase(DatabaseOptions options, Poco::Logger& logger)
-      : options_(std::move(options)), session_(options_.uri, logger), logger_(logger) {
-    declareColumnTypes(options_.tables);
+      : Database(std::move(options), sql::dialect(Dialect::Postgres), logger),
+        session_(options_.uri, logger) {
     session_.setAnswerTimeout(options_.answerTimeout);
-    for (const auto& t : options_.tables) {
-      statements_.push_back(
-          rowStatement(t, [](std::size_t i) { return "$" + std::to_string(i + 1); }));
-    }
   }
 
   std::string describe() const override { return session_.describe(); }
-  Dialect dialect() const override { return Dialect::Postgres; }
-
-  void open() override {
-    if (session_.connected()) return;
-    session_.connect();
-    try {
-      // lz4 compresses large jsonb values about twice as fast as the default pglz, and that is
-      // the single backend's main cost per row. Servers built without lz4 keep pglz.
-      session_.tryExec("SET default_toast_compression = 'lz4'");
-      if (!prepared_) prepareSchema();
-      for (std::size_t i = 0; i < options_.tables.size(); ++i) stageTable(i);
-      // A writer never waits for a row lock unboundedly: the holder may be a later batch of this
-      // pipeline, waiting in turn for this one (see LockConflict).
-      session_.exec("SET lock_timeout = '" + std::to_string(kLockTimeoutMs) + "ms'");
-      // A backend whose etlrun was killed stops waiting at once instead of holding its locks
-      // until its statement ends (PostgreSQL 14+; older servers do without).
-      session_.tryExec("SET client_connection_check_interval = '1s'");
-      // A writer whose process stalls (stopped, frozen) inside a transaction would hold the
-      // checkpoint row's lock for as long as it stalls, and the process that took the pipeline
-      // over would wait for it forever: the server ends such a transaction after a while. Our own
-      // writers idle in a transaction only while they wait for their turn; one ended that way
-      // writes its batch again.
-      session_.exec("SET idle_in_transaction_session_timeout = '" +
-                    std::to_string(kIdleInTransactionMs) + "ms'");
-    } catch (...) {
-      session_.disconnect();  // all or nothing: the next attempt starts again
-      throw;
-    }
-    logger_.information("connected to " + describe());
-  }
 
   // A session-level advisory lock on a connection of its own (the writers' connections come and
   // go with their retries). Its holder names itself in application_name, which pg_stat_activity
@@ -120,31 +167,73 @@ class PostgresDatabase : public Database {
   // connection, so several go past what a single COPY can do.
   std::size_t maxWriters() const override { return 64; }
 
-  WriteResult write(const std::vector<std::vector<Row>>& rows, const Units& units,
-                    const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                    const Checkpoint& checkpoint, const LetterFor& letterFor,
-                    etl::CommitTurn& turn) override {
-    open();
-    turn.hold(std::to_string(PQbackendPID(session_.handle())));
-    WriteAttempt bulk;
-    if (copyable(rows)) {
-      bulk = [&](bool mayYield) {
-        return writeBulk(rows, letters, pipeline, checkpoint, turn, mayYield);
-      };
+ protected:
+  void connect() override {
+    session_.connect();
+    // lz4 compresses large jsonb values about twice as fast as the default pglz, and that is
+    // the single backend's main cost per row. Servers built without lz4 keep pglz.
+    session_.tryExec("SET default_toast_compression = 'lz4'");
+  }
+  void disconnect() override { session_.disconnect(); }
+
+  void lockSchema() override {
+    session_.exec("SELECT pg_advisory_lock(" + std::to_string(kSchemaLock) + ")");
+  }
+  void unlockSchema(bool prepared) override {
+    std::string unlock = "SELECT pg_advisory_unlock(" + std::to_string(kSchemaLock) + ")";
+    if (prepared) return session_.exec(unlock);
+    try {
+      if (session_.connected()) session_.tryExec(unlock);
+    } catch (const std::exception&) {
+      // the connection is gone, and the server lets go of its lock with it
     }
-    // A lock held too long is given up on (lock_timeout); the holder, if it is a later batch,
-    // yields in its finish() or gives up in turn, so the cycle always breaks.
-    return writeInTurn(
-        turn, logger_, [this] { session_.rollback(); }, bulk,
-        [&](bool mayYield) {
-          return writeRowByRow(rows, units, letters, pipeline, checkpoint, letterFor, turn,
-                               mayYield);
-        });
   }
 
- private:
+  void ready() override {
+    for (std::size_t i = 0; i < options_.tables.size(); ++i) stageTable(i);
+    // A writer never waits for a row lock unboundedly: the holder may be a later batch of this
+    // pipeline, waiting in turn for this one (see LockConflict).
+    session_.exec("SET lock_timeout = '" + std::to_string(kLockTimeoutMs) + "ms'");
+    // A backend whose etlrun was killed stops waiting at once instead of holding its locks
+    // until its statement ends (PostgreSQL 14+; older servers do without).
+    session_.tryExec("SET client_connection_check_interval = '1s'");
+    // A writer whose process stalls (stopped, frozen) inside a transaction would hold the
+    // checkpoint row's lock for as long as it stalls, and the process that took the pipeline
+    // over would wait for it forever: the server ends such a transaction after a while. Our own
+    // writers idle in a transaction only while they wait for their turn; one ended that way
+    // writes its batch again.
+    session_.exec("SET idle_in_transaction_session_timeout = '" +
+                  std::to_string(kIdleInTransactionMs) + "ms'");
+  }
+
+  void beforeWrite(etl::CommitTurn& turn) override {
+    turn.hold(std::to_string(PQbackendPID(session_.handle())));
+  }
+
+  // A lock held too long is given up on (lock_timeout); the holder, if it is a later batch,
+  // yields while it waits for its turn or gives up in turn, so the cycle always breaks.
+  etl::CommitTurn::Blocking blocking() override {
+    return [this](const std::vector<std::string>& earlier) {
+      std::string pids;
+      for (const auto& pid : earlier) pids += (pids.empty() ? "" : ",") + pid;
+      Result r(
+          session_.params("SELECT EXISTS (SELECT 1 FROM unnest($1::int[]) AS e(pid) WHERE "
+                          "pg_backend_pid() = ANY (pg_blocking_pids(e.pid)))",
+                          {"{" + pids + "}"}));
+      return r.value(0, 0) == "t";
+    };
+  }
+
+  void storeLetter(const DeadLetterRow& l, const std::string& pipeline) override {
+    Result r(session_.params(
+        "INSERT INTO etl_dead_letters (fingerprint, pipeline, plugin, stream, reason, record, "
+        "record_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (fingerprint) DO NOTHING",
+        {l.fingerprint, pipeline, l.plugin, l.stream, l.reason, l.record,
+         Param::bytes(l.recordBytes)}));
+  }
+
   // A NUL cannot travel in COPY text; such a batch goes row by row, where the row is refused.
-  static bool copyable(const std::vector<std::vector<Row>>& rows) {
+  bool writesBulk(const std::vector<std::vector<Row>>& rows) const override {
     for (const auto& table : rows) {
       for (const auto& row : table) {
         for (const auto& v : row) {
@@ -172,43 +261,6 @@ class PostgresDatabase : public Database {
                   columnList(t) + " FROM " + quoteIdentifier(t.name) + " WITH NO DATA");
     if (t.mode != Mode::Insert)
       session_.exec("ALTER TABLE " + stage(i) + " ADD COLUMN etl_ord bigserial");
-  }
-
-  // Internal tables, the user's migrations and create: auto, under one lock.
-  void prepareSchema() {
-    session_.exec("SELECT pg_advisory_lock(" + std::to_string(kSchemaLock) + ")");
-    try {
-      session_.exec(R"(CREATE TABLE IF NOT EXISTS etl_schema_migrations (
-          version integer PRIMARY KEY, name text NOT NULL,
-          applied_at timestamptz NOT NULL DEFAULT now()))");
-      session_.exec(R"(CREATE TABLE IF NOT EXISTS etl_checkpoints (
-          pipeline text PRIMARY KEY, checkpoint text NOT NULL,
-          updated_at timestamptz NOT NULL DEFAULT now()))");
-      session_.exec(R"(CREATE TABLE IF NOT EXISTS etl_checkpoint_parts (
-          pipeline text NOT NULL, part text NOT NULL, checkpoint text NOT NULL,
-          updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, part)))");
-      session_.exec(R"(CREATE TABLE IF NOT EXISTS etl_dead_letters (
-          id bigserial PRIMARY KEY, fingerprint text NOT NULL UNIQUE, pipeline text NOT NULL,
-          plugin text NOT NULL, stream text, reason text NOT NULL, record text NOT NULL,
-          record_bytes bytea, created_at timestamptz NOT NULL DEFAULT now()))");
-      session_.exec("ALTER TABLE etl_dead_letters ADD COLUMN IF NOT EXISTS record_bytes bytea");
-      if (!options_.migrations.empty()) migrate(options_.migrations, logger_);
-      for (std::size_t i = 0; i < options_.tables.size(); ++i) {
-        ensureTable(i, options_.tables[i], options_.createTables, "", logger_);
-      }
-    } catch (...) {
-      session_.rollback();
-      try {
-        if (session_.connected()) {
-          session_.tryExec("SELECT pg_advisory_unlock(" + std::to_string(kSchemaLock) + ")");
-        }
-      } catch (const std::exception&) {
-        // the connection is gone, and the server lets go of its lock with it
-      }
-      throw;
-    }
-    session_.exec("SELECT pg_advisory_unlock(" + std::to_string(kSchemaLock) + ")");
-    prepared_ = true;
   }
 
   // The key must be a unique constraint or index of exactly its columns (no expression, no WHERE):
@@ -262,12 +314,7 @@ class PostgresDatabase : public Database {
     session_.copyEnd(target);
   }
 
-  WriteResult writeBulk(const std::vector<std::vector<Row>>& rows,
-                        const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                        const Checkpoint& checkpoint, etl::CommitTurn& turn, bool mayYield) {
-    WriteResult result;
-    result.stored.assign(rows.size(), 0);
-    session_.exec("BEGIN");
+  void writeBulk(const std::vector<std::vector<Row>>& rows, std::vector<int64_t>& stored) override {
     for (std::size_t i = 0; i < rows.size(); ++i) {
       if (rows[i].empty()) continue;
       const TableSpec& t = options_.tables[i];
@@ -279,7 +326,7 @@ class PostgresDatabase : public Database {
         try {
           copyRows(quoteIdentifier(t.name) + " (" + columnList(t) + ")", rows[i]);
           session_.exec("RELEASE SAVEPOINT etl_direct");
-          result.stored[i] = static_cast<int64_t>(rows[i].size());
+          stored[i] = static_cast<int64_t>(rows[i].size());
           continue;
         } catch (const DataError& e) {
           if (e.state() != "23505") throw;
@@ -288,11 +335,8 @@ class PostgresDatabase : public Database {
       }
       copyRows(stage(i) + " (" + columnList(t) + ")", rows[i]);
       Result r(session_.query(mergeStatement(i)));
-      result.stored[i] = r.affected();
+      stored[i] = r.affected();
     }
-    result.alreadyCommitted = finish(letters, pipeline, checkpoint, turn, mayYield) ==
-                              CheckpointOutcome::AlreadyCommitted;
-    return result;
   }
 
   // Moves a staged batch into its table, as the row statement would one row at a time.
@@ -343,71 +387,6 @@ class PostgresDatabase : public Database {
     return statement + " ON CONFLICT " + (key.empty() ? "" : "(" + key + ") ") + "DO NOTHING";
   }
 
-  WriteResult writeRowByRow(const std::vector<std::vector<Row>>& rows, const Units& units,
-                            const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                            const Checkpoint& checkpoint, const LetterFor& letterFor,
-                            etl::CommitTurn& turn, bool mayYield) {
-    RowWriter writer(
-        [this](const std::string& statement) { session_.exec(statement); },
-        [this](std::size_t table, const Row& row) {
-          std::vector<Param> values;
-          for (const auto& v : row) {
-            values.emplace_back(v ? std::optional<std::string>(std::string(*v)) : std::nullopt);
-          }
-          return static_cast<int64_t>(
-              Result(session_.params(statements_[table], values)).affected());
-        },
-        false);
-    WriteResult result;
-    result.stored.assign(rows.size(), 0);
-    std::vector<DeadLetterRow> all = letters;
-    session_.exec("BEGIN");
-    writeUnits(rows, units, writer, result,
-               [&](const std::vector<Refusal>& refused) { all.push_back(letterFor(refused)); });
-    result.alreadyCommitted =
-        finish(all, pipeline, checkpoint, turn, mayYield) == CheckpointOutcome::AlreadyCommitted;
-    return result;
-  }
-
-  // Dead letters, then (once every earlier batch has committed) the checkpoint and COMMIT. Throws
-  // Yield when this transaction holds a row lock an earlier batch waits for: they would wait for
-  // each other (the server cannot see it: one of the waits is etlrun's).
-  CheckpointOutcome finish(const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                           const Checkpoint& checkpoint, etl::CommitTurn& turn, bool mayYield) {
-    for (const auto& l : letters) {
-      Result r(session_.params(
-          "INSERT INTO etl_dead_letters (fingerprint, pipeline, plugin, stream, reason, record, "
-          "record_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (fingerprint) DO NOTHING",
-          {l.fingerprint, pipeline, l.plugin, l.stream, l.reason, l.record,
-           Param::bytes(l.recordBytes)}));
-    }
-    etl::CommitTurn::Blocking blocking;
-    if (mayYield) {
-      blocking = [this](const std::vector<std::string>& earlier) {
-        std::string pids;
-        for (const auto& pid : earlier) pids += (pids.empty() ? "" : ",") + pid;
-        Result r(
-            session_.params("SELECT EXISTS (SELECT 1 FROM unnest($1::int[]) AS e(pid) WHERE "
-                            "pg_backend_pid() = ANY (pg_blocking_pids(e.pid)))",
-                            {"{" + pids + "}"}));
-        return r.value(0, 0) == "t";
-      };
-    }
-    if (!turn.wait(blocking)) throw Yield{};
-    // Only now: every writer updates this one row, so taking its lock earlier would make each
-    // batch wait for the one before it, or worse, an earlier batch wait for a later one.
-    SqlCheckpointStore store(*view_);
-    if (storeCheckpoint(pipeline, checkpoint, store) == CheckpointOutcome::AlreadyCommitted) {
-      session_.rollback();
-      logger_.warning(
-          "this batch was committed by an earlier try (only the answer to its COMMIT was lost): "
-          "its rows are stored once, nothing was written again");
-      return CheckpointOutcome::AlreadyCommitted;
-    }
-    session_.exec("COMMIT");
-    return CheckpointOutcome::Stored;
-  }
-
   // A migration in a transaction of its own, or ("-- etlrun: no-transaction") statement by
   // statement outside one; either way its record commits with a COMMIT after it.
   void applyMigration(const Migration& m) override {
@@ -422,21 +401,27 @@ class PostgresDatabase : public Database {
   }
   void migrationRecorded() override { session_.exec("COMMIT"); }
 
-  Session& connection() override { return *view_; }
+  Session& connection() override { return view_; }
 
-  DatabaseOptions options_;
   PgSession session_;
-  std::unique_ptr<Session> view_ = sessionOver(session_);
+  PgConnection view_{session_};
   std::unique_ptr<PgSession> owner_;  // holds the pipeline's owner lock (claim)
-  Poco::Logger& logger_;
-  std::vector<std::string> statements_;  // per table: one row
-  bool prepared_ = false;
 };
+
+std::unique_ptr<Session> PostgresDialect::session(const std::string& uri, const std::string&,
+                                                  Poco::Logger& logger) const {
+  return std::make_unique<PgConnection>(uri, logger);
+}
+std::unique_ptr<Database> PostgresDialect::database(DatabaseOptions options,
+                                                    Poco::Logger& logger) const {
+  return std::make_unique<PostgresDatabase>(std::move(options), logger);
+}
 
 }  // namespace
 
-std::unique_ptr<Database> makePostgresDatabase(DatabaseOptions options, Poco::Logger& logger) {
-  return std::make_unique<PostgresDatabase>(std::move(options), logger);
+const SqlDialect& postgresDialect() {
+  static const PostgresDialect dialect;
+  return dialect;
 }
 
 }  // namespace sql

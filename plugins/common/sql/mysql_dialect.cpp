@@ -1,8 +1,9 @@
-// MariaDB/MySQL: each table's rows go as multi-row INSERT ... VALUES (...),(...) statements of
-// about 1 MB (ON DUPLICATE KEY UPDATE for upserts and for skipping a key already there), update
-// mode row by row; dead letters and the checkpoint follow in the same InnoDB transaction. If the
-// server refuses a row, the batch is redone row by row through writeUnits, and only the refused
-// rows become dead letters, as on PostgreSQL.
+// MariaDB/MySQL: its words, its connection as a Session (Poco::Data's MySQL connector,
+// mysql_session.h) and its table writer. Each table's rows go as multi-row INSERT ... VALUES
+// (...),(...) statements of about 1 MB (ON DUPLICATE KEY UPDATE for upserts and for skipping a key
+// already there), update mode row by row; dead letters and the checkpoint follow in the same InnoDB
+// transaction. If the server refuses a row, the batch is redone row by row through writeUnits, and
+// only the refused rows become dead letters, as on PostgreSQL.
 #include <Poco/MD5Engine.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <set>
 
 #include "database.h"
+#include "dialects.h"
 #include "etl/errors.h"
 #include "mysql_session.h"
 
@@ -106,45 +108,145 @@ std::string ownerLock(const std::string& database, const std::string& pipeline) 
   return "etlrun_owner_" + Poco::DigestEngine::digestToHex(md5.digest());
 }
 
+class MysqlDialect : public SqlDialect {
+ public:
+  Dialect id() const override { return Dialect::Mysql; }
+  std::unique_ptr<Session> session(const std::string& uri, const std::string& stateDir,
+                                   Poco::Logger& logger) const override;
+  std::unique_ptr<Database> database(DatabaseOptions options, Poco::Logger& logger) const override;
+  std::string placeholder(int) const override { return "?"; }
+  // ON DUPLICATE KEY UPDATE does both; "nothing" is an update of the key to itself, which
+  // reports 0 rows changed.
+  std::string onConflict(const std::string& key, const std::string& sets) const override {
+    return " ON DUPLICATE KEY UPDATE " +
+           (sets.empty() ? key.substr(0, key.find(',')) + " = " + key.substr(0, key.find(','))
+                         : sets);
+  }
+  std::string incoming(const std::string& column) const override {
+    return "VALUES(" + column + ")";
+  }
+  std::string now() const override { return "NOW(6)"; }
+  std::string isoTimeText(const std::string& column) const override {  // the session's zone is UTC
+    return "CONCAT(LEFT(DATE_FORMAT(" + column + ", '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z')";
+  }
+  // MySQL reads a backslash in a string literal as an escape: '\\' is one backslash there.
+  std::string likeEscape() const override { return " ESCAPE '\\\\'"; }
+  // MariaDB shows a JSON column as longtext, DATETIME without a zone: fits() knows.
+  Bound columnsQuery(const std::string& table) const override {
+    std::size_t dot = table.rfind('.');
+    Bound out{
+        "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE "
+        "TABLE_SCHEMA = " +
+            std::string(dot == std::string::npos ? "DATABASE()" : "?") +
+            " AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+        {}};
+    if (dot != std::string::npos) out.values.push_back(table.substr(0, dot));
+    out.values.push_back(dot == std::string::npos ? table : table.substr(dot + 1));
+    return out;
+  }
+  // BIGINT, DECIMAL(p,s), DATETIME(6) in UTC, JSON, LONGTEXT, or VARCHAR(255) for a key column,
+  // which an index needs bounded.
+  std::string storageType(const std::string& declared, bool key) const override {
+    ColumnType type = columnType(declared);
+    switch (type.kind) {
+      case ValueKind::Text:
+        return type.maxChars ? "VARCHAR(" + std::to_string(type.maxChars) + ")"
+               : key         ? "VARCHAR(255)"
+                             : "LONGTEXT";
+      case ValueKind::Integer:
+        return type.name == "bigint"     ? "BIGINT"
+               : type.name == "integer"  ? "INT"
+               : type.name == "smallint" ? "SMALLINT"
+               : type.name == "tinyint"  ? "TINYINT"
+                                         : "MEDIUMINT";
+      case ValueKind::Numeric:
+        // numeric without precision holds any number in PostgreSQL; MySQL's widest is (65,30).
+        return type.precision ? "DECIMAL(" + std::to_string(type.precision) + "," +
+                                    std::to_string(type.scale) + ")"
+                              : "DECIMAL(65,30)";
+      case ValueKind::Float:
+        return type.name == "real" ? "FLOAT" : "DOUBLE";
+      case ValueKind::Boolean:
+        return "BOOLEAN";
+      case ValueKind::Timestamp:
+      case ValueKind::TimestampTz:
+        return "DATETIME(6)";
+      case ValueKind::Date:
+        return "DATE";
+      case ValueKind::Json:
+        return "JSON";
+      case ValueKind::Unchecked:
+        break;
+    }
+    if (type.name == "bytea") return key ? "VARBINARY(255)" : "LONGBLOB";
+    if (type.name == "uuid") return "CHAR(36)";
+    return type.name;
+  }
+  // No zone-aware type (DATETIME holds UTC here), booleans are tinyint(1), MariaDB shows a JSON
+  // column as longtext; a text or numeric declared without a bound takes any (a text key is a
+  // VARCHAR there: an index needs a bounded length).
+  bool fits(const ColumnType& declared, const ColumnType& has, const std::string&) const override {
+    auto family = [](ValueKind k) {
+      return k == ValueKind::TimestampTz ? ValueKind::Timestamp : k;
+    };
+    if (declared.kind == ValueKind::Json && has.kind == ValueKind::Text) return true;
+    return family(declared.kind) == family(has.kind) &&
+           (declared.kind != ValueKind::Integer || declared.name == has.name) &&
+           (declared.precision == 0 ||
+            (declared.precision == has.precision && declared.scale == has.scale)) &&
+           (declared.maxChars == 0 || declared.maxChars == has.maxChars);
+  }
+  ValueStyle valueStyle() const override {
+    ValueStyle style;
+    style.plainTimestamps = true;  // DATETIME: "YYYY-MM-DD HH:MM:SS.ffffff" in UTC
+    return style;
+  }
+  std::string createOptions() const override { return kUserTableOptions; }
+  StateTypes stateTypes() const override {
+    return {"VARCHAR(255)",
+            "LONGTEXT",
+            "LONGBLOB",
+            "BIGINT AUTO_INCREMENT PRIMARY KEY",
+            "DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)",
+            kTableOptions};
+  }
+};
+
+// The Session of a MysqlSession: owned (makeSession) or a view of the table writer's own.
+class MariaDbConnection : public Session {
+ public:
+  explicit MariaDbConnection(std::string uri)
+      : owned_(std::make_unique<MysqlSession>(std::move(uri))), session_(*owned_) {}
+  explicit MariaDbConnection(MysqlSession& session) : session_(session) {}
+  const SqlDialect& dialect() const override { return sql::dialect(Dialect::Mysql); }
+  std::string describe() const override { return session_.describe(); }
+  bool isOpen() const override { return session_.connected(); }
+  bool ownsConnection() const override { return owned_ != nullptr; }
+  void connect() override { session_.connect(); }
+  Rows query(const std::string& statement, const Values& values) override {
+    open();
+    return session_.query(statement, values);
+  }
+  int64_t execute(const std::string& statement, const Values& values) override {
+    open();
+    return values.empty() ? session_.runText(statement) : session_.run(statement, values);
+  }
+  void rollback() override { session_.rollback(); }
+
+ private:
+  std::unique_ptr<MysqlSession> owned_;
+  MysqlSession& session_;
+};
+
 class MysqlDatabase : public Database {
  public:
   MysqlDatabase(DatabaseOptions options, Poco::Logger& logger)
-      : options_(std::move(options)), session_(options_.uri), logger_(logger) {
-    declareColumnTypes(options_.tables);
+      : Database(std::move(options), sql::dialect(Dialect::Mysql), logger), session_(options_.uri) {
     session_.setAnswerTimeout(options_.answerTimeout);
     for (const auto& t : options_.tables) statements_.push_back(statementsOf(t));
   }
 
   std::string describe() const override { return session_.describe(); }
-  Dialect dialect() const override { return Dialect::Mysql; }
-
-  void open() override {
-    if (session_.connected()) return;
-    session_.connect();
-    try {
-      // Row lock waits are set by write(): a first try never waits, since the holder may be a
-      // later batch of this pipeline that waits for this one's turn, which the server cannot see
-      // (and which batch holds what is not readable here: MariaDB 10.11's
-      // information_schema.INNODB_LOCK_WAITS did not show these waits).
-      lockWait_ = -1;
-      connectionId_ = session_.value("SELECT CONNECTION_ID()").value_or("0");
-      // A writer whose process stalls (stopped, frozen) inside a transaction would hold the
-      // checkpoint row's lock for as long as it stalls, and the process that took the pipeline
-      // over would wait for it forever: MariaDB ends such a transaction's connection after a
-      // while (MySQL has no such setting: there a stalled writer holds on until its connection
-      // dies). Our own writer idles in a transaction only between statements.
-      try {
-        session_.query("SET SESSION idle_transaction_timeout = " +
-                       std::to_string(kIdleInTransactionSeconds));
-      } catch (const std::runtime_error&) {
-      }
-      if (!prepared_) prepareSchema();
-    } catch (...) {
-      session_.disconnect();  // all or nothing: the next attempt starts again
-      throw;
-    }
-    logger_.information("connected to " + describe());
-  }
 
   // GET_LOCK on a connection of its own (the writer's connection comes and goes with its
   // retries): held while that connection lives, released by the server when it ends. The holder
@@ -169,38 +271,31 @@ class MysqlDatabase : public Database {
   // Each writer is a connection of its own; they commit in batch order (see write()).
   std::size_t maxWriters() const override { return 64; }
 
-  WriteResult write(const std::vector<std::vector<Row>>& rows, const Units& units,
-                    const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                    const Checkpoint& checkpoint, const LetterFor& letterFor,
-                    etl::CommitTurn& turn) override {
-    open();
-    // Parallel writers commit in batch order. A first try never waits for a row lock: one that
-    // meets a lock gives everything back and says so in its hold() (kWaits), and a later batch
-    // waiting for its turn then yields to it (see finish()), so an earlier batch never waits for a
-    // later one that waits for it. Tried again once the earlier batches are in, it waits for locks
-    // (kLockWaitSeconds): a later batch in its way yields at once, another process's lock is given
-    // up on after that long and tried again.
-    setLockWait(0);
-    turn.hold(connectionId_);
-    return writeInTurn(
-        turn, logger_, [this] { session_.rollback(); },
-        [&](bool mayYield) {
-          return writeBulk(rows, letters, pipeline, checkpoint, turn, mayYield);
-        },
-        [&](bool mayYield) {
-          return writeRowByRow(rows, units, letters, pipeline, checkpoint, letterFor, turn,
-                               mayYield);
-        },
-        [&] {
-          turn.hold(connectionId_ + kWaits);
-          setLockWait(kLockWaitSeconds);
-        });
+ protected:
+  void connect() override {
+    session_.connect();
+    // Row lock waits are set by beforeWrite(): a first try never waits, since the holder may be
+    // a later batch of this pipeline that waits for this one's turn, which the server cannot see
+    // (and which batch holds what is not readable here: MariaDB 10.11's
+    // information_schema.INNODB_LOCK_WAITS did not show these waits).
+    lockWait_ = -1;
+    connectionId_ = session_.value("SELECT CONNECTION_ID()").value_or("0");
+    // A writer whose process stalls (stopped, frozen) inside a transaction would hold the
+    // checkpoint row's lock for as long as it stalls, and the process that took the pipeline
+    // over would wait for it forever: MariaDB ends such a transaction's connection after a
+    // while (MySQL has no such setting: there a stalled writer holds on until its connection
+    // dies). Our own writer idles in a transaction only between statements.
+    try {
+      session_.query("SET SESSION idle_transaction_timeout = " +
+                     std::to_string(kIdleInTransactionSeconds));
+    } catch (const std::runtime_error&) {
+    }
   }
+  void disconnect() override { session_.disconnect(); }
 
- private:
-  // Internal tables, the user's migrations and create: auto, under one named lock: concurrent
-  // starts wait for each other. MySQL commits each DDL statement by itself.
-  void prepareSchema() {
+  // A named lock: concurrent starts wait for each other. MySQL commits each DDL statement by
+  // itself.
+  void lockSchema() override {
     if (session_.value("SELECT GET_LOCK(CONCAT(?, DATABASE()), " +
                            std::to_string(kSchemaLockWaitSeconds) + ")",
                        {kSchemaLock}) != std::optional<std::string>("1")) {
@@ -208,43 +303,21 @@ class MysqlDatabase : public Database {
                                 describe() + " was not free within " +
                                 std::to_string(kSchemaLockWaitSeconds) + " s");
     }
+  }
+  void unlockSchema(bool prepared) override {
     try {
-      session_.query(std::string(R"(CREATE TABLE IF NOT EXISTS etl_schema_migrations (
-          version INT PRIMARY KEY, name VARCHAR(255) NOT NULL,
-          applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)))") +
-                     kTableOptions);
-      session_.query(std::string(R"(CREATE TABLE IF NOT EXISTS etl_checkpoints (
-          pipeline VARCHAR(255) PRIMARY KEY, checkpoint LONGTEXT NOT NULL,
-          updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)))") +
-                     kTableOptions);
-      session_.query(std::string(R"(CREATE TABLE IF NOT EXISTS etl_checkpoint_parts (
-          pipeline VARCHAR(255) NOT NULL, part VARCHAR(255) NOT NULL, checkpoint LONGTEXT NOT NULL,
-          updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
-          PRIMARY KEY (pipeline, part)))") +
-                     kTableOptions);
-      session_.query(std::string(R"(CREATE TABLE IF NOT EXISTS etl_dead_letters (
-          id BIGINT AUTO_INCREMENT PRIMARY KEY, fingerprint VARCHAR(64) NOT NULL UNIQUE,
-          pipeline VARCHAR(255) NOT NULL, plugin VARCHAR(255) NOT NULL, stream LONGTEXT,
-          reason LONGTEXT NOT NULL, record LONGTEXT NOT NULL, record_bytes LONGBLOB,
-          created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)))") +
-                     kTableOptions);
-      if (!options_.migrations.empty()) migrate(options_.migrations, logger_);
-      for (std::size_t i = 0; i < options_.tables.size(); ++i) {
-        ensureTable(i, options_.tables[i], options_.createTables, kUserTableOptions, logger_);
-      }
+      session_.query("SELECT RELEASE_LOCK(CONCAT(?, DATABASE()))", {kSchemaLock});
     } catch (...) {
-      try {
-        session_.query("SELECT RELEASE_LOCK(CONCAT(?, DATABASE()))", {kSchemaLock});
-      } catch (...) {
-      }
-      throw;
+      if (prepared) throw;  // else the connection goes, and the server lets go of its locks
     }
-    session_.query("SELECT RELEASE_LOCK(CONCAT(?, DATABASE()))", {kSchemaLock});
-    prepared_ = true;
   }
 
   // Statement by statement: MySQL commits each DDL statement itself, so a migration that fails
   // halfway keeps its first statements (write them to be run again: IF NOT EXISTS).
+  void applyMigration(const Migration& m) override {
+    for (const auto& statement : m.each) session_.query(statement);
+  }
+
   // schema.table: the schema is a MySQL database; a bare name is in the connection's database.
   static std::pair<std::optional<std::string>, std::string> split(const std::string& name) {
     std::size_t dot = name.rfind('.');
@@ -283,6 +356,44 @@ class MysqlDatabase : public Database {
         "): every duplicate would be stored. Add one (ALTER TABLE " + quoteIdentifier(t.name) +
         " ADD UNIQUE (" + columns + ")), or declare the key the table has");
   }
+
+  // Parallel writers commit in batch order. A first try never waits for a row lock: one that
+  // meets a lock gives everything back and says so in its hold() (kWaits, conflicted()), and a
+  // later batch waiting for its turn then yields to it (blocking()), so an earlier batch never
+  // waits for a later one that waits for it. Tried again once the earlier batches are in, it
+  // waits for locks (kLockWaitSeconds): a later batch in its way yields at once, another
+  // process's lock is given up on after that long and tried again.
+  void beforeWrite(etl::CommitTurn& turn) override {
+    setLockWait(0);
+    turn.hold(connectionId_);
+  }
+  void conflicted(etl::CommitTurn& turn) override {
+    turn.hold(connectionId_ + kWaits);
+    setLockWait(kLockWaitSeconds);
+  }
+  etl::CommitTurn::Blocking blocking() override {
+    return [](const std::vector<std::string>& earlier) {
+      return std::any_of(earlier.begin(), earlier.end(), [](const std::string& h) {
+        return h.size() >= std::strlen(kWaits) &&
+               h.compare(h.size() - std::strlen(kWaits), std::string::npos, kWaits) == 0;
+      });
+    };
+  }
+
+  bool writesBulk(const std::vector<std::vector<Row>>&) const override { return true; }
+  void writeBulk(const std::vector<std::vector<Row>>& rows, std::vector<int64_t>& stored) override {
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i].empty()) continue;
+      if (options_.tables[i].mode != Mode::Update) {
+        stored[i] = insertRows(i, rows[i]);
+        continue;
+      }
+      for (const auto& row : rows[i]) stored[i] += updateRow(i, row);
+    }
+  }
+  // InnoDB undoes a refused statement alone and the transaction goes on (a deadlock or lock
+  // wait, which end more, are LockConflict, not a row's refusal).
+  bool statementsAreAtomic() const override { return true; }
 
   // Multi-row INSERTs of about kPiece bytes each, in the batch's order. Returns the rows stored.
   int64_t insertRows(std::size_t i, const std::vector<Row>& rows) {
@@ -341,108 +452,37 @@ class MysqlDatabase : public Database {
     return session_.run(s.update, values);
   }
 
-  int64_t storeRow(std::size_t i, const Row& row) {
+  int64_t storeRow(std::size_t i, const Row& row) override {
     if (options_.tables[i].mode == Mode::Update) return updateRow(i, row);
     return insertRows(i, {row});
   }
 
-  WriteResult writeBulk(const std::vector<std::vector<Row>>& rows,
-                        const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                        const Checkpoint& checkpoint, etl::CommitTurn& turn, bool mayYield) {
-    WriteResult result;
-    result.stored.assign(rows.size(), 0);
-    session_.query("START TRANSACTION");
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      if (rows[i].empty()) continue;
-      if (options_.tables[i].mode == Mode::Update) {
-        for (const auto& row : rows[i]) result.stored[i] += updateRow(i, row);
-      } else {
-        result.stored[i] = insertRows(i, rows[i]);
-      }
-    }
-    result.alreadyCommitted = finish(letters, pipeline, checkpoint, turn, mayYield) ==
-                              CheckpointOutcome::AlreadyCommitted;
-    return result;
-  }
-
-  WriteResult writeRowByRow(const std::vector<std::vector<Row>>& rows, const Units& units,
-                            const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                            const Checkpoint& checkpoint, const LetterFor& letterFor,
-                            etl::CommitTurn& turn, bool mayYield) {
-    // InnoDB undoes a refused statement alone and the transaction goes on (a deadlock or lock
-    // wait, which end more, are LockConflict, not a row's refusal).
-    RowWriter writer([this](const std::string& statement) { session_.query(statement); },
-                     [this](std::size_t table, const Row& row) { return storeRow(table, row); },
-                     true);
-    WriteResult result;
-    result.stored.assign(rows.size(), 0);
-    std::vector<DeadLetterRow> all = letters;
-    session_.query("START TRANSACTION");
-    writeUnits(rows, units, writer, result,
-               [&](const std::vector<Refusal>& refused) { all.push_back(letterFor(refused)); });
-    result.alreadyCommitted =
-        finish(all, pipeline, checkpoint, turn, mayYield) == CheckpointOutcome::AlreadyCommitted;
-    return result;
-  }
-
-  // Dead letters, then (once every earlier batch has committed) the checkpoint and COMMIT. Throws
-  // Yield when an earlier batch was stopped by a lock (its hold() says so): it may be one of ours.
-  CheckpointOutcome finish(const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
-                           const Checkpoint& checkpoint, etl::CommitTurn& turn, bool mayYield) {
+  void storeLetter(const DeadLetterRow& original, const std::string& pipeline) override {
     const std::size_t limit = session_.maxPacket() / 2;
-    for (const auto& original : letters) {
-      // A letter the server could not take in one packet would drop the connection, and the
-      // batch would be retried forever: its record is kept up to what fits, and says so.
-      DeadLetterRow l = original;
-      std::size_t size = l.record.size() + (l.recordBytes ? l.recordBytes->size() : 0);
-      if (size + l.reason.size() > limit) {
-        std::size_t keep = limit > l.reason.size() + 4096 ? limit - l.reason.size() - 4096 : 0;
-        keep /= l.recordBytes ? 2 : 1;
-        while (keep > 0 && keep < l.record.size() &&
-               (static_cast<unsigned char>(l.record[keep]) & 0xC0) == 0x80) {
-          --keep;  // not inside a UTF-8 character
-        }
-        if (l.record.size() > keep) l.record.resize(keep);
-        if (l.recordBytes && l.recordBytes->size() > keep) l.recordBytes->resize(keep);
-        l.reason += " (the record's first " + std::to_string(keep) + " of " +
-                    std::to_string(original.record.size()) +
-                    " bytes are kept: the whole would not fit the server's max_allowed_packet)";
+    // A letter the server could not take in one packet would drop the connection, and the
+    // batch would be retried forever: its record is kept up to what fits, and says so.
+    DeadLetterRow l = original;
+    std::size_t size = l.record.size() + (l.recordBytes ? l.recordBytes->size() : 0);
+    if (size + l.reason.size() > limit) {
+      std::size_t keep = limit > l.reason.size() + 4096 ? limit - l.reason.size() - 4096 : 0;
+      keep /= l.recordBytes ? 2 : 1;
+      while (keep > 0 && keep < l.record.size() &&
+             (static_cast<unsigned char>(l.record[keep]) & 0xC0) == 0x80) {
+        --keep;  // not inside a UTF-8 character
       }
-      session_.run(
-          "INSERT INTO etl_dead_letters (fingerprint, pipeline, plugin, stream, reason, record, "
-          "record_bytes) VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE fingerprint = "
-          "fingerprint",
-          {l.fingerprint, pipeline, l.plugin, l.stream, l.reason, l.record,
-           l.recordBytes ? MysqlSession::Value(*l.recordBytes) : std::nullopt},
-          {false, false, false, false, false, false, true});
+      if (l.record.size() > keep) l.record.resize(keep);
+      if (l.recordBytes && l.recordBytes->size() > keep) l.recordBytes->resize(keep);
+      l.reason += " (the record's first " + std::to_string(keep) + " of " +
+                  std::to_string(original.record.size()) +
+                  " bytes are kept: the whole would not fit the server's max_allowed_packet)";
     }
-    etl::CommitTurn::Blocking blocking;
-    if (mayYield) {
-      blocking = [](const std::vector<std::string>& earlier) {
-        return std::any_of(earlier.begin(), earlier.end(), [](const std::string& h) {
-          return h.size() >= std::strlen(kWaits) &&
-                 h.compare(h.size() - std::strlen(kWaits), std::string::npos, kWaits) == 0;
-        });
-      };
-    }
-    if (!turn.wait(blocking)) throw Yield{};
-    // Only now: every writer updates this one row, so taking its lock earlier would make each
-    // batch wait for the one before it.
-    SqlCheckpointStore store(*view_);
-    if (storeCheckpoint(pipeline, checkpoint, store) == CheckpointOutcome::AlreadyCommitted) {
-      session_.rollback();
-      logger_.warning(
-          "this batch was committed by an earlier try (only the answer to its COMMIT was lost): "
-          "its rows are stored once, nothing was written again");
-      return CheckpointOutcome::AlreadyCommitted;
-    }
-    session_.query("COMMIT");
-    return CheckpointOutcome::Stored;
-  }
-
-  // Statement by statement: MySQL commits each DDL statement by itself.
-  void applyMigration(const Migration& m) override {
-    for (const auto& statement : m.each) session_.query(statement);
+    session_.run(
+        "INSERT INTO etl_dead_letters (fingerprint, pipeline, plugin, stream, reason, record, "
+        "record_bytes) VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE fingerprint = "
+        "fingerprint",
+        {l.fingerprint, pipeline, l.plugin, l.stream, l.reason, l.record,
+         l.recordBytes ? MysqlSession::Value(*l.recordBytes) : std::nullopt},
+        {false, false, false, false, false, false, true});
   }
 
   // innodb_lock_wait_timeout for this connection's next statements (MariaDB: 0 is NOWAIT; MySQL 8
@@ -453,23 +493,31 @@ class MysqlDatabase : public Database {
     lockWait_ = seconds;
   }
 
-  Session& connection() override { return *view_; }
+  Session& connection() override { return view_; }
 
-  DatabaseOptions options_;
+ private:
   int lockWait_ = -1;         // as last set (setLockWait); -1: not yet on this connection
   std::string connectionId_;  // CONNECTION_ID(): how the other writers know this one
   MysqlSession session_;
-  std::unique_ptr<Session> view_ = sessionOver(session_);
-  std::unique_ptr<MysqlSession> owner_;  // holds the pipeline's owner lock (claim)
-  Poco::Logger& logger_;
+  MariaDbConnection view_{session_};
+  std::unique_ptr<MysqlSession> owner_;      // holds the pipeline's owner lock (claim)
   std::vector<TableStatements> statements_;  // per table
-  bool prepared_ = false;
 };
+
+std::unique_ptr<Session> MysqlDialect::session(const std::string& uri, const std::string&,
+                                               Poco::Logger&) const {
+  return std::make_unique<MariaDbConnection>(uri);
+}
+std::unique_ptr<Database> MysqlDialect::database(DatabaseOptions options,
+                                                 Poco::Logger& logger) const {
+  return std::make_unique<MysqlDatabase>(std::move(options), logger);
+}
 
 }  // namespace
 
-std::unique_ptr<Database> makeMysqlDatabase(DatabaseOptions options, Poco::Logger& logger) {
-  return std::make_unique<MysqlDatabase>(std::move(options), logger);
+const SqlDialect& mysqlDialect() {
+  static const MysqlDialect dialect;
+  return dialect;
 }
 
 }  // namespace sql
