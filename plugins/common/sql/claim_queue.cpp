@@ -12,13 +12,6 @@
 namespace sql {
 namespace {
 
-// 'text' as an SQL string literal.
-std::string literal(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
-
 // The values of a claim's statements, marked by number (dialects.h): now, lease cutoff, the ready
 // statuses (fresh first), claimed. (The limit is written as a number: MySQL takes no string there.)
 std::vector<std::string> claimValues(const ClaimSpec& s, const std::string& now,
@@ -69,45 +62,29 @@ void sortByKey(Session::Rows& rows) {
   });
 }
 
-// Written once over sql::Session; the claim itself is the dialect's: PostgreSQL locks the due
-// rows with FOR UPDATE SKIP LOCKED and updates them in one statement, SQLite (one writer at a
-// time) updates them in one, MariaDB/MySQL (no UPDATE ... RETURNING) runs three in a transaction.
+// Written once over sql::Session: in one statement where the dialect has one (claimStatement:
+// PostgreSQL's FOR UPDATE SKIP LOCKED, SQLite's one writer at a time), else in a transaction that
+// locks the due rows (lockDue), updates them and reads them back (MariaDB/MySQL: no UPDATE ...
+// RETURNING).
 class SessionClaimQueue : public ClaimQueue {
  public:
   SessionClaimQueue(std::unique_ptr<Session> session, ClaimSpec spec, Poco::Logger& logger)
       : spec_(std::move(spec)), session_(std::move(session)), logger_(logger) {
+    const SqlDialect& dialect = session_->dialect();
     std::string table = quoteIdentifier(spec_.table), key = quoteIdentifier(spec_.key);
     std::string claimed = mark(static_cast<int>(3 + spec_.ready.size()));
-    std::string limit = kLimit;
     std::string set = " SET " + quoteIdentifier(spec_.status) + " = " + claimed + ", " +
                       quoteIdentifier(spec_.claimedAt) + " = " + mark(1);
     std::string due = "SELECT " + key + " FROM " + table + " WHERE " + dueCondition(spec_) +
-                      " ORDER BY " + key + " LIMIT " + limit;
-    std::string json;
-    for (const auto& c : spec_.columns) {
-      json += (json.empty() ? "" : ", ") + literal(c) + ", " +
-              (session_->dialect().id() == Dialect::Postgres ? "t." : "") + quoteIdentifier(c);
-    }
-    switch (session_->dialect().id()) {
-      case Dialect::Postgres:
-        claim_ = "WITH due AS (" + due + " FOR UPDATE SKIP LOCKED) UPDATE " + table + " t" + set +
-                 " FROM due WHERE t." + key + " = due." + key + " RETURNING t." + key +
-                 ", json_build_object(" + json + ")::text";
-        break;
-      case Dialect::Sqlite:
-        claim_ = "UPDATE " + table + set + " WHERE " + key + " IN (" + due + ") RETURNING " + key +
-                 ", json_object(" + json + ")";
-        break;
-      case Dialect::Mysql:
-        claim_ = due + " FOR UPDATE SKIP LOCKED";
-        update_ = "UPDATE " + table + " SET " + quoteIdentifier(spec_.status) + " = " + mark(2) +
-                  ", " + quoteIdentifier(spec_.claimedAt) + " = " + mark(1) + " WHERE " + key +
-                  " IN (";
-        select_ = "SELECT " + key + ", JSON_OBJECT(" + json + ") FROM " + table + " WHERE " + key +
-                  " IN (";
-        orderBy_ = ") ORDER BY " + key;
-        break;
-    }
+                      " ORDER BY " + key + " LIMIT " + kLimit;
+    claim_ = dialect.claimStatement(table, key, set, due, spec_.columns);
+    if (!claim_.empty()) return;
+    claim_ = due + dialect.lockDue();
+    update_ = "UPDATE " + table + " SET " + quoteIdentifier(spec_.status) + " = " + mark(2) + ", " +
+              quoteIdentifier(spec_.claimedAt) + " = " + mark(1) + " WHERE " + key + " IN (";
+    select_ = "SELECT " + key + ", " + dialect.jsonObject(spec_.columns) + " FROM " + table +
+              " WHERE " + key + " IN (";
+    orderBy_ = ") ORDER BY " + key;
   }
 
   std::string describe() const override { return session_->describe(); }
@@ -119,11 +96,14 @@ class SessionClaimQueue : public ClaimQueue {
     std::string statement = claim_;
     statement.replace(statement.find(kLimit), std::string(kLimit).size(),
                       std::to_string(std::max<int64_t>(limit, 0)));
-    auto rows = session_->dialect().id() == Dialect::Mysql ? claimInTransaction(statement, values)
-                                                           : query(statement, values);
-    // RETURNING comes in no particular order: by key, as the claim chose them (MySQL's rows come
-    // by key already).
-    if (session_->dialect().id() != Dialect::Mysql) sortByKey(rows);
+    if (!update_.empty()) return objects(claimInTransaction(statement, values));
+    // RETURNING comes in no particular order: by key, as the claim chose them.
+    auto rows = query(statement, values);
+    sortByKey(rows);
+    return objects(rows);
+  }
+
+  static std::vector<std::string> objects(Session::Rows rows) {
     std::vector<std::string> out;
     for (auto& row : rows) out.push_back(row[1].value_or("{}"));
     return out;
@@ -150,7 +130,7 @@ class SessionClaimQueue : public ClaimQueue {
   // The due keys locked, their update, their columns read back.
   Session::Rows claimInTransaction(const std::string& claim,
                                    const std::vector<std::string>& values) {
-    session_->execute("BEGIN");
+    session_->execute(session_->dialect().begin());
     try {
       Session::Rows rows;
       std::vector<std::string> update{values[0], spec_.claimed}, keys;  // update_'s marks 1, 2
@@ -162,8 +142,8 @@ class SessionClaimQueue : public ClaimQueue {
         keyMarks += (keys.size() > 1 ? ", " : "") + mark(static_cast<int>(keys.size()));
       }
       if (!keys.empty()) {
-        // As text, values escaped (Session::query): a prepared statement takes at most 65,535
-        // values, and a claim may be larger.
+        // By Session::query: MySQL's sends values as escaped text, for a prepared statement takes
+        // at most 65,535 values and a claim may be larger.
         query(update_ + marks + ")", update);
         rows = query(select_ + keyMarks + orderBy_, keys);
       }
@@ -179,15 +159,19 @@ class SessionClaimQueue : public ClaimQueue {
     if (session_->isOpen()) return;
     session_->open();
     session_->requireWritable();
-    if (session_->dialect().id() == Dialect::Mysql) {
+    if (session_->dialect().valueStyle().plainTimestamps) {
       // Times are compared as the column holds them: a DATETIME column gets "YYYY-MM-DD
       // HH:MM:SS.ffffff" UTC (the session's zone is UTC), a text column ISO 8601 as given.
-      auto type = session_->query(
-          "SELECT LOWER(DATA_TYPE) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
-          "DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?",
-          {spec_.table, spec_.claimedAt});
-      datetime_ =
-          !type.empty() && type[0][0] && (*type[0][0] == "datetime" || *type[0][0] == "timestamp");
+      auto folded = [](std::string s) {
+        for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return s;
+      };
+      for (const auto& c : existingColumns(*session_, spec_.table)) {
+        ValueKind kind = columnType(c.type).kind;
+        if (folded(c.name) == folded(spec_.claimedAt)) {
+          datetime_ = kind == ValueKind::Timestamp || kind == ValueKind::TimestampTz;
+        }
+      }
     }
     logger_.information("claiming from " + spec_.table + " in " + describe());
   }

@@ -1,8 +1,8 @@
 // A work queue that is a table: rows whose status says they are ready (and whose due time has
 // come) are claimed (status -> claimed, claimed_at -> now) so that two claimers never get the same
 // row; a claim older than the lease is taken back (its claimer died). Whoever finishes the work
-// writes the row's next status (the sql sink, mode: update). PostgreSQL: FOR UPDATE SKIP LOCKED;
-// SQLite: one writer at a time.
+// writes the row's next status (the sql sink, mode: update). How a claim locks is its dialect's
+// (SqlDialect::claimStatement, lockDue).
 #pragma once
 
 #include <Poco/Logger.h>
@@ -36,7 +36,7 @@ class ClaimQueue {
   virtual std::map<std::string, int64_t> counts() = 0;
 };
 
-// `uri` as for makeDatabase (sqlite:PATH under `stateDir`, or PostgreSQL).
+// `uri` as for makeDatabase (sqlite:PATH under `stateDir`, mysql://, or PostgreSQL).
 std::unique_ptr<ClaimQueue> makeClaimQueue(const std::string& uri, const std::string& stateDir,
                                            ClaimSpec spec, Poco::Logger& logger);
 

@@ -29,6 +29,12 @@ std::string quoteIdentifier(const std::string& name) {
   }
 }
 
+std::string quoteLiteral(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
 std::string unqualified(const std::string& name) {
   std::size_t dot = name.rfind('.');
   return quoteIdentifier(dot == std::string::npos ? name : name.substr(dot + 1));
@@ -306,8 +312,6 @@ void Database::open() {
   logger_.information(opened());
 }
 
-namespace {
-
 std::vector<ExistingColumn> existingColumns(Session& session, const std::string& table) {
   Bound columns = session.dialect().columnsQuery(table);
   std::vector<ExistingColumn> existing;
@@ -317,8 +321,6 @@ std::vector<ExistingColumn> existingColumns(Session& session, const std::string&
   }
   return existing;
 }
-
-}  // namespace
 
 // etlrun's own tables in the dialect's types, the user's migrations and the mapped tables, under
 // the dialect's schema lock.

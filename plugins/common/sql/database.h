@@ -256,6 +256,10 @@ std::optional<std::string> sqlitePathOf(const std::string& uri, const std::strin
 // Helpers shared by every dialect (database.cpp).
 std::string quoteIdentifier(const std::string& name);  // "a"."b" for a.b
 std::string unqualified(const std::string& name);      // b for a.b, quoted
+std::string quoteLiteral(const std::string& text);     // 'it''s'
+// The columns of table `table` as the database shows them (SqlDialect::columnsQuery); none when
+// there is no such table.
+std::vector<ExistingColumn> existingColumns(Session& session, const std::string& table);
 // The statement storing one row of `table` in `dialect`, its values by their 1-based column.
 std::string rowStatement(const TableSpec& table, const SqlDialect& dialect);
 // SELECT id, pipeline, plugin, stream, reason, record, hex of record_bytes, created_at FROM

@@ -37,6 +37,15 @@ const SqlDialect& dialectOf(const std::string& uri) {
   return postgresDialect();
 }
 
+std::string SqlDialect::jsonObject(const std::vector<std::string>& columns,
+                                   const std::string& prefix) const {
+  std::string pairs;
+  for (const auto& c : columns) {
+    pairs += (pairs.empty() ? "" : ", ") + quoteLiteral(c) + ", " + prefix + quoteIdentifier(c);
+  }
+  return "json_object(" + pairs + ")";
+}
+
 std::string mark(int i) {
   return "\x01" + std::to_string(i) + "\x02";
 }

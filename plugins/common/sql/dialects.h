@@ -87,6 +87,22 @@ class SqlDialect {
   // How converted values are written (column_types.h).
   virtual ValueStyle valueStyle() const { return {}; }
 
+  // The claim queue's claim (claim_queue.cpp) in one statement: the due rows (`due`: a SELECT of
+  // their keys) locked against other claimers, `set` (" SET status = ..., claimed_at = ...") on
+  // them, and each returned as (key, the JSON object of `columns`). "" where the database has no
+  // UPDATE ... RETURNING: the queue then locks the due rows (lockDue), updates them and reads them
+  // in one transaction.
+  virtual std::string claimStatement(const std::string& /*table*/, const std::string& /*key*/,
+                                     const std::string& /*set*/, const std::string& /*due*/,
+                                     const std::vector<std::string>& /*columns*/) const {
+    return "";
+  }
+  // What a SELECT of due rows ends with to lock them, skipping rows another claimer holds.
+  virtual std::string lockDue() const { return " FOR UPDATE SKIP LOCKED"; }
+  // An expression giving the JSON object (as text) of `columns`, each read as `prefix` + column.
+  virtual std::string jsonObject(const std::vector<std::string>& columns,
+                                 const std::string& prefix = "") const;
+
   // The column types of etlrun's own tables (etl_checkpoints, etl_dead_letters, ...).
   struct StateTypes {
     const char* key;      // short text in a key

@@ -74,6 +74,18 @@ class PostgresDialect : public SqlDialect {
            (declared.kind == ValueKind::Json && has.kind == ValueKind::Json);
   }
   bool namesIgnoreCase() const override { return false; }
+  std::string claimStatement(const std::string& table, const std::string& key,
+                             const std::string& set, const std::string& due,
+                             const std::vector<std::string>& columns) const override {
+    return "WITH due AS (" + due + lockDue() + ") UPDATE " + table + " t" + set +
+           " FROM due WHERE t." + key + " = due." + key + " RETURNING t." + key + ", " +
+           jsonObject(columns, "t.");
+  }
+  std::string jsonObject(const std::vector<std::string>& columns,
+                         const std::string& prefix) const override {
+    std::string object = SqlDialect::jsonObject(columns, prefix);
+    return "json_build_object(" + object.substr(object.find('(') + 1) + "::text";
+  }
   StateTypes stateTypes() const override {
     return {"text", "text", "bytea", "bigserial PRIMARY KEY", "timestamptz NOT NULL DEFAULT now()",
             ""};

@@ -75,6 +75,13 @@ class SqliteDialect : public SqlDialect {
     return a == "BLOB" || a == wanted || (a == "NUMERIC" && wanted != "TEXT") ||
            (declared.kind == ValueKind::Numeric && (a == "REAL" || a == "NUMERIC"));
   }
+  // One writer at a time: the claim's transaction holds the due rows.
+  std::string claimStatement(const std::string& table, const std::string& key,
+                             const std::string& set, const std::string& due,
+                             const std::vector<std::string>& columns) const override {
+    return "UPDATE " + table + set + " WHERE " + key + " IN (" + due + ") RETURNING " + key + ", " +
+           jsonObject(columns);
+  }
   // STRICT: a value of another type is refused by SQLite too, as by the other databases.
   std::string createOptions() const override { return " STRICT"; }
   StateTypes stateTypes() const override {
