@@ -38,6 +38,8 @@ class SqlDialect {
  public:
   virtual ~SqlDialect() = default;
   virtual Dialect id() const = 0;
+  // Its name, also the folder of its migrations ("postgresql", "sqlite", "mysql").
+  virtual const char* name() const = 0;
   // Connections and the table writer, nothing opened yet.
   virtual std::unique_ptr<Session> session(const std::string& uri, const std::string& stateDir,
                                            Poco::Logger& logger) const = 0;
@@ -102,6 +104,11 @@ class SqlDialect {
   // An expression giving the JSON object (as text) of `columns`, each read as `prefix` + column.
   virtual std::string jsonObject(const std::vector<std::string>& columns,
                                  const std::string& prefix = "") const;
+
+  // Reads migration `m` (its statements as written) into how it runs (Migration::each,
+  // noTransaction), refusing what cannot run (std::runtime_error naming file and line). By
+  // default it runs whole in a transaction of its own: no statement may begin or end one.
+  virtual void readMigration(Migration& m) const { checkTransactions(m); }
 
   // The column types of etlrun's own tables (etl_checkpoints, etl_dead_letters, ...).
   struct StateTypes {

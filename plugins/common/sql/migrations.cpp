@@ -9,6 +9,7 @@
 #include <regex>
 #include <stdexcept>
 
+#include "dialects.h"
 #include "etl/files.h"
 
 namespace sql {
@@ -105,11 +106,7 @@ std::vector<std::pair<std::string, std::size_t>> splitStatements(const std::stri
   return out;
 }
 
-namespace {
-
-// Refuses a statement that begins or ends a transaction, naming the file and line. A trigger's
-// body (CREATE TRIGGER ... BEGIN ...; ...; END) holds statements of its own: not control.
-void checkTransactions(const Migration& m, Dialect dialect) {
+void checkTransactions(const Migration& m, const std::string& hint) {
   bool inTrigger = false;
   for (const auto& [statement, line] : splitStatements(m.statements)) {
     std::string words = " ";
@@ -137,118 +134,21 @@ void checkTransactions(const Migration& m, Dialect dialect) {
           "migration " + m.file + ":" + std::to_string(line) + ": " + word +
           ": each migration runs in a transaction of its own (its COMMIT would keep half of it, "
           "and the rest would run again at the next start). Remove it" +
-          (dialect == Dialect::Postgres
-               ? "; for statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY), "
-                 "start the file with the line \"-- etlrun: no-transaction\" and make each "
-                 "statement safe to run again"
-               : ""));
+          hint);
     }
   }
 }
 
-// The first word of a statement, upper case.
-std::string firstWord(const std::string& statement) {
-  std::size_t start = 0;
-  while (start < statement.size() && !std::isalpha(static_cast<unsigned char>(statement[start]))) {
-    ++start;
-  }
-  std::string word;
-  for (std::size_t i = start;
-       i < statement.size() &&
-       (std::isalnum(static_cast<unsigned char>(statement[i])) || statement[i] == '_');
-       ++i) {
-    word += static_cast<char>(std::toupper(static_cast<unsigned char>(statement[i])));
-  }
-  return word;
+const char* dialectName(Dialect id) {
+  return dialect(id).name();
 }
 
-// MySQL: a statement that is transaction control on its own (a trigger's or procedure's body is
-// inside its CREATE statement, kept whole by DELIMITER).
-void checkStatement(const Migration& m, const std::string& statement, std::size_t line,
-                    Dialect dialect) {
-  static const char* const kControl[] = {"BEGIN", "COMMIT", "END", "ROLLBACK", "START", "ABORT"};
-  std::string word = firstWord(statement);
-  if (std::find(std::begin(kControl), std::end(kControl), word) != std::end(kControl)) {
-    throw std::runtime_error("migration " + m.file + ":" + std::to_string(line) + ": " + word +
-                             ": transaction control does not belong in a migration (" +
-                             dialectName(dialect) +
-                             " runs it statement by statement). Remove it; for a trigger or "
-                             "procedure body holding ';', set another delimiter first "
-                             "(DELIMITER //), as in the mysql client");
-  }
-}
-
-// MySQL statements: split at ';', or at the delimiter a "DELIMITER xx" line sets, as the mysql
-// client does, so that a trigger or procedure whose body holds ';' stays one statement.
-std::vector<std::pair<std::string, std::size_t>> mysqlStatements(const std::string& sql) {
-  std::vector<std::pair<std::string, std::size_t>> out;
-  std::string delimiter = ";", block;
-  std::size_t line = 0, blockStart = 1;
-  auto flush = [&] {
-    if (delimiter == ";") {
-      for (auto& [statement, at] : splitStatements(block)) {
-        out.emplace_back(std::move(statement), blockStart + at - 1);
-      }
-    } else {
-      std::size_t from = 0, at;
-      while ((at = block.find(delimiter, from)) != std::string::npos || from < block.size()) {
-        std::string statement =
-            block.substr(from, at == std::string::npos ? std::string::npos : at - from);
-        if (statement.find_first_not_of(" \t\r\n") != std::string::npos) {
-          std::size_t lead = statement.find_first_not_of(" \t\r\n");
-          out.emplace_back(statement.substr(lead),
-                           blockStart + static_cast<std::size_t>(std::count(
-                                            block.begin(), block.begin() + from + lead, '\n')));
-        }
-        if (at == std::string::npos) break;
-        from = at + delimiter.size();
-      }
-    }
-    block.clear();
-  };
-  std::size_t pos = 0;
-  while (pos <= sql.size()) {
-    std::size_t end = sql.find('\n', pos);
-    if (end == std::string::npos) end = sql.size();
-    std::string text = sql.substr(pos, end - pos);
-    ++line;
-    std::size_t lead = text.find_first_not_of(" \t");
-    if (lead != std::string::npos && text.size() > lead + 10 &&
-        firstWord(text.substr(lead)) == "DELIMITER") {
-      flush();
-      std::string rest = text.substr(lead + 9);
-      std::size_t a = rest.find_first_not_of(" \t"), b = rest.find_last_not_of(" \t\r");
-      delimiter = a == std::string::npos ? ";" : rest.substr(a, b - a + 1);
-      blockStart = line + 1;
-    } else {
-      block += text + "\n";
-    }
-    pos = end + 1;
-  }
-  flush();
-  return out;
-}
-
-}  // namespace
-
-const char* dialectName(Dialect dialect) {
-  switch (dialect) {
-    case Dialect::Postgres:
-      return "postgresql";
-    case Dialect::Sqlite:
-      return "sqlite";
-    case Dialect::Mysql:
-      return "mysql";
-  }
-  return "?";
-}
-
-std::vector<Migration> readMigrations(const std::string& dir, Dialect dialect) {
-  std::string folder = dir + "/" + dialectName(dialect);
+std::vector<Migration> readMigrations(const std::string& dir, Dialect id) {
+  std::string folder = dir + "/" + dialectName(id);
   Poco::File file(folder);
   if (!file.exists() || !file.isDirectory()) {
-    throw std::runtime_error("migrations: " + folder + " does not exist (the " +
-                             dialectName(dialect) + " migrations of " + dir + ")");
+    throw std::runtime_error("migrations: " + folder + " does not exist (the " + dialectName(id) +
+                             " migrations of " + dir + ")");
   }
   static const std::regex name("([0-9]+)_([A-Za-z0-9_.-]+)\\.sql");
   std::map<int, Migration> byVersion;
@@ -276,24 +176,7 @@ std::vector<Migration> readMigrations(const std::string& dir, Dialect dialect) {
   }
   std::vector<Migration> out;
   for (auto& [version, migration] : byVersion) {
-    if (dialect == Dialect::Postgres) {
-      migration.noTransaction = migration.statements.rfind("-- etlrun: no-transaction", 0) == 0;
-      if (migration.noTransaction) {
-        for (auto& [statement, line] : splitStatements(migration.statements)) {
-          migration.each.push_back(std::move(statement));
-        }
-      }
-    }
-    if (dialect == Dialect::Mysql) {
-      // MySQL takes one statement at a time (no multi-statement protocol), and each DDL
-      // statement commits by itself: a MySQL migration is run statement by statement.
-      for (auto& [statement, line] : mysqlStatements(migration.statements)) {
-        checkStatement(migration, statement, line, dialect);
-        migration.each.push_back(std::move(statement));
-      }
-    } else {
-      checkTransactions(migration, dialect);
-    }
+    dialect(id).readMigration(migration);
     out.push_back(std::move(migration));
   }
   return out;

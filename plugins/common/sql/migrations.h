@@ -28,10 +28,15 @@ struct Migration {
 // semicolons outside quotes, comments, dollar-quoted bodies and BEGIN ATOMIC ... END.
 std::vector<std::pair<std::string, std::size_t>> splitStatements(const std::string& sql);
 
-// The migrations of `dialect` under `dir`, by version. Throws std::runtime_error naming the file
-// for a name without a version, two files with one version, or a missing dialect folder; and, for
-// PostgreSQL, naming the file and line of a statement that begins or ends a transaction (a
-// migration runs in one of its own: its COMMIT would commit half of it, the rest re-run later).
+// Refuses (std::runtime_error naming the file and line) a statement of `m` that begins or ends a
+// transaction: a migration runs in one of its own. `hint` ends the message. A trigger's body
+// (CREATE TRIGGER ... BEGIN ...; ...; END) holds statements of its own: not control.
+void checkTransactions(const Migration& m, const std::string& hint = "");
+
+// The migrations of `dialect` under `dir`, by version, each read by its dialect
+// (SqlDialect::readMigration). Throws std::runtime_error naming the file for a name without a
+// version, two files with one version, a missing dialect folder, or a statement its dialect
+// refuses (naming the line too).
 std::vector<Migration> readMigrations(const std::string& dir, Dialect dialect);
 
 }  // namespace sql

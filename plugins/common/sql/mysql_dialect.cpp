@@ -108,9 +108,91 @@ std::string ownerLock(const std::string& database, const std::string& pipeline) 
   return "etlrun_owner_" + Poco::DigestEngine::digestToHex(md5.digest());
 }
 
+// The first word of a statement, upper case.
+std::string firstWord(const std::string& statement) {
+  std::size_t start = 0;
+  while (start < statement.size() && !std::isalpha(static_cast<unsigned char>(statement[start]))) {
+    ++start;
+  }
+  std::string word;
+  for (std::size_t i = start;
+       i < statement.size() &&
+       (std::isalnum(static_cast<unsigned char>(statement[i])) || statement[i] == '_');
+       ++i) {
+    word += static_cast<char>(std::toupper(static_cast<unsigned char>(statement[i])));
+  }
+  return word;
+}
+
+// MySQL: a statement that is transaction control on its own (a trigger's or procedure's body is
+// inside its CREATE statement, kept whole by DELIMITER).
+void checkStatement(const Migration& m, const std::string& statement, std::size_t line) {
+  static const char* const kControl[] = {"BEGIN", "COMMIT", "END", "ROLLBACK", "START", "ABORT"};
+  std::string word = firstWord(statement);
+  if (std::find(std::begin(kControl), std::end(kControl), word) != std::end(kControl)) {
+    throw std::runtime_error("migration " + m.file + ":" + std::to_string(line) + ": " + word +
+                             ": transaction control does not belong in a migration (mysql "
+                             "runs it statement by statement). Remove it; for a trigger or "
+                             "procedure body holding ';', set another delimiter first "
+                             "(DELIMITER //), as in the mysql client");
+  }
+}
+
+// MySQL statements: split at ';', or at the delimiter a "DELIMITER xx" line sets, as the mysql
+// client does, so that a trigger or procedure whose body holds ';' stays one statement.
+std::vector<std::pair<std::string, std::size_t>> mysqlStatements(const std::string& sql) {
+  std::vector<std::pair<std::string, std::size_t>> out;
+  std::string delimiter = ";", block;
+  std::size_t line = 0, blockStart = 1;
+  auto flush = [&] {
+    if (delimiter == ";") {
+      for (auto& [statement, at] : splitStatements(block)) {
+        out.emplace_back(std::move(statement), blockStart + at - 1);
+      }
+    } else {
+      std::size_t from = 0, at;
+      while ((at = block.find(delimiter, from)) != std::string::npos || from < block.size()) {
+        std::string statement =
+            block.substr(from, at == std::string::npos ? std::string::npos : at - from);
+        if (statement.find_first_not_of(" \t\r\n") != std::string::npos) {
+          std::size_t lead = statement.find_first_not_of(" \t\r\n");
+          out.emplace_back(statement.substr(lead),
+                           blockStart + static_cast<std::size_t>(std::count(
+                                            block.begin(), block.begin() + from + lead, '\n')));
+        }
+        if (at == std::string::npos) break;
+        from = at + delimiter.size();
+      }
+    }
+    block.clear();
+  };
+  std::size_t pos = 0;
+  while (pos <= sql.size()) {
+    std::size_t end = sql.find('\n', pos);
+    if (end == std::string::npos) end = sql.size();
+    std::string text = sql.substr(pos, end - pos);
+    ++line;
+    std::size_t lead = text.find_first_not_of(" \t");
+    if (lead != std::string::npos && text.size() > lead + 10 &&
+        firstWord(text.substr(lead)) == "DELIMITER") {
+      flush();
+      std::string rest = text.substr(lead + 9);
+      std::size_t a = rest.find_first_not_of(" \t"), b = rest.find_last_not_of(" \t\r");
+      delimiter = a == std::string::npos ? ";" : rest.substr(a, b - a + 1);
+      blockStart = line + 1;
+    } else {
+      block += text + "\n";
+    }
+    pos = end + 1;
+  }
+  flush();
+  return out;
+}
+
 class MysqlDialect : public SqlDialect {
  public:
   Dialect id() const override { return Dialect::Mysql; }
+  const char* name() const override { return "mysql"; }
   std::unique_ptr<Session> session(const std::string& uri, const std::string& stateDir,
                                    Poco::Logger& logger) const override;
   std::unique_ptr<Database> database(DatabaseOptions options, Poco::Logger& logger) const override;
@@ -202,6 +284,14 @@ class MysqlDialect : public SqlDialect {
     return style;
   }
   std::string createOptions() const override { return kUserTableOptions; }
+  // MySQL takes one statement at a time (no multi-statement protocol), and each DDL statement
+  // commits by itself: a migration runs statement by statement.
+  void readMigration(Migration& m) const override {
+    for (auto& [statement, line] : mysqlStatements(m.statements)) {
+      checkStatement(m, statement, line);
+      m.each.push_back(std::move(statement));
+    }
+  }
   StateTypes stateTypes() const override {
     return {"VARCHAR(255)",
             "LONGTEXT",

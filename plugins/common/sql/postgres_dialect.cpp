@@ -47,6 +47,7 @@ void copyField(std::string& out, const std::optional<std::string_view>& value) {
 class PostgresDialect : public SqlDialect {
  public:
   Dialect id() const override { return Dialect::Postgres; }
+  const char* name() const override { return "postgresql"; }
   std::unique_ptr<Session> session(const std::string& uri, const std::string& stateDir,
                                    Poco::Logger& logger) const override;
   std::unique_ptr<Database> database(DatabaseOptions options, Poco::Logger& logger) const override;
@@ -85,6 +86,18 @@ class PostgresDialect : public SqlDialect {
                          const std::string& prefix) const override {
     std::string object = SqlDialect::jsonObject(columns, prefix);
     return "json_build_object(" + object.substr(object.find('(') + 1) + "::text";
+  }
+  // A file that starts with "-- etlrun: no-transaction" runs statement by statement outside a
+  // transaction (CREATE INDEX CONCURRENTLY needs it).
+  void readMigration(Migration& m) const override {
+    m.noTransaction = m.statements.rfind("-- etlrun: no-transaction", 0) == 0;
+    if (m.noTransaction) {
+      for (auto& [statement, line] : splitStatements(m.statements)) m.each.push_back(statement);
+    }
+    checkTransactions(m,
+                      "; for statements that cannot run in a transaction (CREATE INDEX "
+                      "CONCURRENTLY), start the file with the line \"-- etlrun: no-transaction\" "
+                      "and make each statement safe to run again");
   }
   StateTypes stateTypes() const override {
     return {"text", "text", "bytea", "bigserial PRIMARY KEY", "timestamptz NOT NULL DEFAULT now()",

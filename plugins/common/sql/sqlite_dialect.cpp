@@ -33,6 +33,7 @@ std::string affinity(const std::string& declared) {
 class SqliteDialect : public SqlDialect {
  public:
   Dialect id() const override { return Dialect::Sqlite; }
+  const char* name() const override { return "sqlite"; }
   std::unique_ptr<Session> session(const std::string& uri, const std::string& stateDir,
                                    Poco::Logger& logger) const override;
   std::unique_ptr<Database> database(DatabaseOptions options, Poco::Logger& logger) const override;
