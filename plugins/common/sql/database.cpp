@@ -306,7 +306,9 @@ void Database::open() {
     if (!prepared_) prepareSchema();
     ready();
   } catch (...) {
-    disconnect();  // all or nothing: the next attempt starts again
+    connection().rollback();
+    disconnect();  // all or nothing: the next attempt starts again, the schema's check too
+    prepared_ = false;
     throw;
   }
   logger_.information(opened());

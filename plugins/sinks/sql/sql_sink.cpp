@@ -227,7 +227,8 @@ const etl::ConfigField kSchema[] = {
      "table name (or a label, with table:) -> its mapping; tables are written in this order",
      nullptr, nullptr, nullptr, nullptr, sql_sink::kTableKeys},
     {"answer_timeout", etl::Type::Duration, etl::Optional, "10m",
-     "PostgreSQL: how long one statement (a batch's COPY, a migration) may wait for the "
+     "PostgreSQL and MariaDB/MySQL: how long one statement (a batch's COPY or INSERT, a "
+     "migration) may wait for the "
      "server's answer; past it the connection is dropped and the batch retried (a frozen "
      "server, a network cut)"},
     {"create", etl::Type::String, etl::Optional, "none",
