@@ -1,7 +1,10 @@
-// The SQL words each dialect gives (dialects.h): placeholders and values numbered once.
+// The SQL words each dialect gives (dialects.h): placeholders and values numbered once, and the
+// statements written once from them (database.h).
 #include "dialects.h"
 
 #include <gtest/gtest.h>
+
+#include "database.h"
 
 namespace {
 
@@ -47,6 +50,77 @@ TEST(Dialects, ColumnsQueryFindsASchemaQualifiedTable) {
   EXPECT_EQ(bare.values, std::vector<std::string>{"events"});
   EXPECT_EQ(sql::dialect(sql::Dialect::Postgres).columnsQuery("analytics.events").values,
             std::vector<std::string>{"\"analytics\".\"events\""});
+}
+
+using sql::Dialect;
+
+// Key a, b overwritten unless the new one is NULL, c never overwritten.
+sql::TableSpec upsertTable() {
+  sql::TableSpec t;
+  t.name = "t";
+  t.columns = {{"a", "bigint"}, {"b", "text", true, true}, {"c", "timestamptz", false}};
+  t.key = {"a"};
+  t.mode = sql::Mode::Upsert;
+  return t;
+}
+
+TEST(Dialects, OneRowStatementIsWrittenOnceInEachDialectsWords) {
+  auto t = upsertTable();
+  EXPECT_EQ(sql::rowStatement(t, sql::dialect(Dialect::Postgres)),
+            "INSERT INTO \"t\" (\"a\", \"b\", \"c\") VALUES ($1, $2, $3) ON CONFLICT (\"a\") DO "
+            "UPDATE SET \"b\" = COALESCE(excluded.\"b\", \"t\".\"b\")");
+  EXPECT_EQ(sql::rowStatement(t, sql::dialect(Dialect::Sqlite)),
+            "INSERT INTO \"t\" (\"a\", \"b\", \"c\") VALUES (?1, ?2, ?3) ON CONFLICT (\"a\") DO "
+            "UPDATE SET \"b\" = COALESCE(excluded.\"b\", \"t\".\"b\")");
+  EXPECT_EQ(sql::rowStatement(t, sql::dialect(Dialect::Mysql)),
+            "INSERT INTO \"t\" (\"a\", \"b\", \"c\") VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE "
+            "\"b\" = COALESCE(VALUES(\"b\"), \"t\".\"b\")");
+  // Insert: a key already there is skipped; MySQL's way sets the key to itself, never IGNORE.
+  t.mode = sql::Mode::Insert;
+  EXPECT_EQ(sql::rowStatement(t, sql::dialect(Dialect::Postgres)),
+            "INSERT INTO \"t\" (\"a\", \"b\", \"c\") VALUES ($1, $2, $3) ON CONFLICT (\"a\") DO "
+            "NOTHING");
+  EXPECT_EQ(sql::rowStatement(t, sql::dialect(Dialect::Mysql)),
+            "INSERT INTO \"t\" (\"a\", \"b\", \"c\") VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE "
+            "\"a\" = \"a\"");
+  t.mode = sql::Mode::Update;
+  EXPECT_EQ(sql::rowStatement(t, sql::dialect(Dialect::Sqlite)),
+            "UPDATE \"t\" SET \"b\" = COALESCE(?2, \"t\".\"b\") WHERE \"a\" = ?1");
+}
+
+TEST(Dialects, CreateAutoUsesEachDialectsStorageTypes) {
+  auto t = upsertTable();
+  EXPECT_EQ(sql::createStatement(t, sql::dialect(Dialect::Postgres)),
+            "CREATE TABLE IF NOT EXISTS \"t\" (\"a\" bigint, \"b\" text, \"c\" timestamptz, "
+            "PRIMARY KEY (\"a\"))");
+  EXPECT_EQ(sql::createStatement(t, sql::dialect(Dialect::Sqlite)),
+            "CREATE TABLE IF NOT EXISTS \"t\" (\"a\" INTEGER, \"b\" TEXT, \"c\" TEXT, PRIMARY KEY "
+            "(\"a\")) STRICT");
+  EXPECT_EQ(sql::createStatement(t, sql::dialect(Dialect::Mysql)),
+            "CREATE TABLE IF NOT EXISTS \"t\" (\"a\" BIGINT, \"b\" LONGTEXT, \"c\" DATETIME(6), "
+            "PRIMARY KEY (\"a\")) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin");
+}
+
+TEST(Dialects, TheRegistryNamesEachDialectOnceByItsUriAndId) {
+  for (const char* uri : {"sqlite:x.sqlite", "mysql://u@h/d", "mariadb://u@h/d",
+                          "postgresql://u@h/d", "postgres://u@h/d", "host=h dbname=d"}) {
+    const sql::SqlDialect& d = sql::dialectOf(uri);
+    EXPECT_EQ(&sql::dialect(d.id()), &d) << uri;
+  }
+  EXPECT_STREQ(sql::dialectOf("sqlite:x").name(), "sqlite");
+  EXPECT_STREQ(sql::dialectOf("mariadb://u@h/d").name(), "mysql");
+  EXPECT_STREQ(sql::dialectOf("postgresql://u@h/d").name(), "postgresql");
+  // A claim in one statement where the database has UPDATE ... RETURNING; else in three.
+  const std::vector<std::string> columns{"id"};
+  for (Dialect id : {Dialect::Postgres, Dialect::Sqlite}) {
+    EXPECT_NE(sql::dialect(id)
+                  .claimStatement("\"q\"", "\"id\"", " SET x = 1", "SELECT 1", columns)
+                  .find("RETURNING"),
+              std::string::npos);
+  }
+  EXPECT_EQ(sql::dialect(Dialect::Mysql)
+                .claimStatement("\"q\"", "\"id\"", " SET x = 1", "SELECT 1", columns),
+            "");
 }
 
 }  // namespace
