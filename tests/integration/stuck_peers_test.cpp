@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -209,6 +210,49 @@ TEST(FrozenPostgresSession, AnOptionalSettingIsGivenUpOnAtTheAnswerTimeout) {
   for (int p : frozen) ::kill(p, SIGCONT);
   EXPECT_LT(took, 3) << "the frozen server was waited for past the answer timeout";
   EXPECT_FALSE(session.connected()) << "given up on: the next try connects again";
+}
+
+// The readers beside the sink bound their waits too (answer_timeout): a claim from a frozen
+// PostgreSQL is given up on after 1 s and retried, not waited for in silence; once the server
+// thaws the queue is claimed on.
+TEST(FrozenPostgresReaders, AClaimIsGivenUpOnAtItsAnswerTimeoutAndGoesOnAfterTheThaw) {
+  etltest::PrivatePostgres server;
+  etltest::sql(server.conninfo(),
+               "CREATE TABLE q (id bigint PRIMARY KEY, status text NOT NULL DEFAULT 'pending', "
+               "claimed_at timestamptz)");
+  etltest::sql(server.conninfo(), "INSERT INTO q (id) VALUES (1), (2)");
+  etltest::TempDir dir;
+  etltest::writeFile(dir / "p.yaml",
+                     "pipelines:\n  work:\n    source:\n      plugin: sql_claim\n"
+                     "      connection: \"" +
+                         server.uri() +
+                         "\"\n      table: q\n      key: id\n      columns: [id]\n"
+                         "      poll_interval: 100ms\n      answer_timeout: 1s\n"
+                         "    retry: {initial_backoff: 200ms, max_backoff: 1s}\n"
+                         "    sink: {plugin: jsonl, path: \"" +
+                         (dir / "out.jsonl") + "\"}\n");
+  int pid = etltest::startEtlrun({"--state-dir=" + (dir / "state"), dir / "p.yaml"}, dir / "out",
+                                 dir / "err");
+  auto claimed = [&] {  // "" while there is no file yet
+    std::string text = etltest::readFile(dir / "out.jsonl");
+    return std::count(text.begin(), text.end(), '\n');
+  };
+  auto err = [&] { return etltest::readFile(dir / "err"); };
+  ASSERT_TRUE(etltest::waitUntil([&] { return claimed() == 2; }, 30)) << err();
+  auto frozen = server.pids();
+  for (int p : frozen) ::kill(p, SIGSTOP);
+  auto start = std::chrono::steady_clock::now();
+  bool gaveUp =
+      etltest::waitUntil([&] { return err().find("no answer from") != std::string::npos; }, 10);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (int p : frozen) ::kill(p, SIGCONT);
+  etltest::sql(server.conninfo(), "INSERT INTO q (id) VALUES (3)");
+  bool claimedOn = etltest::waitUntil([&] { return claimed() == 3; }, 30);
+  int code = 0;
+  secondsToStop(pid, code);
+  EXPECT_TRUE(gaveUp) << err();
+  EXPECT_LT(took, 5) << "the frozen server was waited for past the answer timeout";
+  EXPECT_TRUE(claimedOn) << err();
 }
 
 // A load of 60,000 events into a private PostgreSQL (a keyless table: twice is two rows), with

@@ -273,7 +273,7 @@ TEST_P(ClaimQueue, AClaimOfSeventyThousandRowsIsOneClaim) {
 TEST(ListQuery, APostgresQueryMayHoldSeveralStatements) {
   etltest::TestDatabase db;
   auto query = sql::makeListQuery(db.uri(), "", "SET search_path TO public; SELECT 'octo/cat'",
-                                  Poco::Logger::get("test"));
+                                  Poco::Logger::get("test"), std::chrono::seconds(10));
   EXPECT_EQ(query->run(), std::vector<std::string>{"octo/cat"});
 }
 

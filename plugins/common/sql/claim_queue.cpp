@@ -196,8 +196,9 @@ class SessionClaimQueue : public ClaimQueue {
 
 std::unique_ptr<ClaimQueue> makeClaimQueue(const std::string& uri, const std::string& stateDir,
                                            ClaimSpec spec, Poco::Logger& logger) {
-  return std::make_unique<SessionClaimQueue>(makeSession(uri, stateDir, logger), std::move(spec),
-                                             logger);
+  auto session = makeSession(uri, stateDir, logger);
+  session->setAnswerTimeout(spec.answerTimeout);
+  return std::make_unique<SessionClaimQueue>(std::move(session), std::move(spec), logger);
 }
 
 }  // namespace sql

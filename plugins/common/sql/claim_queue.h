@@ -7,6 +7,7 @@
 
 #include <Poco/Logger.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,6 +24,7 @@ struct ClaimSpec {
   std::string due;                   // optional time column: a ready row is due once it has
                                      // passed; a fresh row with none is due at once
   std::string claimedAt;             // the time column a claim sets
+  std::chrono::milliseconds answerTimeout{60000};  // of each statement (Session::setAnswerTimeout)
 };
 
 class ClaimQueue {

@@ -26,9 +26,11 @@ class SessionListQuery : public ListQuery {
 }  // namespace
 
 std::unique_ptr<ListQuery> makeListQuery(const std::string& uri, const std::string& stateDir,
-                                         std::string statement, Poco::Logger& logger) {
-  return std::make_unique<SessionListQuery>(makeSession(uri, stateDir, logger),
-                                            std::move(statement));
+                                         std::string statement, Poco::Logger& logger,
+                                         std::chrono::milliseconds answerTimeout) {
+  auto session = makeSession(uri, stateDir, logger);
+  session->setAnswerTimeout(answerTimeout);
+  return std::make_unique<SessionListQuery>(std::move(session), std::move(statement));
 }
 
 }  // namespace sql

@@ -3,6 +3,7 @@
 // "every repository seen in the last week"). Reconnects as needed.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,8 +22,10 @@ class ListQuery {
   virtual std::vector<std::string> run() = 0;
 };
 
-// `logger` gets the server's notices (PostgreSQL).
+// `logger` gets the server's notices (PostgreSQL); `answerTimeout` bounds each run's wait for the
+// server (Session::setAnswerTimeout).
 std::unique_ptr<ListQuery> makeListQuery(const std::string& uri, const std::string& stateDir,
-                                         std::string statement, Poco::Logger& logger);
+                                         std::string statement, Poco::Logger& logger,
+                                         std::chrono::milliseconds answerTimeout);
 
 }  // namespace sql

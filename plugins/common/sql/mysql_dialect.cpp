@@ -322,6 +322,9 @@ class MariaDbConnection : public Session {
     return values.empty() ? session_.runText(statement) : session_.run(statement, values);
   }
   void rollback() override { session_.rollback(); }
+  void setAnswerTimeout(std::chrono::milliseconds timeout) override {
+    session_.setAnswerTimeout(timeout);
+  }
 
  private:
   std::unique_ptr<MysqlSession> owned_;

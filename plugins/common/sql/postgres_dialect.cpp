@@ -132,6 +132,9 @@ class PgConnection : public Session {
     return Result(send(statement, values)).affected();
   }
   void rollback() override { session_.rollback(); }
+  void setAnswerTimeout(std::chrono::milliseconds timeout) override {
+    session_.setAnswerTimeout(timeout);
+  }
 
  private:
   PGresult* send(const std::string& statement, const Values& values) {

@@ -6,6 +6,7 @@
 // database alone can do (COPY, multi-row INSERT, ...) stays on its own class.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -46,6 +47,10 @@ class Session {
   // changed or not, as PostgreSQL and SQLite count them).
   virtual int64_t execute(const std::string& statement, const Values& values = {}) = 0;
   virtual void rollback() = 0;  // if a transaction is open; never throws
+  // PostgreSQL and MariaDB/MySQL: how long one statement may wait for the server's answer; past it
+  // the connection is dropped and the call fails as retryable (a frozen server, a network cut).
+  // SQLite is embedded: nothing to wait for but its own lock.
+  virtual void setAnswerTimeout(std::chrono::milliseconds /*timeout*/) {}
 
  protected:
   virtual bool ownsConnection() const = 0;  // made by makeSession, not a view

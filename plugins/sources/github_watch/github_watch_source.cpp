@@ -126,7 +126,7 @@ class GitHubWatchSource : public etl::Source {
     if (config.has("watch_query")) {
       const auto& connection = config.getConnection("connection");
       query_ = sql::makeListQuery(connection.uri, context.stateDir, config.getString("watch_query"),
-                                  context.logger);
+                                  context.logger, config.getDuration("answer_timeout"));
     }
     reportPath_ = context.stateDir + "/" + context.pipeline + ".feeds.json";
   }
@@ -715,6 +715,10 @@ const etl::ConfigField kSchema[] = {
     {"timeout", etl::Type::Duration, etl::Optional, "30s",
      "the whole of one request: connecting, TLS, headers and body (then it is retried)", "100ms",
      "10m"},
+    {"answer_timeout", etl::Type::Duration, etl::Optional, "1m",
+     "watch_query's database (PostgreSQL, MariaDB/MySQL): how long the query may wait for the "
+     "server's answer; past it the connection is dropped and the query retried",
+     "100ms"},
     {"reserve", etl::Type::Double, etl::Optional, "0.2",
      "share of the budget lower-priority plugins (enrichment) may never spend", "0", "1"},
     {"report_interval", etl::Type::Duration, etl::Optional, "10m",

@@ -25,6 +25,7 @@ class SqlClaim : public etl::Source {
     spec.claimed = config.getString("claimed");
     spec.due = config.has("due") ? config.getString("due") : "";
     spec.claimedAt = config.getString("claimed_at");
+    spec.answerTimeout = config.getDuration("answer_timeout");
     queue_ = sql::makeClaimQueue(config.getConnection("connection").uri, context.stateDir,
                                  std::move(spec), context.logger);
   }
@@ -98,6 +99,10 @@ const etl::ConfigField kSchema[] = {
      "100ms", "1h"},
     {"report_interval", etl::Type::Duration, etl::Optional, "5m",
      "how often the queue's counts per status are logged", "1s"},
+    {"answer_timeout", etl::Type::Duration, etl::Optional, "1m",
+     "PostgreSQL and MariaDB/MySQL: how long one claim may wait for the server's answer; past it "
+     "the connection is dropped and the claim retried (a frozen server, a network cut)",
+     "100ms"},
     {}};
 
 }  // namespace

@@ -52,6 +52,7 @@ class GitHubEnrich : public etl::Transform {
         retryBackoff_(config.getDuration("retry_backoff")),
         timeout_(config.getDuration("timeout")),
         maxAttempts_(config.getInt("max_attempts")) {
+    cache_->setAnswerTimeout(config.getDuration("answer_timeout"));
     while (!baseUrl_.empty() && baseUrl_.back() == '/') baseUrl_.pop_back();
   }
 
@@ -319,6 +320,10 @@ const etl::ConfigField kSchema[] = {
     {"timeout", etl::Type::Duration, etl::Optional, "30s",
      "the whole of one request: connecting, TLS, headers and body (then it is retried)", "100ms",
      "10m"},
+    {"answer_timeout", etl::Type::Duration, etl::Optional, "1m",
+     "the cache's database (PostgreSQL, MariaDB/MySQL): how long one read may wait for the "
+     "server's answer; past it the connection is dropped and the read retried",
+     "100ms"},
     {}};
 
 }  // namespace
