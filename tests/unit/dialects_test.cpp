@@ -110,6 +110,11 @@ TEST(Dialects, TheRegistryNamesEachDialectOnceByItsUriAndId) {
   EXPECT_STREQ(sql::dialectOf("sqlite:x").name(), "sqlite");
   EXPECT_STREQ(sql::dialectOf("mariadb://u@h/d").name(), "mysql");
   EXPECT_STREQ(sql::dialectOf("postgresql://u@h/d").name(), "postgresql");
+  // What a message tells a user to run: SQLite's through the sqlite3 tool on its file.
+  EXPECT_EQ(sql::dialect(Dialect::Sqlite).byHand("DELETE FROM t", "sqlite:/var/lib/e.sqlite"),
+            "run: sqlite3 /var/lib/e.sqlite \"DELETE FROM t\"");
+  EXPECT_EQ(sql::dialect(Dialect::Postgres).byHand("DELETE FROM t", "postgresql://u@h/d"),
+            "DELETE FROM t");
   // A claim in one statement where the database has UPDATE ... RETURNING; else in three.
   const std::vector<std::string> columns{"id"};
   for (Dialect id : {Dialect::Postgres, Dialect::Sqlite}) {

@@ -82,6 +82,11 @@ class SqlDialect {
   // a column declared `declared`.
   virtual bool fits(const ColumnType& declared, const ColumnType& has,
                     const std::string& shown) const = 0;
+  // How a user runs `statements` on the database `where` (Database::describe) by hand, for
+  // messages that say what to do.
+  virtual std::string byHand(const std::string& statements, const std::string& /*where*/) const {
+    return statements;
+  }
   // After the closing parenthesis of a table made by create: auto.
   virtual std::string createOptions() const { return ""; }
   // Whether column names match whatever their case.

@@ -83,6 +83,10 @@ class SqliteDialect : public SqlDialect {
     return "UPDATE " + table + set + " WHERE " + key + " IN (" + due + ") RETURNING " + key + ", " +
            jsonObject(columns);
   }
+  // With the sqlite3 tool on the file of "sqlite:PATH".
+  std::string byHand(const std::string& statements, const std::string& where) const override {
+    return "run: sqlite3 " + where.substr(where.find(':') + 1) + " \"" + statements + "\"";
+  }
   // STRICT: a value of another type is refused by SQLite too, as by the other databases.
   std::string createOptions() const override { return " STRICT"; }
   StateTypes stateTypes() const override {

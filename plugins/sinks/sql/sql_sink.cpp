@@ -69,10 +69,7 @@ class SqlSink : public etl::Sink {
                         "'; DELETE FROM etl_checkpoint_parts WHERE pipeline = '" +
                         context_.pipeline + "'";
     std::string where = database_->describe();
-    if (database_->dialect().id() == sql::Dialect::Sqlite) {
-      reset = "run: sqlite3 " + where.substr(7) + " \"" + reset + "\"";
-    }
-    return {"table etl_checkpoints of " + where, reset};
+    return {"table etl_checkpoints of " + where, database_->dialect().byHand(reset, where)};
   }
 
   std::vector<etl::StoredDeadLetter> deadLetters(const etl::DeadLetterFilter& filter) override {
