@@ -144,7 +144,7 @@ TEST_P(Store, StoresEachEventOnceAndAReplayAddsNothing) {
   EXPECT_EQ(backend_.count("SELECT count(*) FROM etl_schema_migrations"),
             static_cast<int64_t>(
                 sql::readMigrations(etltest::sourceDir() + "/pipelines/github/migrations",
-                                    sql::Dialect::Postgres)
+                                    sql::dialectNamed("postgresql"))
                     .size()));
 }
 
@@ -444,7 +444,8 @@ TEST(PostgresStore, ConcurrentStartsApplyEachMigrationOnce) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(db.count("SELECT count(*) FROM etl_schema_migrations"),
-            static_cast<int64_t>(sql::readMigrations(migrations, sql::Dialect::Postgres).size()));
+            static_cast<int64_t>(
+                sql::readMigrations(migrations, sql::dialectNamed("postgresql")).size()));
 }
 
 TEST(PostgresStore, ConnectionErrorsNeverShowThePassword) {

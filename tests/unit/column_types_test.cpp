@@ -178,12 +178,12 @@ TEST(ColumnTypes, DeclaredTypesAreComparedWithTheTable) {
                                            {"at", "timestamp with time zone"},
                                            {"raw", "json"},
                                            {"note", "character varying(5)"}};
-  auto types = sql::resolveColumns(pg, same, sql::dialect(sql::Dialect::Postgres), "db");
+  auto types = sql::resolveColumns(pg, same, sql::dialectNamed("postgresql"), "db");
   EXPECT_EQ(types[3].maxChars, 5u);  // undeclared: the table's own type
   std::vector<sql::ExistingColumn> other = {
       {"id", "integer"}, {"at", "text"}, {"raw", "jsonb"}, {"note", "text"}};
   try {
-    sql::resolveColumns(pg, other, sql::dialect(sql::Dialect::Postgres), "db");
+    sql::resolveColumns(pg, other, sql::dialectNamed("postgresql"), "db");
     FAIL() << "mismatches accepted";
   } catch (const std::runtime_error& e) {
     std::string message = e.what();
@@ -195,20 +195,19 @@ TEST(ColumnTypes, DeclaredTypesAreComparedWithTheTable) {
         << message;
   }
   auto missing = table({{"id", "bigint"}, {"gone", "text"}});
-  EXPECT_THROW(sql::resolveColumns(missing, same, sql::dialect(sql::Dialect::Postgres), "db"),
+  EXPECT_THROW(sql::resolveColumns(missing, same, sql::dialectNamed("postgresql"), "db"),
                std::runtime_error);
   // SQLite: storage classes; an INTEGER column holds 64 bits.
   std::vector<sql::ExistingColumn> lite = {
       {"ID", "INTEGER"}, {"at", "TEXT"}, {"raw", "TEXT"}, {"note", ""}};
-  types = sql::resolveColumns(pg, lite, sql::dialect(sql::Dialect::Sqlite), "db");
+  types = sql::resolveColumns(pg, lite, sql::dialectNamed("sqlite"), "db");
   EXPECT_EQ(types[1].kind, sql::ValueKind::TimestampTz);
   std::vector<sql::ExistingColumn> wrong = {
       {"id", "TEXT"}, {"at", "TEXT"}, {"raw", "INTEGER"}, {"note", ""}};
-  EXPECT_THROW(sql::resolveColumns(pg, wrong, sql::dialect(sql::Dialect::Sqlite), "db"),
+  EXPECT_THROW(sql::resolveColumns(pg, wrong, sql::dialectNamed("sqlite"), "db"),
                std::runtime_error);
   auto undeclared = table({{"n", ""}});
-  types =
-      sql::resolveColumns(undeclared, {{"n", "INTEGER"}}, sql::dialect(sql::Dialect::Sqlite), "db");
+  types = sql::resolveColumns(undeclared, {{"n", "INTEGER"}}, sql::dialectNamed("sqlite"), "db");
   EXPECT_EQ(types[0].max, INT64_MAX);
 }
 

@@ -48,13 +48,13 @@ TEST(MysqlUri, ThePasswordFromTheEnvironmentWins) {
 }
 
 TEST(Dialects, OneFunctionChoosesTheDatabaseFromTheUri) {
-  EXPECT_EQ(sql::dialectOf("sqlite:x.sqlite").id(), sql::Dialect::Sqlite);
-  EXPECT_EQ(sql::dialectOf("mysql://u@h/d").id(), sql::Dialect::Mysql);
-  EXPECT_EQ(sql::dialectOf("mariadb://u@h/d").id(), sql::Dialect::Mysql);
-  EXPECT_EQ(sql::dialectOf("postgresql://u@h/d").id(), sql::Dialect::Postgres);
-  EXPECT_EQ(sql::dialectOf("host=h dbname=d").id(), sql::Dialect::Postgres);
+  EXPECT_STREQ(sql::dialectOf("sqlite:x.sqlite").name(), "sqlite");
+  EXPECT_STREQ(sql::dialectOf("mysql://u@h/d").name(), "mysql");
+  EXPECT_STREQ(sql::dialectOf("mariadb://u@h/d").name(), "mysql");
+  EXPECT_STREQ(sql::dialectOf("postgresql://u@h/d").name(), "postgresql");
+  EXPECT_STREQ(sql::dialectOf("host=h dbname=d").name(), "postgresql");
   EXPECT_THROW(sql::dialectOf(""), std::runtime_error);
-  EXPECT_STREQ(sql::dialectName(sql::Dialect::Mysql), "mysql");
+  EXPECT_STREQ(sql::dialectNamed("mysql").name(), "mysql");
 }
 
 TEST(MysqlMigrations, DelimiterLinesKeepABodyWholeAndTransactionControlIsRefused) {
@@ -65,7 +65,7 @@ TEST(MysqlMigrations, DelimiterLinesKeepABodyWholeAndTransactionControlIsRefused
                      "DELIMITER //\nCREATE TRIGGER x BEFORE INSERT ON t FOR EACH ROW\n"
                      "BEGIN\n  SET NEW.id = NEW.id + 1;\n  SET NEW.id = NEW.id * 2;\nEND//\n"
                      "DELIMITER ;\nINSERT INTO t VALUES (1); INSERT INTO t VALUES (2);\n");
-  auto migrations = sql::readMigrations(dir / "m", sql::Dialect::Mysql);
+  auto migrations = sql::readMigrations(dir / "m", sql::dialectNamed("mysql"));
   ASSERT_EQ(migrations.size(), 1u);
   ASSERT_EQ(migrations[0].each.size(), 4u);
   EXPECT_EQ(migrations[0].each[0].find("CREATE TABLE t"), 0u);
@@ -75,7 +75,7 @@ TEST(MysqlMigrations, DelimiterLinesKeepABodyWholeAndTransactionControlIsRefused
   EXPECT_NE(migrations[0].each[3].find("INSERT INTO t VALUES (2)"), std::string::npos);
   etltest::writeFile(dir / "m/mysql/002_b.sql", "CREATE TABLE u (id INT);\nCOMMIT;\n");
   try {
-    sql::readMigrations(dir / "m", sql::Dialect::Mysql);
+    sql::readMigrations(dir / "m", sql::dialectNamed("mysql"));
     ADD_FAILURE() << "COMMIT was taken";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("002_b.sql:2: COMMIT"), std::string::npos) << e.what();
@@ -83,13 +83,12 @@ TEST(MysqlMigrations, DelimiterLinesKeepABodyWholeAndTransactionControlIsRefused
 }
 
 TEST(MysqlValues, CreateAutoGivesEachDeclaredTypeItsMysqlType) {
-  EXPECT_EQ(sql::dialect(sql::Dialect::Mysql).storageType("text", true), "VARCHAR(255)");
-  EXPECT_EQ(sql::dialect(sql::Dialect::Mysql).storageType("text", false), "LONGTEXT");
-  EXPECT_EQ(sql::dialect(sql::Dialect::Mysql).storageType("numeric(12, 2)", false),
-            "DECIMAL(12,2)");
-  EXPECT_EQ(sql::dialect(sql::Dialect::Mysql).storageType("timestamp with time zone", false),
+  EXPECT_EQ(sql::dialectNamed("mysql").storageType("text", true), "VARCHAR(255)");
+  EXPECT_EQ(sql::dialectNamed("mysql").storageType("text", false), "LONGTEXT");
+  EXPECT_EQ(sql::dialectNamed("mysql").storageType("numeric(12, 2)", false), "DECIMAL(12,2)");
+  EXPECT_EQ(sql::dialectNamed("mysql").storageType("timestamp with time zone", false),
             "DATETIME(6)");
-  EXPECT_EQ(sql::dialect(sql::Dialect::Mysql).storageType("jsonb", false), "JSON");
+  EXPECT_EQ(sql::dialectNamed("mysql").storageType("jsonb", false), "JSON");
 }
 
 }  // namespace

@@ -8,11 +8,11 @@
 #include <set>
 #include <thread>
 
+#include "checkpoint_identity.h"
 #include "commit_order.h"
 #include "event_generator.h"
 #include "pipeline_runner.h"
 #include "quota_http_client.h"
-#include "checkpoint_identity.h"
 #include "state_files.h"
 #include "test_env.h"
 

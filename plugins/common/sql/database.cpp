@@ -383,7 +383,7 @@ std::optional<std::string> Database::loadCheckpoint(const std::string& pipeline)
 
 void Database::migrate(const std::string& dir) {
   Session& session = connection();
-  for (const auto& m : readMigrations(dir, dialect_.id())) {
+  for (const auto& m : readMigrations(dir, dialect_)) {
     std::string version = std::to_string(m.version);
     if (!session
              .query(

@@ -4,7 +4,6 @@
 
 #include "database.h"
 #include "etl/errors.h"
-#include "mysql_session.h"
 #include "session.h"
 
 namespace sql {
@@ -14,17 +13,17 @@ const SqlDialect& postgresDialect();
 const SqlDialect& sqliteDialect();
 const SqlDialect& mysqlDialect();
 
-const SqlDialect& dialect(Dialect id) {
-  switch (id) {
-    case Dialect::Sqlite:
-      return sqliteDialect();
-    case Dialect::Mysql:
-      return mysqlDialect();
-    case Dialect::Postgres:
-      break;
-  }
-  return postgresDialect();
+namespace {
+
+// In the order a URI is offered to them: PostgreSQL last, for it takes the rest (libpq's
+// key=value connection strings too).
+const std::vector<const SqlDialect*>& registry() {
+  static const std::vector<const SqlDialect*> all{&sqliteDialect(), &mysqlDialect(),
+                                                  &postgresDialect()};
+  return all;
 }
+
+}  // namespace
 
 const SqlDialect& dialectOf(const std::string& uri) {
   if (uri.empty()) {
@@ -32,9 +31,17 @@ const SqlDialect& dialectOf(const std::string& uri) {
         "no database: the connection is empty (use sqlite:PATH for the embedded store, "
         "postgresql://user@host:port/db or mysql://user@host:port/db)");
   }
-  if (uri.rfind("sqlite:", 0) == 0) return sqliteDialect();
-  if (isMysqlUri(uri)) return mysqlDialect();
-  return postgresDialect();
+  for (const SqlDialect* d : registry()) {
+    if (d->accepts(uri)) return *d;
+  }
+  throw std::runtime_error("no database dialect takes the connection " + uri);
+}
+
+const SqlDialect& dialectNamed(const std::string& name) {
+  for (const SqlDialect* d : registry()) {
+    if (name == d->name()) return *d;
+  }
+  throw std::invalid_argument("no database dialect " + name);
 }
 
 std::string SqlDialect::jsonObject(const std::vector<std::string>& columns,

@@ -37,9 +37,10 @@ struct Bound {
 class SqlDialect {
  public:
   virtual ~SqlDialect() = default;
-  virtual Dialect id() const = 0;
   // Its name, also the folder of its migrations ("postgresql", "sqlite", "mysql").
   virtual const char* name() const = 0;
+  // Whether `uri` names a database of this dialect (see the top; the registry asks each in turn).
+  virtual bool accepts(const std::string& uri) const = 0;
   // Connections and the table writer, nothing opened yet.
   virtual std::unique_ptr<Session> session(const std::string& uri, const std::string& stateDir,
                                            Poco::Logger& logger) const = 0;
@@ -127,9 +128,10 @@ class SqlDialect {
   virtual StateTypes stateTypes() const = 0;
 };
 
-// The dialect of a URI (see the top), and of an id. Throws std::runtime_error for an empty URI.
+// The dialect of a URI (see the top). Throws std::runtime_error for an empty URI.
 const SqlDialect& dialectOf(const std::string& uri);
-const SqlDialect& dialect(Dialect id);
+// The dialect called `name` (SqlDialect::name). Throws std::invalid_argument for no such dialect.
+const SqlDialect& dialectNamed(const std::string& name);
 
 // A statement's values written once for every dialect: `mark(i)` stands for the i-th value
 // (1-based) in the text, and bindMarks() makes the dialect's statement of it, with the values in

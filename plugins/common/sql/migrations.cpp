@@ -139,15 +139,11 @@ void checkTransactions(const Migration& m, const std::string& hint) {
   }
 }
 
-const char* dialectName(Dialect id) {
-  return dialect(id).name();
-}
-
-std::vector<Migration> readMigrations(const std::string& dir, Dialect id) {
-  std::string folder = dir + "/" + dialectName(id);
+std::vector<Migration> readMigrations(const std::string& dir, const SqlDialect& dialect) {
+  std::string folder = dir + "/" + dialect.name();
   Poco::File file(folder);
   if (!file.exists() || !file.isDirectory()) {
-    throw std::runtime_error("migrations: " + folder + " does not exist (the " + dialectName(id) +
+    throw std::runtime_error("migrations: " + folder + " does not exist (the " + dialect.name() +
                              " migrations of " + dir + ")");
   }
   static const std::regex name("([0-9]+)_([A-Za-z0-9_.-]+)\\.sql");
@@ -176,7 +172,7 @@ std::vector<Migration> readMigrations(const std::string& dir, Dialect id) {
   }
   std::vector<Migration> out;
   for (auto& [version, migration] : byVersion) {
-    dialect(id).readMigration(migration);
+    dialect.readMigration(migration);
     out.push_back(std::move(migration));
   }
   return out;

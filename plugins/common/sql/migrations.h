@@ -9,9 +9,7 @@
 
 namespace sql {
 
-enum class Dialect { Postgres, Sqlite, Mysql };
-// "postgresql", "sqlite", "mysql" (MariaDB too): also the folder names
-const char* dialectName(Dialect dialect);
+class SqlDialect;
 
 struct Migration {
   int version = 0;
@@ -37,6 +35,6 @@ void checkTransactions(const Migration& m, const std::string& hint = "");
 // (SqlDialect::readMigration). Throws std::runtime_error naming the file for a name without a
 // version, two files with one version, a missing dialect folder, or a statement its dialect
 // refuses (naming the line too).
-std::vector<Migration> readMigrations(const std::string& dir, Dialect dialect);
+std::vector<Migration> readMigrations(const std::string& dir, const SqlDialect& dialect);
 
 }  // namespace sql

@@ -20,6 +20,9 @@
 #include "mysql_session.h"
 
 namespace sql {
+
+const SqlDialect& mysqlDialect();  // at the end
+
 namespace {
 
 // GET_LOCK names are the server's, not a database's: each is followed by the database's name.
@@ -191,8 +194,8 @@ std::vector<std::pair<std::string, std::size_t>> mysqlStatements(const std::stri
 
 class MysqlDialect : public SqlDialect {
  public:
-  Dialect id() const override { return Dialect::Mysql; }
   const char* name() const override { return "mysql"; }
+  bool accepts(const std::string& uri) const override { return isMysqlUri(uri); }
   std::unique_ptr<Session> session(const std::string& uri, const std::string& stateDir,
                                    Poco::Logger& logger) const override;
   std::unique_ptr<Database> database(DatabaseOptions options, Poco::Logger& logger) const override;
@@ -308,7 +311,7 @@ class MariaDbConnection : public Session {
   explicit MariaDbConnection(std::string uri)
       : owned_(std::make_unique<MysqlSession>(std::move(uri))), session_(*owned_) {}
   explicit MariaDbConnection(MysqlSession& session) : session_(session) {}
-  const SqlDialect& dialect() const override { return sql::dialect(Dialect::Mysql); }
+  const SqlDialect& dialect() const override { return mysqlDialect(); }
   std::string describe() const override { return session_.describe(); }
   bool isOpen() const override { return session_.connected(); }
   bool ownsConnection() const override { return owned_ != nullptr; }
@@ -334,7 +337,7 @@ class MariaDbConnection : public Session {
 class MysqlDatabase : public Database {
  public:
   MysqlDatabase(DatabaseOptions options, Poco::Logger& logger)
-      : Database(std::move(options), sql::dialect(Dialect::Mysql), logger), session_(options_.uri) {
+      : Database(std::move(options), mysqlDialect(), logger), session_(options_.uri) {
     session_.setAnswerTimeout(options_.answerTimeout);
     for (const auto& t : options_.tables) statements_.push_back(statementsOf(t));
   }

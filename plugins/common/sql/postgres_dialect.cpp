@@ -15,6 +15,9 @@
 #include "pg_session.h"
 
 namespace sql {
+
+const SqlDialect& postgresDialect();  // at the end
+
 namespace {
 
 constexpr long long kSchemaLock = 7283764101LL;  // pg_advisory_lock key for schema changes
@@ -46,8 +49,8 @@ void copyField(std::string& out, const std::optional<std::string_view>& value) {
 
 class PostgresDialect : public SqlDialect {
  public:
-  Dialect id() const override { return Dialect::Postgres; }
   const char* name() const override { return "postgresql"; }
+  bool accepts(const std::string&) const override { return true; }  // the rest: see dialects.h
   std::unique_ptr<Session> session(const std::string& uri, const std::string& stateDir,
                                    Poco::Logger& logger) const override;
   std::unique_ptr<Database> database(DatabaseOptions options, Poco::Logger& logger) const override;
@@ -111,7 +114,7 @@ class PgConnection : public Session {
   PgConnection(const std::string& uri, Poco::Logger& logger)
       : owned_(std::make_unique<PgSession>(uri, logger)), session_(*owned_) {}
   explicit PgConnection(PgSession& session) : session_(session) {}
-  const SqlDialect& dialect() const override { return sql::dialect(Dialect::Postgres); }
+  const SqlDialect& dialect() const override { return postgresDialect(); }
   std::string describe() const override { return session_.describe(); }
   bool isOpen() const override { return session_.connected(); }
   bool ownsConnection() const override { return owned_ != nullptr; }
@@ -154,8 +157,7 @@ class PgConnection : public Session {
 class PostgresDatabase : public Database {
  public:
   PostgresDatabase(DatabaseOptions options, Poco::Logger& logger)
-      : Database(std::move(options), sql::dialect(Dialect::Postgres), logger),
-        session_(options_.uri, logger) {
+      : Database(std::move(options), postgresDialect(), logger), session_(options_.uri, logger) {
     session_.setAnswerTimeout(options_.answerTimeout);
   }
 

@@ -16,6 +16,9 @@
 #include "sqlite_session.h"
 
 namespace sql {
+
+const SqlDialect& sqliteDialect();  // at the end
+
 namespace {
 
 // SQLite's affinity of a declared type name (https://sqlite.org/datatype3.html, 3.1).
@@ -32,8 +35,8 @@ std::string affinity(const std::string& declared) {
 
 class SqliteDialect : public SqlDialect {
  public:
-  Dialect id() const override { return Dialect::Sqlite; }
   const char* name() const override { return "sqlite"; }
+  bool accepts(const std::string& uri) const override { return uri.rfind("sqlite:", 0) == 0; }
   std::unique_ptr<Session> session(const std::string& uri, const std::string& stateDir,
                                    Poco::Logger& logger) const override;
   std::unique_ptr<Database> database(DatabaseOptions options, Poco::Logger& logger) const override;
@@ -105,7 +108,7 @@ class SqliteConnection : public Session {
   explicit SqliteConnection(std::string path)
       : owned_(std::make_unique<SqliteSession>(std::move(path))), session_(*owned_) {}
   explicit SqliteConnection(SqliteSession& session) : session_(session) {}
-  const SqlDialect& dialect() const override { return sql::dialect(Dialect::Sqlite); }
+  const SqlDialect& dialect() const override { return sqliteDialect(); }
   std::string describe() const override { return "sqlite:" + session_.path(); }
   bool isOpen() const override { return session_.isOpen(); }
   bool ownsConnection() const override { return owned_ != nullptr; }
@@ -139,8 +142,7 @@ class SqliteConnection : public Session {
 class SqliteDatabase : public Database {
  public:
   SqliteDatabase(DatabaseOptions options, std::string path, Poco::Logger& logger)
-      : Database(std::move(options), sql::dialect(Dialect::Sqlite), logger),
-        session_(std::move(path)) {}
+      : Database(std::move(options), sqliteDialect(), logger), session_(std::move(path)) {}
   ~SqliteDatabase() override {
     if (lockFd_ >= 0) ::close(lockFd_);
   }
