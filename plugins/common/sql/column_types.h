@@ -11,7 +11,6 @@
 #include <string_view>
 #include <vector>
 
-#include "migrations.h"
 
 namespace sql {
 
