@@ -177,10 +177,12 @@ class Database {
   }
 
  protected:
-  // The dialect's own connection seen as a Session (sessionOver): what is written once runs on it.
+  // The dialect's own connection seen as a Session, a view that never reconnects by itself: what
+  // is written once runs on it, in its transaction.
   virtual Session& connection() = 0;
-  // Connects the writer's connection with its settings; drops it (never throws).
+  // Connects the writer's connection with its settings.
   virtual void connect() = 0;
+  // Drops it, if connected; never throws.
   virtual void disconnect() = 0;
   // Around the schema's preparation: concurrent starts prepare it one at a time.
   virtual void lockSchema() = 0;

@@ -253,7 +253,7 @@ void MysqlSession::connect() {
     }
     // Strict: a value that does not fit is refused, never cut or zeroed (STRICT_ALL_TABLES also
     // for a non-transactional table); ANSI_QUOTES: "name" is a name, as in the SQL written once
-    // for every dialect (statements.cpp); times in UTC.
+    // for every dialect (database.cpp); times in UTC.
     query(
         "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
         "ERROR_FOR_DIVISION_BY_ZERO,ANSI_QUOTES,NO_ENGINE_SUBSTITUTION,NO_AUTO_CREATE_USER', "

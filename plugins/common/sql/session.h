@@ -33,9 +33,10 @@ class Session {
   virtual bool isOpen() const = 0;
   // Connects (SQLite: opens the file, creating its folder). Throws std::runtime_error for what
   // cannot heal (a wrong password, no such database) and etl::RetryableError for the rest.
-  // A view (sessionOver) never connects by itself: its Database connects with the settings and in
-  // the transaction its work needs, and a connection lost mid-batch must fail the batch (a
-  // RetryableError), not let the rest of it run on a new connection outside that transaction.
+  // A view (a Database's own connection) never connects by itself: its Database connects with the
+  // settings and in the transaction its work needs, and a connection lost mid-batch must fail the
+  // batch (a RetryableError), not let the rest of it run on a new connection outside that
+  // transaction.
   void open();
   // For sessions that write, after open(): SQLite opens a file it may not write read-only without
   // a word (the first write would fail much later); throws, naming the file and why.
