@@ -82,7 +82,16 @@ TEST(Dialects, OneRowStatementIsWrittenOnceInEachDialectsWords) {
             "\"a\" = \"a\"");
   t.mode = sql::Mode::Update;
   EXPECT_EQ(sql::rowStatement(t, sql::dialectNamed("sqlite")),
-            "UPDATE \"t\" SET \"b\" = COALESCE(?2, \"t\".\"b\") WHERE \"a\" = ?1");
+            "UPDATE \"t\" SET \"b\" = COALESCE(?2, \"t\".\"b\") WHERE \"t\".\"a\" = ?1");
+  // Positional placeholders (MySQL): the values in the order the text takes them.
+  std::vector<std::size_t> order;
+  EXPECT_EQ(sql::updateStatement(t,
+                                 [&](std::size_t i) {
+                                   order.push_back(i);
+                                   return std::string("?");
+                                 }),
+            "UPDATE \"t\" SET \"b\" = COALESCE(?, \"t\".\"b\") WHERE \"t\".\"a\" = ?");
+  EXPECT_EQ(order, (std::vector<std::size_t>{1, 0}));
 }
 
 TEST(Dialects, CreateAutoUsesEachDialectsStorageTypes) {

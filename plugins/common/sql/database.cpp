@@ -40,54 +40,69 @@ std::string unqualified(const std::string& name) {
   return quoteIdentifier(dot == std::string::npos ? name : name.substr(dot + 1));
 }
 
-std::string rowStatement(const TableSpec& t, const SqlDialect& dialect) {
-  std::string target = quoteIdentifier(t.name);
-  std::string self = unqualified(t.name);
-  auto value = [&](std::size_t i, const std::string& incoming) {
-    const Column& c = t.columns[i];
-    return c.keepWhenNull
-               ? "COALESCE(" + incoming + ", " + self + "." + quoteIdentifier(c.name) + ")"
-               : incoming;
-  };
-  auto isKey = [&](const Column& c) {
-    return std::find(t.key.begin(), t.key.end(), c.name) != t.key.end();
-  };
-  auto placeholder = [&](std::size_t i) { return dialect.placeholder(static_cast<int>(i + 1)); };
-  if (t.mode == Mode::Update) {
-    std::string sets, where;
-    for (std::size_t i = 0; i < t.columns.size(); ++i) {
-      const Column& c = t.columns[i];
-      if (isKey(c)) {
-        where += (where.empty() ? "" : " AND ") + quoteIdentifier(c.name) + " = " + placeholder(i);
-      } else if (c.update) {
-        sets +=
-            (sets.empty() ? "" : ", ") + quoteIdentifier(c.name) + " = " + value(i, placeholder(i));
-      }
-    }
-    return "UPDATE " + target + " SET " + sets + " WHERE " + where;
+bool isKey(const TableSpec& t, const std::string& column) {
+  return std::find(t.key.begin(), t.key.end(), column) != t.key.end();
+}
+
+std::string columnList(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& name : names) out += (out.empty() ? "" : ", ") + quoteIdentifier(name);
+  return out;
+}
+
+std::string columnList(const TableSpec& t) {
+  std::string out;
+  for (const auto& c : t.columns) out += (out.empty() ? "" : ", ") + quoteIdentifier(c.name);
+  return out;
+}
+
+namespace {
+
+// What column `c` of `t` is set to from `incoming`: kept where the new value is NULL
+// (keepWhenNull).
+std::string setValue(const TableSpec& t, const Column& c, const std::string& incoming) {
+  if (!c.keepWhenNull) return incoming;
+  return "COALESCE(" + incoming + ", " + unqualified(t.name) + "." + quoteIdentifier(c.name) + ")";
+}
+
+}  // namespace
+
+std::string conflictClause(const TableSpec& t, const SqlDialect& dialect) {
+  if (t.mode == Mode::Insert && t.conflictIsError) return "";
+  std::string sets;
+  for (const auto& c : t.columns) {
+    if (t.mode != Mode::Upsert || !c.update || isKey(t, c.name)) continue;
+    std::string name = quoteIdentifier(c.name);
+    sets += (sets.empty() ? "" : ", ") + name + " = " + setValue(t, c, dialect.incoming(name));
   }
-  std::string columns, values;
+  return dialect.onConflict(columnList(t.key), sets);
+}
+
+std::string updateStatement(const TableSpec& t,
+                            const std::function<std::string(std::size_t)>& incoming,
+                            const std::string& from) {
+  std::string sets, where;
   for (std::size_t i = 0; i < t.columns.size(); ++i) {
-    columns += (i ? ", " : "") + quoteIdentifier(t.columns[i].name);
-    values += (i ? ", " : "") + placeholder(i);
+    const Column& c = t.columns[i];
+    if (!c.update || isKey(t, c.name)) continue;
+    sets +=
+        (sets.empty() ? "" : ", ") + quoteIdentifier(c.name) + " = " + setValue(t, c, incoming(i));
   }
-  std::string statement = "INSERT INTO " + target + " (" + columns + ") VALUES (" + values + ")";
-  std::string key;
-  for (const auto& k : t.key) key += (key.empty() ? "" : ", ") + quoteIdentifier(k);
-  if (t.mode == Mode::Upsert) {
-    std::string sets;
-    for (std::size_t i = 0; i < t.columns.size(); ++i) {
-      const Column& c = t.columns[i];
-      if (!c.update || isKey(c)) continue;
-      sets += (sets.empty() ? "" : ", ") + quoteIdentifier(c.name) + " = " +
-              value(i, dialect.incoming(quoteIdentifier(c.name)));
-    }
-    return statement + dialect.onConflict(key, sets);
+  for (std::size_t i = 0; i < t.columns.size(); ++i) {
+    if (!isKey(t, t.columns[i].name)) continue;
+    where += (where.empty() ? "" : " AND ") + unqualified(t.name) + "." +
+             quoteIdentifier(t.columns[i].name) + " = " + incoming(i);
   }
-  if (t.conflictIsError) return statement;
-  // A table without a key skips nothing: PostgreSQL and SQLite take ON CONFLICT DO NOTHING.
-  if (key.empty()) return statement + " ON CONFLICT DO NOTHING";
-  return statement + dialect.onConflict(key, "");
+  return "UPDATE " + quoteIdentifier(t.name) + " SET " + sets + from + " WHERE " + where;
+}
+
+std::string rowStatement(const TableSpec& t, const SqlDialect& dialect) {
+  auto placeholder = [&](std::size_t i) { return dialect.placeholder(static_cast<int>(i + 1)); };
+  if (t.mode == Mode::Update) return updateStatement(t, placeholder);
+  std::string values;
+  for (std::size_t i = 0; i < t.columns.size(); ++i) values += (i ? ", " : "") + placeholder(i);
+  return "INSERT INTO " + quoteIdentifier(t.name) + " (" + columnList(t) + ") VALUES (" + values +
+         ")" + conflictClause(t, dialect);
 }
 
 std::string deadLetterQuery(const etl::DeadLetterFilter& filter, const SqlDialect& dialect,

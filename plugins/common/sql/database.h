@@ -262,7 +262,23 @@ std::string quoteLiteral(const std::string& text);     // 'it''s'
 // The columns of table `table` as the database shows them (SqlDialect::columnsQuery); none when
 // there is no such table.
 std::vector<ExistingColumn> existingColumns(Session& session, const std::string& table);
-// The statement storing one row of `table` in `dialect`, its values by their 1-based column.
+bool isKey(const TableSpec& table, const std::string& column);
+std::string columnList(const TableSpec& table);                 // "a", "b"
+std::string columnList(const std::vector<std::string>& names);  // the same of names
+// The statements of the three modes, written once (rowStatement, PostgreSQL's merge of a staged
+// batch, MySQL's multi-row INSERT):
+// - an INSERT's end for a key already there: nothing done (insert), refused (conflictIsError: no
+//   clause), or the columns an upsert overwrites set to the incoming values
+//   (SqlDialect::onConflict, incoming), each kept where the new one is NULL and keepWhenNull;
+std::string conflictClause(const TableSpec& table, const SqlDialect& dialect);
+// - the UPDATE of mode update: each overwritten column set to `incoming(i)` (i: its column), the
+// key
+//   columns matched with theirs, `from` after the SET. `incoming` is called in the order the
+//   values appear in the text (MySQL's ? are positional);
+std::string updateStatement(const TableSpec& table,
+                            const std::function<std::string(std::size_t)>& incoming,
+                            const std::string& from = "");
+// - the statement storing one row of `table` in `dialect`, its values by their 1-based column.
 std::string rowStatement(const TableSpec& table, const SqlDialect& dialect);
 // SELECT id, pipeline, plugin, stream, reason, record, hex of record_bytes, created_at FROM
 // etl_dead_letters for `filter`; its parameters are appended to `values`.

@@ -53,10 +53,11 @@ class SqlDialect {
   bool positional() const { return placeholder(1) == placeholder(2); }
   // The statement that begins a transaction.
   virtual const char* begin() const { return "BEGIN"; }
-  // An INSERT's end for rows whose `key` (quoted columns, comma separated) exists already: `sets`
-  // ("a = <incoming a>, ..."), or nothing done when "" (never MySQL's INSERT IGNORE, which would
-  // also turn every data error into a warning and store a cut value).
+  // An INSERT's end for rows whose `key` (quoted columns, comma separated; "" for a table without
+  // one) exists already: `sets` ("a = <incoming a>, ..."), or nothing done when "" (never MySQL's
+  // INSERT IGNORE, which would also turn every data error into a warning and store a cut value).
   virtual std::string onConflict(const std::string& key, const std::string& sets) const {
+    if (key.empty()) return " ON CONFLICT DO NOTHING";
     return " ON CONFLICT (" + key + ") DO " + (sets.empty() ? "NOTHING" : "UPDATE SET " + sets);
   }
   // The value an INSERT brought for `column` (quoted), inside onConflict's sets.

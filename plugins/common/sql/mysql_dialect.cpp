@@ -45,10 +45,6 @@ constexpr const char* kUserTableOptions =
 
 using Values = std::vector<MysqlSession::Value>;
 
-bool isKey(const TableSpec& t, const std::string& column) {
-  return std::find(t.key.begin(), t.key.end(), column) != t.key.end();
-}
-
 // A table's statements in MySQL syntax, with the order its row's values bind in (positional ?).
 struct TableStatements {
   std::string head;                      // INSERT INTO t (columns) VALUES
@@ -59,45 +55,17 @@ struct TableStatements {
 
 TableStatements statementsOf(const TableSpec& t) {
   TableStatements s;
-  std::string columns;
-  for (const auto& c : t.columns)
-    columns += (columns.empty() ? "" : ", ") + quoteIdentifier(c.name);
-  s.head = "INSERT INTO " + quoteIdentifier(t.name) + " (" + columns + ") VALUES ";
-  auto value = [](const Column& c, const std::string& incoming) {
-    std::string name = quoteIdentifier(c.name);
-    return c.keepWhenNull ? "COALESCE(" + incoming + ", " + name + ")" : incoming;
-  };
+  s.head = "INSERT INTO " + quoteIdentifier(t.name) + " (" + columnList(t) + ") VALUES ";
   if (t.mode == Mode::Update) {
-    std::string sets, where;
-    for (std::size_t i = 0; i < t.columns.size(); ++i) {
-      const Column& c = t.columns[i];
-      if (isKey(t, c.name) || !c.update) continue;
-      sets += (sets.empty() ? "" : ", ") + quoteIdentifier(c.name) + " = " + value(c, "?");
+    s.update = updateStatement(t, [&](std::size_t i) {
       s.updateOrder.push_back(i);
-    }
-    for (std::size_t i = 0; i < t.columns.size(); ++i) {
-      if (!isKey(t, t.columns[i].name)) continue;
-      where += (where.empty() ? "" : " AND ") + quoteIdentifier(t.columns[i].name) + " = ?";
-      s.updateOrder.push_back(i);
-    }
-    s.update = "UPDATE " + quoteIdentifier(t.name) + " SET " + sets + " WHERE " + where;
+      return std::string("?");
+    });
     return s;
   }
-  if (t.key.empty() || (t.mode == Mode::Insert && t.conflictIsError)) return s;
   // Rows go in the batch's order, each seeing the ones before: of several rows with one key the
   // last one's values stay (upsert) or the first one stays (insert), as row by row.
-  std::string sets;
-  if (t.mode == Mode::Upsert) {
-    for (const auto& c : t.columns) {
-      if (!c.update || isKey(t, c.name)) continue;
-      std::string name = quoteIdentifier(c.name);
-      sets += (sets.empty() ? "" : ", ") + name + " = " + value(c, "VALUES(" + name + ")");
-    }
-  }
-  // Nothing to update: the key set to itself changes nothing (0 rows). Never INSERT IGNORE: it
-  // would also turn every data error of the statement into a warning and store a cut value.
-  if (sets.empty()) sets = quoteIdentifier(t.key[0]) + " = " + quoteIdentifier(t.key[0]);
-  s.tail = " ON DUPLICATE KEY UPDATE " + sets;
+  s.tail = conflictClause(t, mysqlDialect());
   return s;
 }
 
@@ -203,6 +171,7 @@ class MysqlDialect : public SqlDialect {
   // ON DUPLICATE KEY UPDATE does both; "nothing" is an update of the key to itself, which
   // reports 0 rows changed.
   std::string onConflict(const std::string& key, const std::string& sets) const override {
+    if (key.empty()) return "";  // nothing to conflict with
     return " ON DUPLICATE KEY UPDATE " +
            (sets.empty() ? key.substr(0, key.find(',')) + " = " + key.substr(0, key.find(','))
                          : sets);

@@ -276,13 +276,6 @@ class PostgresDatabase : public Database {
 
   std::string stage(std::size_t i) const { return "etl_stage_" + std::to_string(i); }
 
-  std::string columnList(const TableSpec& t, const std::string& prefix = "") const {
-    std::string out;
-    for (const auto& c : t.columns)
-      out += (out.empty() ? "" : ", ") + prefix + quoteIdentifier(c.name);
-    return out;
-  }
-
   // A temp table with the target's column types (so COPY parses each value as the target would),
   // plus an ordinal for keeping the last of several rows with one key.
   void stageTable(std::size_t i) {
@@ -372,49 +365,19 @@ class PostgresDatabase : public Database {
   // Moves a staged batch into its table, as the row statement would one row at a time.
   std::string mergeStatement(std::size_t i) const {
     const TableSpec& t = options_.tables[i];
-    std::string key;
-    for (const auto& k : t.key) key += (key.empty() ? "" : ", ") + quoteIdentifier(k);
     // Several rows of one batch with the same key: the last one wins, as it would row by row.
-    std::string latest = t.mode == Mode::Insert || key.empty()
+    std::string latest = t.mode == Mode::Insert || t.key.empty()
                              ? "SELECT " + columnList(t) + " FROM " + stage(i)
-                             : "SELECT DISTINCT ON (" + key + ") " + columnList(t) + " FROM " +
-                                   stage(i) + " ORDER BY " + key + ", etl_ord DESC";
-    std::string self = unqualified(t.name);
-    auto value = [&](const Column& c, const std::string& incoming) {
-      return c.keepWhenNull
-                 ? "COALESCE(" + incoming + ", " + self + "." + quoteIdentifier(c.name) + ")"
-                 : incoming;
-    };
-    auto isKey = [&](const Column& c) {
-      return std::find(t.key.begin(), t.key.end(), c.name) != t.key.end();
-    };
+                             : "SELECT DISTINCT ON (" + columnList(t.key) + ") " + columnList(t) +
+                                   " FROM " + stage(i) + " ORDER BY " + columnList(t.key) +
+                                   ", etl_ord DESC";
     if (t.mode == Mode::Update) {
-      std::string sets, where;
-      for (const auto& c : t.columns) {
-        std::string name = quoteIdentifier(c.name);
-        if (isKey(c)) {
-          where += (where.empty() ? "" : " AND ") + self + "." + name + " = s." + name;
-        } else if (c.update) {
-          sets += (sets.empty() ? "" : ", ") + name + " = " + value(c, "s." + name);
-        }
-      }
-      return "UPDATE " + quoteIdentifier(t.name) + " SET " + sets + " FROM (" + latest +
-             ") s WHERE " + where;
+      return updateStatement(
+          t, [&](std::size_t c) { return "s." + quoteIdentifier(t.columns[c].name); },
+          " FROM (" + latest + ") s");
     }
-    std::string statement =
-        "INSERT INTO " + quoteIdentifier(t.name) + " (" + columnList(t) + ") " + latest;
-    if (t.mode == Mode::Upsert) {
-      std::string sets;
-      for (const auto& c : t.columns) {
-        if (!c.update || isKey(c)) continue;
-        std::string name = quoteIdentifier(c.name);
-        sets += (sets.empty() ? "" : ", ") + name + " = " + value(c, "excluded." + name);
-      }
-      return statement + " ON CONFLICT (" + key + ") DO " +
-             (sets.empty() ? "NOTHING" : "UPDATE SET " + sets);
-    }
-    if (t.conflictIsError) return statement;
-    return statement + " ON CONFLICT " + (key.empty() ? "" : "(" + key + ") ") + "DO NOTHING";
+    return "INSERT INTO " + quoteIdentifier(t.name) + " (" + columnList(t) + ") " + latest +
+           conflictClause(t, dialect());
   }
 
   // A migration in a transaction of its own, or ("-- etlrun: no-transaction") statement by
