@@ -80,6 +80,11 @@ TEST(Dialects, OneRowStatementIsWrittenOnceInEachDialectsWords) {
   EXPECT_EQ(sql::rowStatement(t, sql::dialectNamed("mysql")),
             "INSERT INTO \"t\" (\"a\", \"b\", \"c\") VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE "
             "\"a\" = \"a\"");
+  // A key column whose name holds a comma and a quote is still one name.
+  t.key = {"x,\"y", "z"};
+  EXPECT_EQ(sql::conflictClause(t, sql::dialectNamed("mysql")),
+            " ON DUPLICATE KEY UPDATE \"x,\"\"y\" = \"x,\"\"y\"");
+  t.key = {"a"};
   t.mode = sql::Mode::Update;
   EXPECT_EQ(sql::rowStatement(t, sql::dialectNamed("sqlite")),
             "UPDATE \"t\" SET \"b\" = COALESCE(?2, \"t\".\"b\") WHERE \"t\".\"a\" = ?1");
@@ -92,6 +97,16 @@ TEST(Dialects, OneRowStatementIsWrittenOnceInEachDialectsWords) {
                                  }),
             "UPDATE \"t\" SET \"b\" = COALESCE(?, \"t\".\"b\") WHERE \"t\".\"a\" = ?");
   EXPECT_EQ(order, (std::vector<std::size_t>{1, 0}));
+  // The key between two overwritten columns: the SET's values first, then the key's.
+  t.columns = {{"b", "text"}, {"a", "bigint"}, {"c", "text"}};
+  order.clear();
+  EXPECT_EQ(sql::updateStatement(t,
+                                 [&](std::size_t i) {
+                                   order.push_back(i);
+                                   return std::string("?");
+                                 }),
+            "UPDATE \"t\" SET \"b\" = ?, \"c\" = ? WHERE \"t\".\"a\" = ?");
+  EXPECT_EQ(order, (std::vector<std::size_t>{0, 2, 1}));
 }
 
 TEST(Dialects, CreateAutoUsesEachDialectsStorageTypes) {

@@ -172,9 +172,18 @@ class MysqlDialect : public SqlDialect {
   // reports 0 rows changed.
   std::string onConflict(const std::string& key, const std::string& sets) const override {
     if (key.empty()) return "";  // nothing to conflict with
-    return " ON DUPLICATE KEY UPDATE " +
-           (sets.empty() ? key.substr(0, key.find(',')) + " = " + key.substr(0, key.find(','))
-                         : sets);
+    if (!sets.empty()) return " ON DUPLICATE KEY UPDATE " + sets;
+    // The first key column: a quoted name may hold a comma (and "" for a quote).
+    std::size_t end = key.find(',');
+    if (key[0] == '"') {
+      for (end = 1; end < key.size(); ++end) {
+        if (key[end] == '"' && (end + 1 == key.size() || key[end + 1] != '"')) break;
+        if (key[end] == '"') ++end;
+      }
+      ++end;
+    }
+    std::string first = key.substr(0, end);
+    return " ON DUPLICATE KEY UPDATE " + first + " = " + first;
   }
   std::string incoming(const std::string& column) const override {
     return "VALUES(" + column + ")";
@@ -284,7 +293,18 @@ class MariaDbConnection : public Session {
   std::string describe() const override { return session_.describe(); }
   bool isOpen() const override { return session_.connected(); }
   bool ownsConnection() const override { return owned_ != nullptr; }
-  void connect() override { session_.connect(); }
+  void connect() override {
+    session_.connect();
+    // A statement given up on (the answer timeout) is ended by the server a second later
+    // (MariaDB; MySQL has no such setting for every statement).
+    if (timeout_.count() > 0) {
+      try {
+        session_.runText("SET SESSION max_statement_time = " +
+                         std::to_string((timeout_.count() + 1000) / 1000));
+      } catch (const std::runtime_error&) {
+      }
+    }
+  }
   Rows query(const std::string& statement, const Values& values) override {
     open();
     return session_.query(statement, values);
@@ -295,12 +315,14 @@ class MariaDbConnection : public Session {
   }
   void rollback() override { session_.rollback(); }
   void setAnswerTimeout(std::chrono::milliseconds timeout) override {
+    timeout_ = timeout;
     session_.setAnswerTimeout(timeout);
   }
 
  private:
   std::unique_ptr<MysqlSession> owned_;
   MysqlSession& session_;
+  std::chrono::milliseconds timeout_{0};  // setAnswerTimeout's, 0: MysqlSession's default
 };
 
 class MysqlDatabase : public Database {

@@ -148,10 +148,13 @@ void PgSession::waitSocket(short events, const std::string& what,
   if (left <= 0) {
     std::string server = describe();
     disconnect();  // the server rolls the open transaction back when it notices
-    throw etl::RetryableError("no answer from " + server + " within " +
-                              std::to_string(answerTimeout_.count() / 1000) + " s to " + what +
-                              " (the server may be frozen, or the network cut): the connection "
-                              "was dropped and the work is retried on a new one");
+    auto ms = answerTimeout_.count();
+    throw etl::RetryableError(
+        "no answer from " + server + " within " +
+        (ms % 1000 ? std::to_string(ms) + " ms" : std::to_string(ms / 1000) + " s") + " to " +
+        what +
+        " (the server may be frozen, or the network cut): the connection was dropped and the "
+        "work is retried on a new one; if the server is only slow, raise answer_timeout");
   }
   pollfd fd{PQsocket(pg_), events, 0};
   (void)::poll(&fd, 1, static_cast<int>(std::min<int64_t>(left, 1000)));

@@ -118,7 +118,14 @@ class PgConnection : public Session {
   std::string describe() const override { return session_.describe(); }
   bool isOpen() const override { return session_.connected(); }
   bool ownsConnection() const override { return owned_ != nullptr; }
-  void connect() override { session_.connect(); }
+  void connect() override {
+    session_.connect();
+    // A statement given up on (the answer timeout) is ended by the server a second later: a slow
+    // query left running would only load it.
+    if (timeout_.count() > 0) {
+      session_.tryExec("SET statement_timeout = " + std::to_string(timeout_.count() + 1000));
+    }
+  }
   Rows query(const std::string& statement, const Values& values) override {
     Result r(send(statement, values));
     Rows rows(static_cast<std::size_t>(r.rows()));
@@ -136,6 +143,7 @@ class PgConnection : public Session {
   }
   void rollback() override { session_.rollback(); }
   void setAnswerTimeout(std::chrono::milliseconds timeout) override {
+    timeout_ = timeout;
     session_.setAnswerTimeout(timeout);
   }
 
@@ -152,6 +160,7 @@ class PgConnection : public Session {
   }
   std::unique_ptr<PgSession> owned_;
   PgSession& session_;
+  std::chrono::milliseconds timeout_{0};  // setAnswerTimeout's, 0: PgSession's default
 };
 
 class PostgresDatabase : public Database {

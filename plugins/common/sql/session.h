@@ -49,8 +49,9 @@ class Session {
   virtual int64_t execute(const std::string& statement, const Values& values = {}) = 0;
   virtual void rollback() = 0;  // if a transaction is open; never throws
   // PostgreSQL and MariaDB/MySQL: how long one statement may wait for the server's answer; past it
-  // the connection is dropped and the call fails as retryable (a frozen server, a network cut).
-  // SQLite is embedded: nothing to wait for but its own lock.
+  // the connection is dropped and the call fails as retryable (a frozen server, a network cut),
+  // and the server ends the statement a second later. Before open(): MariaDB's is the
+  // connection's. SQLite is embedded: nothing to wait for but its own lock.
   virtual void setAnswerTimeout(std::chrono::milliseconds /*timeout*/) {}
 
  protected:
