@@ -18,6 +18,7 @@
 #include "claim_queue.h"
 #include "commit_order.h"
 #include "database.h"
+#include "etl/errors.h"
 #include "etl/record.h"
 #include "event_generator.h"
 #include "list_query.h"
@@ -275,6 +276,24 @@ TEST(ListQuery, APostgresQueryMayHoldSeveralStatements) {
   auto query = sql::makeListQuery(db.uri(), "", "SET search_path TO public; SELECT 'octo/cat'",
                                   Poco::Logger::get("test"), std::chrono::seconds(10));
   EXPECT_EQ(query->run(), std::vector<std::string>{"octo/cat"});
+}
+
+// A query given up on at its answer timeout does not run on: the server ends it a second later
+// (statement_timeout), where without that a slow query kept loading it until it finished.
+TEST(ListQuery, AQueryGivenUpOnIsEndedByTheServerToo) {
+  etltest::TestDatabase db;
+  auto query = sql::makeListQuery(db.uri(), "", "SELECT pg_sleep(8)::text",
+                                  Poco::Logger::get("test"), std::chrono::seconds(1));
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(query->run(), etl::RetryableError);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 3);
+  auto running = [&] {
+    return etltest::sqlCount(db.conninfo(),
+                             "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND "
+                             "query = 'SELECT pg_sleep(8)::text'");
+  };
+  EXPECT_TRUE(etltest::waitUntil([&] { return running() == 0; }, 4))
+      << "the query given up on still ran on the server";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ClaimQueue,
