@@ -13,12 +13,15 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-# As root the server runs as root (--user=root): the data dir is private to this run anyway.
-mariadb-install-db --no-defaults --datadir="$dir/data" --auth-root-authentication-method=normal \
-  --skip-test-db --user="$(id -un)" > "$dir/install.log" 2>&1 || { cat "$dir/install.log"; exit 1; }
+# As root the server runs as root (--user=root): the data dir is private to this run anyway. Its
+# temporary files too (--tmpdir): in the shared /tmp another server's bootstrap deleted one.
+mkdir -p "$dir/tmp"
+mariadb-install-db --no-defaults --datadir="$dir/data" --tmpdir="$dir/tmp" \
+  --auth-root-authentication-method=normal --skip-test-db --user="$(id -un)" \
+  > "$dir/install.log" 2>&1 || { cat "$dir/install.log"; exit 1; }
 for attempt in 1 2 3 4 5; do
-  mariadbd --no-defaults --user="$(id -un)" --datadir="$dir/data" --socket="$dir/sock" \
-    --port="$port" --bind-address=127.0.0.1 --skip-name-resolve --innodb-buffer-pool-size=64M \
+  mariadbd --no-defaults --user="$(id -un)" --datadir="$dir/data" --tmpdir="$dir/tmp" \
+    --socket="$dir/sock" --port="$port" --bind-address=127.0.0.1 --skip-name-resolve --innodb-buffer-pool-size=64M \
     --innodb-flush-log-at-trx-commit=${ETL_MARIADB_FLUSH:-2} --max-connections=200 \
     --max-allowed-packet=256M \
     --log-error="$dir/server.log" --pid-file="$dir/pid" 2>> "$dir/server.log" &

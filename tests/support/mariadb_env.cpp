@@ -3,6 +3,7 @@
 #include <Poco/File.h>
 #include <mysql.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -109,8 +110,12 @@ PrivateMariaDb::PrivateMariaDb() {
   if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
   dir_ = pattern;
   std::string user = geteuid() == 0 ? "root" : std::getenv("USER") ? std::getenv("USER") : "nobody";
-  if (std::system(("mariadb-install-db --no-defaults --datadir=" + dir_ +
-                   "/data --auth-root-authentication-method=normal --skip-test-db --user=" + user +
+  // Temporary files in a folder of its own: in the shared /tmp, another server's bootstrap deleted
+  // one of this one's (install-db failed, "Error on delete of '/tmp/#sql-temptable-...'").
+  std::string tmp = dir_ + "/tmp";
+  if (::mkdir(tmp.c_str(), 0700) != 0) throw std::runtime_error("cannot make " + tmp);
+  if (std::system(("mariadb-install-db --no-defaults --datadir=" + dir_ + "/data --tmpdir=" + tmp +
+                   " --auth-root-authentication-method=normal --skip-test-db --user=" + user +
                    " > " + dir_ + "/install.log 2>&1")
                       .c_str()) != 0) {
     throw std::runtime_error("mariadb-install-db failed: see " + dir_ + "/install.log");
@@ -120,10 +125,11 @@ PrivateMariaDb::PrivateMariaDb() {
   if (pid_ == 0) {
     std::string datadir = "--datadir=" + dir_ + "/data", socket = "--socket=" + dir_ + "/sock",
                 port = "--port=" + std::to_string(port_), log = "--log-error=" + dir_ + "/log",
-                userArg = "--user=" + user;
+                userArg = "--user=" + user, tmpArg = "--tmpdir=" + tmp;
     execlp("mariadbd", "mariadbd", "--no-defaults", userArg.c_str(), datadir.c_str(),
-           socket.c_str(), port.c_str(), "--bind-address=127.0.0.1", "--skip-name-resolve",
-           "--innodb-buffer-pool-size=32M", log.c_str(), static_cast<char*>(nullptr));
+           tmpArg.c_str(), socket.c_str(), port.c_str(), "--bind-address=127.0.0.1",
+           "--skip-name-resolve", "--innodb-buffer-pool-size=32M", log.c_str(),
+           static_cast<char*>(nullptr));
     _exit(127);
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
