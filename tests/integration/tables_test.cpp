@@ -6,6 +6,7 @@
 #include <Poco/Data/Session.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <deque>
 #include <iostream>
@@ -295,6 +296,73 @@ TEST(ListQuery, AQueryGivenUpOnIsEndedByTheServerToo) {
   EXPECT_TRUE(etltest::waitUntil([&] { return running() == 0; }, 4))
       << "the query given up on still ran on the server";
 }
+
+// A table named with its schema (PostgreSQL's analytics.events, a MariaDB database's table,
+// SQLite's main.events) in every mode, in bulk and row by row: upsert keeping a stored value where
+// the new one is NULL, update, and rows the database refuses as dead letters.
+class QualifiedTable : public testing::TestWithParam<etltest::Backend> {};
+
+TEST_P(QualifiedTable, EachModeWritesATableNamedWithItsSchema) {
+  etltest::TempDir dir;
+  etltest::BackendDb db(GetParam(), dir / "q.sqlite");
+  std::string schema = "main";
+  if (GetParam() == etltest::Backend::Postgres) {
+    schema = "analytics";
+    db.column("CREATE SCHEMA analytics");
+  } else if (GetParam() == etltest::Backend::Mariadb) {
+    schema = "analytics_" + std::to_string(::getpid());
+    db.column("DROP DATABASE IF EXISTS " + schema);
+    db.column("CREATE DATABASE " + schema);
+  }
+  std::string table = schema + ".events";
+  sql::DatabaseOptions options;
+  options.uri = db.uri();
+  options.createTables = true;
+  sql::TableSpec upsert{table,
+                        {{"id", "bigint"}, {"name", "text"}, {"note", "text", true, true}},
+                        {"id"},
+                        sql::Mode::Upsert};
+  sql::TableSpec update{table, {{"id", "bigint"}, {"name", "text"}}, {"id"}, sql::Mode::Update};
+  options.tables = {upsert, update};
+  auto database = sql::makeDatabase(options, Poco::Logger::get("test"));
+  etl::CommitOrder order;
+  uint64_t batch = 0;
+  auto write = [&](std::vector<sql::Row> upserts, std::vector<sql::Row> updates) {
+    sql::Units units(2);
+    uint32_t unit = 0;
+    for (std::size_t i = 0; i < upserts.size(); ++i) units[0].push_back(unit++);
+    for (std::size_t i = 0; i < updates.size(); ++i) units[1].push_back(unit++);
+    etl::CommitOrder::Turn turn(order, ++batch);
+    auto result = database->write(
+        {upserts, updates}, units, {}, "qualified", sql::Checkpoint{},
+        [](const std::vector<sql::Refusal>& r) {
+          sql::DeadLetterRow letter;
+          letter.fingerprint = std::to_string(r[0].table) + "/" + std::to_string(r[0].row);
+          letter.plugin = "test";
+          letter.reason = r[0].reason;
+          letter.record = "{}";
+          return letter;
+        },
+        turn);
+    order.committed(batch);
+    return result.refused.size();
+  };
+  // Row by row: "abc" is no bigint for any of the three.
+  EXPECT_EQ(write({{"1", "a", "n1"}, {"2", "b", std::nullopt}, {"abc", "bad", "x"}}, {}), 1u);
+  EXPECT_EQ(write({{"1", "a2", std::nullopt}, {"abc", "bad", std::nullopt}},
+                  {{"2", "b2"}, {"3", "nobody"}}),
+            1u);
+  EXPECT_EQ(write({}, {{"1", "a3"}}), 0u);  // in bulk (PostgreSQL: the staged merge)
+  EXPECT_EQ(db.column("SELECT id || ':' || name || ':' || coalesce(note, '-') FROM " + table +
+                      " ORDER BY id"),
+            (std::vector<std::string>{"1:a3:n1", "2:b2:-"}));
+  if (GetParam() == etltest::Backend::Mariadb) db.column("DROP DATABASE " + schema);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, QualifiedTable,
+                         testing::Values(etltest::Backend::Postgres, etltest::Backend::Sqlite,
+                                         etltest::Backend::Mariadb),
+                         [](const auto& info) { return etltest::backendName(info.param); });
 
 INSTANTIATE_TEST_SUITE_P(Backends, ClaimQueue,
                          testing::Values(etltest::Backend::Postgres, etltest::Backend::Sqlite,
