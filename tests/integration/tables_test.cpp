@@ -148,8 +148,32 @@ INSTANTIATE_TEST_SUITE_P(Backends, Tables,
 
 namespace {
 
-// Two claimers on one queue table at once never get the same row; a claim older than the lease
-// is taken back; a final failure (ready status, no due time) is never claimed again.
+// Batch `seq` of `rows` (per table) written through the table writer, each row a unit of its own
+// (its dead letter, if refused, named by table and row), then marked committed in `order`.
+sql::WriteResult writeBatch(sql::Database& database, etl::CommitOrder& order, uint64_t seq,
+                            const std::vector<std::vector<sql::Row>>& rows) {
+  sql::Units units(rows.size());
+  uint32_t unit = 0;
+  for (std::size_t t = 0; t < rows.size(); ++t) {
+    for (std::size_t r = 0; r < rows[t].size(); ++r) units[t].push_back(unit++);
+  }
+  etl::CommitOrder::Turn turn(order, seq);
+  auto result = database.write(
+      rows, units, {}, "test", sql::Checkpoint{},
+      [](const std::vector<sql::Refusal>& refused) {
+        sql::DeadLetterRow letter;
+        letter.fingerprint =
+            std::to_string(refused[0].table) + "/" + std::to_string(refused[0].row);
+        letter.plugin = "test";
+        letter.reason = refused[0].reason;
+        letter.record = "{}";
+        return letter;
+      },
+      turn);
+  order.committed(seq);
+  return result;
+}
+
 // A queue table (`columns`, keyed by id) made by the sink's writer (create: auto) and filled
 // with `rows`, one unit each.
 void fillQueue(const std::string& uri, const std::string& table,
@@ -163,17 +187,14 @@ void fillQueue(const std::string& uri, const std::string& table,
   spec.columns = columns;
   options.tables = {spec};
   auto database = sql::makeDatabase(options, Poco::Logger::get("test"));
-  sql::Units units(1);
-  for (uint32_t i = 0; i < rows.size(); ++i) units[0].push_back(i);
   etl::CommitOrder order;
-  etl::CommitOrder::Turn turn(order, 1);
-  database->write(
-      {rows}, units, {}, "setup", sql::Checkpoint{},
-      [](const std::vector<sql::Refusal>&) { return sql::DeadLetterRow{}; }, turn);
+  writeBatch(*database, order, 1, {rows});
 }
 
 class ClaimQueue : public testing::TestWithParam<etltest::Backend> {};
 
+// Two claimers on one queue table at once never get the same row; a claim older than the lease
+// is taken back; a final failure (ready status, no due time) is never claimed again.
 TEST_P(ClaimQueue, ConcurrentClaimersShareNothingAndLeasesExpire) {
   etltest::TempDir dir;
   etltest::BackendDb db(GetParam(), dir / "queue.sqlite");
@@ -328,24 +349,7 @@ TEST_P(QualifiedTable, EachModeWritesATableNamedWithItsSchema) {
   etl::CommitOrder order;
   uint64_t batch = 0;
   auto write = [&](std::vector<sql::Row> upserts, std::vector<sql::Row> updates) {
-    sql::Units units(2);
-    uint32_t unit = 0;
-    for (std::size_t i = 0; i < upserts.size(); ++i) units[0].push_back(unit++);
-    for (std::size_t i = 0; i < updates.size(); ++i) units[1].push_back(unit++);
-    etl::CommitOrder::Turn turn(order, ++batch);
-    auto result = database->write(
-        {upserts, updates}, units, {}, "qualified", sql::Checkpoint{},
-        [](const std::vector<sql::Refusal>& r) {
-          sql::DeadLetterRow letter;
-          letter.fingerprint = std::to_string(r[0].table) + "/" + std::to_string(r[0].row);
-          letter.plugin = "test";
-          letter.reason = r[0].reason;
-          letter.record = "{}";
-          return letter;
-        },
-        turn);
-    order.committed(batch);
-    return result.refused.size();
+    return writeBatch(*database, order, ++batch, {upserts, updates}).refused.size();
   };
   // Row by row: "abc" is no bigint for any of the three.
   EXPECT_EQ(write({{"1", "a", "n1"}, {"2", "b", std::nullopt}, {"abc", "bad", "x"}}, {}), 1u);

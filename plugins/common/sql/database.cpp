@@ -157,15 +157,10 @@ etl::StoredDeadLetter storedDeadLetter(const std::vector<std::optional<std::stri
 std::string createStatement(const TableSpec& t, const SqlDialect& dialect) {
   std::string body;
   for (const auto& c : t.columns) {
-    bool key = std::find(t.key.begin(), t.key.end(), c.name) != t.key.end();
     body += (body.empty() ? "" : ", ") + quoteIdentifier(c.name) + " " +
-            dialect.storageType(c.type, key);
+            dialect.storageType(c.type, isKey(t, c.name));
   }
-  if (!t.key.empty()) {
-    std::string key;
-    for (const auto& k : t.key) key += (key.empty() ? "" : ", ") + quoteIdentifier(k);
-    body += ", PRIMARY KEY (" + key + ")";
-  }
+  if (!t.key.empty()) body += ", PRIMARY KEY (" + columnList(t.key) + ")";
   return "CREATE TABLE IF NOT EXISTS " + quoteIdentifier(t.name) + " (" + body + ")" +
          dialect.createOptions();
 }
@@ -310,7 +305,6 @@ Database::Database(DatabaseOptions options, const SqlDialect& dialect, Poco::Log
     : options_(std::move(options)), logger_(logger), dialect_(dialect) {
   for (std::size_t i = 0; i < options_.tables.size(); ++i) {
     setColumnTypes(i, declaredColumns(options_.tables[i]));
-    rowStatements_.push_back(rowStatement(options_.tables[i], dialect_));
   }
 }
 
@@ -424,7 +418,13 @@ void Database::ensureTable(std::size_t i) {
   const TableSpec& t = options_.tables[i];
   auto existing = existingColumns(connection(), t.name);
   if (!existing.empty()) {
-    checkKey(t);
+    if (!t.key.empty() && !keyIsUnique(t)) {
+      std::string key = columnList(t.key);
+      throw std::runtime_error(
+          "table " + t.name + " in " + describe() + " has no unique constraint on its key (" + key +
+          "): every duplicate would be stored. Add one (ALTER TABLE " + quoteIdentifier(t.name) +
+          " ADD UNIQUE (" + key + ")), or declare the key the table has");
+    }
     setColumnTypes(i, resolveColumns(t, existing, dialect_, describe()));
     return;
   }
@@ -472,6 +472,9 @@ std::size_t Database::removeDeadLetters(const std::vector<int64_t>& ids) {
 }
 
 int64_t Database::storeRow(std::size_t table, const Row& row) {
+  if (rowStatements_.empty()) {  // SQLite and MySQL have their own
+    for (const auto& t : options_.tables) rowStatements_.push_back(rowStatement(t, dialect_));
+  }
   return connection().execute(rowStatements_[table], row);
 }
 
@@ -531,10 +534,8 @@ WriteResult Database::attempt(const std::vector<std::vector<Row>>& rows, const U
   std::vector<DeadLetterRow> refused;
   session.execute(dialect_.begin());
   if (units) {
-    writeUnits(
-        rows, *units, session, [this](std::size_t t, const Row& row) { return storeRow(t, row); },
-        statementsAreAtomic(), result,
-        [&](const std::vector<Refusal>& unit) { refused.push_back(letterFor(unit)); });
+    writeUnits(rows, *units, result,
+               [&](const std::vector<Refusal>& unit) { refused.push_back(letterFor(unit)); });
   } else {
     writeBulk(rows, result.stored);
   }
@@ -565,9 +566,10 @@ std::string joinedParts(const std::vector<std::pair<std::string, std::string>>& 
   return out + "}";
 }
 
-void writeUnits(const std::vector<std::vector<Row>>& rows, const Units& units, Session& session,
-                const StoreRow& store, bool statementsAreAtomic, WriteResult& result,
-                const std::function<void(const std::vector<Refusal>&)>& refusedUnit) {
+void Database::writeUnits(const std::vector<std::vector<Row>>& rows, const Units& units,
+                          WriteResult& result,
+                          const std::function<void(const std::vector<Refusal>&)>& refusedUnit) {
+  Session& session = connection();
   auto savepoint = [&](const char* name) { session.execute(std::string("SAVEPOINT ") + name); };
   auto release = [&](const char* name) {
     session.execute(std::string("RELEASE SAVEPOINT ") + name);
@@ -591,14 +593,14 @@ void writeUnits(const std::vector<std::vector<Row>>& rows, const Units& units, S
   for (const auto& unitRows : byUnit) {
     if (unitRows.empty()) continue;
     bool whole = unitRows.size() > 1;  // a unit of several rows is undone as one
-    bool guarded = !statementsAreAtomic || whole;
+    bool guarded = !statementsAreAtomic() || whole;
     if (whole) savepoint("etl_unit");
     refusals.clear();
     std::fill(stored.begin(), stored.end(), 0);
     for (const auto& [t, r] : unitRows) {
       if (guarded) savepoint("etl_row");
       try {
-        stored[t] += store(t, rows[t][r]);
+        stored[t] += storeRow(t, rows[t][r]);
         if (guarded) release("etl_row");
       } catch (const DataError& e) {
         if (guarded) rollbackTo("etl_row");

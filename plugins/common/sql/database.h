@@ -67,19 +67,6 @@ struct WriteResult {
   bool alreadyCommitted = false;
 };
 
-// Row-by-row writing, written once for every dialect: unit after unit in batch order, each
-// unit's rows in table order, stored by `store` (returns the rows it changed; throws DataError for
-// a refused row). A refused row undoes its whole unit, and the unit's refusals (every row tried, so
-// every reason) become one dead letter: what was stored is added to `result.stored`, each refused
-// unit's refusals to `result.refused` (in unit order), and `refusedUnit` is called with them as
-// the unit is undone. The savepoints around units and rows are standard SQL, run on `session`;
-// `statementsAreAtomic`: a refused statement leaves no trace (SQLite, InnoDB), so a one-row unit
-// needs none.
-using StoreRow = std::function<int64_t(std::size_t table, const Row& row)>;
-void writeUnits(const std::vector<std::vector<Row>>& rows, const Units& units, Session& session,
-                const StoreRow& store, bool statementsAreAtomic, WriteResult& result,
-                const std::function<void(const std::vector<Refusal>&)>& refusedUnit);
-
 // What a batch's transaction commits as its pipeline's checkpoint: the whole state, or each part
 // of a partitioned one (etl::Source::partitionedCheckpoint) under (pipeline, part), so that
 // processes sharing a pipeline, each owning some parts, never overwrite each other's. Each row is
@@ -195,9 +182,9 @@ class Database {
   // One migration (migrate(): its record follows, then migrationRecorded()).
   virtual void applyMigration(const Migration& m) = 0;
   virtual void migrationRecorded() {}
-  // Throws unless an existing table's key is one of its unique constraints: without one, every
+  // Whether an existing table's key is one of its unique constraints: without one, every
   // duplicate would be stored (SQLite's ON CONFLICT refuses such a key by itself).
-  virtual void checkKey(const TableSpec& /*table*/) {}
+  virtual bool keyIsUnique(const TableSpec& /*table*/) { return true; }
 
   // write()'s parts. Before a batch's first try: say who this writer is in `turn` (hold()).
   virtual void beforeWrite(etl::CommitTurn& /*turn*/) {}
@@ -233,15 +220,23 @@ class Database {
   // The migrations of `dir` not applied yet (etl_schema_migrations), in version order.
   void migrate(const std::string& dir);
   // Table i of the mapping: an existing one's columns resolved against the declared types
-  // (resolveColumns) and its key checked (checkKey); a missing one created when create: auto.
+  // (resolveColumns) and its key checked (keyIsUnique); a missing one created when create: auto.
   void ensureTable(std::size_t i);
+  // Row by row, unit after unit in batch order, each unit's rows in table order (storeRow). A
+  // refused row (DataError) undoes its whole unit, and the unit's refusals (every row tried, so
+  // every reason) go to `result.refused` (in unit order) and, as one, to `refusedUnit`. Savepoints
+  // guard units of several rows, and single rows where a refused statement leaves a trace
+  // (statementsAreAtomic).
+  void writeUnits(const std::vector<std::vector<Row>>& rows, const Units& units,
+                  WriteResult& result,
+                  const std::function<void(const std::vector<Refusal>&)>& refusedUnit);
   WriteResult attempt(const std::vector<std::vector<Row>>& rows, const Units* units,
                       const std::vector<DeadLetterRow>& letters, const std::string& pipeline,
                       const Checkpoint& checkpoint, const LetterFor& letterFor,
                       etl::CommitTurn& turn, bool mayYield);
 
   const SqlDialect& dialect_;
-  std::vector<std::string> rowStatements_;  // per table: one row (storeRow)
+  std::vector<std::string> rowStatements_;  // per table: one row (storeRow), made when first used
   bool prepared_ = false;
   mutable std::mutex typesMutex_;
   std::vector<std::vector<ColumnType>> types_;

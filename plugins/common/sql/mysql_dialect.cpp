@@ -2,8 +2,8 @@
 // mysql_session.h) and its table writer. Each table's rows go as multi-row INSERT ... VALUES
 // (...),(...) statements of about 1 MB (ON DUPLICATE KEY UPDATE for upserts and for skipping a key
 // already there), update mode row by row; dead letters and the checkpoint follow in the same InnoDB
-// transaction. If the server refuses a row, the batch is redone row by row through writeUnits, and
-// only the refused rows become dead letters, as on PostgreSQL.
+// transaction. If the server refuses a row, the batch is redone row by row (Database::writeUnits),
+// and only the refused rows become dead letters, as on PostgreSQL.
 #include <Poco/MD5Engine.h>
 #include <unistd.h>
 
@@ -414,8 +414,7 @@ class MysqlDatabase : public Database {
 
   // The key must be a unique index of exactly its columns (whole columns, not a prefix): without
   // one, every duplicate would be stored, and ON DUPLICATE KEY UPDATE would never fire.
-  void checkKey(const TableSpec& t) override {
-    if (t.key.empty()) return;
+  bool keyIsUnique(const TableSpec& t) override {
     auto [schema, table] = split(t.name);
     auto lowered = [](std::string s) {
       for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -434,14 +433,9 @@ class MysqlDatabase : public Database {
       if (row[2] == std::optional<std::string>("1")) prefixed.insert(row[0].value_or(""));
     }
     for (const auto& [index, columns] : indexes) {
-      if (columns == wanted && !prefixed.count(index)) return;
+      if (columns == wanted && !prefixed.count(index)) return true;
     }
-    std::string columns;
-    for (const auto& k : t.key) columns += (columns.empty() ? "" : ", ") + quoteIdentifier(k);
-    throw std::runtime_error(
-        "table " + t.name + " in " + describe() + " has no unique key on its key (" + columns +
-        "): every duplicate would be stored. Add one (ALTER TABLE " + quoteIdentifier(t.name) +
-        " ADD UNIQUE (" + columns + ")), or declare the key the table has");
+    return false;
   }
 
   // Parallel writers commit in batch order. A first try never waits for a row lock: one that

@@ -298,8 +298,7 @@ class PostgresDatabase : public Database {
   // The key must be a unique constraint or index of exactly its columns (no expression, no WHERE):
   // without one, COPY goes straight in and the table keeps every duplicate, and ON CONFLICT
   // (key) fails. SQLite's ON CONFLICT refuses such a key by itself.
-  void checkKey(const TableSpec& t) override {
-    if (t.key.empty()) return;
+  bool keyIsUnique(const TableSpec& t) override {
     std::string keys = "{";
     for (const auto& k : t.key) {
       keys += (keys.size() > 1 ? "," : "") + std::string("\"");
@@ -315,14 +314,7 @@ class PostgresDatabase : public Database {
         "(i.indkey[0:i.indnkeyatts - 1])) = "
         "(SELECT array_agg(k ORDER BY k) FROM unnest($2::text[]) k))",
         {quoteIdentifier(t.name), keys}));
-    if (unique.value(0, 0) == "t") return;
-    std::string columns;
-    for (const auto& k : t.key) columns += (columns.empty() ? "" : ", ") + quoteIdentifier(k);
-    throw std::runtime_error("table " + t.name + " in " + describe() +
-                             " has no unique constraint on its key (" + columns +
-                             "): every duplicate would be stored. Add one (ALTER TABLE " +
-                             quoteIdentifier(t.name) + " ADD UNIQUE (" + columns +
-                             ")), or declare the key the table has");
+    return unique.value(0, 0) == "t";
   }
 
   // COPY of `rows` into `target` ("table (columns)"), in pieces of about 1 MB: memory stays flat

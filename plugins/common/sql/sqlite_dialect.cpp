@@ -191,6 +191,7 @@ class SqliteDatabase : public Database {
   }
   void disconnect() override {
     statements_.clear();
+    letter_.reset();
     session_.close();
   }
   // One IMMEDIATE transaction: concurrent starts wait for each other.
@@ -201,13 +202,17 @@ class SqliteDatabase : public Database {
   // Inside lockSchema's transaction: several statements in one go.
   void applyMigration(const Migration& m) override { session_.exec(m.statements); }
 
-  // The row statements prepared once: SQLite's only path, so its speed.
+  // The row statements prepared once: SQLite's only path, so its speed; the dead letters' too.
   void ready() override {
     statements_.clear();
     for (const auto& t : options_.tables) {
       statements_.push_back(
           std::make_unique<SqliteSession::Statement>(session_, rowStatement(t, dialect())));
     }
+    letter_ = std::make_unique<SqliteSession::Statement>(
+        session_,
+        "INSERT OR IGNORE INTO etl_dead_letters (fingerprint, pipeline, plugin, stream, reason, "
+        "record, record_bytes) VALUES (?, ?, ?, ?, ?, ?, ?)");
   }
   int64_t storeRow(std::size_t table, const Row& row) override {
     statements_[table]->run(row);
@@ -215,12 +220,8 @@ class SqliteDatabase : public Database {
   }
   bool statementsAreAtomic() const override { return true; }
   void storeLetter(const DeadLetterRow& l, const std::string& pipeline) override {
-    SqliteSession::Statement letter(
-        session_,
-        "INSERT OR IGNORE INTO etl_dead_letters (fingerprint, pipeline, plugin, stream, reason, "
-        "record, record_bytes) VALUES (?, ?, ?, ?, ?, ?, ?)");
-    letter.bindBlob(7, l.recordBytes);
-    letter.run({l.fingerprint, pipeline, l.plugin, l.stream, l.reason, l.record});
+    letter_->bindBlob(7, l.recordBytes);
+    letter_->run({l.fingerprint, pipeline, l.plugin, l.stream, l.reason, l.record});
   }
 
   Session& connection() override { return view_; }
@@ -230,6 +231,7 @@ class SqliteDatabase : public Database {
   SqliteSession session_;
   SqliteConnection view_{session_};
   std::vector<std::unique_ptr<SqliteSession::Statement>> statements_;  // per table: one row
+  std::unique_ptr<SqliteSession::Statement> letter_;                   // a dead letter
 };
 
 std::unique_ptr<Session> SqliteDialect::session(const std::string& uri, const std::string& stateDir,
