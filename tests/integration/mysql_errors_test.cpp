@@ -3,6 +3,7 @@
 // MYSQL_PWD; what cannot heal (a wrong password, no such database, a setting Poco's connector
 // cannot pass) fails at once with exit 70 and says what to do; an unreachable server is retried.
 // No message ever shows a password (Poco's exceptions are rewrapped).
+#include <Poco/Logger.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -10,6 +11,8 @@
 #include <iostream>
 #include <thread>
 
+#include "etl/errors.h"
+#include "list_query.h"
 #include "mariadb_env.h"
 #include "test_env.h"
 
@@ -211,6 +214,46 @@ TEST(MysqlPacket, ARowLongerThanTheServerTakesIsADeadLetterAndTheRestIsStored) {
   ASSERT_EQ(reasons.size(), 1u);
   EXPECT_NE(reasons[0].find("max_allowed_packet"), std::string::npos) << reasons[0];
   EXPECT_NE(reasons[0].find("are kept"), std::string::npos) << reasons[0];
+}
+
+// The readers' timeout on MariaDB, the sibling of PostgreSQL's: a list query is given up on at its
+// answer timeout whether the server is only slow, which then ends the statement itself
+// (max_statement_time) instead of running it on, or frozen.
+TEST(MysqlFrozen, AListQueryIsGivenUpOnAtItsAnswerTimeoutAndASlowOneEndedByTheServer) {
+  etltest::PrivateMariaDb server;
+  auto seconds = [](std::chrono::steady_clock::time_point since) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+  };
+  auto slow = sql::makeListQuery(server.uri(), "", "SELECT SLEEP(8)", Poco::Logger::get("test"),
+                                 std::chrono::seconds(1));
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(slow->run(), etl::RetryableError);
+  EXPECT_LT(seconds(start), 5) << "the slow query was waited for past the answer timeout";
+  auto running = [&] {
+    return std::stoll(server
+                          .query("SELECT count(*) FROM information_schema.PROCESSLIST WHERE "
+                                 "INFO = 'SELECT SLEEP(8)'")
+                          .at(0));
+  };
+  EXPECT_TRUE(etltest::waitUntil([&] { return running() == 0; }, 4))
+      << "the query given up on still ran on the server";
+
+  auto frozen = sql::makeListQuery(server.uri(), "", "SELECT 'x'", Poco::Logger::get("test"),
+                                   std::chrono::seconds(1));
+  ASSERT_EQ(frozen->run(), std::vector<std::string>{"x"});
+  ::kill(server.pid(), SIGSTOP);
+  // Stopped once every thread is (the signal takes a moment to reach them all).
+  ASSERT_TRUE(etltest::waitUntil(
+      [&] {
+        std::string stat = etltest::readFile("/proc/" + std::to_string(server.pid()) + "/stat");
+        return stat.find(") T ") != std::string::npos;
+      },
+      5));
+  start = std::chrono::steady_clock::now();
+  EXPECT_THROW(frozen->run(), etl::RetryableError);
+  double took = seconds(start);
+  ::kill(server.pid(), SIGCONT);
+  EXPECT_LT(took, 5) << "the frozen server was waited for past the answer timeout";
 }
 
 }  // namespace
